@@ -1,0 +1,178 @@
+"""The migration orchestrator: control database first, then every tenant schema in every region.
+
+Current schemas are found with one query per region and skipped without starting Alembic.
+Each pending schema is upgraded in its own transaction under an advisory lock (two concurrent
+``tierline migrate`` runs cannot interleave on one schema), with bounded concurrency. A failure
+is recorded for that schema and the others go on; rerunning completes what failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tierline.platform.alembic_runner import head_revision, upgrade_connection
+from tierline.platform.databases import Databases
+from tierline.tenants.models import Tenant
+from tierline.tenants.service import ensure_region_rows
+
+_UNION_CHUNK = 400
+
+
+@dataclass
+class SchemaResult:
+    slug: str
+    region: str
+    schema: str
+    before: str | None
+    after: str | None
+    status: str  # current | upgraded | failed
+    error: str | None = None
+
+
+@dataclass
+class MigrationReport:
+    control_before: str | None
+    control_after: str
+    head: str
+    results: list[SchemaResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[SchemaResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+async def _control_version(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        exists = (await conn.execute(text("SELECT to_regclass('public.alembic_version')"))).scalar()
+        if exists is None:
+            return None
+        return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+
+
+async def migrate_control(databases: Databases) -> tuple[str | None, str]:
+    before = await _control_version(databases.control)
+    head = head_revision("control")
+    if before != head:
+        async with databases.control.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('tierline:control'))"))
+            await conn.run_sync(upgrade_connection, "control", None)
+    return before, head
+
+
+async def schema_revisions(engine: AsyncEngine, schemas: list[str]) -> dict[str, str | None]:
+    """The Alembic revision of each schema (None when it has no version table)."""
+    found: dict[str, str | None] = dict.fromkeys(schemas)
+    async with engine.connect() as conn:
+        versioned = [
+            r[0]
+            for r in await conn.execute(
+                text(
+                    "SELECT table_schema FROM information_schema.tables "
+                    "WHERE table_name = 'alembic_version' AND table_schema = ANY(:s)"
+                ),
+                {"s": schemas},
+            )
+        ]
+        for start in range(0, len(versioned), _UNION_CHUNK):
+            chunk = versioned[start : start + _UNION_CHUNK]
+            # Schema names come from validated slugs; quoting them is enough.
+            union = " UNION ALL ".join(
+                f"SELECT '{s}' AS s, version_num FROM \"{s}\".alembic_version" for s in chunk
+            )
+            for schema, version in await conn.execute(text(union)):
+                found[schema] = version
+    return found
+
+
+async def upgrade_schema(engine: AsyncEngine, schema: str) -> str:
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": schema})
+        await conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
+        revision: str = await conn.run_sync(upgrade_connection, "tenant", schema)
+    return revision
+
+
+async def migrate_all(
+    databases: Databases,
+    concurrency: int = 8,
+    on_total: Callable[[int], None] | None = None,
+    on_result: Callable[[SchemaResult], None] | None = None,
+) -> MigrationReport:
+    control_before, control_after = await migrate_control(databases)
+    for region in databases.region_names:
+        await databases.verified_region(region)
+    await ensure_region_rows(databases)
+    head = head_revision("tenant")
+    report = MigrationReport(control_before, control_after, head)
+
+    async with databases.control.connect() as conn:
+        tenants = (
+            await conn.execute(
+                select(Tenant.slug, Tenant.region, Tenant.schema_name, Tenant.schema_revision)
+                .where(Tenant.status != "provisioning")
+                .order_by(Tenant.slug)
+            )
+        ).all()
+    if on_total:
+        on_total(len(tenants))
+
+    pending: list[tuple[SchemaResult, AsyncEngine]] = []
+    for region in {t.region for t in tenants}:
+        in_region = [t for t in tenants if t.region == region]
+        if region not in databases.regions:
+            for t in in_region:
+                result = SchemaResult(t.slug, region, t.schema_name, None, None, "failed",
+                                      f"region '{region}' is not configured")  # fmt: skip
+                report.results.append(result)
+                if on_result:
+                    on_result(result)
+            continue
+        engine = databases.regions[region]
+        current = await schema_revisions(engine, [t.schema_name for t in in_region])
+        for t in in_region:
+            result = SchemaResult(t.slug, region, t.schema_name, current[t.schema_name], None, "")
+            if result.before == head:
+                result.status, result.after = "current", head
+                report.results.append(result)
+                if on_result:
+                    on_result(result)
+            else:
+                pending.append((result, engine))
+
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def run(result: SchemaResult, engine: AsyncEngine) -> None:
+        async with gate:
+            try:
+                result.after = await upgrade_schema(engine, result.schema)
+                result.status = "upgraded"
+            except Exception as exc:  # reported per schema; the others go on
+                result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+        report.results.append(result)
+        if on_result:
+            on_result(result)
+
+    await asyncio.gather(*(run(r, e) for r, e in pending))
+    await _record_revisions(databases, tenants, report)
+    report.results.sort(key=lambda r: r.slug)
+    return report
+
+
+async def _record_revisions(databases: Databases, tenants: list, report: MigrationReport) -> None:  # type: ignore[type-arg]
+    recorded = {t.slug: t.schema_revision for t in tenants}
+    changed = [r for r in report.results if r.after and recorded.get(r.slug) != r.after]
+    if not changed:
+        return
+    async with databases.control.begin() as conn:
+        for r in changed:
+            await conn.execute(
+                update(Tenant).where(Tenant.slug == r.slug).values(schema_revision=r.after)
+            )
