@@ -1,0 +1,3 @@
+from tierline.platform.cli import main
+
+main()

@@ -1,0 +1,123 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.app import AppConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins import InitPluginProtocol
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from tierline.platform import assembly
+from tierline.platform.access import PUBLIC, requires
+from tierline.platform.errors import exception_handler
+from tierline.platform.health import health, ready
+from tierline.platform.observability import configure_logging, request_context_middleware
+from tierline.platform.runtime import Runtime, build_runtime, install_runtime
+from tierline.platform.settings import Settings, get_settings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def operator_token(settings: Settings) -> str:
+    """The platform operator's API token: the setting, else one generated into the data dir."""
+    if settings.operator_token:
+        return settings.operator_token
+    path = settings.data_dir / "operator.token"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+class ApplicationCore(InitPluginProtocol):
+    """Wires routes, templates, errors, middleware and the runtime into the app."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None, run_worker: bool) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.run_worker = run_worker
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend([health, ready, *assembly.domain_route_handlers()])
+        app_config.route_handlers.append(
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], guards=[requires(PUBLIC)]
+            )
+        )
+        app_config.template_config = TemplateConfig(
+            directory=assembly.template_directories(), engine=JinjaTemplateEngine
+        )
+        app_config.openapi_config = OpenAPIConfig(
+            title="Tierline API",
+            version="1",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+            openapi_router=Router(path="/schema", route_handlers=[], guards=[requires(PUBLIC)]),
+        )
+        app_config.exception_handlers = {Exception: exception_handler}
+        app_config.middleware.insert(0, request_context_middleware)
+        app_config.lifespan.append(self.lifespan)
+        app_config.debug = False
+        app_config.logging_config = None  # ours (observability.configure_logging) stays in charge
+        app_config.request_max_body_size = self.settings.max_request_bytes
+        return app_config
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        from tierline.tenants.service import TenantDirectory
+
+        owns_runtime = self.runtime is None
+        runtime = self.runtime or await asyncio.to_thread(build_runtime, self.settings)
+        install_runtime(runtime)
+        app.state.runtime = runtime
+        app.state.settings = self.settings
+        app.state.tenants = TenantDirectory(runtime.databases)
+        app.state.operator_token = operator_token(self.settings)
+        worker: asyncio.Task[None] | None = None
+        if self.run_worker:
+            from tierline.platform.jobs.worker import run_worker_in_process
+
+            assembly.load_job_handlers()
+            worker = asyncio.create_task(run_worker_in_process(runtime))
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker
+            if owns_runtime:
+                await runtime.close()
+                install_runtime(None)
+
+
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, run_worker: bool = False
+) -> Litestar:
+    """Build the app. Tests pass an open ``runtime``; ``serve`` lets the app open its own."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    configure_logging(settings.log_level, settings.log_format)
+    return Litestar(
+        plugins=[ApplicationCore(settings, runtime, run_worker)],
+        state=State({}),
+    )
+
+
+def _asgi_factory() -> Any:
+    return create_app()

@@ -1,0 +1,43 @@
+"""Where the domains plug into the chassis: their routes, templates and job handlers.
+
+Platform code imports domains only through this list, so a new domain is one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+DOMAINS = ("tenants", "policies", "masterdata", "segmentation", "inventory", "monitoring", "portal")
+
+
+def _import(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+
+
+def load_job_handlers() -> None:
+    """Import every domain's ``jobs`` module so its handlers register."""
+    for domain in DOMAINS:
+        _import(f"tierline.{domain}.jobs")
+
+
+def domain_route_handlers() -> list[Any]:
+    handlers: list[Any] = []
+    for domain in DOMAINS:
+        module = _import(f"tierline.{domain}.controllers")
+        if module is not None:
+            handlers.extend(getattr(module, "ROUTES", []))
+    return handlers
+
+
+def template_directories() -> list[Path]:
+    root = Path(__file__).resolve().parent.parent
+    dirs = [root / "platform" / "templates"]
+    dirs += [root / d / "templates" for d in DOMAINS if (root / d / "templates").is_dir()]
+    return dirs

@@ -1,0 +1,227 @@
+"""The ``tierline`` command line. Each command is a thin shell around domain functions."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tierline.platform.runtime import open_runtime
+from tierline.platform.settings import SettingsError, get_settings
+
+app = typer.Typer(help="Tierline: supply-chain segmentation platform.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
+services_app = typer.Typer(help="The embedded PostgreSQL and Redis.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(services_app, name="services")
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from tierline.platform.databases import RegionMismatch, RegionUnavailable, UnknownRegion
+    from tierline.platform.db import InvalidSlug
+    from tierline.platform.embedded import EmbeddedServiceError
+    from tierline.tenants.errors import ProvisioningFailed, TenantError
+
+    return (
+        SettingsError, InvalidSlug, UnknownRegion, RegionUnavailable, RegionMismatch,
+        TenantError, ProvisioningFailed, EmbeddedServiceError,
+    )  # fmt: skip
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; known failures become a one-line error and exit status 1."""
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except _expected_errors() as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def migrate(
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Schemas at once (default: setting).")
+    ] = None,
+) -> None:
+    """Upgrade the control database and every tenant schema in every region."""
+    from tierline.tenants.migrate import SchemaResult, migrate_all
+
+    async def main() -> int:
+        settings = get_settings()
+        async with open_runtime(settings) as runtime:
+            with Progress(
+                TextColumn("[bold]migrating tenant schemas"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), console=console, transient=False,
+            ) as progress:  # fmt: skip
+                task = progress.add_task("schemas", total=None)
+
+                def total(n: int) -> None:
+                    progress.update(task, total=n)
+
+                def step(result: SchemaResult) -> None:
+                    progress.advance(task)
+                    if result.status == "failed":
+                        progress.console.print(
+                            f"[red]failed[/red] {result.slug} ({result.region}): {result.error}"
+                        )
+
+                report = await migrate_all(
+                    runtime.databases,
+                    concurrency or settings.migrate_concurrency,
+                    on_total=total,
+                    on_result=step,
+                )
+        control = (
+            f"upgraded {report.control_before or 'empty'} → {report.control_after}"
+            if report.control_before != report.control_after
+            else f"current at {report.control_after}"
+        )
+        console.print(f"control database: {control}")
+        console.print(
+            f"tenant schemas (head {report.head}): {report.count('upgraded')} upgraded, "
+            f"{report.count('current')} current, {len(report.failed)} failed"
+        )
+        return 1 if report.failed else 0
+
+    raise typer.Exit(run(main))
+
+
+@tenants_app.command("create")
+def tenants_create(
+    slug: Annotated[str, typer.Argument(help="3-40 chars: lowercase letters, digits, '_'.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    region: Annotated[str, typer.Option(help="Region that will hold all its data.")],
+) -> None:
+    """Create a tenant and its fully migrated schema in one region (all or nothing)."""
+    from tierline.tenants.migrate import migrate_control
+    from tierline.tenants.service import provision_tenant
+
+    async def main() -> None:
+        async with open_runtime() as runtime:
+            await migrate_control(runtime.databases)
+            tenant = await provision_tenant(runtime.databases, slug, name, region)
+        console.print(f"created tenant [bold]{tenant.slug}[/bold] in region {tenant.region} "
+                      f"(schema {tenant.schema})")  # fmt: skip
+
+    run(main)
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    """List tenants with their region, schema, status and migration revision."""
+    from tierline.tenants.migrate import migrate_control
+    from tierline.tenants.service import list_tenants
+
+    async def main() -> None:
+        async with open_runtime() as runtime:
+            await migrate_control(runtime.databases)
+            infos = await list_tenants(runtime.databases)
+        table = Table("slug", "name", "region", "schema", "status", "revision", "created")
+        for i in infos:
+            table.add_row(i.slug, i.name, i.region, i.schema, i.status, i.revision or "-",
+                          i.created_at.strftime("%Y-%m-%d %H:%M"))  # fmt: skip
+        console.print(table)
+
+    run(main)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    worker: Annotated[
+        bool | None, typer.Option(help="Also run a job worker (default: on in embedded mode).")
+    ] = None,
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    from tierline.platform.app import create_app
+
+    settings = get_settings()
+    with_worker = settings.embedded_redis if worker is None else worker
+    application = create_app(settings, run_worker=with_worker)
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run the job worker for all tenants."""
+    from arq.worker import Worker
+
+    from tierline.platform.assembly import load_job_handlers
+    from tierline.platform.jobs.worker import worker_kwargs
+    from tierline.platform.observability import configure_logging
+    from tierline.platform.runtime import build_runtime, install_runtime
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    load_job_handlers()
+    runtime = build_runtime(settings)
+    install_runtime(runtime)
+    console.print("worker started; Ctrl-C to stop")
+    Worker(**worker_kwargs(runtime)).run()
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show whether the embedded servers run, and on which ports."""
+    from tierline.platform.embedded import embedded_status
+
+    for name, port in embedded_status(get_settings().data_dir).items():
+        console.print(f"{name}: " + (f"running on 127.0.0.1:{port}" if port else "stopped"))
+
+
+@services_app.command("start")
+def services_start() -> None:
+    """Start the embedded servers (other commands do this on demand)."""
+    from tierline.platform.embedded import embedded_status, start_embedded
+
+    settings = get_settings()
+    start_embedded(settings.data_dir, settings.embedded_regions)
+    for name, port in embedded_status(settings.data_dir).items():
+        console.print(f"{name}: running on 127.0.0.1:{port}")
+
+
+@services_app.command("stop")
+def services_stop() -> None:
+    """Stop the embedded servers cleanly."""
+    from tierline.platform.embedded import stop_embedded
+
+    stopped = stop_embedded(get_settings().data_dir)
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    serve_app: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server.")] = True,
+) -> None:
+    """Set up demo tenants in every region, then serve the app with a worker."""
+    from tierline.platform.demo import prepare_demo
+
+    settings = get_settings()
+    lines: list[str] = run(lambda: prepare_demo(settings, f"http://{host}:{port}"))
+    for line in lines:
+        console.print(line)
+    if serve_app:
+        serve(host=host, port=port, worker=True)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return app(argv, standalone_mode=True)
+    except SettingsError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        sys.exit(2)

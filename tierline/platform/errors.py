@@ -1,0 +1,123 @@
+"""Errors as RFC 9457 problem details on the API and friendly pages in the browser.
+
+No stack trace ever reaches a client: unexpected errors are logged with the request id, and the
+client gets that id to quote to support.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("tierline.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class DomainError(Exception):
+    """Base for refusals raised by domain code that the web layer maps to a status code."""
+
+    status_code = 400
+    title = "Request refused"
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    if request.url.path.startswith(("/api/", "/.well-known/", "/health", "/ready", "/schema")):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str:
+    return str(structlog.contextvars.get_contextvars().get("request_id", ""))
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    title: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    title = title or HTTPStatus(status).phrase
+    request_id = _request_id(request)
+    if _wants_json(request):
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": request.url.path,
+            "request_id": request_id,
+        }
+        if extra:
+            body.update(extra)
+        return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Template(
+        template_name="error.html",
+        context={"status": status, "title": title, "detail": detail, "request_id": request_id},
+        status_code=status,
+        media_type=MediaType.HTML,
+        headers=headers,
+    )
+
+
+def _known_error_status(exc: Exception) -> tuple[int, str] | None:
+    from tierline.platform.databases import RegionUnavailable, UnknownRegion
+    from tierline.platform.db import InvalidSlug
+    from tierline.platform.jobs.service import JobNotFound
+    from tierline.platform.tenancy import TenantNotFound
+    from tierline.tenants.errors import DuplicateTenant, SchemaConflict, TenantError
+
+    if isinstance(exc, DomainError):
+        return exc.status_code, exc.title
+    table: list[tuple[type[Exception], int, str]] = [
+        (TenantNotFound, 404, "Not Found"),
+        (JobNotFound, 404, "Not Found"),
+        (DuplicateTenant, 409, "Conflict"),
+        (SchemaConflict, 409, "Conflict"),
+        (InvalidSlug, 422, "Invalid tenant slug"),
+        (UnknownRegion, 422, "Unknown region"),
+        (TenantError, 422, "Invalid tenant"),
+        (RegionUnavailable, 503, "Region unavailable"),
+    ]
+    for cls, status, title in table:
+        if isinstance(exc, cls):
+            return status, title
+    return None
+
+
+def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        errors = exc.extra if isinstance(exc.extra, list) else []
+        detail = "; ".join(
+            f"{e.get('key', 'body')}: {e.get('message', '')}" for e in errors if isinstance(e, dict)
+        )
+        return problem_response(
+            request, 400, detail or str(exc.detail), "Invalid request", {"errors": errors}
+        )
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        detail = exc.detail if status < 500 else HTTPStatus(status).phrase
+        if status == 404 and not detail:
+            detail = "Not Found"
+        return problem_response(request, status, detail, headers=exc.headers)
+    known = _known_error_status(exc)
+    if known is not None:
+        status, title = known
+        detail = "Not Found" if status == 404 else str(exc)
+        return problem_response(request, status, detail, title)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side. Quote the request id to support.",
+    )

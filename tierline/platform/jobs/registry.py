@@ -1,0 +1,54 @@
+"""Job handlers by kind. A handler is a plain async function of one ``JobRun``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef
+
+ProgressSink = Callable[[float, str], Awaitable[None]]
+
+
+@dataclass
+class JobRun:
+    """What a handler gets: the shared services, its tenant (None for platform jobs), its
+    JSON parameters and a progress reporter whose updates the UI shows while it runs."""
+
+    runtime: Runtime
+    job_id: str
+    kind: str
+    params: dict[str, Any]
+    tenant: TenantRef | None
+    attempt: int
+    _sink: ProgressSink = field(repr=False)
+
+    async def progress(self, fraction: float, message: str = "") -> None:
+        await self._sink(max(0.0, min(1.0, fraction)), message)
+
+
+Handler = Callable[[JobRun], Awaitable[dict[str, Any] | None]]
+
+_HANDLERS: dict[str, Handler] = {}
+
+
+def job_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the handler of jobs of ``kind``."""
+
+    def register(fn: Handler) -> Handler:
+        if kind in _HANDLERS and _HANDLERS[kind] is not fn:
+            raise ValueError(f"job kind '{kind}' is registered twice")
+        _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def handler_for(kind: str) -> Handler | None:
+    return _HANDLERS.get(kind)
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_HANDLERS)

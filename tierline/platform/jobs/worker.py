@@ -1,0 +1,147 @@
+"""The arq worker: one entry point that runs any registered job kind for any tenant.
+
+arq may run a job more than once, so ``run_job`` claims the row first and skips a job that
+has already finished; handlers write their effects in one transaction guarded by a unique key.
+Job arguments are plain strings (tenant slug, job id); parameters come from the job row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from arq import Retry, cron
+from arq.connections import RedisSettings
+from arq.worker import Worker, func
+
+from tierline.platform.assembly import load_job_handlers
+from tierline.platform.jobs.registry import JobRun, handler_for
+from tierline.platform.jobs.service import ENTRYPOINT, enqueue
+from tierline.platform.jobs.store import JobStore
+from tierline.platform.runtime import QUEUE_NAME, Runtime, build_runtime, install_runtime
+from tierline.platform.tenancy import TenantNotFound, TenantRef
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+RETRY_DELAYS = (2, 10, 30)
+SWEEP_AFTER_SECONDS = 300
+
+
+async def _tenant(runtime: Runtime, slug: str | None) -> TenantRef | None:
+    if slug is None:
+        return None
+    from tierline.tenants.service import TenantDirectory
+
+    return await TenantDirectory(runtime.databases, ttl_seconds=0).get(slug)
+
+
+async def execute_job(runtime: Runtime, tenant_slug: str | None, job_id: str) -> str:
+    """Run one job by id; the outcome is written to its row. Raises ``Retry`` to try again."""
+    try:
+        tenant = await _tenant(runtime, tenant_slug)
+    except TenantNotFound:
+        log.warning("job %s dropped: tenant %s is gone", job_id, tenant_slug)
+        return "tenant gone"
+    store = JobStore.for_scope(runtime, tenant)
+    row = await store.start(job_id)
+    if row is None:
+        return "nothing to do"
+    handler = handler_for(row.kind)
+    if handler is None:
+        await store.finish(job_id, "failed", error=f"no handler for job kind '{row.kind}'")
+        return "failed"
+
+    async def sink(fraction: float, message: str) -> None:
+        await store.progress(job_id, fraction, message)
+
+    run = JobRun(runtime, job_id, row.kind, dict(row.params or {}), tenant, row.attempts, sink)
+    try:
+        result = await handler(run)
+    except ValueError as exc:  # a refusal: retrying cannot help
+        await store.finish(job_id, "failed", error=str(exc)[:2000])
+        return "failed"
+    except Exception as exc:
+        if row.attempts < MAX_ATTEMPTS:
+            await store.finish(job_id, "queued", error=f"{type(exc).__name__}: {exc}"[:2000])
+            raise Retry(defer=RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]) from exc
+        log.exception("job %s failed after %s attempts", job_id, row.attempts)
+        await store.finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        return "failed"
+    await store.finish(job_id, "succeeded", result=result)
+    return "succeeded"
+
+
+async def run_job(ctx: dict[str, Any], tenant_slug: str | None, job_id: str) -> str:
+    return await execute_job(ctx["runtime"], tenant_slug, job_id)
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    """Enqueue jobs whose rows were written while Redis was unreachable."""
+    runtime: Runtime = ctx["runtime"]
+    from tierline.tenants.service import list_tenants
+
+    swept = 0
+    scopes: list[TenantRef | None] = [None]
+    for info in await list_tenants(runtime.databases):
+        if info.status == "active":
+            scopes.append(await _tenant(runtime, info.slug))
+    for tenant in scopes:
+        store = JobStore.for_scope(runtime, tenant)
+        for job_id in await store.unqueued(SWEEP_AFTER_SECONDS):
+            swept += await enqueue(runtime, store, job_id, tenant)
+    return swept
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    load_job_handlers()
+    if "runtime" not in ctx:
+        ctx["runtime"] = build_runtime()
+        ctx["owns_runtime"] = True
+        install_runtime(ctx["runtime"])
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    if ctx.get("owns_runtime"):
+        await ctx["runtime"].close()
+
+
+class WorkerSettings:
+    """Read by ``arq`` (and by ``tierline worker``). Every attribute is a real arq parameter."""
+
+    functions = [func(run_job, name=ENTRYPOINT, max_tries=MAX_ATTEMPTS + 1)]
+    cron_jobs = [cron(sweep_outbox, minute=None, second=17, run_at_startup=True)]
+    queue_name = QUEUE_NAME
+    on_startup = _startup
+    on_shutdown = _shutdown
+    keep_result = 0
+    job_timeout = 3600
+    max_jobs = 8
+    handle_signals = True
+
+
+def worker_kwargs(runtime: Runtime | None = None, handle_signals: bool = True) -> dict[str, Any]:
+    """Arguments for ``arq.worker.Worker`` built from ``WorkerSettings`` and the runtime."""
+    kwargs = {
+        name: getattr(WorkerSettings, name)
+        for name in vars(WorkerSettings)
+        if not name.startswith("_")
+    }
+    kwargs["handle_signals"] = handle_signals
+    ctx: dict[str, Any] = {}
+    if runtime is not None:
+        ctx["runtime"] = runtime
+        kwargs["redis_settings"] = RedisSettings.from_dsn(runtime.endpoints.redis_url)
+    kwargs["ctx"] = ctx
+    return kwargs
+
+
+async def run_worker_in_process(runtime: Runtime) -> None:
+    """Run a worker inside an existing event loop (``tierline serve`` in embedded mode)."""
+    worker = Worker(**worker_kwargs(runtime, handle_signals=False))
+    try:
+        await worker.async_run()
+    except asyncio.CancelledError:
+        await worker.close()
+        raise

@@ -1,0 +1,81 @@
+"""HTTP for the tenant lifecycle: the operator API and the tenant landing page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.response import Template
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from tierline.platform.access import OPERATOR, PUBLIC, requires
+from tierline.platform.databases import RegionUnavailable, ping
+from tierline.platform.db import validate_slug
+from tierline.platform.jobs import get_control_job, submit_control_job
+from tierline.platform.observability import bind_tenant
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef
+from tierline.tenants.errors import DuplicateTenant
+from tierline.tenants.jobs import PROVISION
+from tierline.tenants.schemas import JobOut, TenantCreate, TenantOut
+from tierline.tenants.service import list_tenants, validate_name
+
+
+async def provide_tenant(tenant: str, state: State) -> TenantRef:
+    """The tenant named in the path; unknown or inactive tenants are 404 (no oracle)."""
+    ref: TenantRef = await state.tenants.get(tenant)
+    bind_tenant(ref.slug)
+    return ref
+
+
+class TenantAdminController(Controller):
+    """Platform-operator API: tenants are created asynchronously, with visible progress."""
+
+    path = "/api/v1/tenants"
+    tags = ["platform"]
+    guards = [requires(OPERATOR)]
+
+    @get("/", operation_id="listTenants")
+    async def list(self, state: State) -> list[TenantOut]:
+        infos = await list_tenants(state.runtime.databases)
+        return [TenantOut(**vars(i)) for i in infos]
+
+    @post("/", operation_id="createTenant", status_code=HTTP_202_ACCEPTED)
+    async def create(self, data: TenantCreate, state: State) -> JobOut:
+        """Validate, then queue provisioning; poll ``/api/v1/tenants/jobs/{id}`` for progress."""
+        runtime: Runtime = state.runtime
+        validate_slug(data.slug)
+        name = validate_name(data.name)
+        engine = runtime.databases.region(data.region)
+        if any(t.slug == data.slug for t in await list_tenants(runtime.databases)):
+            raise DuplicateTenant(data.slug)
+        reason = await ping(engine)
+        if reason is not None:
+            raise RegionUnavailable(data.region, reason)
+        row = await submit_control_job(
+            runtime,
+            PROVISION,
+            {"slug": data.slug, "name": name, "region": data.region},
+            key=data.slug,
+            created_by="operator",
+        )
+        return JobOut(**row)
+
+    @get("/jobs/{job_id:str}", operation_id="getProvisioningJob")
+    async def job(self, job_id: str, state: State) -> JobOut:
+        return JobOut(**await get_control_job(state.runtime, job_id))
+
+
+@get(
+    "/t/{tenant:str}/",
+    guards=[requires(PUBLIC)],
+    dependencies={"current_tenant": provide_tenant},
+    operation_id="tenantLanding",
+    include_in_schema=False,
+)
+async def tenant_landing(current_tenant: TenantRef, request: Request[Any, Any, Any]) -> Template:
+    return Template("tenants/landing.html", context={"tenant": current_tenant})
+
+
+ROUTES = [TenantAdminController, tenant_landing]
