@@ -3,10 +3,18 @@
 The revision scripts are parsed once per process; upgrading a schema then costs one
 ``MigrationContext`` on an already-open connection, inside the caller's transaction (PostgreSQL
 DDL is transactional, so a schema is always at one consistent revision).
+
+Alembic's ``op`` proxy is one process-wide global, so two upgrades interleaving on one event
+loop (or two threads) would send one schema's DDL down the other's connection. ``run_upgrade``
+therefore serialises upgrades: an asyncio lock per event loop (so a waiting task never blocks
+its loop) and a thread lock inside the synchronous part (for a second loop in another thread).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +24,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 Stream = Literal["control", "tenant"]
 
@@ -38,6 +47,32 @@ def head_revision(stream: Stream) -> str:
     if head is None:
         raise RuntimeError(f"the {stream} migration stream has no revisions")
     return head
+
+
+_thread_lock = threading.Lock()
+_loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _loop_locks.get(loop)
+    if lock is None:
+        lock = _loop_locks[loop] = asyncio.Lock()
+    return lock
+
+
+async def run_upgrade(connection: AsyncConnection, stream: Stream, schema: str | None) -> str:
+    """Upgrade through an async connection (in its open transaction), one upgrade at a time."""
+    async with _loop_lock():
+        revision: str = await connection.run_sync(_locked_upgrade, stream, schema)
+    return revision
+
+
+def _locked_upgrade(connection: Connection, stream: Stream, schema: str | None) -> str:
+    with _thread_lock:
+        return upgrade_connection(connection, stream, schema)
 
 
 def upgrade_connection(connection: Connection, stream: Stream, schema: str | None = None) -> str:

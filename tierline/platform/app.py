@@ -48,13 +48,22 @@ def operator_token(settings: Settings) -> str:
 class ApplicationCore(InitPluginProtocol):
     """Wires routes, templates, errors, middleware and the runtime into the app."""
 
-    def __init__(self, settings: Settings, runtime: Runtime | None, run_worker: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: Runtime | None,
+        run_worker: bool,
+        extra_routes: list[Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.runtime = runtime
         self.run_worker = run_worker
+        self.extra_routes = extra_routes or []
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([health, ready, *assembly.domain_route_handlers()])
+        app_config.route_handlers.extend(
+            [health, ready, *assembly.domain_route_handlers(), *self.extra_routes]
+        )
         app_config.route_handlers.append(
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], guards=[requires(PUBLIC)]
@@ -108,13 +117,20 @@ class ApplicationCore(InitPluginProtocol):
 
 
 def create_app(
-    settings: Settings | None = None, runtime: Runtime | None = None, run_worker: bool = False
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    run_worker: bool = False,
+    extra_routes: list[Any] | None = None,
 ) -> Litestar:
-    """Build the app. Tests pass an open ``runtime``; ``serve`` lets the app open its own."""
+    """Build the app. Tests pass an open ``runtime``; ``serve`` lets the app open its own.
+
+    ``extra_routes`` lets an embedding application (or a test) mount more handlers; they go
+    through the same permission, error and logging machinery as Tierline's own.
+    """
     settings = settings or (runtime.settings if runtime else get_settings())
     configure_logging(settings.log_level, settings.log_format)
     return Litestar(
-        plugins=[ApplicationCore(settings, runtime, run_worker)],
+        plugins=[ApplicationCore(settings, runtime, run_worker, extra_routes)],
         state=State({}),
     )
 

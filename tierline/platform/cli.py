@@ -150,8 +150,23 @@ def serve(
 
     settings = get_settings()
     with_worker = settings.embedded_redis if worker is None else worker
+    if settings.embedded_databases:
+        _migrate_quietly()
     application = create_app(settings, run_worker=with_worker)
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+def _migrate_quietly() -> None:
+    """On the embedded default, bring the databases to head before serving."""
+    from tierline.tenants.migrate import migrate_all
+
+    async def main() -> None:
+        async with open_runtime() as runtime:
+            report = await migrate_all(runtime.databases)
+        for failed in report.failed:
+            err.print(f"[yellow]warning:[/yellow] {failed.slug} not migrated: {failed.error}")
+
+    run(main)
 
 
 @app.command()

@@ -31,10 +31,10 @@ class Runtime:
             from arq import create_pool
             from arq.connections import RedisSettings
 
-            self._queue = await create_pool(
-                RedisSettings.from_dsn(self.endpoints.redis_url),
-                default_queue_name=QUEUE_NAME,
-            )
+            redis_settings = RedisSettings.from_dsn(self.endpoints.redis_url)
+            # A request must not hang while Redis is down: fail fast, the outbox keeps the job.
+            redis_settings.conn_retries, redis_settings.conn_timeout = 0, 2
+            self._queue = await create_pool(redis_settings, default_queue_name=QUEUE_NAME)
         return self._queue
 
     async def close(self) -> None:

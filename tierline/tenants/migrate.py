@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tierline.platform.alembic_runner import head_revision, upgrade_connection
+from tierline.platform.alembic_runner import head_revision, run_upgrade
 from tierline.platform.databases import Databases
 from tierline.tenants.models import Tenant
 from tierline.tenants.service import ensure_region_rows
@@ -63,7 +63,7 @@ async def migrate_control(databases: Databases) -> tuple[str | None, str]:
     if before != head:
         async with databases.control.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('tierline:control'))"))
-            await conn.run_sync(upgrade_connection, "control", None)
+            await run_upgrade(conn, "control", None)
     return before, head
 
 
@@ -96,7 +96,7 @@ async def upgrade_schema(engine: AsyncEngine, schema: str) -> str:
     async with engine.begin() as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": schema})
         await conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
-        revision: str = await conn.run_sync(upgrade_connection, "tenant", schema)
+        revision = await run_upgrade(conn, "tenant", schema)
     return revision
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tierline.platform.alembic_runner import head_revision, upgrade_connection
+from tierline.platform.alembic_runner import head_revision, run_upgrade
 from tierline.platform.databases import Databases, RegionUnavailable, ping
 from tierline.platform.db import schema_for, utcnow, validate_slug
 from tierline.platform.tenancy import TenantNotFound, TenantRef
@@ -94,10 +94,10 @@ async def _create_schema(engine: AsyncEngine, schema: str, region: str, progress
             await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
             await conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
             await progress(0.4, "schema created")
-            revision: str = await conn.run_sync(upgrade_connection, "tenant", schema)
+            revision = await run_upgrade(conn, "tenant", schema)
             await progress(0.8, "schema migrated")
     except DBAPIError as exc:
-        if isinstance(exc.orig, DuplicateSchemaError) or "DuplicateSchema" in repr(exc.orig):
+        if getattr(exc.orig, "sqlstate", None) == DuplicateSchemaError.sqlstate:
             raise SchemaConflict(schema, region) from exc
         raise
     return revision

@@ -12,6 +12,8 @@ import hashlib
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from tierline.platform.jobs.store import JobStore
 from tierline.platform.runtime import QUEUE_NAME, Runtime
 from tierline.platform.tenancy import TenantRef
@@ -40,7 +42,7 @@ async def enqueue(runtime: Runtime, store: JobStore, job_id: str, tenant: Tenant
             _job_id=job_id,
             _queue_name=QUEUE_NAME,
         )
-    except (OSError, ConnectionError, TimeoutError) as exc:
+    except (OSError, TimeoutError, RedisError) as exc:
         log.warning("job %s stays in the outbox, Redis unreachable: %s", job_id, exc)
         return False
     await store.mark_enqueued(job_id)
