@@ -3,11 +3,13 @@ test, an HTTP client against the app. Environment is set before Tierline is impo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 # A short path keeps PostgreSQL's socket path under the 107-byte limit.
@@ -20,9 +22,9 @@ os.environ["TIERLINE_ENV_FILE"] = str(_DATA_DIR / "no.env")
 os.environ["TIERLINE_LOG_LEVEL"] = "WARNING"
 os.environ["TIERLINE_OPERATOR_TOKEN"] = "test-operator-token-0123456789"
 
+import httpx  # noqa: E402
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402
-from litestar.testing import AsyncTestClient  # noqa: E402
 
 from tierline.platform.embedded import stop_embedded  # noqa: E402
 from tierline.platform.runtime import Runtime, install_runtime, open_runtime  # noqa: E402
@@ -89,9 +91,38 @@ async def app(runtime: Runtime, settings: Settings) -> Litestar:
     return create_app(settings, runtime=runtime)
 
 
+@asynccontextmanager
+async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that runs ``app`` (and its lifespan) on the test's own event loop, so the
+    app shares the session's engines. Litestar's test client would run it in another loop."""
+    async with asgi_lifespan(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+@asynccontextmanager
+async def asgi_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Drive the ASGI lifespan protocol from one background task (startup and shutdown must
+    happen in the same task, and fixtures set up and tear down in different ones)."""
+    to_app: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    from_app: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, to_app.get, from_app.put))  # type: ignore[arg-type]
+    await to_app.put({"type": "lifespan.startup"})
+    started = await from_app.get()
+    assert started["type"] == "lifespan.startup.complete", started
+    try:
+        yield
+    finally:
+        await to_app.put({"type": "lifespan.shutdown"})
+        await from_app.get()
+        await task
+
+
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as c:
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app) as c:
         yield c
 
 

@@ -11,7 +11,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import tierline.platform.jobs.models  # noqa: F401 - registers control_jobs
+import tierline.platform.jobs.models
 import tierline.tenants.models  # noqa: F401 - registers the control tables
 from tierline.platform.db import ControlBase
 from tierline.platform.runtime import build_runtime

@@ -42,8 +42,14 @@ async def refused(run: JobRun) -> dict[str, Any]:
 
 
 async def run_worker_burst(runtime: Runtime) -> None:
-    worker = Worker(**{**worker_kwargs(runtime, handle_signals=False), "burst": True,
-                       "poll_delay": 0.05, "cron_jobs": []})  # fmt: skip
+    worker = Worker(
+        **{
+            **worker_kwargs(runtime, handle_signals=False),
+            "burst": True,
+            "poll_delay": 0.05,
+            "cron_jobs": [],
+        }
+    )
     try:
         await asyncio.wait_for(worker.async_run(), timeout=60)
     finally:

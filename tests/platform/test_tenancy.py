@@ -18,9 +18,15 @@ from tierline.platform.tenancy import TenantRef, tenant_connection, tenant_sessi
 
 def job_row(job_id: str) -> TenantJob:
     return TenantJob(
-        id=job_id, kind="isolation", status="queued", progress=0.0, message="",
-        params={}, attempts=0, created_at=utcnow(),
-    )  # fmt: skip
+        id=job_id,
+        kind="isolation",
+        status="queued",
+        progress=0.0,
+        message="",
+        params={},
+        attempts=0,
+        created_at=utcnow(),
+    )
 
 
 async def test_rows_of_one_tenant_are_invisible_to_another(make_tenant: TenantFactory) -> None:
@@ -67,7 +73,9 @@ async def test_interleaved_requests_on_a_small_pool_stay_isolated(
         assert ids == written[tenant.slug]
 
 
-async def test_search_path_does_not_leak_to_the_next_pool_user(runtime: Runtime, tenant: TenantRef) -> None:
+async def test_search_path_does_not_leak_to_the_next_pool_user(
+    runtime: Runtime, tenant: TenantRef
+) -> None:
     databases = Databases.from_endpoints(runtime.endpoints, pool_size=1)
     try:
         async with tenant_connection(tenant, databases) as conn:

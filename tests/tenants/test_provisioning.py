@@ -50,8 +50,11 @@ async def test_tenant_schema_lives_only_in_its_region(runtime: Runtime) -> None:
     assert count == 1
     info = {t.slug: t for t in await list_tenants(runtime.databases)}[slug]
     assert (info.region, info.status, info.schema, info.revision) == (
-        "eu", "active", f"t_{slug}", "t0001",
-    )  # fmt: skip
+        "eu",
+        "active",
+        f"t_{slug}",
+        "t0001",
+    )
 
 
 async def test_duplicate_slug_is_rejected_and_changes_nothing(runtime: Runtime) -> None:

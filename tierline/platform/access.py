@@ -34,7 +34,7 @@ def register_permission_check(kind: str, check: Guard) -> None:
 def _operator_check(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     expected = connection.app.state.get("operator_token")
     header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _sep, token = header.partition(" ")
     if (
         not expected
         or scheme.lower() != "bearer"
@@ -46,7 +46,9 @@ def _operator_check(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
 def requires(permission: str) -> Guard:
     """A guard that declares (and, past ``PUBLIC``, enforces) ``permission``."""
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
         if permission == PUBLIC:
             return
         if permission == OPERATOR:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import contextlib
+import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,11 +13,11 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.app import AppConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins import InitPluginProtocol
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -69,8 +69,9 @@ class ApplicationCore(InitPluginProtocol):
                 path="/static", directories=[STATIC_DIR], guards=[requires(PUBLIC)]
             )
         )
+        directories: list[Path | os.PathLike[Any] | str] = [*assembly.template_directories()]
         app_config.template_config = TemplateConfig(
-            directory=assembly.template_directories(), engine=JinjaTemplateEngine
+            directory=directories, engine=JinjaTemplateEngine
         )
         app_config.openapi_config = OpenAPIConfig(
             title="Tierline API",
@@ -80,7 +81,6 @@ class ApplicationCore(InitPluginProtocol):
             openapi_router=Router(path="/schema", route_handlers=[], guards=[requires(PUBLIC)]),
         )
         app_config.exception_handlers = {Exception: exception_handler}
-        app_config.middleware.insert(0, request_context_middleware)
         app_config.lifespan.append(self.lifespan)
         app_config.debug = False
         app_config.logging_config = None  # ours (observability.configure_logging) stays in charge
@@ -92,7 +92,9 @@ class ApplicationCore(InitPluginProtocol):
         from tierline.tenants.service import TenantDirectory
 
         owns_runtime = self.runtime is None
-        runtime = self.runtime or await asyncio.to_thread(build_runtime, self.settings)
+        runtime = self.runtime
+        if runtime is None:
+            runtime = await asyncio.to_thread(build_runtime, self.settings)
         install_runtime(runtime)
         app.state.runtime = runtime
         app.state.settings = self.settings
@@ -129,10 +131,14 @@ def create_app(
     """
     settings = settings or (runtime.settings if runtime else get_settings())
     configure_logging(settings.log_level, settings.log_format)
-    return Litestar(
+    app = Litestar(
         plugins=[ApplicationCore(settings, runtime, run_worker, extra_routes)],
         state=State({}),
     )
+    # Outside Litestar's own exception handling, so unrouted requests (404) get an id and a log
+    # line too, and error bodies can quote the id.
+    app.asgi_handler = request_context_middleware(app.asgi_handler)
+    return app
 
 
 def _asgi_factory() -> Any:

@@ -33,9 +33,15 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from tierline.tenants.errors import ProvisioningFailed, TenantError
 
     return (
-        SettingsError, InvalidSlug, UnknownRegion, RegionUnavailable, RegionMismatch,
-        TenantError, ProvisioningFailed, EmbeddedServiceError,
-    )  # fmt: skip
+        SettingsError,
+        InvalidSlug,
+        UnknownRegion,
+        RegionUnavailable,
+        RegionMismatch,
+        TenantError,
+        ProvisioningFailed,
+        EmbeddedServiceError,
+    )
 
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
@@ -60,9 +66,13 @@ def migrate(
         settings = get_settings()
         async with open_runtime(settings) as runtime:
             with Progress(
-                TextColumn("[bold]migrating tenant schemas"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), console=console, transient=False,
-            ) as progress:  # fmt: skip
+                TextColumn("[bold]migrating tenant schemas"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            ) as progress:
                 task = progress.add_task("schemas", total=None)
 
                 def total(n: int) -> None:
@@ -110,8 +120,10 @@ def tenants_create(
         async with open_runtime() as runtime:
             await migrate_control(runtime.databases)
             tenant = await provision_tenant(runtime.databases, slug, name, region)
-        console.print(f"created tenant [bold]{tenant.slug}[/bold] in region {tenant.region} "
-                      f"(schema {tenant.schema})")  # fmt: skip
+        console.print(
+            f"created tenant [bold]{tenant.slug}[/bold] in region {tenant.region} "
+            f"(schema {tenant.schema})"
+        )
 
     run(main)
 
@@ -128,8 +140,15 @@ def tenants_list() -> None:
             infos = await list_tenants(runtime.databases)
         table = Table("slug", "name", "region", "schema", "status", "revision", "created")
         for i in infos:
-            table.add_row(i.slug, i.name, i.region, i.schema, i.status, i.revision or "-",
-                          i.created_at.strftime("%Y-%m-%d %H:%M"))  # fmt: skip
+            table.add_row(
+                i.slug,
+                i.name,
+                i.region,
+                i.schema,
+                i.status,
+                i.revision or "-",
+                i.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
         console.print(table)
 
     run(main)

@@ -40,7 +40,11 @@ class ServiceEndpoints:
 
 def resolve_endpoints(settings: Settings) -> ServiceEndpoints:
     """Where the databases and Redis are; starts the embedded servers for what is unset."""
-    control, regions, redis_url = settings.control_database_url, settings.regions, settings.redis_url
+    control, regions, redis_url = (
+        settings.control_database_url,
+        settings.regions,
+        settings.redis_url,
+    )
     if settings.embedded_databases or settings.embedded_redis:
         from tierline.platform.embedded import start_embedded
 
@@ -126,7 +130,9 @@ async def ensure_region_identity(engine: AsyncEngine, region: str) -> None:
                 )
             )
             await conn.execute(
-                text("INSERT INTO public.tierline_region (name) VALUES (:n) ON CONFLICT DO NOTHING"),
+                text(
+                    "INSERT INTO public.tierline_region (name) VALUES (:n) ON CONFLICT DO NOTHING"
+                ),
                 {"n": region},
             )
             stamped = (await conn.execute(text("SELECT name FROM public.tierline_region"))).scalar()
@@ -138,10 +144,10 @@ async def ensure_region_identity(engine: AsyncEngine, region: str) -> None:
         )
 
 
-async def ping(engine: AsyncEngine, timeout: float = 3.0) -> str | None:
+async def ping(engine: AsyncEngine, within: float = 3.0) -> str | None:
     """None when the database answers, else the reason it does not."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not ready"; the reason is reported

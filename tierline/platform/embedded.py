@@ -143,10 +143,17 @@ class EmbeddedPostgres:
         pwfile.chmod(0o600)
         try:
             self._run(
-                "initdb", "-D", str(self.pgdata), "-U", "postgres", "--encoding=UTF8",
-                "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
                 f"--pwfile={pwfile}",
-            )  # fmt: skip
+            )
         except subprocess.CalledProcessError as exc:
             raise EmbeddedServiceError(f"initdb failed: {exc.stderr.strip()}") from exc
         finally:
@@ -217,9 +224,18 @@ class EmbeddedPostgres:
         )
         try:
             self._run(
-                "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l",
-                str(self.pgdata / "server.log"), "-o", options, "start",
-            )  # fmt: skip
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                options,
+                "start",
+            )
         except subprocess.CalledProcessError as exc:
             log = (self.pgdata / "server.log").read_text()[-2000:] if self.pgdata.exists() else ""
             raise EmbeddedServiceError(f"PostgreSQL did not start: {exc.stderr}\n{log}") from exc

@@ -90,7 +90,9 @@ class Settings:
         return self.base_url.startswith("https://")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    def from_env(
+        cls, environ: dict[str, str] | None = None, env_file: Path | None = None
+    ) -> Settings:
         """Build settings from ``environ`` (default: the process environment) and ``.env``.
 
         Real environment variables win over the ``.env`` file.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -22,7 +22,7 @@ from tierline.tenants.schemas import JobOut, TenantCreate, TenantOut
 from tierline.tenants.service import list_tenants, validate_name
 
 
-async def provide_tenant(tenant: str, state: State) -> TenantRef:
+async def provide_tenant(tenant: FromPath[str], state: State) -> TenantRef:
     """The tenant named in the path; unknown or inactive tenants are 404 (no oracle)."""
     ref: TenantRef = await state.tenants.get(tenant)
     bind_tenant(ref.slug)
@@ -42,7 +42,7 @@ class TenantAdminController(Controller):
         return [TenantOut(**vars(i)) for i in infos]
 
     @post("/", operation_id="createTenant", status_code=HTTP_202_ACCEPTED)
-    async def create(self, data: TenantCreate, state: State) -> JobOut:
+    async def create(self, data: JSONBody[TenantCreate], state: State) -> JobOut:
         """Validate, then queue provisioning; poll ``/api/v1/tenants/jobs/{id}`` for progress."""
         runtime: Runtime = state.runtime
         validate_slug(data.slug)
@@ -63,7 +63,7 @@ class TenantAdminController(Controller):
         return JobOut(**row)
 
     @get("/jobs/{job_id:str}", operation_id="getProvisioningJob")
-    async def job(self, job_id: str, state: State) -> JobOut:
+    async def job(self, job_id: FromPath[str], state: State) -> JobOut:
         return JobOut(**await get_control_job(state.runtime, job_id))
 
 
@@ -74,7 +74,7 @@ class TenantAdminController(Controller):
     operation_id="tenantLanding",
     include_in_schema=False,
 )
-async def tenant_landing(current_tenant: TenantRef, request: Request[Any, Any, Any]) -> Template:
+async def tenant_landing(current_tenant: NamedDependency[TenantRef]) -> Template:
     return Template("tenants/landing.html", context={"tenant": current_tenant})
 
 

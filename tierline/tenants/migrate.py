@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -100,53 +101,69 @@ async def upgrade_schema(engine: AsyncEngine, schema: str) -> str:
     return revision
 
 
+async def _tenant_rows(databases: Databases) -> list[Any]:
+    async with databases.control.connect() as conn:
+        result = await conn.execute(
+            select(Tenant.slug, Tenant.region, Tenant.schema_name, Tenant.schema_revision)
+            .where(Tenant.status != "provisioning")
+            .order_by(Tenant.slug)
+        )
+        return list(result.all())
+
+
+async def _plan(
+    databases: Databases, tenants: list[Any], head: str
+) -> tuple[list[SchemaResult], list[tuple[SchemaResult, AsyncEngine]]]:
+    """Split tenants into settled results (current, or region missing) and pending upgrades."""
+    settled: list[SchemaResult] = []
+    pending: list[tuple[SchemaResult, AsyncEngine]] = []
+    for region in sorted({t.region for t in tenants}):
+        in_region = [t for t in tenants if t.region == region]
+        engine = databases.regions.get(region)
+        if engine is None:
+            settled += [
+                SchemaResult(t.slug, region, t.schema_name, None, None, "failed",
+                             f"region '{region}' is not configured")
+                for t in in_region
+            ]  # fmt: skip
+            continue
+        current = await schema_revisions(engine, [t.schema_name for t in in_region])
+        for t in in_region:
+            before = current[t.schema_name]
+            result = SchemaResult(t.slug, region, t.schema_name, before, None, "")
+            if before == head:
+                result.status, result.after = "current", head
+                settled.append(result)
+            else:
+                pending.append((result, engine))
+    return settled, pending
+
+
 async def migrate_all(
     databases: Databases,
     concurrency: int = 8,
     on_total: Callable[[int], None] | None = None,
     on_result: Callable[[SchemaResult], None] | None = None,
 ) -> MigrationReport:
+    """Bring the control database and every tenant schema to head; see the module docstring."""
     control_before, control_after = await migrate_control(databases)
     for region in databases.region_names:
         await databases.verified_region(region)
     await ensure_region_rows(databases)
     head = head_revision("tenant")
     report = MigrationReport(control_before, control_after, head)
-
-    async with databases.control.connect() as conn:
-        tenants = (
-            await conn.execute(
-                select(Tenant.slug, Tenant.region, Tenant.schema_name, Tenant.schema_revision)
-                .where(Tenant.status != "provisioning")
-                .order_by(Tenant.slug)
-            )
-        ).all()
+    tenants = await _tenant_rows(databases)
     if on_total:
         on_total(len(tenants))
 
-    pending: list[tuple[SchemaResult, AsyncEngine]] = []
-    for region in {t.region for t in tenants}:
-        in_region = [t for t in tenants if t.region == region]
-        if region not in databases.regions:
-            for t in in_region:
-                result = SchemaResult(t.slug, region, t.schema_name, None, None, "failed",
-                                      f"region '{region}' is not configured")  # fmt: skip
-                report.results.append(result)
-                if on_result:
-                    on_result(result)
-            continue
-        engine = databases.regions[region]
-        current = await schema_revisions(engine, [t.schema_name for t in in_region])
-        for t in in_region:
-            result = SchemaResult(t.slug, region, t.schema_name, current[t.schema_name], None, "")
-            if result.before == head:
-                result.status, result.after = "current", head
-                report.results.append(result)
-                if on_result:
-                    on_result(result)
-            else:
-                pending.append((result, engine))
+    def done(result: SchemaResult) -> None:
+        report.results.append(result)
+        if on_result:
+            on_result(result)
 
+    settled, pending = await _plan(databases, tenants, head)
+    for result in settled:
+        done(result)
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def run(result: SchemaResult, engine: AsyncEngine) -> None:
@@ -156,9 +173,7 @@ async def migrate_all(
                 result.status = "upgraded"
             except Exception as exc:  # reported per schema; the others go on
                 result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
-        report.results.append(result)
-        if on_result:
-            on_result(result)
+        done(result)
 
     await asyncio.gather(*(run(r, e) for r, e in pending))
     await _record_revisions(databases, tenants, report)
@@ -166,7 +181,9 @@ async def migrate_all(
     return report
 
 
-async def _record_revisions(databases: Databases, tenants: list, report: MigrationReport) -> None:  # type: ignore[type-arg]
+async def _record_revisions(
+    databases: Databases, tenants: list[Any], report: MigrationReport
+) -> None:
     recorded = {t.slug: t.schema_revision for t in tenants}
     changed = [r for r in report.results if r.after and recorded.get(r.slug) != r.after]
     if not changed:

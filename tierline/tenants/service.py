@@ -78,10 +78,15 @@ async def _reserve(databases: Databases, slug: str, name: str, region: str) -> u
         async with databases.control.begin() as conn:
             await conn.execute(
                 insert(Tenant).values(
-                    id=tenant_id, slug=slug, name=name, region=region,
-                    schema_name=schema_for(slug), status="provisioning",
-                    created_at=now, updated_at=now,
-                )  # fmt: skip
+                    id=tenant_id,
+                    slug=slug,
+                    name=name,
+                    region=region,
+                    schema_name=schema_for(slug),
+                    status="provisioning",
+                    created_at=now,
+                    updated_at=now,
+                )
             )
     except IntegrityError as exc:
         raise DuplicateTenant(slug) from exc
@@ -177,9 +182,14 @@ async def list_tenants(databases: Databases) -> list[TenantInfo]:
         rows = (await conn.execute(select(Tenant).order_by(Tenant.slug))).all()
     return [
         TenantInfo(
-            slug=r.slug, name=r.name, region=r.region, schema=r.schema_name,
-            status=r.status, revision=r.schema_revision, created_at=r.created_at,
-        )  # fmt: skip
+            slug=r.slug,
+            name=r.name,
+            region=r.region,
+            schema=r.schema_name,
+            status=r.status,
+            revision=r.schema_revision,
+            created_at=r.created_at,
+        )
         for r in rows
     ]
 

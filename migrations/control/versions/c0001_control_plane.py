@@ -42,9 +42,7 @@ def upgrade() -> None:
         sa.Column("schema_revision", sa.String(64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('provisioning', 'active', 'suspended')", name="status"
-        ),
+        sa.CheckConstraint("status IN ('provisioning', 'active', 'suspended')", name="status"),
         sa.CheckConstraint("slug ~ '^[a-z][a-z0-9_]{2,39}$'", name="slug"),
     )
     op.create_index("ix_tenants_region", "tenants", ["region"])
@@ -68,9 +66,7 @@ def _job_table(name: str) -> None:
         sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('queued', 'running', 'succeeded', 'failed')", name="status"
-        ),
+        sa.CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
     )
     op.create_index(f"ix_{name}_kind", name, ["kind"])
     op.create_index(f"ix_{name}_status", name, ["status"])

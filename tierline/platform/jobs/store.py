@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -60,12 +60,19 @@ class JobStore:
             await s.execute(
                 pg_insert(self.model)
                 .values(
-                    id=job_id, kind=kind, status="queued", progress=0.0, message="queued",
-                    params=params, attempts=0, created_by=created_by, created_at=utcnow(),
-                )  # fmt: skip
+                    id=job_id,
+                    kind=kind,
+                    status="queued",
+                    progress=0.0,
+                    message="queued",
+                    params=params,
+                    attempts=0,
+                    created_by=created_by,
+                    created_at=utcnow(),
+                )
                 .on_conflict_do_nothing(index_elements=["id"])
             )
-            row = await s.get(self.model, job_id, with_for_update=True)
+            row = cast(JobColumns | None, await s.get(self.model, job_id, with_for_update=True))
             assert row is not None
             needs_enqueue = row.status == "queued" and row.enqueued_at is None
             if row.status == "failed":
@@ -82,7 +89,7 @@ class JobStore:
     async def start(self, job_id: str) -> JobColumns | None:
         """Claim the row for a run; None when it is unknown or already finished."""
         async with self.sessions() as s:
-            row = await s.get(self.model, job_id, with_for_update=True)
+            row = cast(JobColumns | None, await s.get(self.model, job_id, with_for_update=True))
             if row is None or row.status in ("succeeded", "failed"):
                 return None
             row.status, row.attempts, row.started_at = "running", row.attempts + 1, utcnow()
@@ -120,7 +127,7 @@ class JobStore:
 
     async def get(self, job_id: str) -> dict[str, Any] | None:
         async with self.sessions() as s:
-            row = await s.get(self.model, job_id)
+            row = cast(JobColumns | None, await s.get(self.model, job_id))
             return None if row is None else row.as_dict()
 
     async def unqueued(self, older_than_seconds: float) -> list[str]:

@@ -1,0 +1,177 @@
+"""The web app: health, readiness, problem details, error pages, request ids, permissions."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from httpx import AsyncClient
+from litestar import Litestar, get
+
+from tests.conftest import http_client, unique_slug
+from tierline.platform.access import PUBLIC, PUBLIC_PREFIXES, declared_permission, requires
+from tierline.platform.app import create_app
+from tierline.platform.databases import Databases, ServiceEndpoints
+from tierline.platform.runtime import Runtime
+from tierline.platform.settings import Settings
+from tierline.platform.tenancy import TenantRef
+
+
+async def test_health_and_ready(client: AsyncClient) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    ready = await client.get("/ready")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert set(body["components"]) == {"control", "region:eu", "region:us", "redis"}
+
+
+async def test_ready_names_the_region_that_is_down(runtime: Runtime, settings: Settings) -> None:
+    endpoints = ServiceEndpoints(
+        runtime.endpoints.control_url,
+        {**runtime.endpoints.regions, "ap": "postgresql+asyncpg://u:p@127.0.0.1:9/x"},
+        runtime.endpoints.redis_url,
+    )
+    degraded = Runtime(settings, endpoints, Databases.from_endpoints(endpoints, pool_size=1))
+    try:
+        async with http_client(create_app(settings, runtime=degraded)) as c:
+            resp = await c.get("/ready")
+    finally:
+        await degraded.databases.dispose()
+    assert resp.status_code == 503
+    components = resp.json()["components"]
+    assert components["region:ap"]["status"] == "unavailable"
+    assert components["region:eu"]["status"] == "ok"
+
+
+async def test_tenant_landing_page(client: AsyncClient, tenant: TenantRef) -> None:
+    resp = await client.get(f"/t/{tenant.slug}/")
+    assert resp.status_code == 200
+    assert tenant.name in resp.text and "text/html" in resp.headers["content-type"]
+
+
+async def test_unknown_tenant_is_a_friendly_404_page(client: AsyncClient) -> None:
+    resp = await client.get("/t/no_such_tenant/", headers={"accept": "text/html"})
+    assert resp.status_code == 404
+    assert "<h1>404" in resp.text and "Traceback" not in resp.text
+
+
+async def test_api_errors_are_problem_details(client: AsyncClient) -> None:
+    resp = await client.get("/api/v1/nothing-here")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["status"] == 404 and body["instance"] == "/api/v1/nothing-here"
+    assert body["request_id"] == resp.headers["x-request-id"]
+
+
+async def test_unexpected_errors_never_show_a_stack_trace(
+    runtime: Runtime, settings: Settings
+) -> None:
+    @get("/api/v1/explode", guards=[requires(PUBLIC)])
+    async def explode() -> None:
+        raise RuntimeError("secret internal detail: password=hunter2")
+
+    app = create_app(settings, runtime=runtime, extra_routes=[explode])
+    async with http_client(app) as c:
+        resp = await c.get("/api/v1/explode")
+    assert resp.status_code == 500
+    assert "hunter2" not in resp.text and "Traceback" not in resp.text
+    assert resp.json()["request_id"]
+
+
+async def test_request_id_is_kept_when_well_formed(client: AsyncClient) -> None:
+    resp = await client.get("/health", headers={"x-request-id": "abc12345-trace"})
+    assert resp.headers["x-request-id"] == "abc12345-trace"
+    hostile = await client.get("/health", headers={"x-request-id": "<script>x</script>"})
+    assert hostile.headers["x-request-id"] != "<script>x</script>"
+
+
+async def test_openapi_is_served_at_schema(client: AsyncClient) -> None:
+    doc = (await client.get("/schema")).json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/v1/tenants" in doc["paths"] and "/ready" in doc["paths"]
+
+
+def test_every_route_declares_its_permission(app: Litestar) -> None:
+    missing = []
+    for route in app.routes:
+        if route.path.startswith(PUBLIC_PREFIXES):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            if handler.http_methods == {"OPTIONS"} and handler.handler_name == "options_handler":
+                continue  # Litestar's automatic OPTIONS answer: an Allow header, no data
+            if declared_permission(handler) is None:
+                missing.append(f"{route.path} {getattr(handler, 'http_methods', '')}")
+    assert not missing, f"routes without a declared permission: {missing}"
+
+
+async def test_operator_provisions_a_tenant_asynchronously(
+    client: AsyncClient, operator_headers: dict[str, str], runtime: Runtime
+) -> None:
+    from tierline.platform.jobs.worker import execute_job
+
+    slug = unique_slug("api")
+    resp = await client.post(
+        "/api/v1/tenants",
+        json={"slug": slug, "name": "Via API", "region": "us"},
+        headers=operator_headers,
+    )
+    assert resp.status_code == 202, resp.text
+    job = resp.json()
+    assert job["status"] == "queued" and job["kind"] == "tenants.provision"
+    await execute_job(runtime, None, job["id"])  # what the worker does with it
+    status = await client.get(f"/api/v1/tenants/jobs/{job['id']}", headers=operator_headers)
+    assert status.json()["status"] == "succeeded" and status.json()["progress"] == 1.0
+    listed = (await client.get("/api/v1/tenants", headers=operator_headers)).json()
+    assert {"slug": slug, "region": "us", "status": "active"}.items() <= next(
+        t for t in listed if t["slug"] == slug
+    ).items()
+    page = await client.get(f"/t/{slug}/")
+    assert page.status_code == 200 and "Via API" in page.text
+
+
+async def test_operator_api_bad_input(
+    client: AsyncClient, operator_headers: dict[str, str], tenant: TenantRef
+) -> None:
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"slug": "Bad-Slug", "name": "x", "region": "eu"}, 422, "invalid tenant slug"),
+        ({"slug": unique_slug(), "name": "x", "region": "mars"}, 422, "unknown region"),
+        ({"slug": unique_slug(), "name": "   ", "region": "eu"}, 422, "must not be empty"),
+        ({"slug": tenant.slug, "name": "x", "region": "eu"}, 409, "already exists"),
+        ({"slug": unique_slug(), "region": "eu"}, 400, "name"),
+        ({"slug": unique_slug(), "name": "x", "region": "eu", "extra": 1}, 400, "extra"),
+    ]
+    for body, status, fragment in cases:
+        resp = await client.post("/api/v1/tenants", json=body, headers=operator_headers)
+        assert resp.status_code == status, (body, resp.text)
+        assert fragment in resp.json()["detail"], (body, resp.json())
+    oversize = await client.post(
+        "/api/v1/tenants",
+        content=b"{" + b" " * (30 * 1024 * 1024) + b"}",
+        headers={**operator_headers, "content-type": "application/json"},
+    )
+    assert oversize.status_code == 413
+
+
+async def test_operator_api_needs_the_operator_token(client: AsyncClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+        resp = await client.get("/api/v1/tenants", headers=headers)
+        assert resp.status_code == 401
+        assert resp.json()["title"] == "Unauthorized"
+
+
+async def test_concurrent_requests_each_see_their_own_tenant(
+    client: AsyncClient, make_tenant: Any
+) -> None:
+    tenants = [await make_tenant(name=f"Tenant number {i}") for i in range(3)]
+
+    async def fetch(i: int) -> None:
+        t = tenants[i % 3]
+        resp = await client.get(f"/t/{t.slug}/")
+        assert t.name in resp.text
+        for other in tenants:
+            if other is not t:
+                assert other.name not in resp.text
+
+    await asyncio.gather(*(fetch(i) for i in range(60)))
