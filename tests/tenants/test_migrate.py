@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from tests.conftest import TenantFactory
+from tierline.platform.alembic_runner import head_revision
 from tierline.platform.runtime import Runtime
 from tierline.tenants.migrate import migrate_all, schema_revisions
 
@@ -17,7 +18,7 @@ async def test_migrate_is_idempotent(runtime: Runtime, make_tenant: TenantFactor
     assert not first.failed and not second.failed
     assert second.count("upgraded") == 0
     assert second.count("current") == len(second.results) >= 2
-    assert second.control_before == second.control_after == "c0001"
+    assert second.control_before == second.control_after == head_revision("control")
 
 
 async def test_failed_schema_is_reported_others_go_on_and_rerun_completes(
@@ -29,8 +30,8 @@ async def test_failed_schema_is_reported_others_go_on_and_rerun_completes(
         # Both schemas lose their tables (as if never migrated); one also gets an obstacle
         # that makes its migration fail half-way through.
         for t in (broken, healthy):
-            await conn.execute(text(f'DROP TABLE "{t.schema}".jobs'))
-            await conn.execute(text(f'DELETE FROM "{t.schema}".alembic_version'))
+            await conn.execute(text(f'DROP SCHEMA "{t.schema}" CASCADE'))
+            await conn.execute(text(f'CREATE SCHEMA "{t.schema}"'))
         await conn.execute(text(f'CREATE VIEW "{broken.schema}".ix_jobs_kind AS SELECT 1 AS x'))
 
     report = await migrate_all(runtime.databases)
@@ -40,7 +41,7 @@ async def test_failed_schema_is_reported_others_go_on_and_rerun_completes(
     assert by_slug[healthy.slug].status == "upgraded"
     # the failed schema rolled back as a whole: no half-created jobs table
     revisions = await schema_revisions(engine, [broken.schema, healthy.schema])
-    assert revisions == {broken.schema: None, healthy.schema: "t0001"}
+    assert revisions == {broken.schema: None, healthy.schema: head_revision("tenant")}
     async with engine.connect() as conn:
         half = await conn.execute(text(f"SELECT to_regclass('\"{broken.schema}\".jobs')"))
         assert half.scalar() is None
@@ -72,7 +73,7 @@ async def test_control_stream_upgrades_from_empty(runtime: Runtime) -> None:
 
         dbs = Databases(control=engine, regions={})
         before, after = await migrate_control(dbs)
-        assert (before, after) == (None, "c0001")
+        assert (before, after) == (None, head_revision("control"))
         async with engine.connect() as conn:
             tables = {
                 r[0]
@@ -81,6 +82,6 @@ async def test_control_stream_upgrades_from_empty(runtime: Runtime) -> None:
                 )
             }
         assert {"regions", "tenants", "tenant_groups", "control_jobs", "alembic_version"} <= tables
-        assert await migrate_control(dbs) == ("c0001", "c0001")
+        assert await migrate_control(dbs) == (head_revision("control"),) * 2
     finally:
         await engine.dispose()

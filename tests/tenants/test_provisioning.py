@@ -13,6 +13,7 @@ from tierline.platform.databases import (
     UnknownRegion,
 )
 from tierline.platform.db import InvalidSlug
+from tierline.platform.alembic_runner import head_revision
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import tenant_session
 from tierline.tenants.errors import DuplicateTenant, ProvisioningFailed, SchemaConflict
@@ -53,7 +54,7 @@ async def test_tenant_schema_lives_only_in_its_region(runtime: Runtime) -> None:
         "eu",
         "active",
         f"t_{slug}",
-        "t0001",
+        head_revision("tenant"),
     )
 
 

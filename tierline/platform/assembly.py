@@ -9,7 +9,17 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-DOMAINS = ("tenants", "policies", "masterdata", "segmentation", "inventory", "monitoring", "portal")
+DOMAINS = (
+    "platform.identity",
+    "platform.audit",
+    "tenants",
+    "policies",
+    "masterdata",
+    "segmentation",
+    "inventory",
+    "monitoring",
+    "portal",
+)
 
 
 def _import(module: str) -> Any | None:
@@ -39,5 +49,8 @@ def domain_route_handlers() -> list[Any]:
 def template_directories() -> list[Path]:
     root = Path(__file__).resolve().parent.parent
     dirs = [root / "platform" / "templates"]
-    dirs += [root / d / "templates" for d in DOMAINS if (root / d / "templates").is_dir()]
+    for domain in DOMAINS:
+        candidate = root.joinpath(*domain.split("."), "templates")
+        if candidate.is_dir():
+            dirs.append(candidate)
     return dirs

@@ -1,0 +1,1 @@
+"""Identity and access: users, sessions, SSO, machine clients and the permission check."""
