@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 # A short path keeps PostgreSQL's socket path under the 107-byte limit.
@@ -129,3 +131,53 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def operator_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
+@dataclass(frozen=True)
+class Staff:
+    tenant: TenantRef
+    email: str
+    password: str
+    user_id: str
+
+
+StaffFactory = Callable[..., Awaitable[Staff]]
+
+
+@pytest.fixture
+async def make_staff(runtime: Runtime) -> StaffFactory:
+    """Create an active user with a known password and one role (customer users: a code)."""
+    from tierline.platform.identity.users import SYSTEM, create_user
+    from tierline.platform.tenancy import tenant_session
+
+    async def make(
+        tenant: TenantRef, role: str = "admin", scope: str = "*", customer: str | None = None
+    ) -> Staff:
+        email = f"{role}.{uuid.uuid4().hex[:8]}@example.com"
+        password = "correct horse battery staple"
+        async with tenant_session(tenant) as s:
+            created = await create_user(
+                s, email=email, role=role, scope=scope, actor=SYSTEM, password=password,
+                kind="customer" if role == "customer" else "staff", customer_code=customer,
+            )
+        return Staff(tenant, email, password, str(created.user.id))
+
+    return make
+
+
+CSRF_INPUT = re.compile(r'name="_csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_INPUT.search(html)
+    assert found, "page has no CSRF field"
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, staff: Staff) -> httpx.Response:
+    """Sign in through the real login form (CSRF cookie and field included)."""
+    page = await client.get(f"/t/{staff.tenant.slug}/login")
+    return await client.post(
+        f"/t/{staff.tenant.slug}/login",
+        data={"email": staff.email, "password": staff.password, "_csrf": csrf_of(page.text)},
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from httpx import AsyncClient
 from litestar import Litestar, get
 
-from tests.conftest import http_client, unique_slug
+from tests.conftest import StaffFactory, http_client, sign_in, unique_slug
 from tierline.platform.access import PUBLIC, PUBLIC_PREFIXES, declared_permission, requires
 from tierline.platform.app import create_app
 from tierline.platform.databases import Databases, ServiceEndpoints
@@ -44,10 +44,21 @@ async def test_ready_names_the_region_that_is_down(runtime: Runtime, settings: S
     assert components["region:eu"]["status"] == "ok"
 
 
-async def test_tenant_landing_page(client: AsyncClient, tenant: TenantRef) -> None:
+async def test_tenant_home_needs_sign_in(client: AsyncClient, tenant: TenantRef) -> None:
+    resp = await client.get(f"/t/{tenant.slug}/", headers={"accept": "text/html"})
+    assert resp.status_code == 303
+    assert resp.headers["location"].startswith(f"/t/{tenant.slug}/login?next=/t/{tenant.slug}")
+
+
+async def test_tenant_home_after_sign_in(
+    client: AsyncClient, tenant: TenantRef, make_staff: StaffFactory
+) -> None:
+    admin = await make_staff(tenant, "admin")
+    assert (await sign_in(client, admin)).status_code == 303
     resp = await client.get(f"/t/{tenant.slug}/")
     assert resp.status_code == 200
     assert tenant.name in resp.text and "text/html" in resp.headers["content-type"]
+    assert "Users &amp; roles" in resp.text
 
 
 async def test_unknown_tenant_is_a_friendly_404_page(client: AsyncClient) -> None:
@@ -127,7 +138,7 @@ async def test_operator_provisions_a_tenant_asynchronously(
     assert {"slug": slug, "region": "us", "status": "active"}.items() <= next(
         t for t in listed if t["slug"] == slug
     ).items()
-    page = await client.get(f"/t/{slug}/")
+    page = await client.get(f"/t/{slug}/login")
     assert page.status_code == 200 and "Via API" in page.text
 
 
@@ -162,16 +173,22 @@ async def test_operator_api_needs_the_operator_token(client: AsyncClient) -> Non
 
 
 async def test_concurrent_requests_each_see_their_own_tenant(
-    client: AsyncClient, make_tenant: Any
+    app: Litestar, make_tenant: Any, make_staff: StaffFactory
 ) -> None:
     tenants = [await make_tenant(name=f"Tenant number {i}") for i in range(3)]
+    async with http_client(app) as c0, http_client(app) as c1, http_client(app) as c2:
+        clients = [c0, c1, c2]
+        for c, t in zip(clients, tenants, strict=True):
+            await sign_in(c, await make_staff(t, "planner"))
 
-    async def fetch(i: int) -> None:
-        t = tenants[i % 3]
-        resp = await client.get(f"/t/{t.slug}/")
-        assert t.name in resp.text
-        for other in tenants:
-            if other is not t:
-                assert other.name not in resp.text
+        async def fetch(i: int) -> None:
+            t, c = tenants[i % 3], clients[i % 3]
+            resp = await c.get(f"/t/{t.slug}/")
+            assert resp.status_code == 200 and t.name in resp.text
+            for other in tenants:
+                if other is not t:
+                    assert other.name not in resp.text
+                    # a session of one tenant never opens another tenant's pages
+                    assert (await c.get(f"/t/{other.slug}/")).status_code == 404
 
-    await asyncio.gather(*(fetch(i) for i in range(60)))
+        await asyncio.gather(*(fetch(i) for i in range(60)))

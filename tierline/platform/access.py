@@ -22,13 +22,18 @@ OPERATOR = "operator"
 PUBLIC_PREFIXES = ("/schema",)
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Any]
+PermissionCheck = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler, str], Any]
 
-_checks: dict[str, Guard] = {}
+_checks: dict[str, PermissionCheck] = {}
 
 
-def register_permission_check(kind: str, check: Guard) -> None:
+def register_permission_check(kind: str, check: PermissionCheck) -> None:
     """Let the identity layer plug in how ``object:action`` permissions are decided."""
     _checks[kind] = check
+
+
+def get_permission_check(kind: str) -> PermissionCheck | None:
+    return _checks.get(kind)
 
 
 def _operator_check(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -57,7 +62,7 @@ def requires(permission: str) -> Guard:
         check = _checks.get("tenant")
         if check is None:
             raise NotAuthorizedException("sign-in is required")
-        result = check(connection, handler)
+        result = check(connection, handler, permission)
         if hasattr(result, "__await__"):
             await result
 

@@ -27,6 +27,7 @@ from tierline.platform.errors import exception_handler
 from tierline.platform.health import health, ready
 from tierline.platform.observability import configure_logging, request_context_middleware
 from tierline.platform.runtime import Runtime, build_runtime, install_runtime
+from tierline.platform.security_headers import security_headers
 from tierline.platform.settings import Settings, get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -43,6 +44,12 @@ def operator_token(settings: Settings) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(32))
     return path.read_text().strip()
+
+
+def _template_globals(engine: JinjaTemplateEngine) -> None:
+    from tierline.platform.navigation import nav_items
+
+    engine.engine.globals["nav_items"] = nav_items
 
 
 class ApplicationCore(InitPluginProtocol):
@@ -71,7 +78,7 @@ class ApplicationCore(InitPluginProtocol):
         )
         directories: list[Path | os.PathLike[Any] | str] = [*assembly.template_directories()]
         app_config.template_config = TemplateConfig(
-            directory=directories, engine=JinjaTemplateEngine
+            directory=directories, engine=JinjaTemplateEngine, engine_callback=_template_globals
         )
         app_config.openapi_config = OpenAPIConfig(
             title="Tierline API",
@@ -100,6 +107,9 @@ class ApplicationCore(InitPluginProtocol):
         app.state.settings = self.settings
         app.state.tenants = TenantDirectory(runtime.databases)
         app.state.operator_token = operator_token(self.settings)
+        from tierline.platform.identity.web import install as install_identity
+
+        install_identity()
         worker: asyncio.Task[None] | None = None
         if self.run_worker:
             from tierline.platform.jobs.worker import run_worker_in_process
@@ -137,7 +147,9 @@ def create_app(
     )
     # Outside Litestar's own exception handling, so unrouted requests (404) get an id and a log
     # line too, and error bodies can quote the id.
-    app.asgi_handler = request_context_middleware(app.asgi_handler)
+    app.asgi_handler = request_context_middleware(
+        security_headers(app.asgi_handler, hsts=settings.secure_cookies)
+    )
     return app
 
 

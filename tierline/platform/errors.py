@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger("tierline.errors")
@@ -95,7 +96,21 @@ def _known_error_status(exc: Exception) -> tuple[int, str] | None:
     return None
 
 
+def _sign_in_redirect(request: Request[Any, Any, Any], exc: Exception) -> Response[Any] | None:
+    from tierline.platform.identity.web import LoginRequired
+
+    if not isinstance(exc, LoginRequired) or _wants_json(request) or not exc.tenant_slug:
+        return None
+    target = f"/t/{exc.tenant_slug}/login?next={quote(exc.next_path)}"
+    if request.url.path.startswith("/portal/"):
+        target = f"/portal/{exc.tenant_slug}/login?next={quote(exc.next_path)}"
+    return Redirect(target, status_code=303)
+
+
 def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    redirect = _sign_in_redirect(request, exc)
+    if redirect is not None:
+        return redirect
     if isinstance(exc, ValidationException):
         errors = exc.extra if isinstance(exc.extra, list) else []
         detail = "; ".join(

@@ -55,6 +55,11 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         logging.getLogger(noisy).setLevel("WARNING")
 
 
+def current_request_id() -> str | None:
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return str(value) if value else None
+
+
 def bind_tenant(slug: str) -> None:
     structlog.contextvars.bind_contextvars(tenant=slug)
 

@@ -37,6 +37,10 @@ class Runtime:
             self._queue = await create_pool(redis_settings, default_queue_name=QUEUE_NAME)
         return self._queue
 
+    async def redis(self) -> ArqRedis:
+        """The shared Redis client (sessions, rate limits); the same pool as the job queue."""
+        return await self.queue()
+
     async def close(self) -> None:
         if self._queue is not None:
             await self._queue.aclose()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from tierline.platform.access import OPERATOR, PUBLIC, requires
+from tierline.platform.access import OPERATOR, requires
 from tierline.platform.databases import RegionUnavailable, ping
 from tierline.platform.db import validate_slug
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.web import provide_principal
 from tierline.platform.jobs import get_control_job, submit_control_job
 from tierline.platform.observability import bind_tenant
 from tierline.platform.runtime import Runtime
@@ -69,13 +71,16 @@ class TenantAdminController(Controller):
 
 @get(
     "/t/{tenant:str}/",
-    guards=[requires(PUBLIC)],
-    dependencies={"current_tenant": provide_tenant},
-    operation_id="tenantLanding",
+    guards=[requires("tenant:view")],
+    dependencies={"principal": Provide(provide_principal)},
+    operation_id="tenantHome",
     include_in_schema=False,
 )
-async def tenant_landing(current_tenant: NamedDependency[TenantRef]) -> Template:
-    return Template("tenants/landing.html", context={"tenant": current_tenant})
+async def tenant_home(principal: NamedDependency[Principal]) -> Template:
+    """The signed-in home: the workspace's pages this user may open."""
+    return Template(
+        "tenants/home.html", context={"tenant": principal.tenant, "principal": principal}
+    )
 
 
-ROUTES = [TenantAdminController, tenant_landing]
+ROUTES = [TenantAdminController, tenant_home]

@@ -122,10 +122,17 @@ async def _plan(
         engine = databases.regions.get(region)
         if engine is None:
             settled += [
-                SchemaResult(t.slug, region, t.schema_name, None, None, "failed",
-                             f"region '{region}' is not configured")
+                SchemaResult(
+                    t.slug,
+                    region,
+                    t.schema_name,
+                    None,
+                    None,
+                    "failed",
+                    f"region '{region}' is not configured",
+                )
                 for t in in_region
-            ]  # fmt: skip
+            ]
             continue
         current = await schema_revisions(engine, [t.schema_name for t in in_region])
         for t in in_region:

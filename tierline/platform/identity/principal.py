@@ -20,6 +20,7 @@ class Principal:
     customer_code: str | None = None  # customer users only: the account they belong to
     session_id: str | None = None  # browser sessions only
     csrf_token: str | None = None  # browser sessions only
+    permissions: frozenset[str] = field(default_factory=frozenset)  # held in at least one scope
 
     @property
     def is_client(self) -> bool:

@@ -1,0 +1,449 @@
+"""Pages for signing in and out, accepting invitations, changing one's password, and the
+tenant admin's users-and-roles page."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import uuid
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.di import NamedDependency
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from tierline.platform.access import PUBLIC, requires
+from tierline.platform.audit import record
+from tierline.platform.errors import DomainError
+from tierline.platform.identity import users as user_service
+from tierline.platform.identity.login import authenticate, check_ip
+from tierline.platform.identity.models import User
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.sessions import SESSION_COOKIE, session_cookie
+from tierline.platform.identity.users import STAFF_ROLES, Actor
+from tierline.platform.identity.web import provide_principal, session_store
+from tierline.platform.observability import current_request_id
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.policies import ROLES
+from tierline.tenants.controllers import provide_tenant
+
+LOGIN_CSRF_COOKIE = "tl_login_csrf"
+TENANT = {"current_tenant": provide_tenant}
+SIGNED_IN = {"principal": provide_principal}
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def actor_of(request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Actor:
+    return Actor(principal.display, principal.actor_kind, current_request_id(), client_ip(request))
+
+
+def safe_next(tenant: TenantRef, raw: str | None) -> str:
+    """Only same-tenant relative paths are followed after sign-in (no open redirect)."""
+    home = f"/t/{tenant.slug}/"
+    if not raw:
+        return home
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc or not parts.path.startswith(home) or "\\" in raw:
+        return home
+    return raw
+
+
+def _login_page(
+    tenant: TenantRef, error: str | None, email: str, next_path: str, status: int
+) -> Response[Any]:
+    token = secrets.token_urlsafe(32)
+    response = Template(
+        "identity/login.html",
+        context={
+            "tenant": tenant,
+            "error": error,
+            "email": email,
+            "next": next_path,
+            "csrf": token,
+        },
+        status_code=status,
+    )
+    response.cookies.append(
+        Cookie(
+            key=LOGIN_CSRF_COOKIE,
+            value=token,
+            path=f"/t/{tenant.slug}/",
+            httponly=True,
+            samesite="strict",
+            max_age=3600,
+        )
+    )
+    return response  # type: ignore[return-value]
+
+
+@get(
+    "/t/{tenant:str}/login",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="loginPage",
+    include_in_schema=False,
+)
+async def login_page(
+    current_tenant: NamedDependency[TenantRef], next: FromQuery[str | None] = None
+) -> Response[Any]:
+    return _login_page(current_tenant, None, "", safe_next(current_tenant, next), 200)
+
+
+@post(
+    "/t/{tenant:str}/login",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="login",
+    include_in_schema=False,
+)
+async def login(
+    current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
+) -> Response[Any]:
+    form = await request.form()
+    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1024]
+    next_path = safe_next(current_tenant, str(form.get("next", "")))
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie_token or not secrets.compare_digest(cookie_token, str(form.get("_csrf", ""))):
+        raise PermissionDeniedException("the sign-in form expired; reload the page and try again")
+    redis = await state.runtime.redis()
+    verdict = await check_ip(redis, current_tenant.slug, client_ip(request))
+    if not verdict.allowed:
+        response = _login_page(
+            current_tenant,
+            "Too many sign-in attempts from your network. Wait a few minutes and try again.",
+            email,
+            next_path,
+            429,
+        )
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return response
+    async with tenant_session(current_tenant) as s:
+        outcome = await authenticate(s, email, password, client_ip(request), current_request_id())
+        user = outcome.user
+        user_id, kind, must_change = (
+            (user.id, user.kind, user.must_change_password) if user else (None, "", False)
+        )
+    if user_id is None:
+        return _login_page(current_tenant, outcome.error, email, next_path, outcome.status)
+    return await start_session(
+        request,
+        state,
+        current_tenant,
+        str(user_id),
+        kind,
+        "password",
+        f"/t/{current_tenant.slug}/account/password" if must_change else next_path,
+    )
+
+
+async def start_session(
+    request: Request[Any, Any, Any],
+    state: State,
+    tenant: TenantRef,
+    user_id: str,
+    kind: str,
+    method: str,
+    redirect_to: str,
+) -> Response[Any]:
+    """Start a fresh session (any previous one from this browser ends) and redirect."""
+    store = await session_store(state.runtime)
+    session = await store.create(
+        tenant.slug, user_id, kind, method, request.cookies.get(SESSION_COOKIE)
+    )
+    response = Redirect(redirect_to, status_code=303)
+    response.cookies.append(session_cookie(session, state.settings.secure_cookies))
+    response.cookies.append(
+        Cookie(key=LOGIN_CSRF_COOKIE, value="", path=f"/t/{tenant.slug}/", max_age=0)
+    )
+    return response  # type: ignore[return-value]
+
+
+@post(
+    "/t/{tenant:str}/logout",
+    guards=[requires("tenant:view")],
+    dependencies=SIGNED_IN,
+    operation_id="logout",
+    include_in_schema=False,
+)
+async def logout(
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
+) -> Response[Any]:
+    store = await session_store(state.runtime)
+    if principal.session_id:
+        await store.delete(principal.session_id)
+    async with tenant_session(principal.tenant) as s:
+        await record(
+            s,
+            actor=principal.display,
+            actor_kind="user",
+            action="auth.logout",
+            object_type="user",
+            object_id=principal.subject,
+            request_id=current_request_id(),
+            client_ip=client_ip(request),
+        )
+    response = Redirect(f"/t/{principal.tenant.slug}/login", status_code=303)
+    response.cookies.append(session_cookie(None, state.settings.secure_cookies))
+    return response  # type: ignore[return-value]
+
+
+@get(
+    "/t/{tenant:str}/account/password",
+    guards=[requires("tenant:view")],
+    dependencies=SIGNED_IN,
+    operation_id="passwordPage",
+    include_in_schema=False,
+)
+async def password_page(principal: NamedDependency[Principal]) -> Template:
+    return Template("identity/password.html", context=_page(principal, errors=[]))
+
+
+@post(
+    "/t/{tenant:str}/account/password",
+    guards=[requires("tenant:view")],
+    dependencies=SIGNED_IN,
+    operation_id="changePassword",
+    include_in_schema=False,
+)
+async def change_password(
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
+) -> Response[Any]:
+    form = await request.form()
+    current, new, repeat = (str(form.get(k, "")) for k in ("current", "new", "repeat"))
+    errors: list[str] = []
+    async with tenant_session(principal.tenant) as s:
+        user = await user_service.get_user(s, principal.subject)
+        from tierline.platform.identity.passwords import verify_password
+
+        if not verify_password(user.password_hash, current):
+            errors.append("the current password is not right")
+        elif new != repeat:
+            errors.append("the two new passwords differ")
+        else:
+            try:
+                await user_service.set_password(s, user, new, actor_of(request, principal))
+            except user_service.UserError as exc:
+                errors.append(str(exc))
+    if errors:
+        return Template(
+            "identity/password.html", context=_page(principal, errors=errors), status_code=422
+        )  # type: ignore[return-value]
+    # A new password ends every other session of this user.
+    store = await session_store(state.runtime)
+    await store.end_all_for(principal.tenant.slug, principal.subject)
+    return await start_session(
+        request,
+        state,
+        principal.tenant,
+        principal.subject,
+        principal.kind,
+        "password",
+        f"/t/{principal.tenant.slug}/",
+    )
+
+
+@get(
+    "/t/{tenant:str}/invitation/{token:str}",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="invitationPage",
+    include_in_schema=False,
+)
+async def invitation_page(
+    current_tenant: NamedDependency[TenantRef], token: FromPath[str]
+) -> Template:
+    return Template(
+        "identity/invitation.html", context={"tenant": current_tenant, "token": token, "errors": []}
+    )
+
+
+@post(
+    "/t/{tenant:str}/invitation/{token:str}",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="acceptInvitation",
+    include_in_schema=False,
+)
+async def accept_invitation(
+    current_tenant: NamedDependency[TenantRef],
+    token: FromPath[str],
+    request: Request[Any, Any, Any],
+    state: State,
+) -> Response[Any]:
+    form = await request.form()
+    new, repeat = str(form.get("new", "")), str(form.get("repeat", ""))
+    errors: list[str] = []
+    user_id = kind = None
+    if new != repeat:
+        errors.append("the two passwords differ")
+    else:
+        try:
+            async with tenant_session(current_tenant) as s:
+                user = await user_service.accept_invitation(s, token, new)
+                user_id, kind = str(user.id), user.kind
+        except user_service.UserError as exc:
+            errors.append(str(exc))
+    if errors or user_id is None or kind is None:
+        return Template(
+            "identity/invitation.html",
+            status_code=422,  # type: ignore[return-value]
+            context={"tenant": current_tenant, "token": token, "errors": errors},
+        )
+    home = f"/portal/{current_tenant.slug}/" if kind == "customer" else f"/t/{current_tenant.slug}/"
+    return await start_session(request, state, current_tenant, user_id, kind, "invitation", home)
+
+
+def _page(principal: NamedDependency[Principal], **extra: Any) -> dict[str, Any]:
+    return {"tenant": principal.tenant, "principal": principal, **extra}
+
+
+@get(
+    "/t/{tenant:str}/admin/users",
+    guards=[requires("users:manage")],
+    dependencies=SIGNED_IN,
+    operation_id="usersPage",
+    include_in_schema=False,
+)
+async def users_page(principal: NamedDependency[Principal], request: Request[Any, Any, Any]) -> Template:
+    async with tenant_session(principal.tenant) as s:
+        rows = await user_service.list_users(s)
+    flash = request.query_params.get("done")
+    return Template(
+        "identity/users.html",
+        context=_page(
+            principal,
+            rows=rows,
+            roles=[ROLES[r] for r in STAFF_ROLES],
+            flash=flash,
+            error=request.query_params.get("error"),
+        ),
+    )
+
+
+def _back(principal: NamedDependency[Principal], done: str | None = None, error: str | None = None) -> Response[Any]:
+    target = f"/t/{principal.tenant.slug}/admin/users"
+    if done:
+        target += "?done=" + quote(done)
+    elif error:
+        target += "?error=" + quote(error)
+    return Redirect(target, status_code=303)  # type: ignore[return-value]
+
+
+@post(
+    "/t/{tenant:str}/admin/users",
+    guards=[requires("users:manage")],
+    dependencies=SIGNED_IN,
+    operation_id="createUser",
+    include_in_schema=False,
+)
+async def create_user(
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
+) -> Response[Any]:
+    form = await request.form()
+    try:
+        async with tenant_session(principal.tenant) as s:
+            created = await user_service.create_user(
+                s,
+                email=str(form.get("email", "")),
+                display_name=str(form.get("name", "")) or None,
+                role=str(form.get("role", "")),
+                scope=str(form.get("scope", "*") or "*"),
+                actor=actor_of(request, principal),
+                invite=True,
+            )
+    except (user_service.UserError, ValueError) as exc:
+        return _back(principal, error=str(exc))
+    link = (
+        f"{state.settings.base_url}/t/{principal.tenant.slug}/invitation/{created.invitation_token}"
+    )
+    return _back(
+        principal, done=f"Invited {created.user.email}. Send them this link (valid 7 days): {link}"
+    )
+
+
+async def _user_action(
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any], action: Any
+) -> Response[Any]:
+    try:
+        async with tenant_session(principal.tenant) as s:
+            message = await action(s, actor_of(request, principal))
+    except (DomainError, ValueError) as exc:
+        return _back(principal, error=str(exc))
+    return _back(principal, done=message)
+
+
+@post(
+    "/t/{tenant:str}/admin/users/{user_id:str}/roles",
+    guards=[requires("roles:manage")],
+    dependencies=SIGNED_IN,
+    operation_id="grantRole",
+    include_in_schema=False,
+)
+async def grant_role(
+    principal: NamedDependency[Principal], user_id: FromPath[str], request: Request[Any, Any, Any]
+) -> Response[Any]:
+    form = await request.form()
+    role, scope = str(form.get("role", "")), str(form.get("scope", "*") or "*")
+    revoke = form.get("revoke") == "1"
+
+    async def act(s: Any, actor: Actor) -> str:
+        if revoke:
+            if str(user_id) == principal.subject and role == "admin":
+                raise user_service.UserError("you cannot remove your own admin role")
+            await user_service.revoke_role(s, user_id, role, scope, actor)
+            return f"Revoked {role} ({scope})."
+        await user_service.grant_role(s, user_id, role, scope, actor)
+        return f"Granted {role} ({scope})."
+
+    return await _user_action(principal, request, act)
+
+
+@post(
+    "/t/{tenant:str}/admin/users/{user_id:str}/status",
+    guards=[requires("users:manage")],
+    dependencies=SIGNED_IN,
+    operation_id="setUserStatus",
+    include_in_schema=False,
+)
+async def set_user_status(
+    principal: NamedDependency[Principal], user_id: FromPath[str], request: Request[Any, Any, Any], state: State
+) -> Response[Any]:
+    form = await request.form()
+    status = str(form.get("status", ""))
+    if str(user_id) == principal.subject:
+        return _back(principal, error="you cannot lock or disable yourself")
+
+    async def act(s: Any, actor: Actor) -> str:
+        user: User = await user_service.set_status(
+            s, user_id, status, actor, str(form.get("reason", ""))
+        )
+        return f"{user.email} is now {status}."
+
+    response = await _user_action(principal, request, act)
+    if status != "active":
+        store = await session_store(state.runtime)
+        with contextlib.suppress(ValueError):
+            await store.end_all_for(principal.tenant.slug, str(uuid.UUID(str(user_id))))
+    return response
+
+
+ROUTES = [
+    login_page,
+    login,
+    logout,
+    password_page,
+    change_password,
+    invitation_page,
+    accept_invitation,
+    users_page,
+    create_user,
+    grant_role,
+    set_user_status,
+]

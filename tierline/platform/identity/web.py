@@ -1,0 +1,202 @@
+"""The request side of identity: who is calling, may they, and CSRF.
+
+Registered as the permission check behind every ``requires("object:action")`` guard:
+
+1. a bearer token (machine client) or the session cookie (browser) names the principal;
+2. a principal of tenant A asking for tenant B's pages gets 404 (no existence oracle), and a
+   portal (customer) session never reaches staff pages (404 too);
+3. nobody signed in: pages redirect to the tenant's sign-in page, the API answers 401;
+4. state-changing requests on a cookie session must carry the session's CSRF token (form field
+   ``_csrf`` or header ``X-CSRF-Token``), else 403 and nothing changes;
+5. the permission is decided by the tenant's Casbin policy at its current version (read on
+   every request, so grant changes apply in every process at once) or, for a machine client,
+   by its granted scopes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy import select
+
+from tierline.platform.access import register_permission_check
+from tierline.platform.identity.models import AuthzState, RoleGrant, User
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.sessions import SESSION_COOKIE, BrowserSession, SessionStore
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantNotFound, TenantRef, tenant_session
+from tierline.policies import Grant, PolicyCache, PolicyEngine
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_FIELD = "_csrf"
+CSRF_HEADER = "x-csrf-token"
+PORTAL_PERMISSIONS = {"portal:self"}
+
+_policies = PolicyCache()
+
+
+class LoginRequired(NotAuthorizedException):
+    """Nobody is signed in; pages turn this into a redirect to the sign-in page."""
+
+    def __init__(self, tenant_slug: str | None, next_path: str) -> None:
+        super().__init__("sign-in is required")
+        self.tenant_slug = tenant_slug
+        self.next_path = next_path
+
+
+async def session_store(runtime: Runtime) -> SessionStore:
+    return SessionStore(await runtime.redis())
+
+
+async def _tenant(connection: ASGIConnection[Any, Any, Any, Any], slug: str) -> TenantRef:
+    try:
+        ref: TenantRef = await connection.app.state.tenants.get(slug)
+    except TenantNotFound:
+        raise NotFoundException() from None
+    return ref
+
+
+async def _load_policy(tenant: TenantRef, user_id: uuid.UUID) -> tuple[User | None, PolicyEngine]:
+    """The user row and the tenant's policy engine at its current version (one transaction)."""
+    async with tenant_session(tenant) as s:
+        user = await s.get(User, user_id)
+        version = (await s.execute(select(AuthzState.policy_version))).scalar_one()
+
+        async def grants() -> list[Grant]:
+            rows = await s.execute(
+                select(RoleGrant.user_id, RoleGrant.role, RoleGrant.scope)
+                .join(User, User.id == RoleGrant.user_id)
+                .where(User.status == "active")
+            )
+            return [Grant(str(u), r, sc) for u, r, sc in rows]
+
+        engine = await _policies.aget(str(tenant.id), version, grants)
+    return user, engine
+
+
+async def principal_from_session(
+    connection: ASGIConnection[Any, Any, Any, Any], session: BrowserSession
+) -> tuple[Principal, PolicyEngine] | None:
+    try:
+        tenant = await connection.app.state.tenants.get(session.tenant)
+        user, engine = await _load_policy(tenant, uuid.UUID(session.user_id))
+    except (TenantNotFound, ValueError):
+        return None
+    if user is None or user.status != "active":
+        return None
+    principal = Principal(
+        tenant=tenant,
+        subject=str(user.id),
+        kind=user.kind,  # type: ignore[arg-type]
+        display=user.email,
+        customer_code=user.customer_code,
+        session_id=session.id,
+        csrf_token=session.csrf,
+    )
+    return principal, engine
+
+
+async def _bearer_principal(
+    connection: ASGIConnection[Any, Any, Any, Any], token: str
+) -> Principal:
+    from tierline.platform.identity.tokens import InvalidToken, principal_from_bearer
+
+    try:
+        principal: Principal = await principal_from_bearer(token, connection.app.state)
+        return principal
+    except InvalidToken as exc:
+        raise NotAuthorizedException(
+            "invalid or expired access token",
+            headers={
+                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc}"'
+            },
+        ) from None
+
+
+async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], expected: str) -> None:
+    supplied = connection.headers.get(CSRF_HEADER)
+    if supplied is None and isinstance(connection, Request):
+        content_type = connection.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            supplied = (await connection.form()).get(CSRF_FIELD)
+    if not supplied or not hmac.compare_digest(str(supplied).encode(), expected.encode()):
+        raise PermissionDeniedException("the form expired or did not come from Tierline; reload it")
+
+
+def _wants_redirect(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    return not connection.url.path.startswith("/api/")
+
+
+async def check_permission(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, permission: str
+) -> None:
+    path_slug = connection.path_params.get("tenant")
+    if path_slug is not None:
+        await _tenant(connection, path_slug)  # unknown tenant: 404 before anything else
+    authorization = connection.headers.get("authorization", "")
+    engine: PolicyEngine | None = None
+    if authorization.lower().startswith("bearer "):
+        principal = await _bearer_principal(connection, authorization[7:].strip())
+    else:
+        store = await session_store(connection.app.state.runtime)
+        session = await store.get(connection.cookies.get(SESSION_COOKIE))
+        found = await principal_from_session(connection, session) if session else None
+        if found is None:
+            raise LoginRequired(path_slug, connection.url.path)
+        principal, engine = found
+    if path_slug is not None and principal.tenant.slug != path_slug:
+        raise NotFoundException()
+    is_portal = permission in PORTAL_PERMISSIONS
+    if (principal.kind == "customer") != is_portal and not principal.is_client:
+        raise NotFoundException()
+    if principal.session_id and connection.scope.get("method") in UNSAFE_METHODS:
+        await _check_csrf(connection, principal.csrf_token or "")
+    if not _allowed(principal, engine, permission):
+        raise PermissionDeniedException(f"your role does not allow this ({permission})")
+    connection.state.principal = replace(principal, permissions=_held(principal, engine))
+    connection.state.policy = engine
+
+
+def _held(principal: Principal, engine: PolicyEngine | None) -> frozenset[str]:
+    if principal.is_client:
+        return principal.client_scopes
+    if engine is None:
+        return frozenset()
+    held: set[str] = set()
+    for grant in engine.roles_of(principal.subject):
+        held |= engine.permissions_of(principal.subject, grant.scope)
+    return frozenset(held)
+
+
+def _allowed(principal: Principal, engine: PolicyEngine | None, permission: str) -> bool:
+    if principal.is_client:
+        return permission in principal.client_scopes
+    if engine is None:
+        return False
+    return bool(engine.scopes_for(principal.subject, permission))
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        raise NotAuthorizedException("sign-in is required")
+    return principal
+
+
+def allowed_here(request: Request[Any, Any, Any], permission: str) -> bool:
+    """Whether the signed-in principal holds ``permission`` (e.g. to show a menu entry)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        return False
+    return _allowed(principal, getattr(request.state, "policy", None), permission)
+
+
+def install() -> None:
+    register_permission_check("tenant", check_permission)
