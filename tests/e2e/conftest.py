@@ -55,7 +55,8 @@ def live_server(runtime: object) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tierline", "serve", "--port", str(port), "--worker"],
-        env=os.environ.copy(),
+        # its own job queue, so its worker never takes jobs the tests run themselves
+        env={**os.environ, "TIERLINE_QUEUE_NAME": "tierline:e2e"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

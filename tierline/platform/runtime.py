@@ -34,7 +34,9 @@ class Runtime:
             redis_settings = RedisSettings.from_dsn(self.endpoints.redis_url)
             # A request must not hang while Redis is down: fail fast, the outbox keeps the job.
             redis_settings.conn_retries, redis_settings.conn_timeout = 0, 2
-            self._queue = await create_pool(redis_settings, default_queue_name=QUEUE_NAME)
+            self._queue = await create_pool(
+                redis_settings, default_queue_name=self.settings.queue_name
+            )
         return self._queue
 
     async def redis(self) -> ArqRedis:
@@ -47,8 +49,6 @@ class Runtime:
             self._queue = None
         await self.databases.dispose()
 
-
-QUEUE_NAME = "tierline:jobs"
 
 _current: Runtime | None = None
 

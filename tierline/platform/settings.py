@@ -74,6 +74,7 @@ class Settings:
     migrate_concurrency: int = 8
     operator_token: str | None = None
     max_request_bytes: int = 25 * 1024 * 1024
+    queue_name: str = "tierline:jobs"
 
     @property
     def embedded_databases(self) -> bool:
@@ -143,6 +144,7 @@ class Settings:
             migrate_concurrency=_int(env, "TIERLINE_MIGRATE_CONCURRENCY", 8),
             operator_token=env.get("TIERLINE_OPERATOR_TOKEN") or None,
             max_request_bytes=_int(env, "TIERLINE_MAX_REQUEST_BYTES", 25 * 1024 * 1024, 1024),
+            queue_name=env.get("TIERLINE_QUEUE_NAME") or "tierline:jobs",
         )
 
 

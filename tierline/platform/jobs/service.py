@@ -15,7 +15,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from tierline.platform.jobs.store import JobStore
-from tierline.platform.runtime import QUEUE_NAME, Runtime
+from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef
 
 ENTRYPOINT = "tierline.run_job"
@@ -40,7 +40,7 @@ async def enqueue(runtime: Runtime, store: JobStore, job_id: str, tenant: Tenant
             tenant.slug if tenant else None,
             job_id,
             _job_id=job_id,
-            _queue_name=QUEUE_NAME,
+            _queue_name=runtime.settings.queue_name,
         )
     except (OSError, TimeoutError, RedisError) as exc:
         log.warning("job %s stays in the outbox, Redis unreachable: %s", job_id, exc)

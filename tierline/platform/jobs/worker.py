@@ -19,7 +19,7 @@ from tierline.platform.assembly import load_job_handlers
 from tierline.platform.jobs.registry import JobRun, handler_for
 from tierline.platform.jobs.service import ENTRYPOINT, enqueue
 from tierline.platform.jobs.store import JobStore
-from tierline.platform.runtime import QUEUE_NAME, Runtime, build_runtime, install_runtime
+from tierline.platform.runtime import Runtime, build_runtime, install_runtime
 from tierline.platform.tenancy import TenantNotFound, TenantRef
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class WorkerSettings:
 
     functions = [func(run_job, name=ENTRYPOINT, max_tries=MAX_ATTEMPTS + 1)]
     cron_jobs = [cron(sweep_outbox, minute=None, second=17, run_at_startup=True)]
-    queue_name = QUEUE_NAME
+    queue_name = "tierline:jobs"  # replaced by TIERLINE_QUEUE_NAME in worker_kwargs
     on_startup = _startup
     on_shutdown = _shutdown
     keep_result = 0
@@ -133,6 +133,7 @@ def worker_kwargs(runtime: Runtime | None = None, handle_signals: bool = True) -
     if runtime is not None:
         ctx["runtime"] = runtime
         kwargs["redis_settings"] = RedisSettings.from_dsn(runtime.endpoints.redis_url)
+        kwargs["queue_name"] = runtime.settings.queue_name
     kwargs["ctx"] = ctx
     return kwargs
 
