@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tierline.platform.audit.cli import audit_app
 from tierline.platform.runtime import open_runtime
 from tierline.platform.settings import SettingsError, get_settings
 
@@ -22,6 +23,7 @@ users_app = typer.Typer(help="Create and list a tenant's users.", no_args_is_hel
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(services_app, name="services")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err = Console(stderr=True)
