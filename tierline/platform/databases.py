@@ -136,12 +136,28 @@ async def ensure_region_identity(engine: AsyncEngine, region: str) -> None:
                 {"n": region},
             )
             stamped = (await conn.execute(text("SELECT name FROM public.tierline_region"))).scalar()
+        await _ensure_extensions(engine)
     except (OSError, TimeoutError) as exc:
         raise RegionUnavailable(region, str(exc) or type(exc).__name__) from exc
     if stamped != region:
         raise RegionMismatch(
             f"the database configured for region '{region}' belongs to region '{stamped}'"
         )
+
+
+REGION_EXTENSIONS = ("pg_trgm",)
+
+
+async def _ensure_extensions(engine: AsyncEngine) -> None:
+    """Extensions tenant schemas use live once per region database, in ``public``; tenant
+    revisions name their objects schema-qualified (e.g. ``public.gin_trgm_ops``)."""
+    for name in REGION_EXTENSIONS:
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {name} SCHEMA public"))
+        except Exception as exc:  # another process created it at the same moment
+            if "already exists" not in str(exc) and "duplicate key" not in str(exc):
+                raise
 
 
 async def ping(engine: AsyncEngine, within: float = 3.0) -> str | None:

@@ -1,0 +1,334 @@
+"""Master data and order history in the tenant schema (migration t0003).
+
+Revenue, margin and cost columns hold ciphertext only (``*_enc``); they are registered with the
+field codec so key rotation re-encrypts them. ``row_hash`` is a keyed hash of a record's source
+values: an import that brings nothing new changes no row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tierline.platform.db import TenantBase, utcnow
+
+ACCOUNT_TYPES = ("global", "parent", "sold_to", "ship_to")
+LIFECYCLES = ("active", "npi", "promotional", "one_time_project", "phase_out")
+LOCATION_KINDS = ("plant", "dc", "warehouse", "store")
+
+
+class _Stamped:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Customer(_Stamped, TenantBase):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    account_type: Mapped[str] = mapped_column(String(12))
+    parent_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    global_account_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    postal_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    strategic: Mapped[bool] = mapped_column(Boolean, default=False)
+    crm_tier: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    account_manager_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    business_unit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    scope: Mapped[str] = mapped_column(String(40), default="*")
+    tax_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    duns: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    source_updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class Product(_Stamped, TenantBase):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(String(500))
+    product_line: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    base_uom: Mapped[str] = mapped_column(String(20))
+    lifecycle: Mapped[str] = mapped_column(String(20), default="active")
+    launch_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    business_unit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    scope: Mapped[str] = mapped_column(String(40), default="*")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    source_updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class UomConversion(TenantBase):
+    """How many base units one ``uom`` of a product holds (the base unit itself is implicit)."""
+
+    __tablename__ = "uom_conversions"
+
+    sku: Mapped[str] = mapped_column(
+        String(100), ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True
+    )
+    uom: Mapped[str] = mapped_column(String(20), primary_key=True)
+    factor: Mapped[Decimal] = mapped_column(Numeric(20, 8))
+
+
+class Location(_Stamped, TenantBase):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(12))
+    echelon: Mapped[int] = mapped_column(SmallInteger, default=1)
+    capacity: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    scope: Mapped[str] = mapped_column(String(40), default="*")
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class Supplier(_Stamped, TenantBase):
+    __tablename__ = "suppliers"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class OrderLine(_Stamped, TenantBase):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(60))
+    line_no: Mapped[int] = mapped_column(Integer)
+    customer_code: Mapped[str] = mapped_column(String(100), ForeignKey("customers.code"))
+    sku: Mapped[str] = mapped_column(String(100), ForeignKey("products.sku"))
+    location_code: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("locations.code"), nullable=True
+    )
+    order_date: Mapped[date] = mapped_column(Date)
+    requested_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    ordered_quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    ordered_uom: Mapped[str] = mapped_column(String(20))
+    revenue_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    margin_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    margin_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    promised_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    shipped_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    delivered_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    delivered_quantity: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    damaged: Mapped[bool] = mapped_column(Boolean, default=False)
+    documentation_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    source_updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class InventoryPosition(_Stamped, TenantBase):
+    __tablename__ = "inventory_positions"
+
+    sku: Mapped[str] = mapped_column(String(100), ForeignKey("products.sku"), primary_key=True)
+    location_code: Mapped[str] = mapped_column(
+        String(100), ForeignKey("locations.code"), primary_key=True
+    )
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    on_hand: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    on_order: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=Decimal(0))
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class LeadTime(_Stamped, TenantBase):
+    __tablename__ = "lead_times"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), ForeignKey("products.sku"))
+    location_code: Mapped[str] = mapped_column(String(100), ForeignKey("locations.code"))
+    supplier_code: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("suppliers.code"), nullable=True
+    )
+    ordered_on: Mapped[date] = mapped_column(Date)
+    received_on: Mapped[date] = mapped_column(Date)
+    lead_time_days: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class CostToServe(_Stamped, TenantBase):
+    __tablename__ = "cost_to_serve"
+
+    customer_code: Mapped[str] = mapped_column(
+        String(100), ForeignKey("customers.code"), primary_key=True
+    )
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    freight_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    handling_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    returns_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class CustomerSource(TenantBase):
+    """One customer record as a source system (sales, logistics, finance) sent it."""
+
+    __tablename__ = "customer_sources"
+
+    source_system: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    customer_code: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("customers.code", ondelete="SET NULL"), nullable=True
+    )
+    record: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source_updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class ProductSource(TenantBase):
+    __tablename__ = "product_sources"
+
+    source_system: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sku: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("products.sku", ondelete="SET NULL"), nullable=True
+    )
+    record: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source_updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class MatchReview(TenantBase):
+    """An ambiguous golden-record match waiting for a data steward (merge or keep apart)."""
+
+    __tablename__ = "match_reviews"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(10))
+    source_system: Mapped[str] = mapped_column(String(40))
+    source_key: Mapped[str] = mapped_column(String(100))
+    candidate_code: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MappingProfile(_Stamped, TenantBase):
+    """How a source system's export maps onto a Tierline entity (columns and file options)."""
+
+    __tablename__ = "mapping_profiles"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    entity: Mapped[str] = mapped_column(String(30))
+    source_system: Mapped[str] = mapped_column(String(40), default="erp")
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    columns: Mapped[dict[str, str]] = mapped_column(JSONB)
+    created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+
+
+class Import(TenantBase):
+    __tablename__ = "imports"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    entity: Mapped[str] = mapped_column(String(30))
+    profile: Mapped[str] = mapped_column(String(100))
+    source_system: Mapped[str] = mapped_column(String(40))
+    file_name: Mapped[str] = mapped_column(String(300))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_bytes: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    total_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    inserted: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated: Mapped[int] = mapped_column(BigInteger, default=0)
+    unchanged: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    job_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ImportError_(TenantBase):
+    """One problem found while validating an import (line, column, value, reason)."""
+
+    __tablename__ = "import_errors"
+
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    column_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Feed(TenantBase):
+    """A data feed (entity from a source system): when it last loaded, how fresh it is."""
+
+    __tablename__ = "feeds"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(30))
+    source_system: Mapped[str] = mapped_column(String(40))
+    last_success_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    newest_source_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    staleness_hours: Mapped[int] = mapped_column(Integer, default=24)
+    steward_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+
+
+class IdempotencyKey(TenantBase):
+    __tablename__ = "idempotency_keys"
+
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[Any] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
