@@ -38,11 +38,16 @@ def load_job_handlers() -> None:
 
 
 def domain_route_handlers() -> list[Any]:
+    """``ROUTES`` of every ``controllers`` or ``*_controllers`` module of every domain."""
+    root = Path(__file__).resolve().parent.parent
     handlers: list[Any] = []
     for domain in DOMAINS:
-        module = _import(f"tierline.{domain}.controllers")
-        if module is not None:
-            handlers.extend(getattr(module, "ROUTES", []))
+        folder = root.joinpath(*domain.split("."))
+        names = sorted(p.stem for p in folder.glob("*controllers.py"))
+        for name in names:
+            module = _import(f"tierline.{domain}.{name}")
+            if module is not None:
+                handlers.extend(getattr(module, "ROUTES", []))
     return handlers
 
 
