@@ -75,8 +75,16 @@ async def make_tenant(runtime: Runtime) -> TenantFactory:
     """Provision a fresh tenant (own schema) in a region; about 30 ms each."""
     from tierline.tenants.service import provision_tenant
 
+    from tierline.platform.encryption.store import kms_from_settings
+
     async def make(region: str = "eu", name: str = "Test Tenant", prefix: str = "t") -> TenantRef:
-        return await provision_tenant(runtime.databases, unique_slug(prefix), name, region)
+        return await provision_tenant(
+            runtime.databases,
+            unique_slug(prefix),
+            name,
+            region,
+            kms=kms_from_settings(runtime.settings),
+        )
 
     return make
 
@@ -157,8 +165,14 @@ async def make_staff(runtime: Runtime) -> StaffFactory:
         password = "correct horse battery staple"
         async with tenant_session(tenant) as s:
             created = await create_user(
-                s, email=email, role=role, scope=scope, actor=SYSTEM, password=password,
-                kind="customer" if role == "customer" else "staff", customer_code=customer,
+                s,
+                email=email,
+                role=role,
+                scope=scope,
+                actor=SYSTEM,
+                password=password,
+                kind="customer" if role == "customer" else "staff",
+                customer_code=customer,
             )
         return Staff(tenant, email, password, str(created.user.id))
 

@@ -313,9 +313,7 @@ class Feed(TenantBase):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     entity: Mapped[str] = mapped_column(String(30))
     source_system: Mapped[str] = mapped_column(String(40))
-    last_success_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     newest_source_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
@@ -332,3 +330,28 @@ class IdempotencyKey(TenantBase):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[Any] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _register_encrypted_columns() -> None:
+    """Money columns, sealed by imports with the natural key as row key (``order/line``)."""
+    from tierline.platform.encryption.store import register_encrypted_column
+
+    for money in ("revenue", "margin"):
+        register_encrypted_column(
+            OrderLine,
+            f"{money}_enc",
+            ("order_no", "line_no"),
+            ad_table="order_lines",
+            ad_column=money,
+        )
+    for cost in ("freight", "handling", "returns"):
+        register_encrypted_column(
+            CostToServe,
+            f"{cost}_enc",
+            ("customer_code", "period_start"),
+            ad_table="cost_to_serve",
+            ad_column=cost,
+        )
+
+
+_register_encrypted_columns()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tierline.platform.audit.cli import audit_app
+from tierline.platform.identity.clients_cli import clients_app
 from tierline.platform.runtime import open_runtime
 from tierline.platform.settings import SettingsError, get_settings
 
@@ -24,6 +26,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(services_app, name="services")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(clients_app, name="clients")
 
 console = Console()
 err = Console(stderr=True)
@@ -117,13 +120,16 @@ def tenants_create(
     region: Annotated[str, typer.Option(help="Region that will hold all its data.")],
 ) -> None:
     """Create a tenant and its fully migrated schema in one region (all or nothing)."""
+    from tierline.platform.encryption.store import kms_from_settings
     from tierline.tenants.migrate import migrate_control
     from tierline.tenants.service import provision_tenant
 
     async def main() -> None:
         async with open_runtime() as runtime:
             await migrate_control(runtime.databases)
-            tenant = await provision_tenant(runtime.databases, slug, name, region)
+            tenant = await provision_tenant(
+                runtime.databases, slug, name, region, kms=kms_from_settings(runtime.settings)
+            )
         console.print(
             f"created tenant [bold]{tenant.slug}[/bold] in region {tenant.region} "
             f"(schema {tenant.schema})"
@@ -249,6 +255,73 @@ def users_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> Non
         console.print(table)
 
     run(main)
+
+
+@app.command("import")
+def import_file(
+    entity: Annotated[
+        str,
+        typer.Argument(
+            help="customers, products, uom_conversions, locations, "
+            "suppliers, order_lines, inventory_positions, lead_times "
+            "or cost_to_serve."
+        ),
+    ],
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX file.", exists=True, dir_okay=False)],
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    profile: Annotated[str | None, typer.Option(help="Mapping profile (default: generic).")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source system, overriding the profile's.")
+    ] = None,
+) -> None:
+    """Validate a file completely, then load all of it in one transaction, or nothing."""
+    import dataclasses
+
+    from tierline.masterdata.importing import run_import
+    from tierline.masterdata.profile_store import get_profile
+    from tierline.masterdata.profiles import ProfileError
+    from tierline.platform.identity.users import SYSTEM
+    from tierline.platform.tenancy import tenant_session
+
+    async def main() -> int:
+        async with open_runtime() as runtime:
+            ref = await _tenant_by_slug(runtime, tenant)
+            async with tenant_session(ref) as s:
+                chosen = await get_profile(s, profile, entity)
+            if source:
+                chosen = dataclasses.replace(chosen, source_system=source.lower())
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task(f"importing {entity}", total=1.0)
+
+                async def progress(fraction: float, message: str) -> None:
+                    bar.update(task, completed=fraction, description=message)
+
+                result = await run_import(
+                    runtime, ref, entity, file, chosen, SYSTEM, progress=progress
+                )
+        if result.status == "applied":
+            console.print(f"[green]applied[/green] {result.summary()}")
+            return 0
+        err.print(f"[red]rejected[/red] {result.summary()}")
+        for e in result.errors[:20]:
+            where = f"line {e['line']}" if e["line"] is not None else "file"
+            column = f", column {e['column']}" if e["column"] else ""
+            value = f", value {e['value']!r}" if e["value"] is not None else ""
+            err.print(f"  {where}{column}{value}: {e['reason']}")
+        if result.error_count > 20:
+            err.print(f"  … and {result.error_count - 20} more (see the import page)")
+        return 1
+
+    try:
+        raise typer.Exit(run(main))
+    except (ProfileError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
 
 
 @app.command()

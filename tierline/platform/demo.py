@@ -56,6 +56,7 @@ async def ensure_demo_users(tenant: TenantRef, password: str) -> list[str]:
 
 
 async def _demo_tenants(runtime: Runtime) -> list[TenantRef]:
+    from tierline.platform.encryption.store import kms_from_settings
     from tierline.tenants.service import TenantDirectory, list_tenants, provision_tenant
 
     existing = {t.slug for t in await list_tenants(runtime.databases)}
@@ -65,7 +66,9 @@ async def _demo_tenants(runtime: Runtime) -> list[TenantRef]:
     for index, (slug, name, preferred) in enumerate(DEMO_TENANTS):
         region = preferred if preferred in regions else regions[index % len(regions)]
         if slug not in existing:
-            await provision_tenant(runtime.databases, slug, name, region)
+            await provision_tenant(
+                runtime.databases, slug, name, region, kms=kms_from_settings(runtime.settings)
+            )
         tenants.append(await directory.get(slug))
     return tenants
 

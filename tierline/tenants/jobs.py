@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tierline.platform.encryption.store import kms_from_settings
 from tierline.platform.jobs import JobRun, job_handler
 from tierline.tenants.service import provision_tenant, resume_provisioning
 
@@ -20,6 +21,11 @@ async def provision(run: JobRun) -> dict[str, Any]:
         if resumed is not None:
             return {"slug": slug, "region": resumed.region, "resumed": True}
     tenant = await provision_tenant(
-        databases, slug, str(run.params["name"]), str(run.params["region"]), run.progress
+        databases,
+        slug,
+        str(run.params["name"]),
+        str(run.params["region"]),
+        run.progress,
+        kms=kms_from_settings(run.runtime.settings),
     )
     return {"slug": tenant.slug, "region": tenant.region, "schema": tenant.schema}

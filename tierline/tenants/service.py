@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tierline.platform.alembic_runner import head_revision, run_upgrade
 from tierline.platform.databases import Databases, RegionUnavailable, ping
 from tierline.platform.db import schema_for, utcnow, validate_slug
+from tierline.platform.encryption.kms import Kms
+from tierline.platform.encryption.store import create_initial_key, default_kms
 from tierline.platform.tenancy import TenantNotFound, TenantRef
 from tierline.tenants.errors import (
     DuplicateTenant,
@@ -93,13 +95,22 @@ async def _reserve(databases: Databases, slug: str, name: str, region: str) -> u
     return tenant_id
 
 
-async def _create_schema(engine: AsyncEngine, schema: str, region: str, progress: Progress) -> str:
+async def _create_schema(
+    engine: AsyncEngine,
+    schema: str,
+    region: str,
+    progress: Progress,
+    tenant_id: uuid.UUID,
+    kms: Kms,
+) -> str:
     try:
         async with engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
             await conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
             await progress(0.4, "schema created")
             revision = await run_upgrade(conn, "tenant", schema)
+            # The first data key commits or rolls back with the schema: no tenant without one.
+            await create_initial_key(conn, tenant_id, kms)
             await progress(0.8, "schema migrated")
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == DuplicateSchemaError.sqlstate:
@@ -114,11 +125,14 @@ async def provision_tenant(
     name: str,
     region: str,
     progress: Progress | None = None,
+    kms: Kms | None = None,
 ) -> TenantRef:
-    """Create a tenant and its fully migrated schema in ``region`` only; all or nothing."""
+    """Create a tenant, its fully migrated schema and its first data key (wrapped by ``kms``,
+    default: the master key of the settings) in ``region`` only; all or nothing."""
     report = progress or _no_progress
     validate_slug(slug)
     name = validate_name(name)
+    kms = kms or default_kms()  # before reserving: a bad master key must leave nothing behind
     engine = databases.region(region)
     reason = await ping(engine)
     if reason is not None:
@@ -129,7 +143,7 @@ async def provision_tenant(
     tenant_id = await _reserve(databases, slug, name, region)
     schema = schema_for(slug)
     try:
-        revision = await _create_schema(engine, schema, region, report)
+        revision = await _create_schema(engine, schema, region, report, tenant_id, kms)
         async with databases.control.begin() as conn:
             await conn.execute(
                 update(Tenant)

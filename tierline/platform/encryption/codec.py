@@ -105,6 +105,14 @@ class FieldCodec:
 
     # single values
 
+    def derive_key(self, purpose: bytes) -> bytes:
+        """A key for another use (e.g. keyed row hashes), derived from the active data key so
+        it is never stored and dies with the tenant's keys."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self._keyring.active_key.key, purpose, hashlib.sha256).digest()
+
     def encrypt(
         self, value: FieldValue | None, *, table: str, column: str, row_key: str
     ) -> bytes | None:

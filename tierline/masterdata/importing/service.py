@@ -1,0 +1,465 @@
+"""Running an import: read, validate everything, then apply all of it in one transaction or
+nothing; record the import, its errors, the feed's freshness and an audit entry."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tierline.masterdata.entities import EntitySpec, entity
+from tierline.masterdata.importing import apply, validate
+from tierline.masterdata.importing.reader import (
+    LINE,
+    FileRejected,
+    csv_chunks,
+    detect_format,
+    utf8_copy,
+    xlsx_chunks,
+)
+from tierline.masterdata.models import Feed, Import, ImportError_
+from tierline.masterdata.profiles import Profile
+from tierline.platform.audit import record
+from tierline.platform.db import utcnow
+from tierline.platform.identity.users import Actor
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_connection, tenant_session
+
+MAX_STORED_ERRORS = 10_000
+Progress = Callable[[float, str], Awaitable[None]]
+
+
+class ImportRejected(Exception):
+    """Validation found problems; the transaction is rolled back."""
+
+    def __init__(self, errors: pl.DataFrame, error_count: int, total: int) -> None:
+        super().__init__(f"{error_count} problem(s) found")
+        self.errors, self.error_count, self.total = errors, error_count, total
+
+
+@dataclass
+class ImportResult:
+    import_id: uuid.UUID
+    entity: str
+    status: str  # applied | rejected
+    total_rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    error_count: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.status == "applied":
+            return (
+                f"{self.total_rows} rows: {self.inserted} new, {self.updated} changed, "
+                f"{self.unchanged} unchanged"
+            )
+        return f"rejected: {self.error_count} problem(s) in {self.total_rows} rows; nothing applied"
+
+
+async def _nothing(_fraction: float, _message: str) -> None:
+    return None
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def hash_key(codec: Any, tenant: TenantRef) -> bytes:
+    """The row-hash key: derived from the tenant's active data key, never stored."""
+    return bytes(codec.derive_key(b"tierline.row-hash.v1"))
+
+
+@dataclass
+class _Run:
+    spec: EntitySpec
+    profile: Profile
+    codec: Any
+    key: bytes
+    lookups: validate.Lookups
+    today: dt.date
+    keys: list[pl.DataFrame] = field(default_factory=list)
+    errors: list[pl.DataFrame] = field(default_factory=list)
+    error_count: int = 0
+    total: int = 0
+    stored: int = 0
+
+    def add_errors(self, found: pl.DataFrame) -> None:
+        if found.is_empty():
+            return
+        self.error_count += found.height
+        room = MAX_STORED_ERRORS - self.stored
+        if room > 0:
+            self.errors.append(found.head(room))
+            self.stored += min(room, found.height)
+
+
+def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
+    """Validate one chunk (CPU work, run in a thread); the rows to stage when all is well."""
+    spec, options = run.spec, run.profile.options
+    frame = validate.map_columns(chunk, run.profile, spec)
+    found = [
+        validate.field_errors(frame, spec, options, run.today),
+        validate.reference_errors(frame, spec, run.lookups),
+    ]
+    if spec.uom is not None:
+        frame, unit_errors = validate.unit_conversion(frame, spec, run.lookups)
+        found.append(unit_errors)
+    typed = validate.typed_frame(frame, spec, options)
+    found.append(validate.derived_errors(typed, spec))
+    self_refs = [r.field for r in spec.references if r.table == spec.table]
+    run.keys.append(typed.select(LINE, *spec.key, *self_refs))
+    run.total += typed.height
+    run.add_errors(pl.concat(found).sort("line"))
+    if run.error_count:
+        return None
+    return apply.build_rows(typed, spec, run.codec, run.key)
+
+
+def _finish_checks(run: _Run) -> None:
+    if not run.keys:
+        run.add_errors(
+            pl.DataFrame(
+                {
+                    "line": [None],
+                    "column": [None],
+                    "value": [None],
+                    "reason": ["the file has no data rows"],
+                },
+                schema=validate.ERROR_SCHEMA,
+            )
+        )
+        return
+    keys = pl.concat(run.keys)
+    run.add_errors(validate.duplicate_errors(keys, run.spec))
+    codes = keys.rename({run.spec.key[0]: "code"}) if run.spec.table == "customers" else keys
+    run.add_errors(validate.self_reference_errors(codes, run.spec, run.lookups))
+
+
+def chunks_of(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.DataFrame]:
+    if isinstance(source, pl.DataFrame):
+        frame = source.select([pl.col(c).cast(pl.String) for c in source.columns])
+        frame = frame.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
+        for start in range(0, max(frame.height, 1), 200_000):
+            yield frame.slice(start, 200_000)
+        return
+    if detect_format(source) == "xlsx":
+        yield from xlsx_chunks(source, profile.options)
+    else:
+        yield from csv_chunks(source, profile.options)
+
+
+async def _validate_and_stage(
+    conn: AsyncConnection, run: _Run, source: Path | pl.DataFrame, size: int, report: Progress
+) -> None:
+    iterator = chunks_of(source, run.profile)
+    first = True
+    while True:
+        chunk = await asyncio.to_thread(next, iterator, None)
+        if chunk is None:
+            break
+        if first:
+            validate.check_header([c for c in chunk.columns if c != LINE], run.profile, run.spec)
+            first = False
+        rows = await asyncio.to_thread(_check_chunk, run, chunk)
+        if rows is not None:
+            await apply.copy_rows(conn, rows)
+        await report(
+            min(0.85, 0.05 + 0.8 * run.total / max(size / 100, run.total + 1)),
+            f"checked {run.total:,} rows",
+        )
+    _finish_checks(run)
+    if run.error_count:
+        raise ImportRejected(
+            pl.concat(run.errors) if run.errors else validate.empty_errors(),
+            run.error_count,
+            run.total,
+        )
+
+
+async def _load_codec(runtime: Runtime, tenant: TenantRef) -> Any:
+    from tierline.platform.encryption.store import kms_from_settings, load_codec
+
+    return await load_codec(tenant, kms_from_settings(runtime.settings), runtime.databases)
+
+
+async def _apply(conn: AsyncConnection, run: _Run, source_system: str) -> tuple[int, int]:
+    spec = run.spec
+    golden = spec.name in ("customers", "products")
+    inserted = updated = 0
+    if not golden or source_system == "erp":
+        inserted, updated = await apply.upsert(conn, spec)
+    if golden:
+        await apply.record_sources(conn, spec, source_system)
+        if source_system != "erp":
+            from tierline.masterdata import golden as golden_records
+
+            await golden_records.reconcile(conn, spec.name, source_system)
+    return inserted, updated
+
+
+async def _update_feed(conn: AsyncConnection, spec: EntitySpec, source_system: str) -> None:
+    newest_col = (
+        "source_updated_at" if any(f.name == "source_updated_at" for f in spec.fields) else None
+    )
+    newest = None
+    if newest_col:
+        newest = (
+            await conn.exec_driver_sql(f"SELECT max({newest_col}) FROM {apply.STAGE}")
+        ).scalar()
+    elif spec.date_field:
+        day = (
+            await conn.exec_driver_sql(f"SELECT max({spec.date_field}) FROM {apply.STAGE}")
+        ).scalar()
+        newest = dt.datetime.combine(day, dt.time(), dt.UTC) if day else None
+    now = utcnow()
+    stmt = pg_insert(Feed).values(
+        name=f"{spec.name}:{source_system}",
+        entity=spec.name,
+        source_system=source_system,
+        last_success_at=now,
+        newest_source_at=newest,
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "last_success_at": now,
+                "newest_source_at": pg_func_greatest(
+                    Feed.newest_source_at, stmt.excluded.newest_source_at
+                ),
+            },
+        )
+    )
+
+
+def pg_func_greatest(a: Any, b: Any) -> Any:
+    from sqlalchemy import func
+
+    return func.greatest(a, b)
+
+
+async def _start(
+    tenant: TenantRef,
+    spec: EntitySpec,
+    profile: Profile,
+    file_name: str,
+    sha: str,
+    size: int,
+    actor: Actor,
+    job_id: str | None,
+) -> uuid.UUID:
+    import_id = uuid.uuid4()
+    async with tenant_session(tenant) as s:
+        await s.execute(
+            insert(Import).values(
+                id=import_id,
+                entity=spec.name,
+                profile=profile.name,
+                source_system=profile.source_system,
+                file_name=file_name[:300],
+                file_sha256=sha,
+                file_bytes=size,
+                status="validating",
+                created_by=actor.name,
+                job_id=job_id,
+                created_at=utcnow(),
+            )
+        )
+    return import_id
+
+
+async def _record_rejection(
+    tenant: TenantRef,
+    import_id: uuid.UUID,
+    rejected: ImportRejected | FileRejected,
+    actor: Actor,
+    spec: EntitySpec,
+) -> ImportResult:
+    if isinstance(rejected, FileRejected):
+        errors = pl.DataFrame(
+            {"line": [None], "column": [None], "value": [None], "reason": [str(rejected)]},
+            schema=validate.ERROR_SCHEMA,
+        )
+        count, total = 1, 0
+    else:
+        errors, count, total = rejected.errors, rejected.error_count, rejected.total
+    rows = errors.to_dicts()
+    async with tenant_session(tenant) as s:
+        if rows:
+            await s.execute(
+                insert(ImportError_),
+                [
+                    {
+                        "import_id": import_id,
+                        "seq": i,
+                        "line": r["line"],
+                        "column_name": r["column"],
+                        "value": r["value"],
+                        "reason": r["reason"],
+                    }
+                    for i, r in enumerate(rows)
+                ],
+            )
+        await s.execute(
+            update(Import)
+            .where(Import.id == import_id)
+            .values(status="rejected", total_rows=total, error_count=count, finished_at=utcnow())
+        )
+        await record(
+            s,
+            actor=actor.name,
+            actor_kind=actor.kind,
+            action="imports.reject",
+            object_type="import",
+            object_id=str(import_id),
+            after={"entity": spec.name, "errors": count, "rows": total},
+            request_id=actor.request_id,
+            client_ip=actor.client_ip,
+        )
+    return ImportResult(
+        import_id, spec.name, "rejected", total, error_count=count, errors=rows[:100]
+    )
+
+
+async def run_import(
+    runtime: Runtime,
+    tenant: TenantRef,
+    entity_name: str,
+    source: Path | pl.DataFrame,
+    profile: Profile,
+    actor: Actor,
+    file_name: str | None = None,
+    progress: Progress | None = None,
+    job_id: str | None = None,
+) -> ImportResult:
+    """Import a file (or a frame from the API) into ``tenant``: all rows or none."""
+    spec = entity(entity_name)
+    report = progress or _nothing
+    if isinstance(source, Path):
+        sha, size = await asyncio.to_thread(file_digest, source)
+        name = file_name or source.name
+    else:
+        sha, size, name = "-", int(source.estimated_size()), file_name or "api"  # noqa: ASYNC240
+    import_id = await _start(tenant, spec, profile, name, sha, size, actor, job_id)
+    codec = await _load_codec(runtime, tenant)
+    try:
+        with (
+            utf8_copy(source, profile.options.encoding)
+            if isinstance(source, Path)
+            else _same(source) as readable
+        ):
+            async with tenant_connection(tenant, runtime.databases) as conn:
+                run = _Run(
+                    spec,
+                    profile,
+                    codec,
+                    hash_key(codec, tenant),
+                    await apply.load_lookups(conn, spec),
+                    dt.date.today(),
+                )
+                await apply.create_stage(conn, spec)
+                await _validate_and_stage(conn, run, readable, size, report)
+                await report(0.9, "writing")
+                inserted, updated = await _apply(conn, run, profile.source_system)
+                await _update_feed(conn, spec, profile.source_system)
+                result = ImportResult(
+                    import_id,
+                    spec.name,
+                    "applied",
+                    run.total,
+                    inserted,
+                    updated,
+                    run.total - inserted - updated,
+                )
+                await conn.execute(
+                    update(Import)
+                    .where(Import.id == import_id)
+                    .values(
+                        status="applied",
+                        total_rows=run.total,
+                        inserted=inserted,
+                        updated=updated,
+                        unchanged=result.unchanged,
+                        finished_at=utcnow(),
+                    )
+                )
+                await _audit_applied(conn, actor, result, name, sha)
+    except (ImportRejected, FileRejected) as rejected:
+        return await _record_rejection(tenant, import_id, rejected, actor, spec)
+    await report(1.0, result.summary())
+    return result
+
+
+class _same:
+    """A context manager yielding its argument (frames need no transcoding)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __enter__(self) -> Any:
+        return self.value
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+async def _audit_applied(
+    conn: AsyncConnection, actor: Actor, result: ImportResult, name: str, sha: str
+) -> None:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    session = AsyncSession(bind=conn)
+    try:
+        await record(
+            session,
+            actor=actor.name,
+            actor_kind=actor.kind,
+            action="imports.apply",
+            object_type="import",
+            object_id=str(result.import_id),
+            after={
+                "entity": result.entity,
+                "file": name,
+                "sha256": sha,
+                "rows": result.total_rows,
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+            },
+            request_id=actor.request_id,
+            client_ip=actor.client_ip,
+        )
+        await session.flush()
+    finally:
+        await session.close()
+
+
+async def import_errors(
+    tenant: TenantRef, import_id: uuid.UUID, limit: int | None = None
+) -> list[ImportError_]:
+    async with tenant_session(tenant) as s:
+        query = (
+            select(ImportError_)
+            .where(ImportError_.import_id == import_id)
+            .order_by(ImportError_.seq)
+        )
+        if limit:
+            query = query.limit(limit)
+        return list((await s.execute(query)).scalars())

@@ -1,0 +1,370 @@
+"""Vectorised validation: every problem of a chunk found at once, each with its line, column,
+value and reason; then the typed, normalised frame that will be written.
+
+Nothing here touches the database: existing keys, products and unit conversions arrive as
+``Lookups`` loaded once per import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from tierline.masterdata.entities import EntitySpec, Field
+from tierline.masterdata.importing.reader import LINE, FileRejected
+from tierline.masterdata.profiles import FileOptions, Profile
+
+ERROR_SCHEMA = {"line": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
+FUTURE_TOLERANCE_DAYS = 1
+OLDEST_DATE = dt.date(1970, 1, 1)
+TRUE_WORDS = ["true", "t", "1", "yes", "y", "x", "ja", "oui"]
+FALSE_WORDS = ["false", "f", "0", "no", "n", "nein", "non"]
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_SCOPE_CLEAN = r"[^a-z0-9_]"
+
+
+def empty_errors() -> pl.DataFrame:
+    return pl.DataFrame(schema=ERROR_SCHEMA)
+
+
+@dataclass
+class Lookups:
+    """What validation needs from the database, loaded once per import."""
+
+    keys: dict[str, pl.Series] = field(default_factory=dict)  # "table.column" -> values
+    products: pl.DataFrame | None = None  # sku, base_uom
+    conversions: pl.DataFrame | None = None  # sku, uom, factor
+
+    def known(self, table: str, column: str) -> pl.Series:
+        return self.keys.get(f"{table}.{column}", pl.Series([], dtype=pl.String))
+
+    def units(self) -> pl.Series:
+        parts = []
+        if self.products is not None:
+            parts.append(self.products["base_uom"])
+        if self.conversions is not None:
+            parts.append(self.conversions["uom"])
+        return pl.concat(parts).unique() if parts else pl.Series([], dtype=pl.String)
+
+
+def check_header(header: list[str], profile: Profile, spec: EntitySpec) -> None:
+    """Refuse a file that lacks a required column, with a hint when the delimiter is wrong."""
+    present = set(header)
+    missing = [
+        f"{profile.source_column(f)} (for {f})" if profile.source_column(f) != f else f
+        for f in spec.required
+        if profile.source_column(f) not in present
+    ]
+    if not missing:
+        return
+    hint = ""
+    if len(header) == 1:
+        for candidate in (";", ",", "\t", "|"):
+            if candidate in header[0] and candidate != profile.options.delimiter:
+                shown = "tab" if candidate == "\t" else f"'{candidate}'"
+                hint = f"; the header is one column — is the delimiter {shown}?"
+                break
+    elif not (present & {profile.source_column(f.name) for f in spec.fields}):
+        hint = f"; none of the {spec.name} columns were found — is this a {spec.name} file?"
+    raise FileRejected(f"missing required column(s): {', '.join(missing)}{hint}")
+
+
+def map_columns(chunk: pl.DataFrame, profile: Profile, spec: EntitySpec) -> pl.DataFrame:
+    """Rename source columns to attributes, translate values, keep extras as ``__extra``."""
+    used = set()
+    exprs: list[pl.Expr] = [pl.col(LINE).cast(pl.Int64)]
+    for f in spec.fields:
+        source = profile.source_column(f.name)
+        if source in chunk.columns:
+            used.add(source)
+            expr = pl.col(source).str.strip_chars()
+            mapping = profile.values.get(f.name)
+            if mapping:
+                expr = expr.fill_null("").replace(mapping)
+            exprs.append(pl.when(expr == "").then(None).otherwise(expr).alias(f.name))
+        else:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(f.name))
+    extras = [c for c in chunk.columns if c not in used and c != LINE and c.strip()]
+    if spec.extra_attributes and extras:
+        exprs.append(
+            pl.struct([pl.col(c).str.strip_chars().alias(c) for c in extras])
+            .struct.json_encode()
+            .alias("__extra")
+        )
+    elif spec.extra_attributes:
+        exprs.append(pl.lit("{}").alias("__extra"))
+    return chunk.select(exprs)
+
+
+def _errors(frame: pl.DataFrame, mask: pl.Expr, column: str, reason: str | pl.Expr) -> pl.DataFrame:
+    reason_expr = pl.lit(reason) if isinstance(reason, str) else reason
+    return frame.filter(mask).select(
+        pl.col(LINE).alias("line"),
+        pl.lit(column).alias("column"),
+        pl.col(column).cast(pl.String).str.slice(0, 200).alias("value"),
+        reason_expr.cast(pl.String).alias("reason"),
+    )
+
+
+def _number_text(f: Field, options: FileOptions) -> pl.Expr:
+    text = pl.col(f.name)
+    if options.decimal == ",":
+        text = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    return text
+
+
+def typed_expr(f: Field, options: FileOptions) -> pl.Expr:
+    """The typed value of a field (null where the text does not parse)."""
+    col = pl.col(f.name)
+    if f.kind == "int":
+        return col.cast(pl.Int64, strict=False)
+    if f.kind in ("decimal", "money"):
+        return _number_text(f, options).cast(pl.Float64, strict=False)
+    if f.kind == "date":
+        return col.str.to_date(options.date_format or "%Y-%m-%d", strict=False)
+    if f.kind == "datetime":
+        return col.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+    if f.kind == "bool":
+        lowered = col.str.to_lowercase()
+        return (
+            pl.when(lowered.is_in(TRUE_WORDS))
+            .then(True)
+            .when(lowered.is_in(FALSE_WORDS))
+            .then(False)
+            .otherwise(None)
+        )
+    if f.lower:
+        return col.str.to_lowercase()
+    if f.upper:
+        return col.str.to_uppercase()
+    return col
+
+
+_KIND_WORDS = {
+    "int": "not a whole number",
+    "decimal": "not a number",
+    "money": "not a number",
+    "date": "not a date",
+    "datetime": "not a date and time (use ISO 8601, e.g. 2026-03-31T14:00:00Z)",
+    "bool": "not yes/no (use true/false, yes/no or 1/0)",
+}
+
+
+def _field_errors(
+    frame: pl.DataFrame, f: Field, options: FileOptions, today: dt.date
+) -> list[pl.DataFrame]:
+    col, present = pl.col(f.name), pl.col(f.name).is_not_null()
+    found = []
+    if f.required:
+        found.append(_errors(frame, col.is_null(), f.name, "required value is missing"))
+    found.append(
+        _errors(
+            frame,
+            present & col.str.contains(_CONTROL),
+            f.name,
+            "control characters are not allowed",
+        )
+    )
+    if f.kind in _KIND_WORDS:
+        reason = _KIND_WORDS[f.kind]
+        if f.kind == "date":
+            reason += f" (expected {_date_hint(options)})"
+        found.append(_errors(frame, present & typed_expr(f, options).is_null(), f.name, reason))
+    if f.max_len is not None:
+        found.append(
+            _errors(
+                frame,
+                present & (col.str.len_chars() > f.max_len),
+                f.name,
+                f"longer than {f.max_len} characters",
+            )
+        )
+    if f.choices is not None:
+        bad = present & ~typed_expr(f, options).is_in(list(f.choices))
+        found.append(_errors(frame, bad, f.name, f"must be one of: {', '.join(f.choices)}"))
+    if f.minimum is not None:
+        value = typed_expr(f, options)
+        found.append(
+            _errors(
+                frame,
+                value.is_not_null() & (value < f.minimum),
+                f.name,
+                "must not be negative" if f.minimum == 0 else f"must be at least {f.minimum:g}",
+            )
+        )
+    if f.kind == "date":
+        value = typed_expr(f, options)
+        found.append(_errors(frame, value < OLDEST_DATE, f.name, "implausible date (before 1970)"))
+    return found
+
+
+def _date_hint(options: FileOptions) -> str:
+    fmt = options.date_format or "%Y-%m-%d"
+    return fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+
+
+def field_errors(
+    frame: pl.DataFrame, spec: EntitySpec, options: FileOptions, today: dt.date
+) -> pl.DataFrame:
+    found: list[pl.DataFrame] = []
+    for f in spec.fields:
+        found += _field_errors(frame, f, options, today)
+    if spec.date_field:
+        value = typed_expr(spec.field(spec.date_field), options)
+        limit = today + dt.timedelta(days=FUTURE_TOLERANCE_DAYS)
+        found.append(
+            _errors(
+                frame,
+                value > limit,
+                spec.date_field,
+                f"date is in the future (more than {FUTURE_TOLERANCE_DAYS} day ahead)",
+            )
+        )
+    return pl.concat(found) if found else empty_errors()
+
+
+def reference_errors(frame: pl.DataFrame, spec: EntitySpec, lookups: Lookups) -> pl.DataFrame:
+    """References to rows that exist neither in the database nor (self-references) the file."""
+    found = []
+    for ref in spec.references:
+        if ref.table == spec.table:
+            continue  # self-references are checked once the whole file is known
+        known = lookups.known(ref.table, ref.column)
+        col = pl.col(ref.field)
+        bad = col.is_not_null() & ~col.is_in(known.implode())
+        found.append(_errors(frame, bad, ref.field, pl.format(f"unknown {ref.label} '{{}}'", col)))
+    return pl.concat(found) if found else empty_errors()
+
+
+def unit_conversion(
+    frame: pl.DataFrame, spec: EntitySpec, lookups: Lookups
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Attach ``__factor`` (base units per ordered unit); errors for unknown units or a
+    missing conversion. Never a silent 1:1."""
+    assert spec.uom is not None
+    _, unit_field, sku_field = spec.uom
+    products = (
+        lookups.products
+        if lookups.products is not None
+        else pl.DataFrame(schema={"sku": pl.String, "base_uom": pl.String})
+    )
+    conversions = (
+        lookups.conversions
+        if lookups.conversions is not None
+        else pl.DataFrame(schema={"sku": pl.String, "uom": pl.String, "factor": pl.Float64})
+    )
+    unit = pl.col(unit_field).str.to_uppercase()
+    joined = (
+        frame.with_columns(unit.alias("__unit"))
+        .join(products.rename({"sku": sku_field}), on=sku_field, how="left")
+        .join(
+            conversions.rename({"sku": sku_field, "uom": "__unit", "factor": "__conv"}),
+            on=[sku_field, "__unit"],
+            how="left",
+        )
+        .with_columns(
+            pl.when(pl.col("__unit") == pl.col("base_uom"))
+            .then(1.0)
+            .otherwise(pl.col("__conv"))
+            .alias("__factor")
+        )
+    )
+    known_units = lookups.units().implode()
+    product_known = pl.col("base_uom").is_not_null()
+    unknown_unit = pl.col("__unit").is_not_null() & ~pl.col("__unit").is_in(known_units)
+    no_conversion = product_known & pl.col("__unit").is_not_null() & pl.col("__factor").is_null()
+    errors = pl.concat(
+        [
+            _errors(
+                joined, unknown_unit, unit_field, pl.format("unknown unit '{}'", pl.col("__unit"))
+            ),
+            _errors(
+                joined,
+                no_conversion & ~unknown_unit,
+                unit_field,
+                pl.format(
+                    "no conversion from {} to base unit {} for SKU {}",
+                    pl.col("__unit"),
+                    pl.col("base_uom"),
+                    pl.col(sku_field),
+                ),
+            ),
+        ]
+    )
+    return joined.drop("__conv", "__unit", "base_uom"), errors
+
+
+def duplicate_errors(keys: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
+    """Rows whose natural key appears more than once in the file."""
+    key = list(spec.key)
+    dup = keys.filter(pl.struct(key).is_duplicated())
+    if dup.is_empty():
+        return empty_errors()
+    first = dup.group_by(key).agg(pl.col(LINE).min().alias("__first"))
+    dup = dup.join(first, on=key).filter(pl.col(LINE) != pl.col("__first"))
+    label = ", ".join(key)
+    return dup.select(
+        pl.col(LINE).alias("line"),
+        pl.lit(label).alias("column"),
+        pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator=" / ").alias("value"),
+        pl.format("duplicate key in the file (first on line {})", pl.col("__first")).alias(
+            "reason"
+        ),
+    )
+
+
+def self_reference_errors(codes: pl.DataFrame, spec: EntitySpec, lookups: Lookups) -> pl.DataFrame:
+    """Self-references (a parent customer) must exist in the database or in the same file."""
+    found = []
+    for ref in spec.references:
+        if ref.table != spec.table or ref.field not in codes.columns:
+            continue
+        known = pl.concat([lookups.known(ref.table, ref.column), codes[ref.column]]).implode()
+        col = pl.col(ref.field)
+        found.append(
+            _errors(
+                codes,
+                col.is_not_null() & ~col.is_in(known),
+                ref.field,
+                pl.format(f"unknown {ref.label} '{{}}'", col),
+            )
+        )
+    return pl.concat(found) if found else empty_errors()
+
+
+def derived_errors(frame: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
+    if spec.name == "lead_times":
+        bad = pl.col("received_on") < pl.col("ordered_on")
+        return _errors(frame, bad, "received_on", "received before it was ordered")
+    if spec.name == "order_lines":
+        found = [
+            _errors(
+                frame,
+                pl.col("margin") > pl.col("revenue").abs() * 1.0001,
+                "margin",
+                "margin is larger than revenue",
+            ),
+            _errors(
+                frame,
+                pl.col("delivered_date") < pl.col("order_date"),
+                "delivered_date",
+                "delivered before it was ordered",
+            ),
+        ]
+        return pl.concat(found)
+    return empty_errors()
+
+
+def typed_frame(frame: pl.DataFrame, spec: EntitySpec, options: FileOptions) -> pl.DataFrame:
+    """Attribute columns converted to their types (only meaningful for error-free rows)."""
+    return frame.with_columns([typed_expr(f, options).alias(f.name) for f in spec.fields])
+
+
+def scope_expr(spec: EntitySpec) -> pl.Expr:
+    """The business scope owning a row: its business unit, else its region, else ``*``."""
+    candidates = [c for c in ("business_unit", "region") if c in {f.name for f in spec.fields}]
+    raw = pl.coalesce([pl.col(c) for c in candidates] + [pl.lit("*")])
+    cleaned = raw.str.to_lowercase().str.replace_all(_SCOPE_CLEAN, "_").str.slice(0, 40)
+    return pl.when(raw == "*").then(pl.lit("*")).otherwise(cleaned).alias("scope")
