@@ -42,7 +42,9 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
-async def load(runtime: Runtime, tenant: TenantRef, entity: str, path: Path, profile: str | None = None):  # type: ignore[no-untyped-def]
+async def load(
+    runtime: Runtime, tenant: TenantRef, entity: str, path: Path, profile: str | None = None
+):  # type: ignore[no-untyped-def]
     chosen = presets()[profile or f"generic_{entity}"]
     return await run_import(runtime, tenant, entity, path, chosen, SYSTEM)
 
@@ -53,7 +55,11 @@ async def count(tenant: TenantRef, model: type) -> int:
 
 
 async def load_base(runtime: Runtime, tenant: TenantRef, tmp_path: Path) -> None:
-    for entity, content in (("customers", CUSTOMERS), ("products", PRODUCTS), ("uom_conversions", UNITS)):
+    for entity, content in (
+        ("customers", CUSTOMERS),
+        ("products", PRODUCTS),
+        ("uom_conversions", UNITS),
+    ):
         result = await load(runtime, tenant, entity, write(tmp_path, f"{entity}.csv", content))
         assert result.status == "applied", result.errors
 
@@ -66,8 +72,16 @@ async def test_full_load_converts_units_encrypts_money_and_is_idempotent(
     first = await load(runtime, tenant, "order_lines", path)
     assert first.status == "applied" and (first.inserted, first.updated) == (3, 0)
     async with tenant_session(tenant) as s:
-        line = (await s.execute(select(OrderLine).where(OrderLine.order_no == "O1", OrderLine.line_no == 1))).scalar_one()
-        assert float(line.quantity) == 24 and float(line.ordered_quantity) == 2 and line.ordered_uom == "CS"
+        line = (
+            await s.execute(
+                select(OrderLine).where(OrderLine.order_no == "O1", OrderLine.line_no == 1)
+            )
+        ).scalar_one()
+        assert (
+            float(line.quantity) == 24
+            and float(line.ordered_quantity) == 2
+            and line.ordered_uom == "CS"
+        )
         assert float(line.delivered_quantity) == 24  # type: ignore[arg-type]
         assert line.revenue_enc and b"240.5" not in line.revenue_enc
         customer = (await s.execute(select(Customer).where(Customer.code == "C2"))).scalar_one()
@@ -77,18 +91,39 @@ async def test_full_load_converts_units_encrypts_money_and_is_idempotent(
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
     customers_again = await load(runtime, tenant, "customers", write(tmp_path, "c2.csv", CUSTOMERS))
     assert customers_again.unchanged == 4
-    changed = await load(runtime, tenant, "order_lines", write(tmp_path, "l2.csv", LINES.replace("99.90", "89.90")))
+    changed = await load(
+        runtime, tenant, "order_lines", write(tmp_path, "l2.csv", LINES.replace("99.90", "89.90"))
+    )
     assert (changed.inserted, changed.updated, changed.unchanged) == (0, 1, 2)
 
 
 BAD_LINES = {
-    "text in a number column": ("O9,1,C1,S1,2026-01-05,two,EA,1,0,EUR,,", "quantity", "not a number"),
-    "future date": (f"O9,1,C1,S1,{(dt.date.today() + dt.timedelta(days=30)).isoformat()},1,EA,1,0,EUR,,",
-                    "order_date", "in the future"),
-    "unknown customer": ("O9,1,NOPE,S1,2026-01-05,1,EA,1,0,EUR,,", "customer_code", "unknown customer 'NOPE'"),
+    "text in a number column": (
+        "O9,1,C1,S1,2026-01-05,two,EA,1,0,EUR,,",
+        "quantity",
+        "not a number",
+    ),
+    "future date": (
+        f"O9,1,C1,S1,{(dt.date.today() + dt.timedelta(days=30)).isoformat()},1,EA,1,0,EUR,,",
+        "order_date",
+        "in the future",
+    ),
+    "unknown customer": (
+        "O9,1,NOPE,S1,2026-01-05,1,EA,1,0,EUR,,",
+        "customer_code",
+        "unknown customer 'NOPE'",
+    ),
     "unknown unit": ("O9,1,C1,S1,2026-01-05,1,BARREL,1,0,EUR,,", "uom", "unknown unit 'BARREL'"),
-    "missing conversion": ("O9,1,C1,S1,2026-01-05,1,PAL,1,0,EUR,,", "uom", "no conversion from PAL to base unit EA"),
-    "margin above revenue": ("O9,1,C1,S1,2026-01-05,1,EA,10,50,EUR,,", "margin", "larger than revenue"),
+    "missing conversion": (
+        "O9,1,C1,S1,2026-01-05,1,PAL,1,0,EUR,,",
+        "uom",
+        "no conversion from PAL to base unit EA",
+    ),
+    "margin above revenue": (
+        "O9,1,C1,S1,2026-01-05,1,EA,10,50,EUR,,",
+        "margin",
+        "larger than revenue",
+    ),
     "bad date": ("O9,1,C1,S1,05/01/2026,1,EA,1,0,EUR,,", "order_date", "not a date"),
 }
 
@@ -99,17 +134,31 @@ async def test_bad_rows_are_reported_and_nothing_is_applied(
 ) -> None:
     await load_base(runtime, tenant, tmp_path)
     row, column, reason = BAD_LINES[case]
-    result = await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", LINES + row + "\n"))
+    result = await load(
+        runtime, tenant, "order_lines", write(tmp_path, "l.csv", LINES + row + "\n")
+    )
     assert result.status == "rejected"
-    assert any(e["line"] == 5 and e["column"] == column and reason in e["reason"] for e in result.errors), result.errors
+    assert any(
+        e["line"] == 5 and e["column"] == column and reason in e["reason"] for e in result.errors
+    ), result.errors
     assert await count(tenant, OrderLine) == 0  # the three good lines were not applied either
 
 
-async def test_duplicate_key_inside_the_file(runtime: Runtime, tenant: TenantRef, tmp_path: Path) -> None:
+async def test_duplicate_key_inside_the_file(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
     await load_base(runtime, tenant, tmp_path)
-    result = await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", LINES + LINES.splitlines()[1] + "\n"))
+    result = await load(
+        runtime,
+        tenant,
+        "order_lines",
+        write(tmp_path, "l.csv", LINES + LINES.splitlines()[1] + "\n"),
+    )
     assert result.status == "rejected"
-    assert result.errors[0]["line"] == 5 and "duplicate key in the file (first on line 2)" in result.errors[0]["reason"]
+    assert (
+        result.errors[0]["line"] == 5
+        and "duplicate key in the file (first on line 2)" in result.errors[0]["reason"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,7 +180,9 @@ async def test_unreadable_files_are_rejected_whole(
     assert await count(tenant, Customer) == 0
 
 
-async def test_truncated_file_names_the_cut_line(runtime: Runtime, tenant: TenantRef, tmp_path: Path) -> None:
+async def test_truncated_file_names_the_cut_line(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
     truncated = CUSTOMERS.rstrip("\n")[:-25]
     result = await load(runtime, tenant, "customers", write(tmp_path, "c.csv", truncated))
     assert result.status == "rejected"
@@ -139,38 +190,67 @@ async def test_truncated_file_names_the_cut_line(runtime: Runtime, tenant: Tenan
     assert await count(tenant, Customer) == 0
 
 
-async def test_unknown_parent_and_hostile_strings(runtime: Runtime, tenant: TenantRef, tmp_path: Path) -> None:
+async def test_unknown_parent_and_hostile_strings(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
     content = "code,name,account_type,parent_code\nC1,=cmd|' /C calc'!A0,ship_to,GHOST\nC2,<script>x</script>,ship_to,\n"
     result = await load(runtime, tenant, "customers", write(tmp_path, "c.csv", content))
     assert result.status == "rejected"
-    assert result.errors == [{"line": 2, "column": "parent_code", "value": "GHOST", "reason": "unknown parent customer 'GHOST'"}]
-    ok = await load(runtime, tenant, "customers", write(tmp_path, "c2.csv", content.replace("GHOST", "C2")))
+    assert result.errors == [
+        {
+            "line": 2,
+            "column": "parent_code",
+            "value": "GHOST",
+            "reason": "unknown parent customer 'GHOST'",
+        }
+    ]
+    ok = await load(
+        runtime, tenant, "customers", write(tmp_path, "c2.csv", content.replace("GHOST", "C2"))
+    )
     assert ok.status == "applied"
     async with tenant_session(tenant) as s:
         names = set((await s.execute(select(Customer.name))).scalars())
-    assert names == {"=cmd|' /C calc'!A0", "<script>x</script>"}  # stored as given; escaped on output
+    assert names == {
+        "=cmd|' /C calc'!A0",
+        "<script>x</script>",
+    }  # stored as given; escaped on output
 
 
 async def test_sap_preset_with_semicolons_decimal_comma_and_value_maps(
     runtime: Runtime, tenant: TenantRef, tmp_path: Path
 ) -> None:
     sap = "KUNNR;NAME1;LAND1;PSTLZ;KTOKD;VTWEG;VKORG\n100017;Müller GmbH;DE;80331;0002;20;BU_CHEM\n"
-    result = await load(runtime, tenant, "customers", write(tmp_path, "kna1.csv", sap), "sap_customer_master")
+    result = await load(
+        runtime, tenant, "customers", write(tmp_path, "kna1.csv", sap), "sap_customer_master"
+    )
     assert result.status == "applied", result.errors
     async with tenant_session(tenant) as s:
         c = (await s.execute(select(Customer).where(Customer.code == "100017"))).scalar_one()
     assert (c.name, c.account_type, c.channel, c.business_unit, c.scope) == (
-        "Müller GmbH", "ship_to", "distributor", "bu_chem", "bu_chem")
+        "Müller GmbH",
+        "ship_to",
+        "distributor",
+        "bu_chem",
+        "bu_chem",
+    )
 
 
-async def test_latin1_profile_reads_latin1(runtime: Runtime, tenant: TenantRef, tmp_path: Path) -> None:
-    profile = build_profile({"name": "latin", "entity": "customers", "options": {"encoding": "latin-1"}})
-    path = write(tmp_path, "c.csv", "code,name,account_type\nC1,Caf\xe9 Noir,ship_to\n".encode("latin-1"))
+async def test_latin1_profile_reads_latin1(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
+    profile = build_profile(
+        {"name": "latin", "entity": "customers", "options": {"encoding": "latin-1"}}
+    )
+    path = write(
+        tmp_path, "c.csv", "code,name,account_type\nC1,Caf\xe9 Noir,ship_to\n".encode("latin-1")
+    )
     result = await run_import(runtime, tenant, "customers", path, profile, SYSTEM)
     assert result.status == "applied"
 
 
-async def test_xlsx_values_load_and_formulas_are_refused(runtime: Runtime, tenant: TenantRef, tmp_path: Path) -> None:
+async def test_xlsx_values_load_and_formulas_are_refused(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
     from openpyxl import Workbook
 
     book = Workbook()
@@ -180,18 +260,22 @@ async def test_xlsx_values_load_and_formulas_are_refused(runtime: Runtime, tenan
     book.save(tmp_path / "p.xlsx")
     ok = await load(runtime, tenant, "products", tmp_path / "p.xlsx")
     assert ok.status == "applied" and ok.inserted == 1
-    sheet.append(["X2", "=HYPERLINK(\"http://evil\")", "EA", None])
+    sheet.append(["X2", '=HYPERLINK("http://evil")', "EA", None])
     book.save(tmp_path / "p2.xlsx")
     bad = await load(runtime, tenant, "products", tmp_path / "p2.xlsx")
     assert bad.status == "rejected" and "cell B3 holds a formula" in bad.errors[0]["reason"]
     assert await count(tenant, Product) == 1
 
 
-async def test_imports_are_recorded_and_audited(runtime: Runtime, tenant: TenantRef, tmp_path: Path) -> None:
+async def test_imports_are_recorded_and_audited(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
     await load_base(runtime, tenant, tmp_path)
     async with tenant_session(tenant) as s:
         rows = list((await s.execute(select(Import).order_by(Import.created_at))).scalars())
-        actions = list((await s.execute(text("SELECT action FROM audit_log ORDER BY seq"))).scalars())
+        actions = list(
+            (await s.execute(text("SELECT action FROM audit_log ORDER BY seq"))).scalars()
+        )
     assert [r.status for r in rows] == ["applied"] * 3
     assert all(len(r.file_sha256) == 64 for r in rows)
     assert actions.count("imports.apply") == 3

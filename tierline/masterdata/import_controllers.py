@@ -36,7 +36,9 @@ from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import tenant_session
 
 SIGNED_IN = {"principal": Provide(provide_principal)}
-UPLOAD_LIMIT = 512 * 1024 * 1024
+# The hard cap Litestar enforces while reading the body; the configurable limit
+# (TIERLINE_MAX_UPLOAD_BYTES) is checked while the upload streams to disk.
+UPLOAD_HARD_CAP = 4 * 1024 * 1024 * 1024
 register_nav(
     NavItem(
         "Imports",
@@ -51,6 +53,11 @@ register_nav(
 class ImportRefused(DomainError):
     status_code = 422
     title = "Import refused"
+
+
+class UploadTooLarge(ImportRefused):
+    status_code = 413
+    title = "Upload too large"
 
 
 def _same_tenant(principal: Principal, slug: str) -> None:
@@ -68,7 +75,9 @@ async def save_upload(upload: UploadFile, target_dir: Path, limit: int) -> tuple
             if size > limit:
                 handle.close()
                 path.unlink(missing_ok=True)
-                raise ImportRefused(f"the file is larger than {limit // (1024 * 1024)} MB")
+                raise UploadTooLarge(
+                    f"the file is larger than the {limit // (1024 * 1024)} MB limit"
+                )
             handle.write(chunk)
     if size == 0:
         path.unlink(missing_ok=True)
@@ -91,7 +100,7 @@ async def submit_import(
         except ProfileError as exc:
             raise ImportRefused(f"profile: {exc}") from None
     folder = upload_dir(state.settings.data_dir, principal.tenant.slug)
-    path, _size = await save_upload(upload, folder, UPLOAD_LIMIT)
+    path, _size = await save_upload(upload, folder, state.settings.max_upload_bytes)
     params = {
         "entity": entity_name,
         "profile": profile.name,
@@ -146,7 +155,7 @@ async def imports_page(
     dependencies=SIGNED_IN,
     operation_id="uploadImport",
     include_in_schema=False,
-    request_max_body_size=UPLOAD_LIMIT + 65536,
+    request_max_body_size=UPLOAD_HARD_CAP,
 )
 async def upload_import(
     principal: NamedDependency[Principal],
@@ -162,6 +171,8 @@ async def upload_import(
         job = await submit_import(
             state, principal, str(data.get("entity", "")), str(data.get("profile", "")), upload
         )
+    except UploadTooLarge:
+        raise
     except ImportRefused as exc:
         from urllib.parse import quote
 
@@ -261,7 +272,7 @@ async def import_errors_csv(
     dependencies=SIGNED_IN,
     operation_id="createImport",
     status_code=HTTP_202_ACCEPTED,
-    request_max_body_size=UPLOAD_LIMIT + 65536,
+    request_max_body_size=UPLOAD_HARD_CAP,
     tags=["imports"],
 )
 async def api_create_import(

@@ -75,6 +75,7 @@ class Settings:
     operator_token: str | None = None
     max_request_bytes: int = 25 * 1024 * 1024
     queue_name: str = "tierline:jobs"
+    max_upload_bytes: int = 512 * 1024 * 1024
 
     @property
     def embedded_databases(self) -> bool:
@@ -145,6 +146,7 @@ class Settings:
             operator_token=env.get("TIERLINE_OPERATOR_TOKEN") or None,
             max_request_bytes=_int(env, "TIERLINE_MAX_REQUEST_BYTES", 25 * 1024 * 1024, 1024),
             queue_name=env.get("TIERLINE_QUEUE_NAME") or "tierline:jobs",
+            max_upload_bytes=_int(env, "TIERLINE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, 1024),
         )
 
 
