@@ -11,6 +11,7 @@ from typing import Any
 
 DOMAINS = (
     "platform.identity",
+    "platform.encryption",
     "platform.audit",
     "tenants",
     "policies",

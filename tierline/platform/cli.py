@@ -14,7 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tierline.platform.audit.cli import audit_app
+from tierline.platform.encryption.cli import keys_app
 from tierline.platform.identity.clients_cli import clients_app
+from tierline.tenants.cli import delete_command
 from tierline.platform.runtime import open_runtime
 from tierline.platform.settings import SettingsError, get_settings
 
@@ -27,6 +29,8 @@ app.add_typer(services_app, name="services")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+tenants_app.command("delete")(delete_command)
 
 console = Console()
 err = Console(stderr=True)
