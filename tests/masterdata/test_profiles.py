@@ -1,0 +1,74 @@
+"""Custom mapping profiles through the page and the API, then used by an import."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import StaffFactory, csrf_of, sign_in
+from tierline.platform.tenancy import TenantRef
+
+
+async def test_profile_page_saves_validates_and_the_import_uses_it(
+    client: httpx.AsyncClient, tenant: TenantRef, make_staff: StaffFactory
+) -> None:
+    await sign_in(client, await make_staff(tenant, "data_steward"))
+    page = await client.get(f"/t/{tenant.slug}/imports/profiles")
+    assert "sap_customer_master" in page.text
+    bad = await client.post(
+        f"/t/{tenant.slug}/imports/profiles",
+        data={
+            "name": "crm",
+            "entity": "customers",
+            "columns": "planet = X",
+            "_csrf": csrf_of(page.text),
+        },
+    )
+    assert bad.status_code == 422 and "columns.planet: not an attribute of customers" in bad.text
+    ok = await client.post(
+        f"/t/{tenant.slug}/imports/profiles",
+        data={
+            "name": "crm",
+            "entity": "customers",
+            "source_system": "erp",
+            "delimiter": "|",
+            "columns": "code = Account\nname = Account Name\naccount_type = Type",
+            "values": "account_type: ST => ship_to",
+            "_csrf": csrf_of(page.text),
+        },
+    )
+    assert ok.status_code == 303
+    page = await client.get(f"/t/{tenant.slug}/imports")
+    resp = await client.post(
+        f"/t/{tenant.slug}/imports",
+        data={"entity": "customers", "profile": "crm", "_csrf": csrf_of(page.text)},
+        files={"file": ("crm.txt", b"Account|Account Name|Type\nA1|Alpha|ST\n", "text/plain")},
+    )
+    assert resp.status_code == 303
+
+
+async def test_profiles_api(
+    client: httpx.AsyncClient, tenant: TenantRef, make_staff: StaffFactory, make_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_in(client, await make_staff(tenant, "admin"))
+    listed = (await client.get("/api/v1/import-profiles")).json()
+    assert {"generic_order_lines", "sap_material_master"} <= {p["name"] for p in listed}
+    page = await client.get(f"/t/{tenant.slug}/imports/profiles")
+    body = {
+        "entity": "products",
+        "columns": {"sku": "Material"},
+        "options": {"delimiter": ";", "decimal": ","},
+    }
+    saved = await client.put(
+        "/api/v1/import-profiles/mat", json=body, headers={"x-csrf-token": csrf_of(page.text)}
+    )
+    assert saved.status_code == 200 and saved.json()["options"]["delimiter"] == ";"
+    bad = await client.put(
+        "/api/v1/import-profiles/mat",
+        json={**body, "options": {"decimal": ";", "delimiter": ";"}},
+        headers={"x-csrf-token": csrf_of(page.text)},
+    )
+    assert bad.status_code == 400 and "options.decimal" in bad.json()["detail"]
+    no_csrf = await client.put("/api/v1/import-profiles/mat", json=body)
+    assert no_csrf.status_code == 403
+    other = await make_tenant()
+    assert (await client.get(f"/t/{other.slug}/imports/profiles")).status_code == 404
