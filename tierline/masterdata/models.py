@@ -137,11 +137,9 @@ class OrderLine(_Stamped, TenantBase):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     order_no: Mapped[str] = mapped_column(String(60))
     line_no: Mapped[int] = mapped_column(Integer)
-    customer_code: Mapped[str] = mapped_column(String(100), ForeignKey("customers.code"))
-    sku: Mapped[str] = mapped_column(String(100), ForeignKey("products.sku"))
-    location_code: Mapped[str | None] = mapped_column(
-        String(100), ForeignKey("locations.code"), nullable=True
-    )
+    customer_code: Mapped[str] = mapped_column(String(100))  # checked by imports, no FK (t0003)
+    sku: Mapped[str] = mapped_column(String(100))
+    location_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
     order_date: Mapped[date] = mapped_column(Date)
     requested_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))

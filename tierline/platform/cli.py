@@ -16,9 +16,9 @@ from rich.table import Table
 from tierline.platform.audit.cli import audit_app
 from tierline.platform.encryption.cli import keys_app
 from tierline.platform.identity.clients_cli import clients_app
-from tierline.tenants.cli import delete_command
 from tierline.platform.runtime import open_runtime
 from tierline.platform.settings import SettingsError, get_settings
+from tierline.tenants.cli import delete_command
 
 app = typer.Typer(help="Tierline: supply-chain segmentation platform.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
@@ -410,21 +410,62 @@ def services_stop() -> None:
     console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
-@app.command()
+demo_app = typer.Typer(help="The demo: tenants, users and data to try Tierline on.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback(invoke_without_command=True)
 def demo(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     serve_app: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server.")] = True,
 ) -> None:
-    """Set up demo tenants in every region, then serve the app with a worker."""
+    """Demo tenants in every region with a login per role and small data, then serve."""
+    if ctx.invoked_subcommand is not None:
+        return
     from tierline.platform.demo import prepare_demo
 
     settings = get_settings()
-    lines: list[str] = run(lambda: prepare_demo(settings, f"http://{host}:{port}"))
+    lines: list[str] = run(lambda: prepare_demo(settings, f"http://{host}:{port}", console))
     for line in lines:
         console.print(line)
     if serve_app:
         serve(host=host, port=port, worker=True)
+
+
+@demo_app.command("seed")
+def demo_seed(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    scale: Annotated[str, typer.Option(help="small, medium or large.")] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+) -> None:
+    """Load a realistic synthetic data set through the import pipeline."""
+    from tierline.masterdata.seeding import SeedFailed, seed_tenant
+
+    async def main() -> None:
+        async with open_runtime() as runtime:
+            ref = await _tenant_by_slug(runtime, tenant)
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task("seeding", total=1.0)
+
+                async def progress(fraction: float, message: str) -> None:
+                    bar.update(task, completed=fraction, description=message)
+
+                results = await seed_tenant(runtime, ref, scale, seed, progress)
+        rows = sum(r.total_rows for r in results)
+        console.print(f"seeded {tenant} with the {scale} data set: {rows:,} rows")
+
+    try:
+        run(main)
+    except (SeedFailed, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 
@@ -73,8 +74,22 @@ async def _demo_tenants(runtime: Runtime) -> list[TenantRef]:
     return tenants
 
 
-async def prepare_demo(settings: Settings, base_url: str) -> list[str]:
-    """Migrate, create what is missing, reset the demo logins, and say where to look."""
+async def _seed_if_empty(runtime: Runtime, tenant: TenantRef, console: Any) -> None:
+    from sqlalchemy import func
+
+    from tierline.masterdata.models import Customer
+    from tierline.masterdata.seeding import seed_tenant
+
+    async with tenant_session(tenant) as s:
+        if await s.scalar(select(func.count()).select_from(Customer)):
+            return
+    if console is not None:
+        console.print(f"loading demo data into {tenant.name} …")
+    await seed_tenant(runtime, tenant, "small")
+
+
+async def prepare_demo(settings: Settings, base_url: str, console: Any = None) -> list[str]:
+    """Migrate, create what is missing (tenants, logins, data), and say where to look."""
     from tierline.tenants.migrate import migrate_all
 
     password = "demo-" + secrets.token_urlsafe(9)
@@ -83,6 +98,7 @@ async def prepare_demo(settings: Settings, base_url: str) -> list[str]:
         await migrate_all(runtime.databases, settings.migrate_concurrency)
         for tenant in await _demo_tenants(runtime):
             emails = await ensure_demo_users(tenant, password)
+            await _seed_if_empty(runtime, tenant, console)
             lines.append(
                 f"  [bold]{tenant.name}[/bold] (region {tenant.region}): "
                 f"{base_url}/t/{tenant.slug}/"

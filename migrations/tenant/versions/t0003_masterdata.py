@@ -5,7 +5,10 @@ Revises: t0002
 Create Date: 2026-11-24
 
 Natural keys (customer code, SKU, location code, order/line) are what ERP files carry, so
-foreign keys reference them directly; imports upsert by them. Revenue, margin and cost values
+foreign keys reference them directly; imports upsert by them. The order-line fact table carries
+no foreign keys: every import checks its references against the master data in the same
+transaction, and per-row constraint triggers would cost most of a million-line load (master
+data rows are never deleted, only merged through their source records). Revenue, margin and cost values
 are stored only encrypted (bytea, DESIGN.md §5). ``row_hash`` is a keyed hash of a record's
 source values, so re-importing an unchanged row changes nothing.
 """
@@ -144,9 +147,9 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
         sa.Column("order_no", sa.String(60), nullable=False),
         sa.Column("line_no", sa.Integer, nullable=False),
-        sa.Column("customer_code", CODE, sa.ForeignKey("customers.code"), nullable=False),
-        sa.Column("sku", CODE, sa.ForeignKey("products.sku"), nullable=False),
-        sa.Column("location_code", CODE, sa.ForeignKey("locations.code"), nullable=True),
+        sa.Column("customer_code", CODE, nullable=False),
+        sa.Column("sku", CODE, nullable=False),
+        sa.Column("location_code", CODE, nullable=True),
         sa.Column("order_date", sa.Date, nullable=False),
         sa.Column("requested_date", sa.Date, nullable=True),
         sa.Column("quantity", sa.Numeric(18, 4), nullable=False),

@@ -152,9 +152,18 @@ def _finish_checks(run: _Run) -> None:
     run.add_errors(validate.self_reference_errors(codes, run.spec, run.lookups))
 
 
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """API and generated frames arrive typed; validation reads text like a file's."""
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        aware = col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col
+        return aware.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").alias(name)
+    return col.cast(pl.String).alias(name)
+
+
 def chunks_of(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.DataFrame]:
     if isinstance(source, pl.DataFrame):
-        frame = source.select([pl.col(c).cast(pl.String) for c in source.columns])
+        frame = source.select([_as_text(c, t) for c, t in source.schema.items()])
         frame = frame.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
         for start in range(0, max(frame.height, 1), 200_000):
             yield frame.slice(start, 200_000)

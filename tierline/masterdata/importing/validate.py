@@ -125,7 +125,7 @@ def typed_expr(f: Field, options: FileOptions) -> pl.Expr:
     if f.kind == "date":
         return col.str.to_date(options.date_format or "%Y-%m-%d", strict=False)
     if f.kind == "datetime":
-        return col.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+        return _datetime(col)
     if f.kind == "bool":
         lowered = col.str.to_lowercase()
         return (
@@ -140,6 +140,33 @@ def typed_expr(f: Field, options: FileOptions) -> pl.Expr:
     if f.upper:
         return col.str.to_uppercase()
     return col
+
+
+def _datetime(col: pl.Expr) -> pl.Expr:
+    """ISO 8601 with an offset (or Z), or without one (read as UTC), or a bare date."""
+
+    def utc(e: pl.Expr) -> pl.Expr:
+        return e.dt.convert_time_zone("UTC")
+
+    return pl.coalesce(
+        [
+            utc(col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")),
+            utc(
+                col.str.replace(r"Z$", "+00:00").str.to_datetime(
+                    "%Y-%m-%dT%H:%M:%S%z", strict=False, time_unit="us"
+                )
+            ),
+            col.str.to_datetime(
+                "%Y-%m-%d %H:%M:%S", strict=False, time_unit="us"
+            ).dt.replace_time_zone("UTC"),
+            col.str.to_datetime(
+                "%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us"
+            ).dt.replace_time_zone("UTC"),
+            col.str.to_date("%Y-%m-%d", strict=False)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC"),
+        ]
+    )
 
 
 _KIND_WORDS = {

@@ -22,6 +22,7 @@ from tierline.platform.errors import DomainError
 from tierline.platform.identity import users as user_service
 from tierline.platform.identity.login import authenticate, check_ip
 from tierline.platform.identity.models import User
+from tierline.platform.identity.oidc import enabled_provider_name
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import SESSION_COOKIE, session_cookie
 from tierline.platform.identity.users import STAFF_ROLES, Actor
@@ -56,7 +57,12 @@ def safe_next(tenant: TenantRef, raw: str | None) -> str:
 
 
 def _login_page(
-    tenant: TenantRef, error: str | None, email: str, next_path: str, status: int
+    tenant: TenantRef,
+    error: str | None,
+    email: str,
+    next_path: str,
+    status: int,
+    sso: str | None = None,
 ) -> Response[Any]:
     token = secrets.token_urlsafe(32)
     response = Template(
@@ -67,6 +73,7 @@ def _login_page(
             "email": email,
             "next": next_path,
             "csrf": token,
+            "sso": sso,
         },
         status_code=status,
     )
@@ -93,7 +100,8 @@ def _login_page(
 async def login_page(
     current_tenant: NamedDependency[TenantRef], next: FromQuery[str | None] = None
 ) -> Response[Any]:
-    return _login_page(current_tenant, None, "", safe_next(current_tenant, next), 200)
+    sso = await enabled_provider_name(current_tenant)  # the "Sign in with …" button
+    return _login_page(current_tenant, None, "", safe_next(current_tenant, next), 200, sso)
 
 
 @post(

@@ -1,0 +1,326 @@
+"""Single sign-on pages: starting a sign-in at the tenant's identity provider, the callback, and
+the tenant admin's provider settings. The logic lives in ``oidc``; this module is the web side
+(cookies, throttling, audit of refusals, templates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
+
+from tierline.platform.access import PUBLIC, requires
+from tierline.platform.audit import record
+from tierline.platform.encryption.store import kms_from_settings, load_codec
+from tierline.platform.identity import oidc, throttle
+from tierline.platform.identity.models import OidcProvider
+from tierline.platform.identity.oidc import (
+    BINDING_COOKIE,
+    CallbackParams,
+    SsoConfigError,
+    SsoRefused,
+)
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.users import STAFF_ROLES
+from tierline.platform.identity.web import provide_principal
+from tierline.platform.navigation import NavItem, register_nav
+from tierline.platform.observability import current_request_id
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.policies import ROLES
+from tierline.tenants.controllers import provide_tenant
+
+# identity/controllers.py mounts these ROUTES by importing this module, so this module takes
+# that one's helpers (client_ip, safe_next, start_session, actor_of) inside the handlers: a
+# module-level import back would be circular whichever of the two is imported first.
+
+TENANT = {"current_tenant": provide_tenant}
+SIGNED_IN = {"principal": provide_principal}
+# Starting and finishing a sign-in both count: 30 complete attempts per 10 minutes per address.
+SSO_IP_LIMIT, SSO_IP_WINDOW = 60, 600
+
+register_nav(
+    NavItem(
+        "Single sign-on",
+        "admin/sso",
+        "sso:manage",
+        "Let staff sign in through your identity provider (OpenID Connect).",
+        85,
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing in
+
+
+def _binding_cookie(tenant: TenantRef, value: str, secure: bool) -> Cookie:
+    """Ties the pending sign-in to this browser. SameSite=Lax (not Strict): the provider sends
+    the browser back with a top-level cross-site GET, which Strict would strip the cookie from."""
+    return Cookie(
+        key=BINDING_COOKIE,
+        value=value,
+        path=f"/t/{tenant.slug}/sso/",
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        max_age=oidc.STATE_TTL_SECONDS if value else 0,
+    )
+
+
+async def _throttled(redis: Any, tenant: TenantRef, ip: str) -> Response[Any] | None:
+    key = f"sso-ip:{tenant.slug}:{ip}"
+    verdict = await throttle.hit(redis, key, SSO_IP_LIMIT, SSO_IP_WINDOW)
+    if verdict.allowed:
+        return None
+    response = _error_page(
+        tenant, 429, "Too many sign-in attempts from your network. Wait a few minutes."
+    )
+    response.headers["Retry-After"] = str(verdict.retry_after)
+    return response
+
+
+def _error_page(tenant: TenantRef, status: int, message: str) -> Response[Any]:
+    return Template(  # type: ignore[return-value]
+        "identity/sso_error.html",
+        context={
+            "tenant": tenant,
+            "status": status,
+            "message": message,
+            "request_id": current_request_id(),
+        },
+        status_code=status,
+    )
+
+
+async def _refused(tenant: TenantRef, refusal: SsoRefused, ip: str) -> Response[Any]:
+    """Audit the refusal (reason only: no code, token or secret) and show a friendly page."""
+    async with tenant_session(tenant) as s:
+        await record(
+            s,
+            actor=refusal.email or "(unknown)",
+            actor_kind="anonymous",
+            action="auth.login_failed",
+            object_type="user",
+            object_id=refusal.user_id,
+            after={"method": "sso"},
+            reason=refusal.reason,
+            request_id=current_request_id(),
+            client_ip=ip,
+        )
+    return _error_page(tenant, refusal.status, refusal.message)
+
+
+@get(
+    "/t/{tenant:str}/sso/login",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="ssoLogin",
+    include_in_schema=False,
+)
+async def sso_login(
+    current_tenant: NamedDependency[TenantRef],
+    request: Request[Any, Any, Any],
+    state: State,
+    next: FromQuery[str | None] = None,
+) -> Response[Any]:
+    from tierline.platform.identity.controllers import client_ip, safe_next
+
+    redis, ip = await state.runtime.redis(), client_ip(request)
+    limited = await _throttled(redis, current_tenant, ip)
+    if limited is not None:
+        return limited
+    try:
+        start = await oidc.start_login(
+            redis, current_tenant, state.settings.base_url, safe_next(current_tenant, next)
+        )
+    except SsoRefused as refusal:
+        return await _refused(current_tenant, refusal, ip)
+    response = Redirect(start.authorization_url, status_code=303)
+    response.cookies.append(
+        _binding_cookie(current_tenant, start.binding, state.settings.secure_cookies)
+    )
+    return response  # type: ignore[return-value]
+
+
+@get(
+    "/t/{tenant:str}/sso/callback",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="ssoCallback",
+    include_in_schema=False,
+)
+async def sso_callback(
+    current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
+) -> Response[Any]:
+    from tierline.platform.identity.controllers import client_ip, start_session
+
+    redis, ip = await state.runtime.redis(), client_ip(request)
+    limited = await _throttled(redis, current_tenant, ip)
+    if limited is not None:
+        return limited
+    query = request.query_params
+    params = CallbackParams(
+        state=query.get("state"),
+        code=query.get("code"),
+        error=query.get("error"),
+        binding=request.cookies.get(BINDING_COOKIE),
+    )
+    try:
+        signed_in = await oidc.finish_login(
+            redis,
+            current_tenant,
+            params,
+            state.settings,
+            ip,
+            current_request_id(),
+        )
+    except SsoRefused as refusal:
+        response = await _refused(current_tenant, refusal, ip)
+    else:
+        response = await start_session(
+            request,
+            state,
+            current_tenant,
+            signed_in.user_id,
+            signed_in.kind,
+            "sso",
+            signed_in.next_path,
+        )
+    # The binding has done its job either way (the state is gone from Redis too).
+    response.cookies.append(_binding_cookie(current_tenant, "", state.settings.secure_cookies))
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# The admin page
+
+
+def _values_of(provider: OidcProvider | None) -> dict[str, Any]:
+    if provider is None:
+        return {"enabled": True, "role_claim": "groups"}
+    return {
+        "name": provider.name,
+        "issuer": provider.issuer,
+        "client_id": provider.client_id,
+        "allowed_domains": "\n".join(provider.allowed_domains or []),
+        "role_claim": provider.role_claim or "",
+        "role_mapping": oidc.format_role_mapping(provider.role_mapping or {}),
+        "default_role": provider.default_role or "",
+        "enabled": provider.enabled,
+    }
+
+
+def _values_from_form(form: Any) -> dict[str, Any]:
+    """What the admin typed, to show again after a refusal (never the secret)."""
+    keys = ("name", "issuer", "client_id", "allowed_domains", "role_claim", "role_mapping")
+    values: dict[str, Any] = {k: str(form.get(k, "") or "") for k in keys}
+    values["default_role"] = str(form.get("default_role", "") or "")
+    values["enabled"] = str(form.get("enabled", "")).lower() in ("1", "on", "true", "yes")
+    return values
+
+
+def _settings_page(
+    principal: Principal,
+    state: State,
+    values: dict[str, Any],
+    *,
+    has_secret: bool,
+    errors: list[str] | None = None,
+    flash: str | None = None,
+    discovery: tuple[bool, str] | None = None,
+    status: int = 200,
+) -> Template:
+    return Template(
+        "identity/sso_settings.html",
+        context={
+            "tenant": principal.tenant,
+            "principal": principal,
+            "values": values,
+            "has_secret": has_secret,
+            "errors": errors or [],
+            "flash": flash,
+            "discovery": discovery,
+            "roles": [ROLES[r] for r in STAFF_ROLES],
+            "callback_url": oidc.callback_url(state.settings.base_url, principal.tenant),
+        },
+        status_code=status,
+    )
+
+
+async def _current(tenant: TenantRef) -> OidcProvider | None:
+    async with tenant_session(tenant) as s:
+        return await oidc.get_provider(s)
+
+
+@get(
+    "/t/{tenant:str}/admin/sso",
+    guards=[requires("sso:manage")],
+    dependencies=SIGNED_IN,
+    operation_id="ssoSettingsPage",
+    include_in_schema=False,
+)
+async def sso_settings_page(principal: NamedDependency[Principal], state: State) -> Template:
+    provider = await _current(principal.tenant)
+    return _settings_page(principal, state, _values_of(provider), has_secret=provider is not None)
+
+
+async def _test_discovery(principal: Principal, state: State) -> Template:
+    provider = await _current(principal.tenant)
+    result = (
+        await oidc.check_discovery(provider.issuer)
+        if provider is not None
+        else (False, "save a configuration first")
+    )
+    return _settings_page(
+        principal,
+        state,
+        _values_of(provider),
+        has_secret=provider is not None,
+        discovery=result,
+    )
+
+
+@post(
+    "/t/{tenant:str}/admin/sso",
+    guards=[requires("sso:manage")],
+    dependencies=SIGNED_IN,
+    operation_id="saveSsoSettings",
+    include_in_schema=False,
+)
+async def save_sso_settings(
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
+) -> Template:
+    from tierline.platform.identity.controllers import actor_of
+
+    form = await request.form()
+    if form.get("action") == "test":
+        return await _test_discovery(principal, state)
+    codec = await load_codec(principal.tenant, kms_from_settings(state.settings))
+    existing = await _current(principal.tenant)
+    try:
+        settings = oidc.validate_settings(form, has_secret=existing is not None)
+        async with tenant_session(principal.tenant) as s:
+            provider = await oidc.save_provider(s, codec, settings, actor_of(request, principal))
+    except SsoConfigError as exc:
+        return _settings_page(
+            principal,
+            state,
+            _values_from_form(form),
+            has_secret=existing is not None,
+            errors=exc.problems,
+            status=422,
+        )
+    return _settings_page(
+        principal,
+        state,
+        _values_of(provider),
+        has_secret=True,
+        flash="Single sign-on settings saved.",
+        discovery=await oidc.check_discovery(provider.issuer),
+    )
+
+
+ROUTES = [sso_login, sso_callback, sso_settings_page, save_sso_settings]
