@@ -126,16 +126,21 @@ def build_rows(frame: pl.DataFrame, spec: EntitySpec, codec: Any, hash_key: byte
     return out.select(stage_columns(spec))
 
 
-async def copy_rows(conn: AsyncConnection, rows: pl.DataFrame) -> None:
-    if rows.is_empty():
-        return
+def csv_payload(rows: pl.DataFrame) -> tuple[bytes, list[str]]:
+    """The rows as CSV for COPY (built in a worker thread, not on the event loop)."""
     buffer = io.BytesIO()
     rows.write_csv(
         buffer, include_header=False, null_value="", datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z"
     )
-    buffer.seek(0)
+    return buffer.getvalue(), rows.columns
+
+
+async def copy_rows(conn: AsyncConnection, payload: bytes, columns: list[str]) -> None:
+    if not payload:
+        return
     raw = (await conn.get_raw_connection()).driver_connection
-    await raw.copy_to_table(STAGE, source=buffer, columns=rows.columns, format="csv")  # type: ignore[union-attr]
+    source = io.BytesIO(payload)
+    await raw.copy_to_table(STAGE, source=source, columns=columns, format="csv")  # type: ignore[union-attr]
 
 
 def _change_test(spec: EntitySpec, columns: list[str]) -> str:
@@ -148,21 +153,30 @@ def _change_test(spec: EntitySpec, columns: list[str]) -> str:
 
 
 async def upsert(conn: AsyncConnection, spec: EntitySpec) -> tuple[int, int]:
-    """Insert new rows, update changed ones; returns (inserted, updated)."""
+    """Update changed rows, then insert new ones; returns (inserted, updated).
+
+    Two set-based statements joined on the natural key instead of ``INSERT … ON CONFLICT``:
+    a first load inserts without speculative insertion, a re-load touches only changed rows.
+    A row another transaction inserts meanwhile makes the insert fail on the unique key and
+    the whole import roll back (run it again); it never half-applies.
+    """
     columns = stage_columns(spec)
     names = ", ".join(f'"{c}"' for c in columns)
-    updates = [f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in spec.key]
+    match = " AND ".join(f't."{k}" = s."{k}"' for k in spec.key)
+    await conn.exec_driver_sql(f"ANALYZE {STAGE}")
+    sets = [f'"{c}" = s."{c}"' for c in columns if c not in spec.key]
     if "updated_at" in table_of(spec).columns:
-        updates.append("updated_at = now()")
-    conflict = ", ".join(f'"{k}"' for k in spec.key)
-    sql = (
-        f'WITH up AS (INSERT INTO "{spec.table}" ({names}) SELECT {names} FROM {STAGE} '
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(updates)} "
-        f"WHERE {_change_test(spec, columns)} RETURNING (xmax = 0) AS inserted) "
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+        sets.append("updated_at = now()")
+    changed = _change_test(spec, columns).replace(f'"{spec.table}".', "t.")
+    changed = changed.replace("EXCLUDED.", "s.")
+    updated = await conn.exec_driver_sql(
+        f'UPDATE "{spec.table}" t SET {", ".join(sets)} FROM {STAGE} s WHERE {match} AND {changed}'
     )
-    counts: tuple[Any, ...] = tuple((await conn.exec_driver_sql(sql)).one())
-    return int(counts[0]), int(counts[1])
+    inserted = await conn.exec_driver_sql(
+        f'INSERT INTO "{spec.table}" ({names}) SELECT {names} FROM {STAGE} s '
+        f'WHERE NOT EXISTS (SELECT 1 FROM "{spec.table}" t WHERE {match})'
+    )
+    return int(inserted.rowcount), int(updated.rowcount)
 
 
 async def record_sources(conn: AsyncConnection, spec: EntitySpec, source_system: str) -> None:

@@ -110,7 +110,7 @@ class _Run:
             self.stored += min(room, found.height)
 
 
-def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
+def _check_chunk(run: _Run, chunk: pl.DataFrame) -> tuple[bytes, list[str]] | None:
     """Validate one chunk (CPU work, run in a thread); the rows to stage when all is well."""
     spec, options = run.spec, run.profile.options
     frame = validate.map_columns(chunk, run.profile, spec)
@@ -129,7 +129,7 @@ def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
     run.add_errors(pl.concat(found).sort("line"))
     if run.error_count:
         return None
-    return apply.build_rows(typed, spec, run.codec, run.key)
+    return apply.csv_payload(apply.build_rows(typed, spec, run.codec, run.key))
 
 
 def _finish_checks(run: _Run) -> None:
@@ -177,29 +177,38 @@ def chunks_of(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.Data
 async def _validate_and_stage(
     conn: AsyncConnection, run: _Run, source: Path | pl.DataFrame, size: int, report: Progress
 ) -> None:
+    """Check chunk N+1 in a worker thread while chunk N is copied into the database."""
     iterator = chunks_of(source, run.profile)
-    first = True
-    while True:
+    header_checked = False
+
+    async def produce() -> tuple[bool, tuple[bytes, list[str]] | None]:
+        nonlocal header_checked
         chunk = await asyncio.to_thread(next, iterator, None)
         if chunk is None:
-            break
-        if first:
+            return False, None
+        if not header_checked:
             validate.check_header([c for c in chunk.columns if c != LINE], run.profile, run.spec)
-            first = False
-        rows = await asyncio.to_thread(_check_chunk, run, chunk)
-        if rows is not None:
-            await apply.copy_rows(conn, rows)
-        await report(
-            min(0.85, 0.05 + 0.8 * run.total / max(size / 100, run.total + 1)),
-            f"checked {run.total:,} rows",
-        )
+            header_checked = True
+        return True, await asyncio.to_thread(_check_chunk, run, chunk)
+
+    pending = asyncio.ensure_future(produce())
+    try:
+        while True:
+            more, payload = await pending
+            if not more:
+                break
+            pending = asyncio.ensure_future(produce())
+            if payload is not None:
+                await apply.copy_rows(conn, *payload)
+            fraction = min(0.85, 0.05 + 0.8 * run.total / max(size / 100, run.total + 1))
+            await report(fraction, f"checked {run.total:,} rows")
+    finally:
+        if not pending.done():
+            pending.cancel()
     _finish_checks(run)
     if run.error_count:
-        raise ImportRejected(
-            pl.concat(run.errors) if run.errors else validate.empty_errors(),
-            run.error_count,
-            run.total,
-        )
+        errors = pl.concat(run.errors) if run.errors else validate.empty_errors()
+        raise ImportRejected(errors, run.error_count, run.total)
 
 
 async def _load_codec(runtime: Runtime, tenant: TenantRef) -> Any:

@@ -1,0 +1,100 @@
+"""Import 1M order lines from CSV (validation, unit conversion, encryption of revenue and margin,
+upsert) against a bare ``COPY`` of the same file into an unindexed table with the same columns,
+in the same run. Targets: ratio <= 3, peak memory <= 1.5 GB.
+
+The data is generated in a child process, so this process's peak RSS is the import's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._harness import fresh_runtime, write_result
+
+LINES = 1_000_000
+GENERATE = """
+import sys
+from pathlib import Path
+from tierline.masterdata.synthetic import generate
+d = generate("large")
+out = Path(sys.argv[1])
+for name in ("customers", "products", "uom_conversions", "locations"):
+    getattr(d, name).write_csv(out / f"{name}.csv")
+d.order_lines.head(int(sys.argv[2])).write_csv(out / "order_lines.csv")
+"""
+
+BARE_TABLE = """CREATE TABLE bare_order_lines (
+    order_no text, line_no int, customer_code text, sku text, location_code text,
+    order_date date, requested_date date, quantity numeric, uom text, revenue numeric,
+    margin numeric, margin_estimated boolean, currency text, promised_date date,
+    shipped_date date, delivered_date date, delivered_quantity numeric, damaged boolean,
+    documentation_ok boolean, source_updated_at timestamptz)"""
+
+
+async def bare_copy(runtime, tenant, path: Path) -> float:  # type: ignore[no-untyped-def]
+    from tierline.platform.tenancy import tenant_connection
+
+    async with tenant_connection(tenant, runtime.databases) as conn:
+        await conn.exec_driver_sql(BARE_TABLE)
+        raw = (await conn.get_raw_connection()).driver_connection
+        started = time.perf_counter()
+        with path.open("rb") as handle:
+            await raw.copy_to_table("bare_order_lines", source=handle, format="csv", header=True)
+        elapsed = time.perf_counter() - started
+        await conn.exec_driver_sql("DROP TABLE bare_order_lines")
+    return elapsed
+
+
+async def main() -> None:
+    from tierline.masterdata.importing import run_import
+    from tierline.masterdata.profiles import presets
+    from tierline.platform.encryption.store import kms_from_settings
+    from tierline.platform.identity.users import SYSTEM
+    from tierline.tenants.service import provision_tenant
+
+    folder = Path(tempfile.mkdtemp(prefix="tl-bench-import-"))
+    subprocess.run([sys.executable, "-c", GENERATE, str(folder), str(LINES)], check=True)
+    async with fresh_runtime() as runtime:
+        kms = kms_from_settings(runtime.settings)
+        tenant = await provision_tenant(runtime.databases, "bench_import", "Bench", "eu", kms=kms)
+        for name in ("customers", "products", "uom_conversions", "locations"):
+            result = await run_import(
+                runtime, tenant, name, folder / f"{name}.csv", presets()[f"generic_{name}"], SYSTEM
+            )
+            assert result.status == "applied", result.errors[:3]
+        path = folder / "order_lines.csv"
+        baseline = await bare_copy(runtime, tenant, path)
+        profile = dataclasses.replace(presets()["generic_order_lines"])
+        started = time.perf_counter()
+        result = await run_import(runtime, tenant, "order_lines", path, profile, SYSTEM)
+        elapsed = time.perf_counter() - started
+        assert result.status == "applied", result.errors[:3]
+        started = time.perf_counter()
+        again = await run_import(runtime, tenant, "order_lines", path, profile, SYSTEM)
+        reimport = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    write_result(
+        "import",
+        {
+            "order_lines": LINES,
+            "file_mb": round(path.stat().st_size / 1e6, 1),
+            "bare_copy_seconds": round(baseline, 2),
+            "import_seconds": round(elapsed, 2),
+            "ratio_vs_bare_copy": round(elapsed / baseline, 2),
+            "reimport_unchanged_seconds": round(reimport, 2),
+            "reimport_unchanged_rows": again.unchanged,
+            "peak_rss_mb": round(peak_mb),
+            "targets": {"ratio": 3, "peak_rss_mb": 1536},
+        },
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
