@@ -1,0 +1,361 @@
+"""The data-quality page, its feed-settings form, and the JSON twin ``/api/v1/data-quality``.
+
+Who sees what:
+
+- the page and the API need ``dataquality:read``; findings cover the rows of the scopes that
+  permission is held in (feeds are tenant-wide and always listed whole);
+- shares of revenue are money: numbers for readers holding ``margin:read``, the mask for
+  everyone else (counts and shares of lines are not money and are always shown);
+- feed settings are tenant-wide, so changing them needs ``steward:resolve`` in scope ``*``.
+
+The form is a plain POST (works without JavaScript); a valid change redirects back (303) with a
+notice, an invalid one re-renders the page with the messages next to the fields (422).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+
+from tierline.masterdata.browse import Scopes
+from tierline.masterdata.controllers import fmt_number, fmt_share, fmt_time
+from tierline.masterdata.quality import (
+    MAX_STALENESS_HOURS,
+    MIN_STALENESS_HOURS,
+    EstimatedMargins,
+    Example,
+    FeedState,
+    Finding,
+    InvalidFeedSettings,
+    QualityReport,
+    quality_report,
+    update_feed_settings,
+)
+from tierline.platform.access import requires
+from tierline.platform.db import utcnow
+from tierline.platform.encryption import MASKED, FieldCodec, page_value
+from tierline.platform.identity.controllers import actor_of
+from tierline.platform.identity.models import User
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.web import provide_principal
+from tierline.platform.navigation import NavItem, register_nav
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.policies import ALL_SCOPES
+
+READ = "dataquality:read"
+RESOLVE = "steward:resolve"
+MARGIN = "margin:read"
+SIGNED_IN = {"principal": Provide(provide_principal)}
+STEWARDS_OFFERED = 1000  # suggestions in the steward field; any active staff e-mail is accepted
+
+register_nav(
+    NavItem(
+        "Data quality",
+        "data-quality",
+        READ,
+        "Stale feeds, estimated margins, implausible values, missing attributes.",
+        35,
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Access
+
+
+def _same_tenant(principal: Principal, slug: str) -> None:
+    if principal.tenant.slug != slug:
+        raise NotFoundException()  # another tenant's page: as if it did not exist
+
+
+def _scopes_of(request: Request[Any, Any, Any], principal: Principal, permission: str) -> Scopes:
+    """Scopes in which the caller holds ``permission``; None for all of them."""
+    if principal.is_client:
+        return None  # a machine client's grant is tenant-wide; the guard checked it
+    policy = getattr(request.state, "policy", None)
+    if policy is None:
+        return frozenset()
+    scopes: frozenset[str] = policy.scopes_for(principal.subject, permission)
+    return None if ALL_SCOPES in scopes else scopes
+
+
+def _tenant_wide(request: Request[Any, Any, Any], principal: Principal, permission: str) -> bool:
+    return _scopes_of(request, principal, permission) is None
+
+
+def _sees_money(principal: Principal) -> bool:
+    return MARGIN in principal.permissions
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+async def _codec(state: State, tenant: TenantRef) -> FieldCodec:
+    from tierline.platform.encryption.store import kms_from_settings, load_codec
+
+    codec: FieldCodec = await load_codec(tenant, kms_from_settings(state.settings))
+    return codec
+
+
+async def _report(state: State, tenant: TenantRef, scopes: Scopes) -> QualityReport:
+    codec = await _codec(state, tenant)
+    async with tenant_session(tenant) as s:
+        return await quality_report(s, codec, utcnow(), scopes)
+
+
+async def _stewards(tenant: TenantRef) -> list[str]:
+    async with tenant_session(tenant) as s:
+        rows = await s.execute(
+            select(User.email)
+            .where(User.kind == "staff", User.status == "active")
+            .order_by(User.email)
+            .limit(STEWARDS_OFFERED)
+        )
+        return [str(e) for e in rows.scalars()]
+
+
+# ---------------------------------------------------------------------------------------------
+# The page
+
+
+@dataclass(frozen=True)
+class FeedForm:
+    """What was typed into one feed's form, echoed back with its errors."""
+
+    name: str
+    staleness_hours: str
+    steward_email: str
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+_ID_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+
+
+def feed_anchor(name: str) -> str:
+    """An element id for a feed's row (feed names hold ``:``, awkward in fragment links)."""
+    return "feed-" + _ID_UNSAFE.sub("-", name.lower())
+
+
+def _links(tenant: TenantRef) -> dict[str, Any]:
+    base = f"/t/{tenant.slug}"
+    return {
+        "customer_url": lambda code: f"{base}/customers/{quote(code, safe='')}",
+        "product_url": lambda sku: f"{base}/products/{quote(sku, safe='')}",
+    }
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: Principal,
+    form: FeedForm | None = None,
+    status: int = 200,
+) -> Template:
+    scopes = _scopes_of(request, principal, READ)
+    report = await _report(state, principal.tenant, scopes)
+    can_configure = _tenant_wide(request, principal, RESOLVE)
+    allowed = _sees_money(principal)
+    saved = request.query_params.get("saved")
+    context: dict[str, Any] = {
+        "tenant": principal.tenant,
+        "principal": principal,
+        "report": report,
+        "scoped": scopes is not None,
+        "can_configure": can_configure,
+        "stewards": await _stewards(principal.tenant) if can_configure else [],
+        "form": form,
+        "saved": saved if saved in {f.name for f in report.feeds} else None,
+        "sees_margin": allowed,
+        "masked": MASKED,
+        "money_share": lambda value: page_value(fmt_share(value), allowed),
+        "fmt_number": fmt_number,
+        "fmt_share": fmt_share,
+        "fmt_time": fmt_time,
+        "feed_anchor": feed_anchor,
+        "min_hours": MIN_STALENESS_HOURS,
+        "max_hours": MAX_STALENESS_HOURS,
+        **_links(principal.tenant),
+    }
+    return Template("masterdata/quality.html", context=context, status_code=status)
+
+
+@get(
+    "/t/{tenant:str}/data-quality",
+    guards=[requires(READ)],
+    dependencies=SIGNED_IN,
+    operation_id="dataQualityPage",
+    include_in_schema=False,
+)
+async def data_quality_page(
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    tenant: FromPath[str],
+) -> Template:
+    """Feeds with their freshness, and every finding with a few example keys."""
+    _same_tenant(principal, tenant)
+    return await _page(request, state, principal)
+
+
+@post(
+    "/t/{tenant:str}/data-quality/feeds/{name:str}",
+    guards=[requires(RESOLVE)],
+    dependencies=SIGNED_IN,
+    operation_id="configureFeed",
+    include_in_schema=False,
+)
+async def configure_feed(
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    tenant: FromPath[str],
+    name: FromPath[str],
+) -> Response[Any]:
+    """Set one feed's staleness threshold and steward (audited as ``feeds.configure``)."""
+    _same_tenant(principal, tenant)
+    if not _tenant_wide(request, principal, RESOLVE):
+        raise PermissionDeniedException(
+            "feed settings are tenant-wide: they need steward:resolve in scope *"
+        )
+    data = await request.form()
+    hours = str(data.get("staleness_hours", ""))[:40]
+    steward = str(data.get("steward_email", ""))[:400]
+    try:
+        # The error leaves the unit of work, so nothing it started is committed.
+        async with tenant_session(principal.tenant) as s:
+            await update_feed_settings(s, name, hours, steward, actor_of(request, principal))
+    except InvalidFeedSettings as exc:
+        form = FeedForm(name, hours, steward, exc.errors)
+        return await _page(request, state, principal, form, status=422)  # type: ignore[return-value]
+    target = f"/t/{tenant}/data-quality?saved={quote(name, safe='')}#{feed_anchor(name)}"
+    return Redirect(target, status_code=303)  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# The JSON API
+
+
+class FeedOut(msgspec.Struct):
+    name: str
+    entity: str
+    source_system: str
+    status: str  # fresh | stale | never
+    reason: str | None
+    last_success_at: datetime | None
+    newest_source_at: datetime | None
+    staleness_hours: int
+    steward_email: str | None
+
+
+class ExampleOut(msgspec.Struct):
+    key: str  # customer code, SKU, or "order_no/line_no"
+    customer_code: str | None
+    sku: str | None
+
+
+class EstimatedMarginsOut(msgspec.Struct):
+    product_line: str | None
+    currency: str | None
+    lines: int
+    estimated_lines: int
+    estimated_share: float | None  # of lines
+    revenue_share: float | None  # of revenue; null when masked
+    masked: bool
+
+
+class FindingOut(msgspec.Struct):
+    key: str
+    label: str
+    entity: str
+    count: int
+    checked: int  # rows the check looked at
+    share: float | None
+    examples: list[ExampleOut]  # at most 20
+
+
+class DataQualityOut(msgspec.Struct):
+    generated_at: datetime
+    scoped: bool  # findings limited to the caller's scopes
+    feeds: list[FeedOut]
+    stale_feeds: int  # stale or never loaded
+    order_lines: int
+    estimated_margins: list[EstimatedMarginsOut]
+    implausible: list[FindingOut]
+    missing_attributes: list[FindingOut]
+
+
+def _feed_out(f: FeedState) -> FeedOut:
+    return FeedOut(
+        f.name,
+        f.entity,
+        f.source_system,
+        f.status,
+        f.reason,
+        f.last_success_at,
+        f.newest_source_at,
+        f.staleness_hours,
+        f.steward_email,
+    )
+
+
+def _examples_out(examples: tuple[Example, ...]) -> list[ExampleOut]:
+    return [ExampleOut(e.key, e.customer_code, e.sku) for e in examples]
+
+
+def _finding_out(f: Finding) -> FindingOut:
+    return FindingOut(
+        f.key, f.label, f.entity, f.count, f.total, f.share, _examples_out(f.examples)
+    )
+
+
+def _estimated_out(e: EstimatedMargins, allowed: bool) -> EstimatedMarginsOut:
+    share = e.revenue_share if allowed else None
+    return EstimatedMarginsOut(
+        e.product_line, e.currency, e.lines, e.estimated, e.share, share, not allowed
+    )
+
+
+def report_out(report: QualityReport, allowed: bool, scoped: bool) -> DataQualityOut:
+    return DataQualityOut(
+        generated_at=report.generated_at,
+        scoped=scoped,
+        feeds=[_feed_out(f) for f in report.feeds],
+        stale_feeds=len(report.stale),
+        order_lines=report.order_lines,
+        estimated_margins=[_estimated_out(e, allowed) for e in report.estimated],
+        implausible=[_finding_out(f) for f in report.implausible],
+        missing_attributes=[_finding_out(f) for f in report.missing],
+    )
+
+
+@get(
+    "/api/v1/data-quality",
+    guards=[requires(READ)],
+    dependencies=SIGNED_IN,
+    operation_id="getDataQuality",
+    tags=["data quality"],
+)
+async def api_data_quality(
+    request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
+) -> DataQualityOut:
+    """Feeds and data-quality findings of the caller's tenant (counts, shares, example keys;
+    revenue shares are null with ``masked`` true without ``margin:read``)."""
+    scopes = _scopes_of(request, principal, READ)
+    report = await _report(state, principal.tenant, scopes)
+    return report_out(report, _sees_money(principal), scopes is not None)
+
+
+ROUTES = [data_quality_page, configure_feed, api_data_quality]
