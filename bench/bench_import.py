@@ -60,7 +60,8 @@ async def main() -> None:
     from tierline.tenants.service import provision_tenant
 
     folder = Path(tempfile.mkdtemp(prefix="tl-bench-import-"))
-    subprocess.run([sys.executable, "-c", GENERATE, str(folder), str(LINES)], check=True)
+    generate = [sys.executable, "-c", GENERATE, str(folder), str(LINES)]
+    await asyncio.to_thread(subprocess.run, generate, check=True)
     async with fresh_runtime() as runtime:
         kms = kms_from_settings(runtime.settings)
         tenant = await provision_tenant(runtime.databases, "bench_import", "Bench", "eu", kms=kms)

@@ -73,9 +73,8 @@ TenantFactory = Callable[..., Awaitable[TenantRef]]
 @pytest.fixture
 async def make_tenant(runtime: Runtime) -> TenantFactory:
     """Provision a fresh tenant (own schema) in a region; about 30 ms each."""
-    from tierline.tenants.service import provision_tenant
-
     from tierline.platform.encryption.store import kms_from_settings
+    from tierline.tenants.service import provision_tenant
 
     async def make(region: str = "eu", name: str = "Test Tenant", prefix: str = "t") -> TenantRef:
         return await provision_tenant(

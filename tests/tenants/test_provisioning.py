@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.conftest import unique_slug
+from tierline.platform.alembic_runner import head_revision
 from tierline.platform.databases import (
     Databases,
     RegionUnavailable,
@@ -13,7 +14,6 @@ from tierline.platform.databases import (
     UnknownRegion,
 )
 from tierline.platform.db import InvalidSlug
-from tierline.platform.alembic_runner import head_revision
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import tenant_session
 from tierline.tenants.errors import DuplicateTenant, ProvisioningFailed, SchemaConflict

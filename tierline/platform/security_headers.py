@@ -36,9 +36,9 @@ def security_headers(app: ASGIApp, hsts: bool) -> ASGIApp:
                 headers = list(message.get("headers") or [])
                 present = {name.lower() for name, _ in headers}
                 headers += [(k, v) for k, v in fixed if k not in present]
-                if scope.get("path", "").startswith(("/t/", "/portal/", "/api/")):
-                    if b"cache-control" not in present:
-                        headers.append((b"cache-control", b"no-store"))
+                private = scope.get("path", "").startswith(("/t/", "/portal/", "/api/"))
+                if private and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers  # type: ignore[typeddict-unknown-key]
             await send(message)
 

@@ -319,7 +319,9 @@ def _page(principal: NamedDependency[Principal], **extra: Any) -> dict[str, Any]
     operation_id="usersPage",
     include_in_schema=False,
 )
-async def users_page(principal: NamedDependency[Principal], request: Request[Any, Any, Any]) -> Template:
+async def users_page(
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any]
+) -> Template:
     async with tenant_session(principal.tenant) as s:
         rows = await user_service.list_users(s)
     flash = request.query_params.get("done")
@@ -335,7 +337,7 @@ async def users_page(principal: NamedDependency[Principal], request: Request[Any
     )
 
 
-def _back(principal: NamedDependency[Principal], done: str | None = None, error: str | None = None) -> Response[Any]:
+def _back(principal: Principal, done: str | None = None, error: str | None = None) -> Response[Any]:
     target = f"/t/{principal.tenant.slug}/admin/users"
     if done:
         target += "?done=" + quote(done)
@@ -421,7 +423,10 @@ async def grant_role(
     include_in_schema=False,
 )
 async def set_user_status(
-    principal: NamedDependency[Principal], user_id: FromPath[str], request: Request[Any, Any, Any], state: State
+    principal: NamedDependency[Principal],
+    user_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    state: State,
 ) -> Response[Any]:
     form = await request.form()
     status = str(form.get("status", ""))
