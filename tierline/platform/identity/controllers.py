@@ -139,7 +139,8 @@ async def login(
             (user.id, user.kind, user.must_change_password) if user else (None, "", False)
         )
     if user_id is None:
-        return _login_page(current_tenant, outcome.error, email, next_path, outcome.status)
+        sso = await enabled_provider_name(current_tenant)
+        return _login_page(current_tenant, outcome.error, email, next_path, outcome.status, sso)
     return await start_session(
         request,
         state,
