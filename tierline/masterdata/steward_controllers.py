@@ -1,0 +1,237 @@
+"""Data steward pages: the queue of ambiguous golden-record matches, and the two decisions.
+
+- ``GET /t/{tenant}/steward``: open reviews, oldest first, the source record and the candidate
+  golden record side by side with differing fields marked; filter by entity and source system.
+- ``POST /t/{tenant}/steward/{id}/merge``: link the record to the candidate, apply survivorship.
+- ``POST /t/{tenant}/steward/{id}/keep-apart``: a golden record of its own for the record.
+
+A decision runs in one transaction with its audit entry. A review decided already (by another
+steward, or settled by a later import) is refused with 409 and the queue, and nothing changes.
+A steward limited to some scopes sees and decides only reviews whose candidate lies in them;
+others do not exist for them (404), like another tenant's pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_409_CONFLICT
+
+from tierline.masterdata import golden
+from tierline.platform.access import requires
+from tierline.platform.audit import record
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.web import provide_principal
+from tierline.platform.navigation import NavItem, register_nav
+from tierline.platform.observability import current_request_id
+from tierline.platform.tenancy import tenant_session
+from tierline.policies import ALL_SCOPES
+
+PERMISSION = "steward:resolve"
+SIGNED_IN = {"principal": Provide(provide_principal)}
+PAGE_SIZE = 20
+ENTITIES = ("customer", "product")
+ACTIONS: dict[golden.Decision, str] = {"merge": "golden.merge", "keep_apart": "golden.keep_apart"}
+REASON_MAX = 500
+
+register_nav(
+    NavItem("Data steward", "steward", PERMISSION, "Resolve ambiguous golden-record matches.", 40)
+)
+
+
+def _same_tenant(principal: Principal, slug: str) -> None:
+    # The sign-in layer refuses this too; repeated so the pages stay safe on their own.
+    if principal.tenant.slug != slug:
+        raise NotFoundException()
+
+
+def steward_scopes(request: Request[Any, Any, Any], principal: Principal) -> frozenset[str] | None:
+    """Scopes whose reviews the steward may decide; None for every scope."""
+    if principal.is_client:
+        return None  # a client credential is granted tenant-wide; the guard checked it
+    policy = getattr(request.state, "policy", None)
+    if policy is None:
+        return frozenset()
+    scopes: frozenset[str] = policy.scopes_for(principal.subject, PERMISSION)
+    return None if ALL_SCOPES in scopes else scopes
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    entity: str | None = None
+    source: str | None = None
+    page: int = 1
+
+    @classmethod
+    def parse(cls, raw: Any) -> QueueQuery:
+        """From query parameters or the decision form; values that do not fit are dropped
+        (a filter link must never fail)."""
+        entity = str(raw.get("entity") or "").strip().lower()
+        source = str(raw.get("source") or "").strip().lower()[:40]
+        try:
+            page = max(1, min(int(str(raw.get("page") or "1")), 1_000_000))
+        except ValueError:
+            page = 1
+        return cls(entity if entity in ENTITIES else None, source or None, page)
+
+    def query_string(self, page: int | None = None, **extra: str) -> str:
+        params = {"entity": self.entity or "", "source": self.source or ""}
+        params = {k: v for k, v in params.items() if v}
+        chosen = self.page if page is None else page
+        if chosen > 1:
+            params["page"] = str(chosen)
+        params.update(extra)
+        return urlencode(params)
+
+
+async def _queue(
+    principal: Principal,
+    request: Request[Any, Any, Any],
+    query: QueueQuery,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Template:
+    async with tenant_session(principal.tenant) as s:
+        page = await golden.queue_page(
+            await s.connection(),
+            entity=query.entity,
+            source_system=query.source,
+            scopes=steward_scopes(request, principal),
+            page=query.page,
+            size=PAGE_SIZE,
+        )
+    base = f"/t/{principal.tenant.slug}/steward"
+    return Template(
+        "masterdata/steward.html",
+        context={
+            "tenant": principal.tenant,
+            "principal": principal,
+            "queue": page,
+            "query": query,
+            "entities": ENTITIES,
+            "done": done,
+            "error": error,
+            "prev_url": f"{base}?{query.query_string(page.page - 1)}" if page.page > 1 else None,
+            "next_url": (
+                f"{base}?{query.query_string(page.page + 1)}" if page.page < page.pages else None
+            ),
+        },
+        status_code=status,
+    )
+
+
+@get(
+    "/t/{tenant:str}/steward",
+    guards=[requires(PERMISSION)],
+    dependencies=SIGNED_IN,
+    operation_id="stewardQueue",
+    include_in_schema=False,
+)
+async def steward_queue(
+    principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
+) -> Template:
+    _same_tenant(principal, tenant)
+    params = request.query_params
+    return await _queue(
+        principal,
+        request,
+        QueueQuery.parse(params),
+        done=params.get("done"),
+        error=params.get("error"),
+    )
+
+
+def _audit_after(outcome: golden.Outcome) -> dict[str, Any]:
+    return {
+        "review_id": outcome.review_id,
+        "status": outcome.status,
+        "source_system": outcome.source_system,
+        "source_key": outcome.source_key,
+        "other_candidates_closed": outcome.siblings_closed,
+        "golden": outcome.after,
+    }
+
+
+async def _decide(
+    principal: Principal,
+    request: Request[Any, Any, Any],
+    review_id: int,
+    decision: golden.Decision,
+) -> Response[Any]:
+    form = await request.form()
+    reason = str(form.get("reason", "")).strip()[:REASON_MAX] or None
+    query = QueueQuery.parse(form)
+    try:
+        async with tenant_session(principal.tenant) as s:
+            conn = await s.connection()
+            outcome = await golden.decide(
+                conn, review_id, decision, principal.display, steward_scopes(request, principal)
+            )
+            await record(
+                s,
+                actor=principal.display,
+                actor_kind=principal.actor_kind,
+                action=ACTIONS[decision],
+                object_type=outcome.entity,
+                object_id=outcome.code,
+                before={"golden": outcome.before},
+                after=_audit_after(outcome),
+                reason=reason,
+                request_id=current_request_id(),
+                client_ip=request.client.host if request.client else None,
+            )
+    except golden.ReviewNotFound:
+        raise NotFoundException() from None
+    except golden.ReviewRefused as refused:
+        # Rendered, not redirected: the refusal is the answer to this request.
+        return await _queue(principal, request, query, error=str(refused), status=HTTP_409_CONFLICT)  # type: ignore[return-value]
+    verb = "Merged" if decision == "merge" else "Kept apart"
+    done = f"{verb}: review #{review_id}, {outcome.entity} {outcome.code}."
+    target = f"/t/{principal.tenant.slug}/steward?{query.query_string(done=done)}"
+    return Redirect(target, status_code=303)  # type: ignore[return-value]
+
+
+@post(
+    "/t/{tenant:str}/steward/{review_id:int}/merge",
+    guards=[requires(PERMISSION)],
+    dependencies=SIGNED_IN,
+    operation_id="stewardMerge",
+    include_in_schema=False,
+)
+async def merge_review(
+    principal: NamedDependency[Principal],
+    tenant: FromPath[str],
+    review_id: FromPath[int],
+    request: Request[Any, Any, Any],
+) -> Response[Any]:
+    _same_tenant(principal, tenant)
+    return await _decide(principal, request, review_id, "merge")
+
+
+@post(
+    "/t/{tenant:str}/steward/{review_id:int}/keep-apart",
+    guards=[requires(PERMISSION)],
+    dependencies=SIGNED_IN,
+    operation_id="stewardKeepApart",
+    include_in_schema=False,
+)
+async def keep_apart_review(
+    principal: NamedDependency[Principal],
+    tenant: FromPath[str],
+    review_id: FromPath[int],
+    request: Request[Any, Any, Any],
+) -> Response[Any]:
+    _same_tenant(principal, tenant)
+    return await _decide(principal, request, review_id, "keep_apart")
+
+
+ROUTES = [steward_queue, merge_review, keep_apart_review]
