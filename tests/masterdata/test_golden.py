@@ -483,3 +483,51 @@ async def test_queue_pages(
     assert (await client.get(f"/t/{tenant.slug}/steward?page=x&entity=nonsense")).status_code == 200
     async with tenant_session(tenant) as s:
         assert await s.scalar(select(func.count()).select_from(MatchReview)) == 4
+
+
+async def test_an_erp_reload_keeps_what_other_sources_won(runtime, tenant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Finance owns the legal name: reloading the ERP file must not put the ERP spelling back."""
+    import dataclasses
+
+    import polars as pl
+    from sqlalchemy import select
+
+    from tierline.masterdata.importing import run_import
+    from tierline.masterdata.models import Customer
+    from tierline.masterdata.profiles import presets
+    from tierline.platform.identity.users import SYSTEM
+    from tierline.platform.tenancy import tenant_session
+
+    erp = pl.DataFrame(
+        {
+            "code": ["C1"],
+            "name": ["ACME GMBH"],
+            "account_type": ["sold_to"],
+            "tax_id": ["DE999"],
+            "country": ["DE"],
+        }
+    )
+    finance = pl.DataFrame(
+        {
+            "code": ["F-1"],
+            "name": ["Acme Industrial GmbH"],
+            "account_type": ["sold_to"],
+            "tax_id": ["DE999"],
+            "country": ["DE"],
+        }
+    )
+    generic = presets()["generic_customers"]
+    assert (
+        await run_import(runtime, tenant, "customers", erp, generic, SYSTEM)
+    ).status == "applied"
+    fin = dataclasses.replace(generic, source_system="finance")
+    assert (
+        await run_import(runtime, tenant, "customers", finance, fin, SYSTEM)
+    ).status == "applied"
+    changed_erp = erp.with_columns(pl.lit("retail").alias("channel"))
+    assert (
+        await run_import(runtime, tenant, "customers", changed_erp, generic, SYSTEM)
+    ).status == "applied"
+    async with tenant_session(tenant) as s:
+        golden = (await s.execute(select(Customer).where(Customer.code == "C1"))).scalar_one()
+    assert golden.name == "Acme Industrial GmbH" and golden.channel == "retail"

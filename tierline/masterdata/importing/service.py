@@ -224,11 +224,24 @@ async def _apply(conn: AsyncConnection, run: _Run, source_system: str) -> tuple[
     if not golden or source_system == "erp":
         inserted, updated = await apply.upsert(conn, spec)
     if golden:
+        from tierline.masterdata import golden as golden_records
+
         await apply.record_sources(conn, spec, source_system)
         if source_system != "erp":
-            from tierline.masterdata import golden as golden_records
-
             await golden_records.reconcile(conn, spec.name, source_system)
+        else:
+            # An ERP row must not undo what other systems won by survivorship (legal name
+            # from finance, tier from sales…): re-decide the rows that have other sources.
+            key, link = ("code", "customer_code") if spec.name == "customers" else ("sku", "sku")
+            entity = "customer" if spec.name == "customers" else "product"
+            rows = await conn.exec_driver_sql(
+                f"SELECT DISTINCT src.{link} FROM {entity}_sources src "
+                f"JOIN {apply.STAGE} s ON s.{key} = src.{link} WHERE src.source_system <> 'erp'"
+            )
+            codes = [r[0] for r in rows]
+            if codes:
+                spec_g = golden_records.golden_spec(spec.name)
+                await golden_records.apply_survivorship(conn, spec_g, codes)
     return inserted, updated
 
 
