@@ -64,10 +64,9 @@ from tierline.masterdata.models import ACCOUNT_TYPES, LIFECYCLES
 from tierline.platform.access import requires
 from tierline.platform.encryption import MASKED, FieldCodec, mask_value, page_value
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import provide_principal
+from tierline.platform.identity.web import ensure_same_tenant, provide_principal, scopes_with
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.policies import ALL_SCOPES
 from tierline.tenants.controllers import provide_tenant
 
 READ = "masterdata:read"
@@ -187,13 +186,7 @@ PRODUCT_QUERY = {**PAGING, "list_query": Provide(provide_product_query)}
 
 def visible_scopes(request: Request[Any, Any, Any], principal: Principal) -> Scopes:
     """Scopes whose rows the reader may see; None for all of them."""
-    if principal.is_client:
-        return None  # a client credential is granted tenant-wide; the guard checked it
-    policy = getattr(request.state, "policy", None)
-    if policy is None:
-        return frozenset()
-    scopes: frozenset[str] = policy.scopes_for(principal.subject, READ)
-    return None if ALL_SCOPES in scopes else scopes
+    return scopes_with(request, principal, READ)
 
 
 def _sees_margin(principal: Principal) -> bool:
@@ -210,15 +203,10 @@ async def _codec(state: State, principal: Principal, tenant: TenantRef) -> Field
     return codec
 
 
-def _same_tenant(principal: Principal, tenant: TenantRef) -> None:
-    if principal.tenant.id != tenant.id:
-        raise NotFoundException()
-
-
 async def _api_tenant(state: State, principal: Principal) -> TenantRef:
     """The principal's tenant, re-resolved so a suspended or re-created tenant is 404."""
     tenant: TenantRef = await state.tenants.get(principal.tenant.slug)
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     return tenant
 
 
@@ -376,7 +364,7 @@ async def _list_page(
     tenant: TenantRef,
     raw: RawQuery,
 ) -> Template:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     try:
         query = parse_list_query(view.spec, raw)
     except InvalidBrowseQuery as exc:
@@ -474,7 +462,7 @@ async def customer_page(
     code: FromPath[str],
 ) -> Template:
     """One customer: attributes, hierarchy, source records, twelve months of orders."""
-    _same_tenant(principal, current_tenant)
+    ensure_same_tenant(principal, current_tenant)
     detail = await _load_customer(request, state, principal, current_tenant, _code_of(code))
     context = _detail_context(principal, current_tenant, CUSTOMER_VIEW, c=detail)
     return Template(CUSTOMER_VIEW.detail_template, context=context)
@@ -512,7 +500,7 @@ async def product_page(
     sku: FromPath[str],
 ) -> Template:
     """One product: attributes, unit conversions, source records, twelve months of demand."""
-    _same_tenant(principal, current_tenant)
+    ensure_same_tenant(principal, current_tenant)
     detail = await _load_product(request, state, principal, current_tenant, _code_of(sku))
     max_month = max((m.quantity for m in detail.demand.months), default=0.0)
     context = _detail_context(

@@ -29,7 +29,7 @@ from tierline.platform.access import requires
 from tierline.platform.csv_safety import safe_csv_row
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import provide_principal
+from tierline.platform.identity.web import ensure_same_tenant, provide_principal
 from tierline.platform.jobs import JobNotFound, get_tenant_job, submit_tenant_job
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.observability import current_request_id
@@ -58,11 +58,6 @@ class ImportRefused(DomainError):
 class UploadTooLarge(ImportRefused):
     status_code = 413
     title = "Upload too large"
-
-
-def _same_tenant(principal: Principal, slug: str) -> None:
-    if principal.tenant.slug != slug:
-        raise NotFoundException()
 
 
 async def save_upload(upload: UploadFile, target_dir: Path, limit: int) -> tuple[Path, int]:
@@ -130,7 +125,7 @@ async def submit_import(
 async def imports_page(
     principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
 ) -> Template:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     async with tenant_session(principal.tenant) as s:
         recent = list(
             (await s.execute(select(Import).order_by(Import.created_at.desc()).limit(50))).scalars()
@@ -163,7 +158,7 @@ async def upload_import(
     state: State,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
         return Redirect(f"/t/{tenant}/imports?error=choose+a+file", status_code=303)  # type: ignore[return-value]
@@ -194,7 +189,7 @@ async def import_job_page(
     state: State,
     request: Request[Any, Any, Any],
 ) -> Template:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     try:
         job = await get_tenant_job(state.runtime, principal.tenant, job_id)
     except JobNotFound:
@@ -228,7 +223,7 @@ async def _import_row(principal: Principal, import_id: str) -> Import:
 async def import_page(
     principal: NamedDependency[Principal], tenant: FromPath[str], import_id: FromPath[str]
 ) -> Template:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     row = await _import_row(principal, import_id)
     errors = await import_errors(principal.tenant, row.id, limit=200)
     return Template(
@@ -256,7 +251,7 @@ def errors_csv(rows: list[Any]) -> bytes:
 async def import_errors_csv(
     principal: NamedDependency[Principal], tenant: FromPath[str], import_id: FromPath[str]
 ) -> Response[bytes]:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     row = await _import_row(principal, import_id)
     body = errors_csv(await import_errors(principal.tenant, row.id))
     return Response(

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -17,7 +17,7 @@ from tierline.masterdata.profiles import ProfileError
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.users import Actor
-from tierline.platform.identity.web import provide_principal
+from tierline.platform.identity.web import ensure_same_tenant, provide_principal
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import tenant_session
 
@@ -113,8 +113,7 @@ async def _page(
 async def profiles_page(
     principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
 ) -> Template:
-    if principal.tenant.slug != tenant:
-        raise NotFoundException()
+    ensure_same_tenant(principal, tenant)
     return await _page(principal, saved=request.query_params.get("saved"))
 
 
@@ -128,8 +127,7 @@ async def profiles_page(
 async def save_profile_page(
     principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
 ) -> Response[Any]:
-    if principal.tenant.slug != tenant:
-        raise NotFoundException()
+    ensure_same_tenant(principal, tenant)
     form = await request.form()
     draft = {
         k: str(form.get(k, ""))

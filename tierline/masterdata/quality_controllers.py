@@ -24,7 +24,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -49,10 +49,9 @@ from tierline.platform.encryption import MASKED, FieldCodec, page_value
 from tierline.platform.identity.controllers import actor_of
 from tierline.platform.identity.models import User
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import provide_principal
+from tierline.platform.identity.web import ensure_same_tenant, provide_principal, scopes_with
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.policies import ALL_SCOPES
 
 READ = "dataquality:read"
 RESOLVE = "steward:resolve"
@@ -75,20 +74,9 @@ register_nav(
 # Access
 
 
-def _same_tenant(principal: Principal, slug: str) -> None:
-    if principal.tenant.slug != slug:
-        raise NotFoundException()  # another tenant's page: as if it did not exist
-
-
 def _scopes_of(request: Request[Any, Any, Any], principal: Principal, permission: str) -> Scopes:
     """Scopes in which the caller holds ``permission``; None for all of them."""
-    if principal.is_client:
-        return None  # a machine client's grant is tenant-wide; the guard checked it
-    policy = getattr(request.state, "policy", None)
-    if policy is None:
-        return frozenset()
-    scopes: frozenset[str] = policy.scopes_for(principal.subject, permission)
-    return None if ALL_SCOPES in scopes else scopes
+    return scopes_with(request, principal, permission)
 
 
 def _tenant_wide(request: Request[Any, Any, Any], principal: Principal, permission: str) -> bool:
@@ -206,7 +194,7 @@ async def data_quality_page(
     tenant: FromPath[str],
 ) -> Template:
     """Feeds with their freshness, and every finding with a few example keys."""
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     return await _page(request, state, principal)
 
 
@@ -225,7 +213,7 @@ async def configure_feed(
     name: FromPath[str],
 ) -> Response[Any]:
     """Set one feed's staleness threshold and steward (audited as ``feeds.configure``)."""
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     if not _tenant_wide(request, principal, RESOLVE):
         raise PermissionDeniedException(
             "feed settings are tenant-wide: they need steward:resolve in scope *"

@@ -28,11 +28,10 @@ from tierline.masterdata import golden
 from tierline.platform.access import requires
 from tierline.platform.audit import record
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import provide_principal
+from tierline.platform.identity.web import ensure_same_tenant, provide_principal, scopes_with
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import tenant_session
-from tierline.policies import ALL_SCOPES
 
 PERMISSION = "steward:resolve"
 SIGNED_IN = {"principal": Provide(provide_principal)}
@@ -46,21 +45,9 @@ register_nav(
 )
 
 
-def _same_tenant(principal: Principal, slug: str) -> None:
-    # The sign-in layer refuses this too; repeated so the pages stay safe on their own.
-    if principal.tenant.slug != slug:
-        raise NotFoundException()
-
-
 def steward_scopes(request: Request[Any, Any, Any], principal: Principal) -> frozenset[str] | None:
     """Scopes whose reviews the steward may decide; None for every scope."""
-    if principal.is_client:
-        return None  # a client credential is granted tenant-wide; the guard checked it
-    policy = getattr(request.state, "policy", None)
-    if policy is None:
-        return frozenset()
-    scopes: frozenset[str] = policy.scopes_for(principal.subject, PERMISSION)
-    return None if ALL_SCOPES in scopes else scopes
+    return scopes_with(request, principal, PERMISSION)
 
 
 @dataclass(frozen=True)
@@ -139,7 +126,7 @@ async def _queue(
 async def steward_queue(
     principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
 ) -> Template:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     params = request.query_params
     return await _queue(
         principal,
@@ -213,7 +200,7 @@ async def merge_review(
     review_id: FromPath[int],
     request: Request[Any, Any, Any],
 ) -> Response[Any]:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     return await _decide(principal, request, review_id, "merge")
 
 
@@ -230,7 +217,7 @@ async def keep_apart_review(
     review_id: FromPath[int],
     request: Request[Any, Any, Any],
 ) -> Response[Any]:
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     return await _decide(principal, request, review_id, "keep_apart")
 
 

@@ -17,7 +17,6 @@ import msgspec
 from litestar import Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream, Template
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
@@ -44,7 +43,7 @@ from tierline.platform.audit.queries import (
 from tierline.platform.audit.service import VerifyResult, verify_chain
 from tierline.platform.db import utcnow
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import provide_principal
+from tierline.platform.identity.web import ensure_same_tenant, provide_principal
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.tenants.controllers import provide_tenant
@@ -99,11 +98,6 @@ PAGE_DEPENDENCIES: dict[str, Provide | Callable[..., Any]] = {
     "current_tenant": provide_tenant,
     "audit_query": provide_audit_query,
 }
-
-
-def _same_tenant(principal: Principal, tenant: TenantRef) -> None:
-    if principal.tenant.id != tenant.id:
-        raise NotFoundException()
 
 
 def _shown_time(at: datetime) -> str:
@@ -191,7 +185,7 @@ async def audit_page(
     verify: FromQuery[str | None] = None,
 ) -> Template:
     """Filter form, one page of entries, and the chain check when the button asked for it."""
-    _same_tenant(principal, current_tenant)
+    ensure_same_tenant(principal, current_tenant)
     try:
         filters = parse_filters(audit_query)
         page_request = parse_page(audit_query)
@@ -231,7 +225,7 @@ async def audit_csv(
     audit_query: NamedDependency[RawQuery],
 ) -> Stream:
     """The matching entries as CSV, oldest first; the export is audited before it starts."""
-    _same_tenant(principal, current_tenant)
+    ensure_same_tenant(principal, current_tenant)
     filters = parse_filters(audit_query)
     databases = state.runtime.databases
     async with tenant_session(current_tenant, databases) as session:
@@ -316,7 +310,7 @@ async def audit_api(
     """Audit entries of the caller's tenant, newest first, keyset-paginated."""
     # The principal's tenant, never a query value; re-resolved so a suspended tenant is 404.
     tenant: TenantRef = await state.tenants.get(principal.tenant.slug)
-    _same_tenant(principal, tenant)
+    ensure_same_tenant(principal, tenant)
     filters = parse_filters(audit_query)
     page_request = parse_page(audit_query)
     async with tenant_session(tenant, state.runtime.databases) as session:

@@ -198,5 +198,32 @@ def allowed_here(request: Request[Any, Any, Any], permission: str) -> bool:
     return _allowed(principal, getattr(request.state, "policy", None), permission)
 
 
+def ensure_same_tenant(principal: Principal, tenant: TenantRef | str) -> None:
+    """404 unless ``tenant`` (a ref or a slug from the path) is the principal's own tenant.
+
+    The permission check already refuses this; handlers repeat it so each page stays safe on
+    its own (defence in depth)."""
+    if isinstance(tenant, TenantRef):
+        same = principal.tenant.id == tenant.id
+    else:
+        same = principal.tenant.slug == tenant
+    if not same:
+        raise NotFoundException()
+
+
+def scopes_with(
+    request: Request[Any, Any, Any], principal: Principal, permission: str
+) -> frozenset[str] | None:
+    """The business scopes in which the caller holds ``permission``; None means all of them
+    (a ``*`` grant, or a machine client, whose grant is tenant-wide)."""
+    if principal.is_client:
+        return None
+    policy: PolicyEngine | None = getattr(request.state, "policy", None)
+    if policy is None:
+        return frozenset()
+    scopes = policy.scopes_for(principal.subject, permission)
+    return None if "*" in scopes else frozenset(scopes)
+
+
 def install() -> None:
     register_permission_check("tenant", check_permission)
