@@ -217,3 +217,26 @@ async def test_imports_are_isolated_between_tenants(
         assert (await cb.get(f"/api/v1/imports/{import_id}")).status_code == 404
         assert (await cb.get(f"/api/v1/jobs/{job_id}")).status_code == 404
         assert (await ca.get(f"/api/v1/imports/{import_id}")).status_code == 200
+
+
+async def test_upserts_land_only_in_the_callers_tenant(
+    client: httpx.AsyncClient, make_tenant: Any
+) -> None:
+    a, b = await make_tenant(), await make_tenant()
+    token_a = await bearer(client, a, ["masterdata:write", "masterdata:read"])
+    token_b = await bearer(client, b, ["masterdata:write", "masterdata:read"])
+    resp = await client.put(
+        "/api/v1/customers/ONLY-A",
+        json={"name": "A only", "account_type": "sold_to"},
+        headers=token_a,
+    )
+    assert resp.status_code == 200
+    assert (await client.get("/api/v1/customers/ONLY-A", headers=token_a)).status_code == 200
+    assert (await client.get("/api/v1/customers/ONLY-A", headers=token_b)).status_code == 404
+    # B writing the same code creates B's own record; A's stays as it was
+    await client.put(
+        "/api/v1/customers/ONLY-A", json={"name": "B's", "account_type": "ship_to"}, headers=token_b
+    )
+    assert (await client.get("/api/v1/customers/ONLY-A", headers=token_a)).json()[
+        "name"
+    ] == "A only"
