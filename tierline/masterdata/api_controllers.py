@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 from litestar import Request, Response, post, put
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,12 +25,9 @@ from tierline.masterdata.models import IdempotencyKey
 from tierline.masterdata.profiles import presets
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.users import Actor
-from tierline.platform.identity.web import provide_principal
-from tierline.platform.observability import current_request_id
+from tierline.platform.identity.web import SIGNED_IN, actor_of
 from tierline.platform.tenancy import tenant_session
 
-SIGNED_IN = {"principal": Provide(provide_principal)}
 MAX_BATCH = 50_000
 ROUTED = {"customers": "customers", "products": "products", "order-lines": "order_lines"}
 
@@ -134,12 +131,7 @@ async def _upsert(
         import dataclasses
 
         profile = dataclasses.replace(profile, source_system=source)
-    actor = Actor(
-        principal.display,
-        principal.actor_kind,
-        current_request_id(),
-        request.client.host if request.client else None,
-    )
+    actor = actor_of(request, principal)
     result = await run_import(
         state.runtime,
         principal.tenant,

@@ -64,7 +64,11 @@ from tierline.masterdata.models import ACCOUNT_TYPES, LIFECYCLES
 from tierline.platform.access import requires
 from tierline.platform.encryption import MASKED, FieldCodec, mask_value, page_value
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import ensure_same_tenant, provide_principal, scopes_with
+from tierline.platform.identity.web import (
+    SIGNED_IN,
+    ensure_same_tenant,
+    scopes_with,
+)
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.tenants.controllers import provide_tenant
@@ -173,7 +177,6 @@ async def provide_product_query(
     }
 
 
-SIGNED_IN = {"principal": Provide(provide_principal)}
 PAGE = {**SIGNED_IN, "current_tenant": Provide(provide_tenant)}
 PAGING = {"paging": Provide(provide_paging)}
 CUSTOMER_QUERY = {**PAGING, "list_query": Provide(provide_customer_query)}

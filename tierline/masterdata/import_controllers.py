@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State, UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath
@@ -29,13 +29,12 @@ from tierline.platform.access import requires
 from tierline.platform.csv_safety import safe_csv_row
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import ensure_same_tenant, provide_principal
+from tierline.platform.identity.web import SIGNED_IN, ensure_same_tenant
 from tierline.platform.jobs import JobNotFound, get_tenant_job, submit_tenant_job
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import tenant_session
 
-SIGNED_IN = {"principal": Provide(provide_principal)}
 # The hard cap Litestar enforces while reading the body; the configurable limit
 # (TIERLINE_MAX_UPLOAD_BYTES) is checked while the upload streams to disk.
 UPLOAD_HARD_CAP = 4 * 1024 * 1024 * 1024

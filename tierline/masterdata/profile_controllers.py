@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from litestar import Request, Response, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -16,17 +16,12 @@ from tierline.masterdata.profile_store import list_profiles, save_profile
 from tierline.masterdata.profiles import ProfileError
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.users import Actor
-from tierline.platform.identity.web import ensure_same_tenant, provide_principal
-from tierline.platform.observability import current_request_id
+from tierline.platform.identity.web import (
+    SIGNED_IN,
+    actor_of,
+    ensure_same_tenant,
+)
 from tierline.platform.tenancy import tenant_session
-
-SIGNED_IN = {"principal": Provide(provide_principal)}
-
-
-def _actor(principal: Principal, request: Request[Any, Any, Any]) -> Actor:
-    ip = request.client.host if request.client else None
-    return Actor(principal.display, principal.actor_kind, current_request_id(), ip)
 
 
 def parse_lines(text: str, separator: str) -> dict[str, str]:
@@ -147,7 +142,7 @@ async def save_profile_page(
     try:
         raw = form_to_raw(form)
         async with tenant_session(principal.tenant) as s:
-            profile = await save_profile(s, raw, _actor(principal, request))
+            profile = await save_profile(s, raw, actor_of(request, principal))
     except ProfileError as exc:
         return await _page(principal, str(exc), draft, 422)  # type: ignore[return-value]
     return Redirect(f"/t/{tenant}/imports/profiles?saved={profile.name}", status_code=303)  # type: ignore[return-value]
@@ -184,7 +179,7 @@ async def api_save_profile(
         raise ValidationException("send the profile as a JSON object")
     try:
         async with tenant_session(principal.tenant) as s:
-            profile = await save_profile(s, {**body, "name": name}, _actor(principal, request))
+            profile = await save_profile(s, {**body, "name": name}, actor_of(request, principal))
     except ProfileError as exc:
         raise ValidationException(str(exc)) from None
     return profile.as_dict()

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -46,17 +46,20 @@ from tierline.masterdata.quality import (
 from tierline.platform.access import requires
 from tierline.platform.db import utcnow
 from tierline.platform.encryption import MASKED, FieldCodec, page_value
-from tierline.platform.identity.controllers import actor_of
 from tierline.platform.identity.models import User
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import ensure_same_tenant, provide_principal, scopes_with
+from tierline.platform.identity.web import (
+    SIGNED_IN,
+    actor_of,
+    ensure_same_tenant,
+    scopes_with,
+)
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 READ = "dataquality:read"
 RESOLVE = "steward:resolve"
 MARGIN = "margin:read"
-SIGNED_IN = {"principal": Provide(provide_principal)}
 STEWARDS_OFFERED = 1000  # suggestions in the steward field; any active staff e-mail is accepted
 
 register_nav(

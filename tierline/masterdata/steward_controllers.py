@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -28,13 +28,16 @@ from tierline.masterdata import golden
 from tierline.platform.access import requires
 from tierline.platform.audit import record
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import ensure_same_tenant, provide_principal, scopes_with
+from tierline.platform.identity.web import (
+    SIGNED_IN,
+    ensure_same_tenant,
+    scopes_with,
+)
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import tenant_session
 
 PERMISSION = "steward:resolve"
-SIGNED_IN = {"principal": Provide(provide_principal)}
 PAGE_SIZE = 20
 ENTITIES = ("customer", "product")
 ACTIONS: dict[golden.Decision, str] = {"merge": "golden.merge", "keep_apart": "golden.keep_apart"}

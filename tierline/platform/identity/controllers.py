@@ -26,7 +26,12 @@ from tierline.platform.identity.oidc import enabled_provider_name
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import SESSION_COOKIE, session_cookie
 from tierline.platform.identity.users import STAFF_ROLES, Actor
-from tierline.platform.identity.web import provide_principal, session_store
+from tierline.platform.identity.web import (
+    SIGNED_IN,
+    actor_of,
+    client_ip,
+    session_store,
+)
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.policies import ROLES
@@ -34,15 +39,6 @@ from tierline.tenants.controllers import provide_tenant
 
 LOGIN_CSRF_COOKIE = "tl_login_csrf"
 TENANT = {"current_tenant": provide_tenant}
-SIGNED_IN = {"principal": provide_principal}
-
-
-def client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def actor_of(request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Actor:
-    return Actor(principal.display, principal.actor_kind, current_request_id(), client_ip(request))
 
 
 def safe_next(tenant: TenantRef, raw: str | None) -> str:

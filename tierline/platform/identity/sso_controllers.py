@@ -25,19 +25,17 @@ from tierline.platform.identity.oidc import (
 )
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.users import STAFF_ROLES
-from tierline.platform.identity.web import provide_principal
+from tierline.platform.identity.web import SIGNED_IN
 from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.policies import ROLES
 from tierline.tenants.controllers import provide_tenant
 
-# identity/controllers.py mounts these ROUTES by importing this module, so this module takes
-# that one's helpers (client_ip, safe_next, start_session, actor_of) inside the handlers: a
-# module-level import back would be circular whichever of the two is imported first.
+# The assembly mounts this module next to identity/controllers.py; its helpers (safe_next,
+# start_session) are imported inside the handlers so neither module depends on import order.
 
 TENANT = {"current_tenant": provide_tenant}
-SIGNED_IN = {"principal": provide_principal}
 # Starting and finishing a sign-in both count: 30 complete attempts per 10 minutes per address.
 SSO_IP_LIMIT, SSO_IP_WINDOW = 60, 600
 
@@ -126,7 +124,8 @@ async def sso_login(
     state: State,
     next: FromQuery[str | None] = None,
 ) -> Response[Any]:
-    from tierline.platform.identity.controllers import client_ip, safe_next
+    from tierline.platform.identity.controllers import safe_next
+    from tierline.platform.identity.web import client_ip
 
     redis, ip = await state.runtime.redis(), client_ip(request)
     limited = await _throttled(redis, current_tenant, ip)
@@ -155,7 +154,8 @@ async def sso_login(
 async def sso_callback(
     current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
 ) -> Response[Any]:
-    from tierline.platform.identity.controllers import client_ip, start_session
+    from tierline.platform.identity.controllers import start_session
+    from tierline.platform.identity.web import client_ip
 
     redis, ip = await state.runtime.redis(), client_ip(request)
     limited = await _throttled(redis, current_tenant, ip)
@@ -293,7 +293,7 @@ async def _test_discovery(principal: Principal, state: State) -> Template:
 async def save_sso_settings(
     principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
 ) -> Template:
-    from tierline.platform.identity.controllers import actor_of
+    from tierline.platform.identity.web import actor_of
 
     form = await request.form()
     if form.get("action") == "test":

@@ -22,6 +22,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import select
@@ -30,6 +31,8 @@ from tierline.platform.access import register_permission_check
 from tierline.platform.identity.models import AuthzState, RoleGrant, User
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import SESSION_COOKIE, BrowserSession, SessionStore
+from tierline.platform.identity.users import Actor
+from tierline.platform.observability import current_request_id
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantNotFound, TenantRef, tenant_session
 from tierline.policies import Grant, PolicyCache, PolicyEngine
@@ -223,6 +226,19 @@ def scopes_with(
         return frozenset()
     scopes = policy.scopes_for(principal.subject, permission)
     return None if "*" in scopes else frozenset(scopes)
+
+
+# The dependency map every signed-in route declares (``principal: NamedDependency[Principal]``).
+SIGNED_IN = {"principal": Provide(provide_principal)}
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def actor_of(request: Request[Any, Any, Any], principal: Principal) -> Actor:
+    """The principal as the audit log names it, with this request's id and address."""
+    return Actor(principal.display, principal.actor_kind, current_request_id(), client_ip(request))
 
 
 def install() -> None:
