@@ -13,6 +13,7 @@ DOMAINS = (
     "platform.identity",
     "platform.encryption",
     "platform.audit",
+    "platform.notifications",
     "tenants",
     "policies",
     "masterdata",

@@ -76,6 +76,8 @@ class Settings:
     max_request_bytes: int = 25 * 1024 * 1024
     queue_name: str = "tierline:jobs"
     max_upload_bytes: int = 512 * 1024 * 1024
+    smtp_url: str | None = field(default=None, repr=False)  # may carry a password
+    mail_from: str = "Tierline <no-reply@localhost>"
 
     @property
     def embedded_databases(self) -> bool:
@@ -131,6 +133,16 @@ class Settings:
         base_url = env.get("TIERLINE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
         if not base_url.startswith(("http://", "https://")):
             raise SettingsError("TIERLINE_BASE_URL must start with http:// or https://")
+        smtp_url = env.get("TIERLINE_SMTP_URL", "").strip() or None
+        if smtp_url is not None and not smtp_url.startswith(
+            ("smtp://", "smtps://", "smtp+starttls://")
+        ):
+            raise SettingsError(
+                "TIERLINE_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://"
+            )
+        mail_from = env.get("TIERLINE_MAIL_FROM", "").strip() or "Tierline <no-reply@localhost>"
+        if "@" not in mail_from or any(ch in mail_from for ch in "\r\n"):
+            raise SettingsError("TIERLINE_MAIL_FROM must be an address, e.g. Tierline <a@b.c>")
         return cls(
             control_database_url=control,
             regions=parse_regions(regions_raw) if regions_raw else None,
@@ -147,6 +159,8 @@ class Settings:
             max_request_bytes=_int(env, "TIERLINE_MAX_REQUEST_BYTES", 25 * 1024 * 1024, 1024),
             queue_name=env.get("TIERLINE_QUEUE_NAME") or "tierline:jobs",
             max_upload_bytes=_int(env, "TIERLINE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, 1024),
+            smtp_url=smtp_url,
+            mail_from=mail_from,
         )
 
 

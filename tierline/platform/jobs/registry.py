@@ -52,3 +52,38 @@ def handler_for(kind: str) -> Handler | None:
 
 def registered_kinds() -> list[str]:
     return sorted(_HANDLERS)
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A domain's recurring task: ``fn(ctx)`` at ``second`` of every minute (or the listed
+    minutes). The worker adds every registered one to its cron jobs."""
+
+    fn: Callable[[dict[str, Any]], Awaitable[Any]]
+    second: int
+    minute: frozenset[int] | None = None
+
+
+_PERIODIC: dict[str, Periodic] = {}
+
+
+def periodic(
+    second: int, minute: set[int] | None = None
+) -> Callable[
+    [Callable[[dict[str, Any]], Awaitable[Any]]], Callable[[dict[str, Any]], Awaitable[Any]]
+]:
+    """Register ``fn`` as a periodic task (see :class:`Periodic`)."""
+
+    def register(
+        fn: Callable[[dict[str, Any]], Awaitable[Any]],
+    ) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+        _PERIODIC[f"{fn.__module__}.{fn.__qualname__}"] = Periodic(
+            fn, second, None if minute is None else frozenset(minute)
+        )
+        return fn
+
+    return register
+
+
+def periodic_tasks() -> list[Periodic]:
+    return [_PERIODIC[name] for name in sorted(_PERIODIC)]

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from arq import Retry, cron
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
 from tierline.platform.assembly import load_job_handlers
-from tierline.platform.jobs.registry import JobRun, handler_for
+from tierline.platform.jobs.registry import JobRun, handler_for, periodic_tasks
 from tierline.platform.jobs.service import ENTRYPOINT, enqueue
 from tierline.platform.jobs.store import JobStore
 from tierline.platform.runtime import Runtime, build_runtime, install_runtime
@@ -129,6 +129,18 @@ def worker_kwargs(runtime: Runtime | None = None, handle_signals: bool = True) -
         if not name.startswith("_")
     }
     kwargs["handle_signals"] = handle_signals
+    load_job_handlers()  # domains register their periodic tasks next to their job handlers
+    kwargs["cron_jobs"] = [
+        *WorkerSettings.cron_jobs,
+        *(
+            cron(
+                cast(Any, task.fn),
+                minute=None if task.minute is None else set(task.minute),
+                second=task.second,
+            )
+            for task in periodic_tasks()
+        ),
+    ]
     ctx: dict[str, Any] = {}
     if runtime is not None:
         ctx["runtime"] = runtime

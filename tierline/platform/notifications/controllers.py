@@ -1,0 +1,221 @@
+"""Notifications over HTTP: the staff page (with mark-read forms) and the JSON API.
+
+A user only ever reads and marks rows addressed to their own e-mail; the tenant is the signed-in
+principal's (a principal of tenant A asking for ``/t/B/notifications`` gets 404). Machine
+clients have no mailbox: the API refuses them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import PermissionDeniedException, ValidationException
+from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.response import Redirect, Template
+
+from tierline.platform.access import requires
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.web import ensure_same_tenant, provide_principal
+from tierline.platform.navigation import NavItem, register_nav
+from tierline.platform.notifications.schemas import (
+    MarkReadIn,
+    MarkReadOut,
+    NotificationListOut,
+    NotificationOut,
+)
+from tierline.platform.notifications.service import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    NotificationRow,
+    list_for,
+    mark_read,
+    unread_count,
+)
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.tenants.controllers import provide_tenant
+
+PERMISSION = "tenant:view"
+
+register_nav(
+    NavItem(
+        "Notifications",
+        "notifications",
+        PERMISSION,
+        "Segment moves, customer notices and escalations addressed to you.",
+        5,
+    )
+)
+
+PAGE_DEPENDENCIES = {
+    "principal": Provide(provide_principal),
+    "current_tenant": Provide(provide_tenant),
+}
+
+
+def _mailbox(principal: Principal) -> str:
+    if principal.is_client:
+        raise PermissionDeniedException("notifications belong to people; a client has none")
+    return principal.display.lower()
+
+
+def _page_url(slug: str, unread_only: bool, before: int | None = None) -> str:
+    params = [
+        p for p in ("unread=1" if unread_only else "", f"before={before}" if before else "") if p
+    ]
+    return f"/t/{slug}/notifications" + (f"?{'&'.join(params)}" if params else "")
+
+
+@get(
+    "/t/{tenant:str}/notifications",
+    guards=[requires(PERMISSION)],
+    dependencies=PAGE_DEPENDENCIES,
+    operation_id="notificationsPage",
+    include_in_schema=False,
+)
+async def notifications_page(
+    state: State,
+    principal: NamedDependency[Principal],
+    current_tenant: NamedDependency[TenantRef],
+    unread: FromQuery[str | None] = None,
+    before: FromQuery[int | None] = None,
+) -> Template:
+    """Unread first, then newest; each unread one can be marked read, or all at once."""
+    ensure_same_tenant(principal, current_tenant)
+    mailbox = _mailbox(principal)
+    unread_only = unread == "1"
+    async with tenant_session(current_tenant, state.runtime.databases) as session:
+        page = await list_for(session, mailbox, unread_only=unread_only, before_id=before)
+        count = await unread_count(session, mailbox)
+    slug = current_tenant.slug
+    context: dict[str, Any] = {
+        "tenant": current_tenant,
+        "principal": principal,
+        "items": page.items,
+        "unread_count": count,
+        "unread_only": unread_only,
+        "email_configured": bool(state.settings.smtp_url),
+        "older_url": _page_url(slug, unread_only, page.next_before_id)
+        if page.next_before_id
+        else None,
+        "first_url": _page_url(slug, unread_only) if before else None,
+        "all_url": _page_url(slug, False),
+        "unread_url": _page_url(slug, True),
+    }
+    return Template("notifications/list.html", context=context)
+
+
+def _form_ids(raw: list[str]) -> list[int]:
+    try:
+        return [int(v) for v in raw]
+    except ValueError:
+        raise ValidationException("id: not a notification number") from None
+
+
+@post(
+    "/t/{tenant:str}/notifications/read",
+    guards=[requires(PERMISSION)],
+    dependencies=PAGE_DEPENDENCIES,
+    operation_id="markNotificationsReadForm",
+    include_in_schema=False,
+)
+async def mark_read_form(
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    current_tenant: NamedDependency[TenantRef],
+) -> Redirect:
+    """Form post (CSRF checked by the guard): ``id`` (repeatable) or ``all=1``; back to the page."""
+    ensure_same_tenant(principal, current_tenant)
+    mailbox = _mailbox(principal)
+    form = await request.form()
+    which: list[int] | Literal["all"] = (
+        "all" if form.get("all") == "1" else _form_ids([str(v) for v in form.getall("id", [])])
+    )
+    async with tenant_session(current_tenant, state.runtime.databases) as session:
+        await mark_read(session, mailbox, which)
+    back = _page_url(current_tenant.slug, form.get("unread") == "1")
+    return Redirect(back, status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON API (the tenant is the credential's, never a parameter)
+
+
+def _out(row: NotificationRow) -> NotificationOut:
+    return NotificationOut(
+        id=row.id,
+        kind=row.kind,
+        title=row.title,
+        body=row.body,
+        link=row.link,
+        created_at=row.created_at,
+        read_at=row.read_at,
+        unread=row.unread,
+    )
+
+
+async def _own_tenant(state: State, principal: Principal) -> TenantRef:
+    # Re-resolved, so a suspended or re-created tenant is 404 (TenantNotFound).
+    tenant: TenantRef = await state.tenants.get(principal.tenant.slug)
+    ensure_same_tenant(principal, tenant)
+    return tenant
+
+
+@get(
+    "/api/v1/notifications",
+    guards=[requires(PERMISSION)],
+    dependencies={"principal": Provide(provide_principal)},
+    operation_id="listNotifications",
+    tags=["notifications"],
+)
+async def list_notifications_api(
+    state: State,
+    principal: NamedDependency[Principal],
+    unread_only: FromQuery[bool] = False,
+    before: Annotated[
+        int | None, QueryParameter(description="Cursor: next_before of the previous page.")
+    ] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+) -> NotificationListOut:
+    """The caller's notifications: unread first, then newest first; keyset-paginated."""
+    tenant = await _own_tenant(state, principal)
+    mailbox = _mailbox(principal)
+    async with tenant_session(tenant, state.runtime.databases) as session:
+        page = await list_for(
+            session, mailbox, unread_only=unread_only, before_id=before, limit=limit
+        )
+        count = await unread_count(session, mailbox)
+    return NotificationListOut(
+        items=[_out(r) for r in page.items], unread=count, next_before=page.next_before_id
+    )
+
+
+@post(
+    "/api/v1/notifications:mark-read",
+    guards=[requires(PERMISSION)],
+    dependencies={"principal": Provide(provide_principal)},
+    operation_id="markNotificationsRead",
+    tags=["notifications"],
+    status_code=200,
+)
+async def mark_read_api(
+    state: State, principal: NamedDependency[Principal], data: JSONBody[MarkReadIn]
+) -> MarkReadOut:
+    """Mark the caller's own notifications read: ``{"ids": [...]}`` or ``{"all": true}``.
+    Ids of anyone else's notifications are ignored."""
+    tenant = await _own_tenant(state, principal)
+    mailbox = _mailbox(principal)
+    if not data.all and not data.ids:
+        raise ValidationException('send {"ids": [...]} or {"all": true}')
+    if len(data.ids) > 1000:
+        raise ValidationException("ids: at most 1000 at a time")
+    async with tenant_session(tenant, state.runtime.databases) as session:
+        marked = await mark_read(session, mailbox, "all" if data.all else data.ids)
+        count = await unread_count(session, mailbox)
+    return MarkReadOut(marked=marked, unread=count)
+
+
+ROUTES = [notifications_page, mark_read_form, list_notifications_api, mark_read_api]
