@@ -88,6 +88,25 @@ async def make_tenant(runtime: Runtime) -> TenantFactory:
     return make
 
 
+@pytest.fixture(scope="session")
+async def seeded_tenant(runtime: Runtime) -> TenantRef:
+    """One tenant with the ``small`` synthetic data set, shared by the session (read-mostly:
+    tests that write to it use their own scheme codes)."""
+    from tierline.masterdata.seeding import seed_tenant
+    from tierline.platform.encryption.store import kms_from_settings
+    from tierline.tenants.service import provision_tenant
+
+    tenant = await provision_tenant(
+        runtime.databases,
+        unique_slug("seeded"),
+        "Seeded Tenant",
+        "eu",
+        kms=kms_from_settings(runtime.settings),
+    )
+    await seed_tenant(runtime, tenant, "small")
+    return tenant
+
+
 @pytest.fixture
 async def tenant(make_tenant: TenantFactory) -> TenantRef:
     return await make_tenant()

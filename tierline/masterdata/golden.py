@@ -35,7 +35,6 @@ reviews are unique per (record, candidate) and survivorship writes nothing when 
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +54,7 @@ from tierline.masterdata.models import (
     ProductSource,
 )
 from tierline.platform.errors import DomainError
+from tierline.platform.frames import read_frame
 
 # Survivorship: for each attribute, source systems in falling priority. "*" stands for every
 # source system not named; without "*" only the named systems may set the attribute.
@@ -544,17 +544,6 @@ def _sql_type(conn: AsyncConnection, spec: GoldenSpec, column: str) -> str:
 
 
 # --- database helpers ----------------------------------------------------------------------
-
-
-async def read_frame(
-    conn: AsyncConnection, sql: str, schema: Mapping[str, pl.DataType], *args: Any
-) -> pl.DataFrame:
-    """Run ``sql`` through ``COPY ... TO STDOUT`` into a polars frame (no per-row Python)."""
-    raw: Any = (await conn.get_raw_connection()).driver_connection
-    buffer = io.BytesIO()
-    await raw.copy_from_query(sql, *args, output=buffer, format="csv", header=True)
-    buffer.seek(0)
-    return pl.read_csv(buffer, schema=dict(schema), infer_schema=False)
 
 
 def _match_schema(rules: MatchRules) -> dict[str, pl.DataType]:

@@ -18,6 +18,7 @@ from tierline.platform.encryption.cli import keys_app
 from tierline.platform.identity.clients_cli import clients_app
 from tierline.platform.runtime import open_runtime
 from tierline.platform.settings import SettingsError, get_settings
+from tierline.segmentation.cli import segment_app
 from tierline.tenants.cli import delete_command
 
 app = typer.Typer(help="Tierline: supply-chain segmentation platform.", no_args_is_help=True)
@@ -30,6 +31,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
+app.add_typer(segment_app, name="segment")
 tenants_app.command("delete")(delete_command)
 
 console = Console()
@@ -41,6 +43,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from tierline.platform.databases import RegionMismatch, RegionUnavailable, UnknownRegion
     from tierline.platform.db import InvalidSlug
     from tierline.platform.embedded import EmbeddedServiceError
+    from tierline.platform.errors import DomainError
+    from tierline.segmentation.scheme import SchemeInvalid
     from tierline.tenants.errors import ProvisioningFailed, TenantError
 
     return (
@@ -52,6 +56,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         TenantError,
         ProvisioningFailed,
         EmbeddedServiceError,
+        DomainError,
+        SchemeInvalid,
     )
 
 

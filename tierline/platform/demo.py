@@ -90,6 +90,7 @@ async def _seed_if_empty(runtime: Runtime, tenant: TenantRef, console: Any) -> N
 
 async def prepare_demo(settings: Settings, base_url: str, console: Any = None) -> list[str]:
     """Migrate, create what is missing (tenants, logins, data), and say where to look."""
+    from tierline.segmentation.demo import seed_segmentation
     from tierline.tenants.migrate import migrate_all
 
     password = "demo-" + secrets.token_urlsafe(9)
@@ -99,6 +100,7 @@ async def prepare_demo(settings: Settings, base_url: str, console: Any = None) -
         for tenant in await _demo_tenants(runtime):
             emails = await ensure_demo_users(tenant, password)
             await _seed_if_empty(runtime, tenant, console)
+            await seed_segmentation(runtime, tenant)
             lines.append(
                 f"  [bold]{tenant.name}[/bold] (region {tenant.region}): "
                 f"{base_url}/t/{tenant.slug}/"

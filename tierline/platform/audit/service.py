@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -112,6 +112,46 @@ async def record(
     head.last_seq, head.last_hash = entry.seq, digest
     await session.flush()
     return entry
+
+
+class ActingParty(Protocol):
+    """Who acts, as :class:`tierline.platform.identity.users.Actor` describes it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def client_ip(self) -> str | None: ...
+
+
+async def record_by(
+    session: AsyncSession,
+    actor: ActingParty,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    *,
+    before: Any = None,
+    after: Any = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """:func:`record` with the actor's name, kind, request id and address filled in."""
+    return await record(
+        session,
+        actor=actor.name,
+        actor_kind=actor.kind,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        reason=reason,
+        request_id=actor.request_id,
+        client_ip=actor.client_ip,
+    )
 
 
 @dataclass(frozen=True)

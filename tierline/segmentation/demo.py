@@ -1,0 +1,43 @@
+"""Demo schemes with history: the library templates published and run at monthly as-of dates.
+
+Runs at four as-of dates a month apart give each demo tenant a real timeline (the trailing
+window slides, so some customers and products move, some are held by hysteresis) instead of
+one flat classification.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from tierline.platform.identity.users import Actor
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.models import SegmentationScheme
+from tierline.segmentation.runs import run_scheme
+from tierline.segmentation.scheme import load_template, parse_scheme
+from tierline.segmentation.store import create_scheme, publish
+
+DEMO_SCHEMES = ("customer_service", "product_abc_xyz", "customer_product")
+HISTORY_RUNS = 4
+DEMO_ACTOR = Actor("demo-seed", "system")
+
+
+def history_dates(today: date, runs: int = HISTORY_RUNS) -> list[date]:
+    return [today - timedelta(days=30 * step) for step in range(runs - 1, -1, -1)]
+
+
+async def seed_segmentation(runtime: Runtime, tenant: TenantRef) -> list[str]:
+    """Publish and run the demo schemes the tenant does not have yet; their codes."""
+    seeded = []
+    for name in DEMO_SCHEMES:
+        source = load_template(name)
+        code = parse_scheme(source).scheme.code
+        async with tenant_session(tenant, runtime.databases) as session:
+            if await session.get(SegmentationScheme, code) is not None:
+                continue
+            await create_scheme(session, source, DEMO_ACTOR)
+            await publish(session, code, DEMO_ACTOR, "demo template")
+        for as_of in history_dates(datetime.now(UTC).date()):
+            await run_scheme(runtime, tenant, code, actor=DEMO_ACTOR, as_of=as_of, trigger="demo")
+        seeded.append(code)
+    return seeded
