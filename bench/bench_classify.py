@@ -70,7 +70,9 @@ def baseline(features: pl.DataFrame) -> pl.DataFrame:
         .sort(["d", "entity_key"], descending=[True, False])
     )
     share = pl.when(pl.col("d") > 0).then(pl.col("d").cum_sum() / pl.col("d").sum()).otherwise(1.0)
-    abc = pl.when(pl.col("s") <= 0.8).then(pl.lit("A")).when(pl.col("s") <= 0.95)
+    before = pl.col("s") - pl.col("d") / pl.col("d").sum()  # share before the entity
+    abc = pl.when(pl.col("d") <= 0).then(pl.lit("C")).when(before < 0.8).then(pl.lit("A"))
+    abc = abc.when(before < 0.95)
     cv = pl.col("cv")
     xyz = pl.when(cv.is_null()).then(pl.lit("Z")).when(cv <= 0.5).then(pl.lit("X"))
     region = pl.col("region").fill_null("UNKNOWN")
