@@ -145,7 +145,7 @@ async def ensure_region_identity(engine: AsyncEngine, region: str) -> None:
         )
 
 
-REGION_EXTENSIONS = ("pg_trgm",)
+REGION_EXTENSIONS = ("pg_trgm", "btree_gist")
 
 
 async def _ensure_extensions(engine: AsyncEngine) -> None:
