@@ -71,14 +71,11 @@ async def _job_id(runtime: Any, tenant: TenantRef) -> str:
 def test_every_route_declares_a_segmentation_permission() -> None:
     permissions = {p for _m, _p, p in routes()}
     assert permissions == {
-        access.PUBLIC,
         "segments:read",
         "schemes:write",
         "segments:run",
         "overrides:approve",
     }
-    public = [p for _m, p, perm in routes() if perm == access.PUBLIC]
-    assert public == [controllers.CSS_PATH]
 
 
 async def test_signed_out_callers_are_sent_to_sign_in_or_refused(

@@ -265,3 +265,76 @@ def test_decide_spike_and_tier_jump_wait_exceptions_apply_at_once() -> None:
     frozen = decide(scheme, results, current, candidates, frozen=True)
     assert set(frozen.outcomes.filter(pl.col("outcome") == "frozen")["entity_key"]) >= {"spiky"}
     assert frozen.count("applied") == 0
+
+
+async def test_a_move_below_the_contract_waits_for_approval(
+    runtime: Runtime, seeded: TenantRef
+) -> None:
+    from tierline.segmentation.contracts import ContractInput, save_contract
+    from tierline.segmentation.entitlements import EntitlementInput, save_entitlement_version
+
+    base = load_template("lightweight").replace("lightweight_abc", "light_contract")
+    code = await _publish(runtime, seeded, base)
+    first = await run_scheme(runtime, seeded, code, actor=ACTOR)
+    start = TODAY - timedelta(days=400)
+    async with tenant_session(seeded, runtime.databases) as s:
+        for rank, (segment, fill) in enumerate((("A", 0.98), ("B", 0.95), ("C", 0.90)), 1):
+            await save_entitlement_version(
+                s,
+                code,
+                segment,
+                EntitlementInput(
+                    effective_from=start,
+                    fill_rate_target=fill,
+                    otif_target=fill,
+                    perfect_order_target=fill - 0.05,
+                    cycle_service_level=fill,
+                    quoted_lead_time_days=rank * 2,
+                    allocation_priority=rank,
+                    picking_priority=rank,
+                ),
+                ACTOR,
+            )
+        # A customers late in the A class: they drop to B when the A threshold tightens.
+        movers = (
+            (
+                await s.execute(
+                    select(RunResult.entity_key)
+                    .where(
+                        RunResult.run_id == first.run_id,
+                        RunResult.abc == "A",
+                        RunResult.cum_share > 0.6,
+                    )
+                    .order_by(RunResult.entity_key)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert len(movers) >= 2
+        contracted = movers[0]
+        await save_contract(
+            s,
+            ContractInput(
+                customer_code=contracted,
+                reference=f"K-{code}",
+                valid_from=start,
+                fill_rate_min=0.97,
+            ),
+            ACTOR,
+        )
+    await _republish(runtime, seeded, code, base.replace("A: 0.80", "A: 0.30"))
+    outcome = await run_scheme(runtime, seeded, code, actor=ACTOR)
+    assert outcome.counts["outcomes"]["applied"] > 0
+    current = await _open(runtime, seeded, code)
+    assert current[contracted] == "A"  # held back: B would break the contract
+    assert current[movers[1]] == "B"
+    async with tenant_session(seeded, runtime.databases) as s:
+        move = (
+            await s.execute(
+                select(PendingMove).where(
+                    PendingMove.run_id == outcome.run_id, PendingMove.entity_key == contracted
+                )
+            )
+        ).scalar_one()
+    assert move.to_segment == "B" and "contract" in move.reasons

@@ -35,11 +35,13 @@ from tierline.platform.frames import copy_frame, read_frame
 from tierline.platform.jobs.service import submit_tenant_job
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.contracts import contract_conflicts
 from tierline.segmentation.engine import ENGINE_VERSION, classify
 from tierline.segmentation.features import compute_features
 from tierline.segmentation.loading import RunInputs, UnreadableMoney, load_inputs
 from tierline.segmentation.models import SegmentationRun, SegmentationScheme
 from tierline.segmentation.notices import notify_applied_moves
+from tierline.segmentation.notices_customer import notices_for_applied_moves
 from tierline.segmentation.scheme import Scheme, in_freeze, next_run_after
 from tierline.segmentation.stability import Decision, decide
 from tierline.segmentation.store import PublishedScheme, published
@@ -392,6 +394,7 @@ async def _write(
         decision = await asyncio.to_thread(
             decide, scheme, results, current, candidates, frozen=frozen_by is not None
         )
+        decision = await _route_contract_conflicts(session, ctx, decision)
         counts = _counts(decision, results)
         row = _run_row(ctx, "succeeded", _inputs_record(ctx, classified), counts, warnings, None)
         session.add(row)
@@ -414,6 +417,7 @@ async def _write(
             decision.outcomes.filter(pl.col("outcome") == "applied"), scheme.entity
         )
         await notify_applied_moves(session, ctx.tenant.slug, row.id, scheme, applied)
+        await notices_for_applied_moves(session, scheme, applied, ctx.as_of, run_id=row.id)
         await record_by(
             session,
             ctx.actor,
@@ -423,6 +427,46 @@ async def _write(
             after={"scheme": code, "version": ctx.found.version.version, "counts": counts},
         )
     return RunOutcome(row.id, "succeeded", counts, warnings)
+
+
+async def _route_contract_conflicts(
+    session: AsyncSession, ctx: _Context, decision: Decision
+) -> Decision:
+    """Moves that would put a customer below its contract wait for approval (reason
+    ``contract``) instead of applying; contracts are few, so only the moving contracted
+    customers are checked one by one."""
+    if ctx.found.scheme.entity != "customer":
+        return decision
+    contracted = set(
+        (
+            await session.execute(
+                text(
+                    "SELECT DISTINCT customer_code FROM contracts WHERE valid_from <= :d "
+                    "AND (valid_to IS NULL OR valid_to > :d)"
+                ),
+                {"d": ctx.as_of},
+            )
+        ).scalars()
+    )
+    moving = decision.outcomes.filter(
+        pl.col("outcome").is_in(["applied", "pending"]) & pl.col("entity_key").is_in(contracted)
+    )
+    blocked: list[str] = []
+    for key, segment in moving.select("entity_key", "segment").iter_rows():
+        if await contract_conflicts(session, key, ctx.found.code, segment, ctx.as_of):
+            blocked.append(key)
+    if not blocked:
+        return decision
+    hit = pl.col("entity_key").is_in(blocked)
+    outcomes = decision.outcomes.with_columns(
+        outcome=pl.when(hit).then(pl.lit("pending")).otherwise(pl.col("outcome")),
+        reasons=pl.when(hit)
+        .then(
+            pl.concat_list(pl.col("reasons"), pl.lit(["contract"])).list.unique(maintain_order=True)
+        )
+        .otherwise(pl.col("reasons")),
+    )
+    return Decision(outcomes, decision.candidates, decision.share_moving)
 
 
 async def _write_results(
