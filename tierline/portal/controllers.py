@@ -1,0 +1,490 @@
+"""The B2B portal under ``/portal/{tenant}/`` and its JSON API under ``/api/v1/portal/``.
+
+Access (decided in ``identity.web.check_permission``, repeated here as defence in depth):
+every route but sign-in, the stylesheet and the logo requires ``portal:self``, which only the
+``customer`` role holds; the guard answers 404 to a staff session on a portal route and to a
+portal session on a staff route, and 404 to any session of another tenant. Which accounts a
+customer user sees comes from its user record (``customer_code``) and the customer hierarchy,
+never from the request: any other account code in a path or query answers 404.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from tierline.platform.access import PUBLIC, requires
+from tierline.platform.identity.controllers import start_session
+from tierline.platform.identity.login import authenticate, check_ip
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.sessions import session_cookie
+from tierline.platform.identity.web import SIGNED_IN, client_ip, ensure_same_tenant, session_store
+from tierline.platform.observability import current_request_id
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.portal import documents, service
+from tierline.portal.accounts import PortalAccount, pick_account, reachable_accounts
+from tierline.portal.branding import Branding, load_branding, load_logo
+from tierline.portal.performance import GRAINS, MEASURES, Grain, chart_for, performance
+from tierline.tenants.controllers import provide_tenant
+
+PORTAL = "portal:self"
+LOGIN_CSRF_COOKIE = "tl_portal_login_csrf"
+TENANT = {"current_tenant": provide_tenant}
+CSS = Path(__file__).resolve().parent / "templates" / "portal" / "portal.css"
+
+
+def _today() -> Any:
+    return datetime.now(UTC).date()
+
+
+def _customer(principal: Principal, slug: str | None = None) -> Principal:
+    """Defence in depth: a customer user of this tenant with an account, else 404."""
+    if principal.kind != "customer" or not principal.customer_code:
+        raise NotFoundException()
+    if slug is not None:
+        ensure_same_tenant(principal, slug)
+    return principal
+
+
+async def _reach(principal: Principal) -> tuple[list[PortalAccount], Branding]:
+    async with tenant_session(principal.tenant) as s:
+        accounts = await reachable_accounts(s, principal.customer_code)
+        branding = await load_branding(s, principal.tenant)
+    if not accounts:
+        raise NotFoundException()  # the account was deleted: nothing to show
+    return accounts, branding
+
+
+def _page(
+    template: str, principal: Principal, branding: Branding, status: int = 200, **extra: Any
+) -> Template:
+    return Template(
+        f"portal/{template}",
+        context={
+            "tenant": principal.tenant,
+            "principal": principal,
+            "branding": branding,
+            **extra,
+        },
+        status_code=status,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing in and out (the password check, throttling and sessions are identity's)
+
+
+def portal_next(tenant: TenantRef, raw: str | None) -> str:
+    """Only same-tenant portal paths are followed after sign-in (no open redirect)."""
+    home = f"/portal/{tenant.slug}/"
+    if not raw:
+        return home
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc or not parts.path.startswith(home) or "\\" in raw:
+        return home
+    return raw
+
+
+async def _login_page(
+    tenant: TenantRef, error: str | None, email: str, next_path: str, status: int
+) -> Response[Any]:
+    async with tenant_session(tenant) as s:
+        branding = await load_branding(s, tenant)
+    token = secrets.token_urlsafe(32)
+    response = Template(
+        "portal/login.html",
+        context={
+            "tenant": tenant,
+            "principal": None,
+            "branding": branding,
+            "error": error,
+            "email": email,
+            "next": next_path,
+            "csrf": token,
+        },
+        status_code=status,
+    )
+    response.cookies.append(
+        Cookie(
+            key=LOGIN_CSRF_COOKIE,
+            value=token,
+            path=f"/portal/{tenant.slug}/",
+            httponly=True,
+            samesite="strict",
+            max_age=3600,
+        )
+    )
+    return response  # type: ignore[return-value]
+
+
+@get(
+    "/portal/{tenant:str}/login",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="portalLoginPage",
+    include_in_schema=False,
+)
+async def portal_login_page(
+    current_tenant: NamedDependency[TenantRef], next: FromQuery[str | None] = None
+) -> Response[Any]:
+    return await _login_page(current_tenant, None, "", portal_next(current_tenant, next), 200)
+
+
+@post(
+    "/portal/{tenant:str}/login",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="portalLogin",
+    include_in_schema=False,
+)
+async def portal_login(
+    current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
+) -> Response[Any]:
+    form = await request.form()
+    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1024]
+    next_path = portal_next(current_tenant, str(form.get("next", "")))
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie_token or not secrets.compare_digest(cookie_token, str(form.get("_csrf", ""))):
+        raise PermissionDeniedException("the sign-in form expired; reload the page and try again")
+    redis = await state.runtime.redis()
+    verdict = await check_ip(redis, current_tenant.slug, client_ip(request))
+    if not verdict.allowed:
+        response = await _login_page(
+            current_tenant,
+            "Too many sign-in attempts from your network. Wait a few minutes and try again.",
+            email,
+            next_path,
+            429,
+        )
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return response
+    async with tenant_session(current_tenant) as s:
+        outcome = await authenticate(s, email, password, client_ip(request), current_request_id())
+        user = outcome.user
+        user_id, kind = (str(user.id), user.kind) if user else (None, "")
+    if user_id is None:
+        return await _login_page(current_tenant, outcome.error, email, next_path, outcome.status)
+    # Staff who sign in here go to the staff pages: the portal is for customer users only.
+    target = next_path if kind == "customer" else f"/t/{current_tenant.slug}/"
+    response = await start_session(
+        request, state, current_tenant, user_id, kind, "password", target
+    )
+    response.cookies.append(
+        Cookie(key=LOGIN_CSRF_COOKIE, value="", path=f"/portal/{current_tenant.slug}/", max_age=0)
+    )
+    return response
+
+
+@post(
+    "/portal/{tenant:str}/logout",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalLogout",
+    include_in_schema=False,
+)
+async def portal_logout(principal: NamedDependency[Principal], state: State) -> Response[Any]:
+    store = await session_store(state.runtime)
+    if principal.session_id:
+        await store.delete(principal.session_id)
+    response = Redirect(f"/portal/{principal.tenant.slug}/login", status_code=303)
+    response.cookies.append(session_cookie(None, state.settings.secure_cookies))
+    return response  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Branding assets (public: the sign-in page shows them too)
+
+
+@get(
+    "/portal/{tenant:str}/style.css",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="portalStylesheet",
+    include_in_schema=False,
+)
+async def portal_stylesheet(current_tenant: NamedDependency[TenantRef]) -> Response[str]:
+    async with tenant_session(current_tenant) as s:
+        branding = await load_branding(s, current_tenant)
+    variables = f":root{{--brand:{branding.primary_colour};--accent:{branding.accent_colour};}}\n"
+    return Response(
+        variables + CSS.read_text(),
+        media_type="text/css",
+        headers={"cache-control": "private, max-age=300"},
+    )
+
+
+@get(
+    "/portal/{tenant:str}/logo",
+    guards=[requires(PUBLIC)],
+    dependencies=TENANT,
+    operation_id="portalLogo",
+    include_in_schema=False,
+)
+async def portal_logo(current_tenant: NamedDependency[TenantRef]) -> Response[bytes]:
+    async with tenant_session(current_tenant) as s:
+        found = await load_logo(s)
+    if found is None:
+        raise NotFoundException()
+    data, media_type = found
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"cache-control": "private, max-age=300", "content-disposition": "inline"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages
+
+
+def _grain(raw: str | None) -> Grain:
+    grain = raw or "week"
+    if grain not in GRAINS:
+        raise ValidationException("grain must be week or month")
+    return grain  # type: ignore[return-value]
+
+
+@get(
+    "/portal/{tenant:str}/",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalHome",
+    include_in_schema=False,
+)
+async def portal_home(principal: NamedDependency[Principal], tenant: FromPath[str]) -> Template:
+    _customer(principal, tenant)
+    accounts, branding = await _reach(principal)
+    async with tenant_session(principal.tenant) as s:
+        view = await service.overview(s, accounts, _today())
+    return _page("home.html", principal, branding, view=view, active="home")
+
+
+@get(
+    "/portal/{tenant:str}/performance",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalPerformance",
+    include_in_schema=False,
+)
+async def portal_performance(
+    principal: NamedDependency[Principal],
+    tenant: FromPath[str],
+    grain: FromQuery[str | None] = None,
+    account: FromQuery[str | None] = None,
+) -> Template:
+    _customer(principal, tenant)
+    chosen_grain = _grain(grain)
+    accounts, branding = await _reach(principal)
+    chosen = pick_account(accounts, account)
+    data = await _performance(principal, chosen, chosen_grain)
+    charts = [chart_for(m, data["periods_obj"], data["targets"][m], chosen_grain) for m in MEASURES]
+    return _page(
+        "performance.html",
+        principal,
+        branding,
+        accounts=accounts,
+        account=chosen,
+        grain=chosen_grain,
+        periods=data["periods_obj"],
+        targets=data["targets"],
+        charts=charts,
+        active="performance",
+    )
+
+
+async def _performance(principal: Principal, account: PortalAccount, grain: Grain) -> Any:
+    today = _today()
+    async with tenant_session(principal.tenant) as s:
+        periods = await performance(s, account.code, grain, today)
+        segments = await service.account_entitlements(s, account.code, today)
+    return {"periods_obj": periods, "targets": service.targets_of(segments)}
+
+
+@get(
+    "/portal/{tenant:str}/notices",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalNotices",
+    include_in_schema=False,
+)
+async def portal_notices(
+    principal: NamedDependency[Principal],
+    tenant: FromPath[str],
+    account: FromQuery[str | None] = None,
+    before: FromQuery[int | None] = None,
+) -> Template:
+    _customer(principal, tenant)
+    accounts, branding = await _reach(principal)
+    chosen = pick_account(accounts, account)
+    async with tenant_session(principal.tenant) as s:
+        notices = await service.account_notices(s, chosen.code, 50, before)
+    return _page(
+        "notices.html",
+        principal,
+        branding,
+        accounts=accounts,
+        account=chosen,
+        notices=notices,
+        more=notices[-1]["id"] if len(notices) == 50 else None,
+        active="notices",
+    )
+
+
+async def _document_rows(
+    principal: Principal, account: str | None
+) -> tuple[PortalAccount, Branding, list[dict[str, Any]]]:
+    accounts, branding = await _reach(principal)
+    chosen = pick_account(accounts, account)
+    async with tenant_session(principal.tenant) as s:
+        segments = service.scrub(await service.account_entitlements(s, chosen.code, _today()))
+    return chosen, branding, segments
+
+
+@get(
+    "/portal/{tenant:str}/entitlements.csv",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalEntitlementsCsv",
+    include_in_schema=False,
+)
+async def portal_entitlements_csv(
+    principal: NamedDependency[Principal],
+    tenant: FromPath[str],
+    account: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    _customer(principal, tenant)
+    chosen, _branding, segments = await _document_rows(principal, account)
+    body = documents.entitlements_csv(chosen, segments, _today())
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="entitlements-{_safe(chosen.code)}.csv"'
+        },
+    )
+
+
+@get(
+    "/portal/{tenant:str}/entitlements.pdf",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalEntitlementsPdf",
+    include_in_schema=False,
+)
+async def portal_entitlements_pdf(
+    principal: NamedDependency[Principal],
+    tenant: FromPath[str],
+    account: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    _customer(principal, tenant)
+    chosen, branding, segments = await _document_rows(principal, account)
+    body = documents.entitlements_pdf(branding, chosen, segments, _today())
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="entitlements-{_safe(chosen.code)}.pdf"'
+        },
+    )
+
+
+def _safe(code: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in code)[:80]
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON API (tenant and customer from the credential; the path names neither)
+
+
+@get(
+    "/api/v1/portal/entitlements",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalEntitlements",
+    tags=["portal"],
+    summary="The caller's segments and entitlements, and the segments of its ship-tos",
+)
+async def api_entitlements(principal: NamedDependency[Principal]) -> dict[str, Any]:
+    _customer(principal)
+    accounts, _branding = await _reach(principal)
+    async with tenant_session(principal.tenant) as s:
+        result: dict[str, Any] = await service.overview(s, accounts, _today())
+    return result
+
+
+@get(
+    "/api/v1/portal/performance",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalPerformanceApi",
+    tags=["portal"],
+    summary="Fill rate, OTIF, perfect order and lead time over 12 weeks or months, with targets",
+)
+async def api_performance(
+    principal: NamedDependency[Principal],
+    grain: FromQuery[str | None] = None,
+    account: FromQuery[str | None] = None,
+) -> dict[str, Any]:
+    _customer(principal)
+    chosen_grain = _grain(grain)
+    accounts, _branding = await _reach(principal)
+    chosen = pick_account(accounts, account)
+    data = await _performance(principal, chosen, chosen_grain)
+    result: dict[str, Any] = service.scrub(
+        {
+            "account": chosen.code,
+            "grain": chosen_grain,
+            "targets": data["targets"],
+            "periods": [p.as_dict() for p in data["periods_obj"]],
+        }
+    )
+    return result
+
+
+@get(
+    "/api/v1/portal/notices",
+    guards=[requires(PORTAL)],
+    dependencies=SIGNED_IN,
+    operation_id="portalNoticesApi",
+    tags=["portal"],
+    summary="The caller's notices, newest first (page on with before=<last id>)",
+)
+async def api_notices(
+    principal: NamedDependency[Principal],
+    account: FromQuery[str | None] = None,
+    before: FromQuery[int | None] = None,
+    limit: FromQuery[int] = 50,
+) -> dict[str, Any]:
+    _customer(principal)
+    accounts, _branding = await _reach(principal)
+    chosen = pick_account(accounts, account)
+    async with tenant_session(principal.tenant) as s:
+        notices = await service.account_notices(s, chosen.code, max(1, min(limit, 200)), before)
+    return {"account": chosen.code, "notices": notices}
+
+
+ROUTES = [
+    portal_login_page,
+    portal_login,
+    portal_logout,
+    portal_stylesheet,
+    portal_logo,
+    portal_home,
+    portal_performance,
+    portal_notices,
+    portal_entitlements_csv,
+    portal_entitlements_pdf,
+    api_entitlements,
+    api_performance,
+    api_notices,
+]

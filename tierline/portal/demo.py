@@ -1,0 +1,69 @@
+"""A demo portal login: one customer user for a demo tenant, reset on every ``tierline demo``."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import aliased
+
+from tierline.masterdata.models import Customer
+from tierline.platform.identity.models import User
+from tierline.platform.identity.users import SYSTEM, create_user, set_password
+from tierline.platform.settings import get_settings
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.models import SegmentAssignment, SegmentationScheme
+
+
+def portal_demo_email(code: str, slug: str) -> str:
+    local = re.sub(r"[^a-z0-9]+", ".", code.lower()).strip(".") or "customer"
+    return f"buyer.{local}@{slug.replace('_', '-')}.demo"
+
+
+async def _demo_account(tenant: TenantRef) -> str | None:
+    """A sold-to with ship-tos and an open customer segment; else any assigned customer."""
+    child = aliased(Customer)
+    assigned = (
+        select(Customer.code)
+        .join(SegmentAssignment, SegmentAssignment.customer_code == Customer.code)
+        .join(SegmentationScheme, SegmentationScheme.code == SegmentAssignment.scheme_code)
+        .where(SegmentAssignment.valid_to.is_(None), SegmentationScheme.entity == "customer")
+        .order_by(Customer.code)
+        .limit(1)
+    )
+    with_children = assigned.where(
+        Customer.account_type == "sold_to",
+        exists(select(child.code).where(child.parent_code == Customer.code)),
+    )
+    async with tenant_session(tenant) as s:
+        code = (await s.execute(with_children)).scalar_one_or_none()
+        if code is None:
+            code = (await s.execute(assigned)).scalar_one_or_none()
+    return code
+
+
+async def ensure_portal_demo_user(tenant: TenantRef, password: str, base_url: str = "") -> str:
+    """Create (or re-activate with ``password``) the demo customer user; one printable line."""
+    base = base_url or get_settings().base_url
+    code = await _demo_account(tenant)
+    if code is None:
+        return f"  portal: no customer with a segment yet in {tenant.slug} (run a scheme first)"
+    email = portal_demo_email(code, tenant.slug)
+    async with tenant_session(tenant) as s:
+        user = (await s.execute(select(User).where(User.email == email))).scalar_one_or_none()
+        if user is None:
+            await create_user(
+                s,
+                email=email,
+                role="customer",
+                actor=SYSTEM,
+                kind="customer",
+                customer_code=code,
+                password=password,
+                display_name=f"Demo buyer {code}",
+            )
+        else:
+            user.status, user.failed_logins, user.locked_until = "active", 0, None
+            user.customer_code = code
+            await set_password(s, user, password, SYSTEM)
+    return f"  portal: {base}/portal/{tenant.slug}/login  {email}"
