@@ -90,7 +90,9 @@ async def _seed_if_empty(runtime: Runtime, tenant: TenantRef, console: Any) -> N
 
 async def prepare_demo(settings: Settings, base_url: str, console: Any = None) -> list[str]:
     """Migrate, create what is missing (tenants, logins, data), and say where to look."""
+    from tierline.portal.demo import ensure_portal_demo_user
     from tierline.segmentation.demo import seed_segmentation
+    from tierline.segmentation.entitlements_demo import seed_entitlements
     from tierline.tenants.migrate import migrate_all
 
     password = "demo-" + secrets.token_urlsafe(9)
@@ -101,11 +103,13 @@ async def prepare_demo(settings: Settings, base_url: str, console: Any = None) -
             emails = await ensure_demo_users(tenant, password)
             await _seed_if_empty(runtime, tenant, console)
             await seed_segmentation(runtime, tenant)
+            await seed_entitlements(runtime, tenant)
             lines.append(
                 f"  [bold]{tenant.name}[/bold] (region {tenant.region}): "
                 f"{base_url}/t/{tenant.slug}/"
             )
             lines += [f"      {email}" for email in emails]
+            lines.append(await ensure_portal_demo_user(tenant, password, base_url))
     return [
         "[bold]Tierline demo is ready.[/bold] Open a workspace and sign in as any role:",
         *lines,

@@ -1,0 +1,44 @@
+"""``tierline demo`` prepares everything a visitor needs, and a second run changes nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tierline.platform.demo import DEMO_TENANTS, prepare_demo
+from tierline.platform.runtime import Runtime
+from tierline.platform.settings import Settings
+from tierline.platform.tenancy import tenant_session
+from tierline.segmentation.entitlement_models import EntitlementVersion
+from tierline.segmentation.models import SegmentAssignment, SegmentationRun
+from tierline.tenants.service import TenantDirectory
+
+
+async def test_demo_has_schemes_with_history_entitlements_and_portal_logins(
+    runtime: Runtime, settings: Settings
+) -> None:
+    lines = await prepare_demo(settings, "http://demo.test")
+    text = "\n".join(lines)
+    for slug, _name, _region in DEMO_TENANTS:
+        assert f"http://demo.test/t/{slug}/" in text
+        assert f"http://demo.test/portal/{slug}/" in text, text
+    directory = TenantDirectory(runtime.databases, ttl_seconds=0)
+    for slug, _name, _region in DEMO_TENANTS:
+        tenant = await directory.get(slug)
+        async with tenant_session(tenant, runtime.databases) as s:
+            runs = await s.scalar(select(func.count()).where(SegmentationRun.status == "succeeded"))
+            schemes = await s.scalar(select(func.count(func.distinct(SegmentationRun.scheme_code))))
+            closed = await s.scalar(
+                select(func.count()).where(SegmentAssignment.valid_to.is_not(None))
+            )
+            entitlements = await s.scalar(select(func.count()).select_from(EntitlementVersion))
+        assert schemes == 3 and runs == 12, (slug, schemes, runs)
+        assert closed and closed > 0  # the monthly runs moved some entities: a real timeline
+        assert entitlements and entitlements > 0
+
+    again = await prepare_demo(settings, "http://demo.test")  # idempotent, new password only
+    assert len(again) == len(lines)
+    for slug, _name, _region in DEMO_TENANTS:
+        tenant = await directory.get(slug)
+        async with tenant_session(tenant, runtime.databases) as s:
+            runs = await s.scalar(select(func.count()).select_from(SegmentationRun))
+        assert runs == 12
