@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import StaffFactory, TenantFactory, sign_in
+from tests.conftest import StaffFactory, TenantFactory, csrf_of, sign_in
 from tests.portal.fixtures import PortalData, build_portal_tenant
 from tests.portal.test_portal import portal_sign_in
 
@@ -122,3 +122,17 @@ async def test_portal_writes_need_the_session_csrf_token(
     refused = await client.post(f"/portal/{portal.tenant.slug}/logout", data={"_csrf": "forged"})
     assert refused.status_code == 403
     assert (await client.get(f"/portal/{portal.tenant.slug}/")).status_code == 200
+
+
+async def test_customer_user_at_the_staff_sign_in_lands_in_the_portal(
+    client: httpx.AsyncClient, make_tenant: TenantFactory, make_staff: StaffFactory
+) -> None:
+    tenant = await make_tenant()
+    user = await make_staff(tenant, "customer", customer="P1")
+    page = await client.get(f"/t/{tenant.slug}/login")
+    response = await client.post(
+        f"/t/{tenant.slug}/login",
+        data={"email": user.email, "password": user.password, "_csrf": csrf_of(page.text)},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/portal/{tenant.slug}/"

@@ -137,14 +137,14 @@ async def login(
     if user_id is None:
         sso = await enabled_provider_name(current_tenant)
         return _login_page(current_tenant, outcome.error, email, next_path, outcome.status, sso)
+    if kind == "customer":  # a customer user who found the staff sign-in: its home is the portal
+        target = f"/portal/{current_tenant.slug}/"
+    elif must_change:
+        target = f"/t/{current_tenant.slug}/account/password"
+    else:
+        target = next_path
     return await start_session(
-        request,
-        state,
-        current_tenant,
-        str(user_id),
-        kind,
-        "password",
-        f"/t/{current_tenant.slug}/account/password" if must_change else next_path,
+        request, state, current_tenant, str(user_id), kind, "password", target
     )
 
 
