@@ -26,6 +26,17 @@ from tierline.segmentation.features import required_order_columns
 from tierline.segmentation.scheme import Scheme, scheme_to_dict
 
 DECRYPT_BATCH = 250_000
+PIPELINE_SLICES = 8
+DECRYPTED_COLUMNS = (
+    "order_no",
+    "line_no",
+    "customer_code",
+    "sku",
+    "order_date",
+    "quantity",
+    "revenue",
+    "margin",
+)
 
 CUSTOMER_ATTRS = {
     "strategic": pl.Boolean,
@@ -179,9 +190,11 @@ async def load_orders(
 def decrypt_money(codec: FieldCodec, frame: pl.DataFrame, money: set[str]) -> pl.DataFrame:
     """Replace ``*_enc`` hex columns by float columns (CPU; call in a thread)."""
     if not money or frame.is_empty():
-        return frame.with_columns(
-            [pl.lit(None, pl.Float64).alias(c) for c in ("revenue", "margin")]
-        ).drop([f"{c}_enc" for c in money])
+        return (
+            frame.with_columns([pl.lit(None, pl.Float64).alias(c) for c in ("revenue", "margin")])
+            .drop([f"{c}_enc" for c in money])
+            .select(DECRYPTED_COLUMNS)
+        )
     keys = (frame["order_no"] + "/" + frame["line_no"]).to_list()
     out: dict[str, pl.Series] = {}
     for column in sorted(money):
@@ -197,9 +210,40 @@ def decrypt_money(codec: FieldCodec, frame: pl.DataFrame, money: set[str]) -> pl
             )
         out[column] = pl.Series(column, values).fill_nan(None)
     missing = {"revenue", "margin"} - money
-    return frame.drop([f"{c}_enc" for c in money]).with_columns(
-        *out.values(), *[pl.lit(None, pl.Float64).alias(c) for c in missing]
+    return (
+        frame.drop([f"{c}_enc" for c in money])
+        .with_columns(*out.values(), *[pl.lit(None, pl.Float64).alias(c) for c in missing])
+        .select(DECRYPTED_COLUMNS)
     )
+
+
+def date_slices(window: tuple[date, date], parts: int) -> list[tuple[date, date]]:
+    """``window`` (inclusive) cut into at most ``parts`` disjoint inclusive date ranges."""
+    start, end = window
+    days = (end - start).days + 1
+    step = max(1, -(-days // parts))
+    return [
+        (start + timedelta(days=i), min(end, start + timedelta(days=i + step - 1)))
+        for i in range(0, days, step)
+    ]
+
+
+async def _load_decrypted(
+    conn: AsyncConnection, codec: FieldCodec, window: tuple[date, date], money: set[str]
+) -> pl.DataFrame:
+    """Order lines of the window with money decrypted, slice by slice: while a worker thread
+    decrypts one slice, PostgreSQL already produces the next (the two run on different cores)."""
+    slices = date_slices(window, PIPELINE_SLICES)
+    frame = await load_orders(conn, slices[0], money)
+    done: list[pl.DataFrame] = []
+    for next_slice in slices[1:]:
+        decrypting = asyncio.ensure_future(asyncio.to_thread(decrypt_money, codec, frame, money))
+        try:
+            frame = await load_orders(conn, next_slice, money)
+        finally:
+            done.append(await decrypting)
+    done.append(await asyncio.to_thread(decrypt_money, codec, frame, money))
+    return pl.concat(done, how="vertical")
 
 
 async def load_inputs(
@@ -207,9 +251,8 @@ async def load_inputs(
 ) -> RunInputs:
     window = (window_start(scheme, as_of), as_of)
     money = {c for c in required_order_columns(scheme) if c in ("revenue", "margin")}
-    orders = await load_orders(conn, window, money)
     try:
-        orders = await asyncio.to_thread(decrypt_money, codec, orders, money)
+        orders = await _load_decrypted(conn, codec, window, money)
     except Exception as exc:  # the codec raises its integrity error type
         raise UnreadableMoney(
             "stored revenue or margin does not decrypt with the tenant's keys; run "
