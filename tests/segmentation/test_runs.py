@@ -338,3 +338,14 @@ async def test_a_move_below_the_contract_waits_for_approval(
             )
         ).scalar_one()
     assert move.to_segment == "B" and "contract" in move.reasons
+
+
+def test_date_slices_cover_the_window_without_overlap() -> None:
+    from tierline.segmentation.loading import date_slices
+
+    for days, parts in ((1, 8), (7, 8), (365, 8), (366, 3), (30, 1)):
+        start = TODAY - timedelta(days=days - 1)
+        slices = date_slices((start, TODAY), parts)
+        assert len(slices) <= parts and slices[0][0] == start and slices[-1][1] == TODAY
+        for (_a, b), (c, _d) in zip(slices, slices[1:], strict=False):
+            assert c == b + timedelta(days=1)
