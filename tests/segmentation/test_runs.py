@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -347,5 +348,5 @@ def test_date_slices_cover_the_window_without_overlap() -> None:
         start = TODAY - timedelta(days=days - 1)
         slices = date_slices((start, TODAY), parts)
         assert len(slices) <= parts and slices[0][0] == start and slices[-1][1] == TODAY
-        for (_a, b), (c, _d) in zip(slices, slices[1:], strict=False):
+        for (_a, b), (c, _d) in itertools.pairwise(slices):
             assert c == b + timedelta(days=1)
