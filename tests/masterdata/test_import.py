@@ -297,3 +297,105 @@ async def test_region_dump_holds_no_plaintext_revenue_or_margin(
     assert b"Foods Berlin" in dump  # the dump really holds the tenant's rows
     for secret in (b"987654.32", b"987654.3", b"123456.78", b"123456.8"):
         assert secret not in dump
+
+
+@pytest.fixture(params=[200_000, 2], ids=["one-chunk", "two-row-chunks"])
+def chunk_rows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run a test with the file read in one chunk and in many (the pipeline's edges)."""
+    from tierline.masterdata.importing import reader
+
+    monkeypatch.setattr(reader, "CHUNK_ROWS", request.param)
+    return int(request.param)
+
+
+async def _lines(tenant: TenantRef) -> dict[tuple[str, int], OrderLine]:
+    async with tenant_session(tenant) as s:
+        rows = (await s.execute(select(OrderLine))).scalars().all()
+        return {(r.order_no, r.line_no): r for r in rows}
+
+
+async def test_new_changed_and_unchanged_rows_in_one_file(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path, chunk_rows: int
+) -> None:
+    """New rows go straight into the table, changed rows are updated through the staging
+    table, unchanged rows are not written at all (not even re-encrypted)."""
+    await load_base(runtime, tenant, tmp_path)
+    first = await load(runtime, tenant, "order_lines", write(tmp_path, "l1.csv", LINES))
+    assert (first.inserted, first.updated, first.unchanged) == (3, 0, 0)
+    before = await _lines(tenant)
+    mixed = (
+        LINES.replace("99.90", "89.90")  # O1/2 changed
+        + "O3,1,C2,S2,2026-02-03,1,PAL,500.00,50.00,EUR,,\n"  # new
+        + "O3,2,C1,S1,2026-02-03,3,EA,30.00,3.00,EUR,,\n"  # new
+    )
+    result = await load(runtime, tenant, "order_lines", write(tmp_path, "l2.csv", mixed))
+    assert result.status == "applied", result.errors
+    assert (result.inserted, result.updated, result.unchanged) == (2, 1, 2)
+    after = await _lines(tenant)
+    assert set(after) == {("O1", 1), ("O1", 2), ("O2", 1), ("O3", 1), ("O3", 2)}
+    for key in (("O1", 1), ("O2", 1)):  # untouched: same ciphertext, hash and stamp
+        old, new = before[key], after[key]
+        assert (new.revenue_enc, new.row_hash, new.updated_at) == (
+            old.revenue_enc,
+            old.row_hash,
+            old.updated_at,
+        )
+    changed, was = after[("O1", 2)], before[("O1", 2)]
+    assert changed.revenue_enc != was.revenue_enc and changed.row_hash != was.row_hash
+    assert changed.id == was.id and changed.margin_enc and changed.margin_enc != was.margin_enc
+    assert float(after[("O3", 1)].quantity) == 480 and after[("O3", 1)].revenue_enc
+    assert after[("O3", 2)].margin_estimated is False and after[("O3", 2)].documentation_ok
+    again = await load(runtime, tenant, "order_lines", write(tmp_path, "l3.csv", mixed))
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 5)
+    stamps = {k: (v.row_hash, v.revenue_enc, v.updated_at) for k, v in after.items()}
+    assert {
+        k: (v.row_hash, v.revenue_enc, v.updated_at) for k, v in (await _lines(tenant)).items()
+    } == stamps
+
+
+async def test_duplicate_key_across_chunks_is_reported_and_nothing_applied(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path, chunk_rows: int
+) -> None:
+    """A key repeated in a later chunk (after the first one was written) is a validation
+    problem like any other, never a unique-key failure from the database."""
+    await load_base(runtime, tenant, tmp_path)
+    first = LINES.splitlines()[1]
+    content = LINES + "O4,1,C1,S1,2026-01-05,1,EA,1,0,EUR,,\n" + first + "\n"
+    result = await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", content))
+    assert result.status == "rejected"
+    assert [(e["line"], e["reason"]) for e in result.errors] == [
+        (6, "duplicate key in the file (first on line 2)")
+    ]
+    assert await count(tenant, OrderLine) == 0
+    # the same with rows already in the table (the look-up path)
+    assert (await load(runtime, tenant, "order_lines", write(tmp_path, "a.csv", LINES))).inserted
+    result = await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", content))
+    assert result.status == "rejected" and result.errors[0]["line"] == 6
+    assert await count(tenant, OrderLine) == 3
+
+
+async def test_first_large_load_rebuilds_the_indexes_it_deferred(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large first load drops the plain indexes and builds them again in the same
+    transaction: afterwards (and after a failed load) the table has the same indexes."""
+    from tierline.masterdata.importing import service
+
+    monkeypatch.setattr(service, "DEFER_INDEXES_BYTES", 0)
+    query = text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'order_lines' "
+        "AND schemaname = current_schema() ORDER BY 1"
+    )
+    async with tenant_session(tenant) as s:
+        indexes = (await s.execute(query)).all()
+    assert len(indexes) >= 4
+    await load_base(runtime, tenant, tmp_path)
+    bad = LINES + "O9,1,NOPE,S1,2026-01-05,1,EA,1,0,EUR,,\n"
+    rejected = await load(runtime, tenant, "order_lines", write(tmp_path, "bad.csv", bad))
+    assert rejected.status == "rejected"
+    async with tenant_session(tenant) as s:
+        assert (await s.execute(query)).all() == indexes
+    applied = await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", LINES))
+    assert applied.status == "applied" and applied.inserted == 3
+    async with tenant_session(tenant) as s:
+        assert (await s.execute(query)).all() == indexes

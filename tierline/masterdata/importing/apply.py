@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -75,10 +77,6 @@ async def create_stage(conn: AsyncConnection, spec: EntitySpec) -> None:
     )
 
 
-def _hex(values: list[bytes | None]) -> list[str | None]:
-    return [None if v is None else "\\x" + v.hex() for v in values]
-
-
 def row_keys(frame: pl.DataFrame, spec: EntitySpec) -> list[str]:
     return (
         frame.select(pl.concat_str([pl.col(k).cast(pl.String) for k in spec.key], separator="/"))
@@ -87,24 +85,43 @@ def row_keys(frame: pl.DataFrame, spec: EntitySpec) -> list[str]:
     )
 
 
-def row_hashes(frame: pl.DataFrame, spec: EntitySpec, key: bytes) -> list[str]:
+def row_hashes(frame: pl.DataFrame, spec: EntitySpec, key: bytes) -> pl.Series:
     """Keyed hashes of the rows' source values: equal input, equal hash; a key, because the
     input includes secret values and a plain hash of a number can be guessed."""
     parts = [pl.col(f.name).cast(pl.String).fill_null("\x00") for f in spec.fields]
     if "__extra" in frame.columns:
         parts.append(pl.col("__extra").fill_null("{}"))
-    texts = frame.select(pl.concat_str(parts, separator="\x1f")).to_series().to_list()
-    return ["\\x" + hashlib.blake2b(t.encode(), key=key, digest_size=16).hexdigest() for t in texts]
+    texts = frame.select(pl.concat_str(parts, separator="\x1f").cast(pl.Binary)).to_series()
+    keyed = hashlib.blake2b(key=key, digest_size=16)  # copied per row: the key is set up once
+    digests: list[bytes] = []
+    append = digests.append
+    for text_ in texts.to_list():
+        h = keyed.copy()
+        h.update(text_)
+        append(h.digest())
+    return pl.Series("row_hash", digests, dtype=pl.Binary)
 
 
-def build_rows(frame: pl.DataFrame, spec: EntitySpec, codec: Any, hash_key: bytes) -> pl.DataFrame:
-    """Typed rows as the table stores them: converted units, encrypted money, derived columns."""
-    keys = row_keys(frame, spec) if spec.money else []
-    out = frame.with_columns(pl.Series("row_hash", row_hashes(frame, spec, hash_key)))
+def with_row_hashes(frame: pl.DataFrame, spec: EntitySpec, key: bytes) -> pl.DataFrame:
+    return frame.with_columns(row_hashes(frame, spec, key))
+
+
+def build_rows(
+    frame: pl.DataFrame, spec: EntitySpec, codec: Any, hash_key: bytes | None = None
+) -> pl.DataFrame:
+    """Typed rows as the table stores them: converted units, encrypted money, derived columns.
+
+    ``frame`` may carry its ``row_hash`` already (see :func:`with_row_hashes`); else
+    ``hash_key`` computes it. Binary columns (hashes, ciphertexts) stay binary."""
+    out = frame
+    if "row_hash" not in out.columns:
+        assert hash_key is not None
+        out = with_row_hashes(out, spec, hash_key)
+    keys = row_keys(frame, spec) if spec.money and frame.height else []
     for f in spec.money:
         values = frame[f.name].to_list()
         sealed = codec.encrypt_many(values, table=spec.table, column=f.name, row_keys=keys)
-        out = out.with_columns(pl.Series(f.target, _hex(sealed), dtype=pl.String))
+        out = out.with_columns(pl.Series(f.target, sealed, dtype=pl.Binary))
     if spec.uom is not None:
         qty = spec.uom[0]
         out = out.with_columns(
@@ -127,7 +144,15 @@ def build_rows(frame: pl.DataFrame, spec: EntitySpec, codec: Any, hash_key: byte
 
 
 def csv_payload(rows: pl.DataFrame) -> tuple[bytes, list[str]]:
-    """The rows as CSV for COPY (built in a worker thread, not on the event loop)."""
+    """The rows as CSV for COPY (built in a worker thread, not on the event loop); binary
+    columns in PostgreSQL's hex form."""
+    hexed = [
+        pl.concat_str([pl.lit("\\x"), pl.col(name).bin.encode("hex")]).alias(name)
+        for name, dtype in rows.schema.items()
+        if dtype == pl.Binary
+    ]
+    if hexed:
+        rows = rows.with_columns(hexed)
     buffer = io.BytesIO()
     rows.write_csv(
         buffer, include_header=False, null_value="", datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z"
@@ -135,12 +160,102 @@ def csv_payload(rows: pl.DataFrame) -> tuple[bytes, list[str]]:
     return buffer.getvalue(), rows.columns
 
 
-async def copy_rows(conn: AsyncConnection, payload: bytes, columns: list[str]) -> None:
+async def copy_rows(
+    conn: AsyncConnection, payload: bytes, columns: list[str], table: str = STAGE
+) -> None:
     if not payload:
         return
     raw = (await conn.get_raw_connection()).driver_connection
-    source = io.BytesIO(payload)
-    await raw.copy_to_table(STAGE, source=source, columns=columns, format="csv")  # type: ignore[union-attr]
+    await raw.copy_to_table(table, source=_pieces(payload), columns=columns, format="csv")  # type: ignore[union-attr]
+
+
+async def _pieces(payload: bytes, size: int = 1 << 22) -> AsyncIterator[bytes]:
+    """The payload in large pieces straight from memory (a file-like source would be read
+    through a worker thread 512 kB at a time, each read waiting for the GIL)."""
+    for start in range(0, len(payload), size):
+        yield payload[start : start + size]
+
+
+def direct_path(spec: EntitySpec) -> bool:
+    """Whether new rows may be copied straight into the table (and unchanged rows skipped):
+    entities whose rows carry a ``row_hash`` and that do not feed golden records (those read
+    every row of the file from the staging table)."""
+    return spec.name not in ("customers", "products") and "row_hash" in stage_columns(spec)
+
+
+async def has_rows(conn: AsyncConnection, spec: EntitySpec) -> bool:
+    found = await conn.exec_driver_sql(f'SELECT EXISTS (SELECT 1 FROM "{spec.table}")')
+    return bool(found.scalar())
+
+
+def _sql_type(spec: EntitySpec, column: str) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return str(table_of(spec).columns[column].type.compile(dialect=dialect))
+
+
+async def compare_existing(
+    conn: AsyncConnection, spec: EntitySpec, rows: pl.DataFrame
+) -> tuple[list[int], list[int]]:
+    """Positions in ``rows`` (hashed, typed) of the keys already in the table whose stored
+    hash is equal (unchanged) and different (changed). One query per chunk: the keys and
+    hashes go as arrays, the join runs on the natural-key index, and two arrays come back."""
+    names = [f"k{i}" for i in range(len(spec.key))]
+    arrays = [f"${i + 1}::{_sql_type(spec, k)}[]" for i, k in enumerate(spec.key)]
+    arrays.append(f"${len(arrays) + 1}::bytea[]")
+    match = " AND ".join(f't."{k}" = s.{n}' for k, n in zip(spec.key, names, strict=True))
+    same = "t.row_hash IS NOT DISTINCT FROM s.h"
+    raw = (await conn.get_raw_connection()).driver_connection
+    # LIMIT 1 keeps the lateral subquery from being flattened into a hash join that would
+    # read the whole table for every chunk: one index probe per key instead.
+    found = await raw.fetchrow(  # type: ignore[union-attr]
+        f"SELECT array_agg(s.pos - 1) FILTER (WHERE {same}), "
+        f"array_agg(s.pos - 1) FILTER (WHERE NOT ({same})) "
+        f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS s({', '.join(names)}, h, pos) "
+        f'CROSS JOIN LATERAL (SELECT t.row_hash FROM "{spec.table}" t WHERE {match} LIMIT 1) t',
+        *[rows[k].to_list() for k in spec.key],
+        rows["row_hash"].to_list(),
+    )
+    return list(found[0] or []), list(found[1] or [])
+
+
+async def drop_secondary_indexes(conn: AsyncConnection, spec: EntitySpec) -> list[str]:
+    """Drop the table's plain (non-unique, non-constraint) indexes; their definitions, to
+    rebuild them with :func:`rebuild_indexes` in the same transaction. A large load into an
+    empty table then builds each index once by sorting instead of growing it row by row."""
+    rows = await conn.exec_driver_sql(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid "
+        f"WHERE i.indrelid = '\"{spec.table}\"'::regclass AND NOT i.indisunique "
+        "AND NOT i.indisprimary AND i.indisvalid "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+    )
+    found = [(str(name), str(definition)) for name, definition in map(tuple, rows)]
+    for name, _ in found:
+        await conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [definition for _, definition in found]
+
+
+async def rebuild_indexes(conn: AsyncConnection, definitions: list[str]) -> None:
+    if not definitions:
+        return
+    await conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    for definition in definitions:
+        await conn.exec_driver_sql(definition)
+
+
+def split_rows(
+    typed: pl.DataFrame, existing: tuple[list[int], list[int]] | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(new rows, changed rows) of a hashed chunk; rows whose hash is unchanged are dropped."""
+    if existing is None or not (existing[0] or existing[1]):
+        return typed, typed.clear()
+    unchanged, changed = existing
+    state = np.zeros(typed.height, dtype=np.int8)
+    state[np.asarray(unchanged, dtype=np.int64)] = 1
+    state[np.asarray(changed, dtype=np.int64)] = 2
+    return typed.filter(pl.Series(state == 0)), typed.filter(pl.Series(state == 2))
 
 
 def _change_test(spec: EntitySpec, columns: list[str]) -> str:
