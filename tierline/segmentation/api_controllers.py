@@ -7,7 +7,6 @@ the body. Refusals are problem details: an invalid scheme document is 422 with `
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -23,6 +22,7 @@ from tierline.platform.access import requires
 from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import SIGNED_IN, actor_of, allowed_here
+from tierline.platform.request_body import json_object
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation import queries
 from tierline.segmentation.controllers import (
@@ -80,24 +80,11 @@ def invalid_response(request: Request[Any, Any, Any], exc: SchemeInvalid) -> Res
     )
 
 
-async def _json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise BodyInvalid("body: not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BodyInvalid("body: a JSON object is expected")
-    return data
-
-
 async def _document_text(request: Request[Any, Any, Any], required: bool = True) -> str | None:
     """A scheme document from the body: YAML/plain text as is, or JSON ``{"text": ...}``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/json", ""):
-        data = await _json_body(request)
+        data = await json_object(request)
         text = data.get("text")
         if text is None and not required:
             return None
@@ -228,7 +215,7 @@ async def api_create_scheme(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     text: str | None
     if content_type in ("application/json", ""):
-        data = await _json_body(request)
+        data = await json_object(request)
         if "template" in data:
             text = template_text(str(data["template"])[:100], str(data.get("code") or "") or None)
         else:
@@ -280,7 +267,7 @@ async def api_publish(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
 ) -> Response[Any]:
     """Publish the draft as the next version (JSON ``{"note"}`` optional)."""
-    data = await _json_body(request)
+    data = await json_object(request)
     note = str(data.get("note") or "").strip()[:2000] or None
     try:
         async with tenant_session(principal.tenant) as s:
@@ -310,7 +297,7 @@ async def api_dry_run(
     code, _, verb = target.partition(":")
     if verb != "dry-run":
         raise NotFoundException()
-    data = await _json_body(request)
+    data = await json_object(request)
     text = data.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
         raise BodyInvalid(f"text: a string of at most {MAX_TEXT:,} characters")
@@ -355,7 +342,7 @@ async def api_start_run(
     request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     """Queue a run of a scheme's version in force (``{"scheme", "as_of"?}``); poll the job."""
-    data = await _json_body(request)
+    data = await json_object(request)
     code = data.get("scheme")
     if not isinstance(code, str) or not code:
         raise BodyInvalid("scheme: name the scheme to run")
@@ -616,7 +603,7 @@ async def api_decide_moves(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     """``{"ids": [...], "decision": "apply"|"reject", "reason": "..."}``: all or nothing."""
-    data = await _json_body(request)
+    data = await json_object(request)
     ids = data.get("ids")
     if not isinstance(ids, list) or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in ids

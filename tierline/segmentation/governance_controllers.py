@@ -21,7 +21,6 @@ where they hold ``overrides:approve`` are refused with 403 and a message saying 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -44,6 +43,7 @@ from tierline.platform.identity.models import RoleGrant, User
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import SIGNED_IN, actor_of, ensure_same_tenant, scopes_with
 from tierline.platform.navigation import NavItem, register_nav
+from tierline.platform.request_body import json_object
 from tierline.platform.tenancy import tenant_session
 from tierline.policies import DEFAULT_POLICY, ROLES, decision_rights
 from tierline.segmentation import overrides, queries
@@ -763,19 +763,6 @@ async def decision_rights_page(
 TAGS = ["governance"]
 
 
-async def _json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise InputRefused("body: not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InputRefused("body: a JSON object is expected")
-    return data
-
-
 def _text(data: dict[str, Any], name: str, limit: int = 4000) -> str:
     value = data.get(name)
     if value is None:
@@ -797,7 +784,7 @@ async def api_request_override(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     """``{"scheme", "entity_key", "to_segment", "reason", "evidence": [...], "expires_on"}``."""
-    data = await _json_body(request)
+    data = await json_object(request)
     evidence = data.get("evidence") or []
     if not isinstance(evidence, list) or not all(isinstance(e, str) for e in evidence):
         raise InputRefused("evidence: a list of texts or URLs")
@@ -872,7 +859,7 @@ async def api_decide_override(
     found = _DECIDE_REF.match(ref)
     if not found:
         raise NotFoundException()
-    data = await _json_body(request)
+    data = await json_object(request)
     decision = _text(data, "decision", 10)
     if decision not in ("approve", "reject"):
         raise InputRefused("decision: choose approve or reject")
