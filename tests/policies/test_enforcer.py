@@ -369,3 +369,17 @@ async def test_cache_with_an_async_loader() -> None:
     assert await cache.aget("t_acme", 3, load) is engine
     assert calls == 1
     assert engine.allowed(USERS[0], "emea", "audit:export")
+
+
+def test_users_with_the_same_grants_share_decisions_but_not_other_users_rights() -> None:
+    a, b, c = USERS[:3]
+    engine = PolicyEngine(
+        [Grant(a, "planner", "emea"), Grant(b, "planner", "emea"), Grant(c, "planner", "apac")]
+    )
+    for permission in PERMISSIONS:
+        for scope in SCOPES:
+            assert engine.allowed(a, scope, permission) == engine.allowed(b, scope, permission)
+    assert engine.allowed(b, "emea", "segments:run")
+    assert not engine.allowed(b, "apac", "segments:run")
+    assert engine.allowed(c, "apac", "segments:run")
+    assert not engine.allowed(c, "emea", "segments:run")

@@ -7,10 +7,12 @@ that set is answered with 404 (no existence oracle), never 403.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, bindparam, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.masterdata.models import Customer
@@ -38,13 +40,13 @@ def subtree_codes(root_code: str) -> Select[tuple[str]]:
     return select(tree.c.code)
 
 
-async def reachable_accounts(session: AsyncSession, root_code: str | None) -> list[PortalAccount]:
-    """The user's own account first, then the accounts below it by depth and code."""
-    if not root_code:
-        return []
+@functools.cache
+def _reach_statement() -> Select[Any]:
+    """The reach query, built once (constructing a recursive CTE costs more than running it);
+    the root account is bound per call."""
     tree = (
         select(Customer.code.label("code"), literal(0).label("depth"))
-        .where(Customer.code == root_code)
+        .where(Customer.code == bindparam("root"))
         .cte("portal_reach", recursive=True)
     )
     tree = tree.union(
@@ -52,7 +54,7 @@ async def reachable_accounts(session: AsyncSession, root_code: str | None) -> li
         .join(tree, Customer.parent_code == tree.c.code)
         .where(tree.c.depth < 20)
     )
-    rows = await session.execute(
+    return (
         select(
             Customer.code,
             Customer.name,
@@ -64,6 +66,13 @@ async def reachable_accounts(session: AsyncSession, root_code: str | None) -> li
         .order_by(tree.c.depth, Customer.code)
         .limit(MAX_ACCOUNTS)
     )
+
+
+async def reachable_accounts(session: AsyncSession, root_code: str | None) -> list[PortalAccount]:
+    """The user's own account first, then the accounts below it by depth and code."""
+    if not root_code:
+        return []
+    rows = await session.execute(_reach_statement(), {"root": root_code})
     seen: dict[str, PortalAccount] = {}
     for code, name, kind, parent, depth in rows.all():
         seen.setdefault(code, PortalAccount(code, name, kind, parent, int(depth)))

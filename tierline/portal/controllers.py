@@ -22,6 +22,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.access import PUBLIC, requires
 from tierline.platform.identity.controllers import start_session
@@ -56,13 +57,20 @@ def _customer(principal: Principal, slug: str | None = None) -> Principal:
     return principal
 
 
-async def _reach(principal: Principal) -> tuple[list[PortalAccount], Branding]:
-    async with tenant_session(principal.tenant) as s:
-        accounts = await reachable_accounts(s, principal.customer_code)
-        branding = await load_branding(s, principal.tenant)
+async def _accounts(session: AsyncSession, principal: Principal) -> list[PortalAccount]:
+    """The accounts in the user's reach, read in the caller's unit of work (one transaction
+    per request: the reach and what is shown for it come from the same snapshot)."""
+    accounts = await reachable_accounts(session, principal.customer_code)
     if not accounts:
         raise NotFoundException()  # the account was deleted: nothing to show
-    return accounts, branding
+    return accounts
+
+
+async def _reach(
+    session: AsyncSession, principal: Principal
+) -> tuple[list[PortalAccount], Branding]:
+    accounts = await _accounts(session, principal)
+    return accounts, await load_branding(session, principal.tenant)
 
 
 def _page(
@@ -263,8 +271,8 @@ def _grain(raw: str | None) -> Grain:
 )
 async def portal_home(principal: NamedDependency[Principal], tenant: FromPath[str]) -> Template:
     _customer(principal, tenant)
-    accounts, branding = await _reach(principal)
     async with tenant_session(principal.tenant) as s:
+        accounts, branding = await _reach(s, principal)
         view = await service.overview(s, accounts, _today())
     return _page("home.html", principal, branding, view=view, active="home")
 
@@ -284,9 +292,10 @@ async def portal_performance(
 ) -> Template:
     _customer(principal, tenant)
     chosen_grain = _grain(grain)
-    accounts, branding = await _reach(principal)
-    chosen = pick_account(accounts, account)
-    data = await _performance(principal, chosen, chosen_grain)
+    async with tenant_session(principal.tenant) as s:
+        accounts, branding = await _reach(s, principal)
+        chosen = pick_account(accounts, account)
+        data = await _performance(s, chosen, chosen_grain)
     charts = [chart_for(m, data["periods_obj"], data["targets"][m], chosen_grain) for m in MEASURES]
     return _page(
         "performance.html",
@@ -302,11 +311,10 @@ async def portal_performance(
     )
 
 
-async def _performance(principal: Principal, account: PortalAccount, grain: Grain) -> Any:
+async def _performance(s: AsyncSession, account: PortalAccount, grain: Grain) -> Any:
     today = _today()
-    async with tenant_session(principal.tenant) as s:
-        periods = await performance(s, account.code, grain, today)
-        segments = await service.account_entitlements(s, account.code, today)
+    periods = await performance(s, account.code, grain, today)
+    segments = await service.account_entitlements(s, account.code, today)
     return {"periods_obj": periods, "targets": service.targets_of(segments)}
 
 
@@ -324,9 +332,9 @@ async def portal_notices(
     before: FromQuery[int | None] = None,
 ) -> Template:
     _customer(principal, tenant)
-    accounts, branding = await _reach(principal)
-    chosen = pick_account(accounts, account)
     async with tenant_session(principal.tenant) as s:
+        accounts, branding = await _reach(s, principal)
+        chosen = pick_account(accounts, account)
         notices = await service.account_notices(s, chosen.code, 50, before)
     return _page(
         "notices.html",
@@ -343,9 +351,9 @@ async def portal_notices(
 async def _document_rows(
     principal: Principal, account: str | None
 ) -> tuple[PortalAccount, Branding, list[dict[str, Any]]]:
-    accounts, branding = await _reach(principal)
-    chosen = pick_account(accounts, account)
     async with tenant_session(principal.tenant) as s:
+        accounts, branding = await _reach(s, principal)
+        chosen = pick_account(accounts, account)
         segments = service.scrub(await service.account_entitlements(s, chosen.code, _today()))
     return chosen, branding, segments
 
@@ -416,8 +424,8 @@ def _safe(code: str) -> str:
 )
 async def api_entitlements(principal: NamedDependency[Principal]) -> dict[str, Any]:
     _customer(principal)
-    accounts, _branding = await _reach(principal)
     async with tenant_session(principal.tenant) as s:
+        accounts = await _accounts(s, principal)
         result: dict[str, Any] = await service.overview(s, accounts, _today())
     return result
 
@@ -437,9 +445,9 @@ async def api_performance(
 ) -> dict[str, Any]:
     _customer(principal)
     chosen_grain = _grain(grain)
-    accounts, _branding = await _reach(principal)
-    chosen = pick_account(accounts, account)
-    data = await _performance(principal, chosen, chosen_grain)
+    async with tenant_session(principal.tenant) as s:
+        chosen = pick_account(await _accounts(s, principal), account)
+        data = await _performance(s, chosen, chosen_grain)
     result: dict[str, Any] = service.scrub(
         {
             "account": chosen.code,
@@ -466,9 +474,8 @@ async def api_notices(
     limit: FromQuery[int] = 50,
 ) -> dict[str, Any]:
     _customer(principal)
-    accounts, _branding = await _reach(principal)
-    chosen = pick_account(accounts, account)
     async with tenant_session(principal.tenant) as s:
+        chosen = pick_account(await _accounts(s, principal), account)
         notices = await service.account_notices(s, chosen.code, max(1, min(limit, 200)), before)
     return {"account": chosen.code, "notices": notices}
 

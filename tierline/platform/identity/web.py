@@ -15,6 +15,7 @@ Registered as the permission check behind every ``requires("object:action")`` gu
 
 from __future__ import annotations
 
+import functools
 import hmac
 import uuid
 from dataclasses import replace
@@ -25,7 +26,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, select
 
 from tierline.platform.access import register_permission_check
 from tierline.platform.identity.models import AuthzState, RoleGrant, User
@@ -34,7 +35,7 @@ from tierline.platform.identity.sessions import SESSION_COOKIE, BrowserSession, 
 from tierline.platform.identity.users import Actor
 from tierline.platform.observability import current_request_id
 from tierline.platform.runtime import Runtime
-from tierline.platform.tenancy import TenantNotFound, TenantRef, tenant_session
+from tierline.platform.tenancy import TenantNotFound, TenantRef, tenant_connection
 from tierline.policies import Grant, PolicyCache, PolicyEngine
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -66,11 +67,27 @@ async def _tenant(connection: ASGIConnection[Any, Any, Any, Any], slug: str) -> 
     return ref
 
 
-async def _load_policy(tenant: TenantRef, user_id: uuid.UUID) -> tuple[User | None, PolicyEngine]:
-    """The user row and the tenant's policy engine at its current version (one transaction)."""
-    async with tenant_session(tenant) as s:
-        user = await s.get(User, user_id)
-        version = (await s.execute(select(AuthzState.policy_version))).scalar_one()
+@functools.cache
+def _user_and_version() -> Select[Any]:
+    """What a session request needs of its user, with the policy version in the same round trip
+    (built once; the user id is bound per request)."""
+    version_now = select(AuthzState.policy_version).scalar_subquery()
+    return select(
+        User.id, User.kind, User.email, User.status, User.customer_code, version_now
+    ).where(User.id == bindparam("user_id"))
+
+
+async def _load_policy(
+    tenant: TenantRef, user_id: uuid.UUID
+) -> tuple[Row[Any] | None, PolicyEngine | None]:
+    """The user's row and the tenant's policy engine at its current version (one transaction,
+    one round trip for both; no engine when the user does not exist). Core rows only, so a
+    plain tenant connection serves: no ORM session to set up and tear down per request."""
+    async with tenant_connection(tenant) as s:
+        row = (await s.execute(_user_and_version(), {"user_id": user_id})).one_or_none()
+        if row is None:
+            return None, None
+        user, version = row, row[-1]
 
         async def grants() -> list[Grant]:
             rows = await s.execute(
@@ -92,7 +109,7 @@ async def principal_from_session(
         user, engine = await _load_policy(tenant, uuid.UUID(session.user_id))
     except (TenantNotFound, ValueError):
         return None
-    if user is None or user.status != "active":
+    if user is None or engine is None or user.status != "active":
         return None
     principal = Principal(
         tenant=tenant,
