@@ -25,10 +25,11 @@ from typing import Any
 
 import polars as pl
 from jinja2 import Environment, StrictUndefined
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.platform.notifications.service import notify_many
 from tierline.segmentation.entitlements import entitlement_at, entitlement_public_dict
 from tierline.segmentation.governance_models import NOTICE_KINDS, CustomerNotice
 from tierline.segmentation.scheme import Scheme
@@ -157,6 +158,39 @@ def notice_values(
     }
 
 
+# The customer's own portal users and those of every account above it in the hierarchy (they
+# see its ship-tos); UNION stops on a cycle.
+_PORTAL_RECIPIENTS = text(
+    """
+    WITH RECURSIVE up(code, target) AS (
+        SELECT code, code FROM customers WHERE code = ANY(:codes)
+        UNION
+        SELECT c.parent_code, up.target FROM customers c JOIN up ON c.code = up.code
+        WHERE c.parent_code IS NOT NULL
+    )
+    SELECT lower(u.email) AS email, up.target AS customer_code
+    FROM users u JOIN up ON u.customer_code = up.code
+    WHERE u.kind = 'customer' AND u.status = 'active'
+    """
+)
+
+
+async def _email_portal_users(session: AsyncSession, notices: list[Any]) -> int:
+    """Mail each new notice to the customer's portal users (through the outbox, so only when
+    e-mail is configured, and in the notice's transaction)."""
+    codes = sorted({n.customer_code for n in notices})
+    rows = (await session.execute(_PORTAL_RECIPIENTS, {"codes": codes})).all()
+    recipients: dict[str, set[str]] = {}
+    for email, code in rows:
+        recipients.setdefault(code, set()).add(email)
+    items = [
+        (email, notice.title, notice.body, None, f"customer-notice:{notice.id}")
+        for notice in notices
+        for email in sorted(recipients.get(notice.customer_code, ()))
+    ]
+    return await notify_many(session, items, kind="customer_notice") if items else 0
+
+
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
@@ -164,9 +198,17 @@ async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int
         pg_insert(CustomerNotice)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(CustomerNotice.id)
+        .returning(
+            CustomerNotice.id,
+            CustomerNotice.customer_code,
+            CustomerNotice.title,
+            CustomerNotice.body,
+        )
     )
-    return list((await session.execute(statement)).scalars())
+    created = list((await session.execute(statement)).all())
+    if created:
+        await _email_portal_users(session, created)
+    return [row.id for row in created]
 
 
 async def create_customer_notice(
