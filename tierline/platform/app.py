@@ -116,9 +116,13 @@ class ApplicationCore(InitPluginProtocol):
 
             assembly.load_job_handlers()
             worker = asyncio.create_task(run_worker_in_process(runtime))
+        hooks = contextlib.AsyncExitStack()
         try:
+            for hook in assembly.domain_lifespans():
+                await hooks.enter_async_context(hook(app, runtime))
             yield
         finally:
+            await hooks.aclose()
             if worker is not None:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

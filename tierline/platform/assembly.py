@@ -1,4 +1,5 @@
-"""Where the domains plug into the chassis: their routes, templates and job handlers.
+"""Where the domains plug into the chassis: their routes, templates, job handlers and
+lifespan hooks.
 
 Platform code imports domains only through this list, so a new domain is one line here.
 """
@@ -37,6 +38,17 @@ def load_job_handlers() -> None:
     """Import every domain's ``jobs`` module so its handlers register."""
     for domain in DOMAINS:
         _import(f"tierline.{domain}.jobs")
+
+
+def domain_lifespans() -> list[Any]:
+    """``lifespan`` of every domain's ``lifespan`` module: ``(app, runtime)`` to an async
+    context manager the web app enters once its runtime is open (background listeners)."""
+    hooks: list[Any] = []
+    for domain in DOMAINS:
+        module = _import(f"tierline.{domain}.lifespan")
+        if module is not None:
+            hooks.append(module.lifespan)
+    return hooks
 
 
 def domain_route_handlers() -> list[Any]:

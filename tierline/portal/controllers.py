@@ -29,12 +29,19 @@ from tierline.platform.identity.controllers import start_session
 from tierline.platform.identity.login import authenticate, check_ip
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import session_cookie
-from tierline.platform.identity.web import SIGNED_IN, client_ip, ensure_same_tenant, session_store
+from tierline.platform.identity.web import (
+    SIGNED_IN,
+    client_ip,
+    ensure_same_tenant,
+    provide_principal,
+    session_store,
+)
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.portal import documents, service
 from tierline.portal.accounts import PortalAccount, pick_account, reachable_accounts
 from tierline.portal.branding import Branding, load_branding, load_logo
+from tierline.portal.cache import portal_cache
 from tierline.portal.performance import GRAINS, MEASURES, Grain, chart_for, performance
 from tierline.tenants.controllers import provide_tenant
 
@@ -422,11 +429,27 @@ def _safe(code: str) -> str:
     tags=["portal"],
     summary="The caller's segments and entitlements, and the segments of its ship-tos",
 )
-async def api_entitlements(principal: NamedDependency[Principal]) -> dict[str, Any]:
-    _customer(principal)
+async def api_entitlements(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    # The principal straight from the guard (what ``SIGNED_IN`` provides), without dependency
+    # injection: this is the portal's hottest route.
+    principal = _customer(await provide_principal(request))
+    state = request.app.state
+    today = _today()
+    # Cached per account and day; every committed change to what it is built from drops the
+    # tenant's entries (``portal.cache``), so a hit is never older than the last commit.
+    cache = portal_cache(state)
+    key = ("entitlements", principal.customer_code, today.isoformat())
+    token = None
+    if cache is not None:
+        hit: dict[str, Any] | None = cache.get(principal.tenant, key)
+        if hit is not None:
+            return hit
+        token = cache.token(principal.tenant)  # before reading: a change meanwhile voids it
     async with tenant_session(principal.tenant) as s:
         accounts = await _accounts(s, principal)
-        result: dict[str, Any] = await service.overview(s, accounts, _today())
+        result: dict[str, Any] = await service.overview(s, accounts, today)
+    if cache is not None:
+        cache.put(principal.tenant, key, token, result)
     return result
 
 

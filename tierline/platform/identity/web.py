@@ -19,7 +19,7 @@ import functools
 import hmac
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -101,12 +101,48 @@ async def _load_policy(
     return user, engine
 
 
+class PrincipalCache(Protocol):
+    """An optional cache of ``_load_policy`` results for customer (portal) users, put in the
+    app state under ``PRINCIPAL_CACHE`` by a domain that keeps it exact (the portal's cache,
+    dropped on every committed change to the tenant's users and grants)."""
+
+    def lookup_principal(self, tenant: TenantRef, user_id: uuid.UUID) -> Any | None: ...
+
+    def principal_token(self, tenant: TenantRef) -> Any | None: ...
+
+    def store_principal(
+        self, tenant: TenantRef, user_id: uuid.UUID, token: Any, value: Any
+    ) -> None: ...
+
+
+PRINCIPAL_CACHE = "principal_cache"
+
+
+async def _cached_policy(
+    connection: ASGIConnection[Any, Any, Any, Any], tenant: TenantRef, user_id: uuid.UUID
+) -> tuple[Row[Any] | None, PolicyEngine | None]:
+    cache: PrincipalCache | None = connection.app.state.get(PRINCIPAL_CACHE)
+    if cache is None:
+        return await _load_policy(tenant, user_id)
+    hit = cache.lookup_principal(tenant, user_id)
+    if hit is not None:
+        cached: tuple[Row[Any], PolicyEngine] = hit
+        return cached
+    token = cache.principal_token(tenant)  # before reading: a change meanwhile voids it
+    user, engine = await _load_policy(tenant, user_id)
+    # Customer users only: staff sessions read their user and policy on every request.
+    portal_user = user is not None and user.kind == "customer" and user.status == "active"
+    if portal_user and engine is not None:
+        cache.store_principal(tenant, user_id, token, (user, engine))
+    return user, engine
+
+
 async def principal_from_session(
     connection: ASGIConnection[Any, Any, Any, Any], session: BrowserSession
 ) -> tuple[Principal, PolicyEngine] | None:
     try:
         tenant = await connection.app.state.tenants.get(session.tenant)
-        user, engine = await _load_policy(tenant, uuid.UUID(session.user_id))
+        user, engine = await _cached_policy(connection, tenant, uuid.UUID(session.user_id))
     except (TenantNotFound, ValueError):
         return None
     if user is None or engine is None or user.status != "active":
