@@ -25,7 +25,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.access import PUBLIC, requires
-from tierline.platform.identity.controllers import start_session
+from tierline.platform.identity.controllers import login_form, start_session
 from tierline.platform.identity.login import authenticate, check_ip
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import session_cookie
@@ -115,31 +115,17 @@ async def _login_page(
 ) -> Response[Any]:
     async with tenant_session(tenant) as s:
         branding = await load_branding(s, tenant)
-    token = secrets.token_urlsafe(32)
-    response = Template(
-        "portal/login.html",
-        context={
-            "tenant": tenant,
-            "principal": None,
-            "branding": branding,
-            "error": error,
-            "email": email,
-            "next": next_path,
-            "csrf": token,
-        },
-        status_code=status,
+    context = {
+        "tenant": tenant,
+        "principal": None,
+        "branding": branding,
+        "error": error,
+        "email": email,
+        "next": next_path,
+    }
+    return login_form(
+        "portal/login.html", context, status, f"/portal/{tenant.slug}/", LOGIN_CSRF_COOKIE
     )
-    response.cookies.append(
-        Cookie(
-            key=LOGIN_CSRF_COOKIE,
-            value=token,
-            path=f"/portal/{tenant.slug}/",
-            httponly=True,
-            samesite="strict",
-            max_age=3600,
-        )
-    )
-    return response  # type: ignore[return-value]
 
 
 @get(

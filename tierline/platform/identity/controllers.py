@@ -52,6 +52,30 @@ def safe_next(tenant: TenantRef, raw: str | None) -> str:
     return raw
 
 
+def login_form(
+    template: str,
+    context: dict[str, Any],
+    status: int,
+    cookie_path: str,
+    cookie_name: str = LOGIN_CSRF_COOKIE,
+) -> Response[Any]:
+    """A sign-in form with a fresh CSRF token, in the page and in a strict cookie
+    ``cookie_name`` scoped to ``cookie_path`` (the form post must carry both)."""
+    token = secrets.token_urlsafe(32)
+    response = Template(template, context={**context, "csrf": token}, status_code=status)
+    response.cookies.append(
+        Cookie(
+            key=cookie_name,
+            value=token,
+            path=cookie_path,
+            httponly=True,
+            samesite="strict",
+            max_age=3600,
+        )
+    )
+    return response  # type: ignore[return-value]
+
+
 def _login_page(
     tenant: TenantRef,
     error: str | None,
@@ -60,30 +84,8 @@ def _login_page(
     status: int,
     sso: str | None = None,
 ) -> Response[Any]:
-    token = secrets.token_urlsafe(32)
-    response = Template(
-        "identity/login.html",
-        context={
-            "tenant": tenant,
-            "error": error,
-            "email": email,
-            "next": next_path,
-            "csrf": token,
-            "sso": sso,
-        },
-        status_code=status,
-    )
-    response.cookies.append(
-        Cookie(
-            key=LOGIN_CSRF_COOKIE,
-            value=token,
-            path=f"/t/{tenant.slug}/",
-            httponly=True,
-            samesite="strict",
-            max_age=3600,
-        )
-    )
-    return response  # type: ignore[return-value]
+    context = {"tenant": tenant, "error": error, "email": email, "next": next_path, "sso": sso}
+    return login_form("identity/login.html", context, status, f"/t/{tenant.slug}/")
 
 
 @get(
