@@ -66,4 +66,4 @@ async def ensure_portal_demo_user(tenant: TenantRef, password: str, base_url: st
             user.status, user.failed_logins, user.locked_until = "active", 0, None
             user.customer_code = code
             await set_password(s, user, password, SYSTEM)
-    return f"  portal: {base}/portal/{tenant.slug}/login  {email}"
+    return f"  portal (customer {code}): {base}/portal/{tenant.slug}/login\n      {email}"
