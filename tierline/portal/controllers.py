@@ -10,7 +10,6 @@ never from the request: any other account code in a path or query answers 404.
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,24 +18,26 @@ from urllib.parse import urlsplit
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.access import PUBLIC, requires
-from tierline.platform.identity.controllers import login_form, start_session
-from tierline.platform.identity.login import authenticate, check_ip
+from tierline.platform.identity.controllers import (
+    attempt_sign_in,
+    login_form,
+    start_session,
+    throttled,
+)
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import session_cookie
 from tierline.platform.identity.web import (
     SIGNED_IN,
-    client_ip,
     ensure_same_tenant,
     provide_principal,
     session_store,
 )
-from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.portal import documents, service
 from tierline.portal.accounts import PortalAccount, pick_account, reachable_accounts
@@ -151,30 +152,13 @@ async def portal_login_page(
 async def portal_login(
     current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
 ) -> Response[Any]:
-    form = await request.form()
-    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1024]
-    next_path = portal_next(current_tenant, str(form.get("next", "")))
-    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie_token or not secrets.compare_digest(cookie_token, str(form.get("_csrf", ""))):
-        raise PermissionDeniedException("the sign-in form expired; reload the page and try again")
-    redis = await state.runtime.redis()
-    verdict = await check_ip(redis, current_tenant.slug, client_ip(request))
-    if not verdict.allowed:
-        response = await _login_page(
-            current_tenant,
-            "Too many sign-in attempts from your network. Wait a few minutes and try again.",
-            email,
-            next_path,
-            429,
+    attempt = await attempt_sign_in(request, state, current_tenant, LOGIN_CSRF_COOKIE, portal_next)
+    if attempt.user_id is None:
+        page = await _login_page(
+            current_tenant, attempt.error, attempt.email, attempt.next_path, attempt.status
         )
-        response.headers["Retry-After"] = str(verdict.retry_after)
-        return response
-    async with tenant_session(current_tenant) as s:
-        outcome = await authenticate(s, email, password, client_ip(request), current_request_id())
-        user = outcome.user
-        user_id, kind = (str(user.id), user.kind) if user else (None, "")
-    if user_id is None:
-        return await _login_page(current_tenant, outcome.error, email, next_path, outcome.status)
+        return throttled(page, attempt)
+    user_id, kind, next_path = attempt.user_id, attempt.kind, attempt.next_path
     # Staff who sign in here go to the staff pages: the portal is for customer users only.
     target = next_path if kind == "customer" else f"/t/{current_tenant.slug}/"
     response = await start_session(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import secrets
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -102,6 +104,56 @@ async def login_page(
     return _login_page(current_tenant, None, "", safe_next(current_tenant, next), 200, sso)
 
 
+THROTTLED = "Too many sign-in attempts from your network. Wait a few minutes and try again."
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """A password sign-in form post, checked: the CSRF pair, the per-address throttle, then
+    the credentials. ``user_id`` is None when it failed (``error``/``status`` say why)."""
+
+    email: str
+    next_path: str
+    user_id: str | None = None
+    kind: str = ""
+    must_change: bool = False
+    error: str | None = None
+    status: int = 200
+    retry_after: int | None = None  # set when the address is throttled
+
+
+async def attempt_sign_in(
+    request: Request[Any, Any, Any],
+    state: State,
+    tenant: TenantRef,
+    csrf_cookie: str,
+    next_of: Callable[[TenantRef, str | None], str],
+) -> SignInAttempt:
+    form = await request.form()
+    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1024]
+    next_path = next_of(tenant, str(form.get("next", "")))
+    cookie_token = request.cookies.get(csrf_cookie, "")
+    if not cookie_token or not secrets.compare_digest(cookie_token, str(form.get("_csrf", ""))):
+        raise PermissionDeniedException("the sign-in form expired; reload the page and try again")
+    verdict = await check_ip(await state.runtime.redis(), tenant.slug, client_ip(request))
+    if not verdict.allowed:
+        return SignInAttempt(
+            email, next_path, error=THROTTLED, status=429, retry_after=verdict.retry_after
+        )
+    async with tenant_session(tenant) as s:
+        outcome = await authenticate(s, email, password, client_ip(request), current_request_id())
+        user = outcome.user
+        if user is None:
+            return SignInAttempt(email, next_path, error=outcome.error, status=outcome.status)
+        return SignInAttempt(email, next_path, str(user.id), user.kind, user.must_change_password)
+
+
+def throttled(response: Response[Any], attempt: SignInAttempt) -> Response[Any]:
+    if attempt.retry_after is not None:
+        response.headers["Retry-After"] = str(attempt.retry_after)
+    return response
+
+
 @post(
     "/t/{tenant:str}/login",
     guards=[requires(PUBLIC)],
@@ -112,41 +164,21 @@ async def login_page(
 async def login(
     current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
 ) -> Response[Any]:
-    form = await request.form()
-    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1024]
-    next_path = safe_next(current_tenant, str(form.get("next", "")))
-    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie_token or not secrets.compare_digest(cookie_token, str(form.get("_csrf", ""))):
-        raise PermissionDeniedException("the sign-in form expired; reload the page and try again")
-    redis = await state.runtime.redis()
-    verdict = await check_ip(redis, current_tenant.slug, client_ip(request))
-    if not verdict.allowed:
-        response = _login_page(
-            current_tenant,
-            "Too many sign-in attempts from your network. Wait a few minutes and try again.",
-            email,
-            next_path,
-            429,
+    attempt = await attempt_sign_in(request, state, current_tenant, LOGIN_CSRF_COOKIE, safe_next)
+    if attempt.user_id is None:
+        sso = None if attempt.retry_after else await enabled_provider_name(current_tenant)
+        page = _login_page(
+            current_tenant, attempt.error, attempt.email, attempt.next_path, attempt.status, sso
         )
-        response.headers["Retry-After"] = str(verdict.retry_after)
-        return response
-    async with tenant_session(current_tenant) as s:
-        outcome = await authenticate(s, email, password, client_ip(request), current_request_id())
-        user = outcome.user
-        user_id, kind, must_change = (
-            (user.id, user.kind, user.must_change_password) if user else (None, "", False)
-        )
-    if user_id is None:
-        sso = await enabled_provider_name(current_tenant)
-        return _login_page(current_tenant, outcome.error, email, next_path, outcome.status, sso)
-    if kind == "customer":  # a customer user who found the staff sign-in: its home is the portal
+        return throttled(page, attempt)
+    if attempt.kind == "customer":  # a customer user at the staff sign-in: home is the portal
         target = f"/portal/{current_tenant.slug}/"
-    elif must_change:
+    elif attempt.must_change:
         target = f"/t/{current_tenant.slug}/account/password"
     else:
-        target = next_path
+        target = attempt.next_path
     return await start_session(
-        request, state, current_tenant, str(user_id), kind, "password", target
+        request, state, current_tenant, attempt.user_id, attempt.kind, "password", target
     )
 
 
