@@ -149,6 +149,40 @@ def test_batch_round_trip_property(batch: list[float | int | None]) -> None:
     np.testing.assert_array_equal(floats, expected)
 
 
+@given(st.lists(st.tuples(st.one_of(st.none(), st.floats()), st.one_of(st.none(), st.floats()))))
+def test_encrypt_floats_seals_like_encrypt_many(
+    rows: list[tuple[float | None, float | None]],
+) -> None:
+    """The bulk-load path: each column opens with the single-value API to the same float (NaN
+    and -0.0 included), ``None`` stays ``None``, and a value is bound to its own column."""
+    codec = FieldCodec(make_keyring(LocalKms(b"k" * 32)))
+    keys = [f"SO{i}/1" for i in range(len(rows))]
+    columns = {
+        name: (
+            np.array([0.0 if v is None else v for v in values], dtype=np.float64),
+            np.array([v is not None for v in values], dtype=np.bool_),
+        )
+        for name, values in zip(
+            ("revenue", "margin"), zip(*rows, strict=True) if rows else ((), ()), strict=True
+        )
+    }
+    sealed = codec.encrypt_floats(columns, table="order_lines", row_keys=keys)
+    for position, (name, _) in enumerate(columns.items()):
+        back = codec.decrypt_many(sealed[name], table="order_lines", column=name, row_keys=keys)
+        assert all(same(b, r[position]) for b, r in zip(back, rows, strict=True))
+    if rows and rows[0][0] is not None:
+        with pytest.raises(IntegrityError):
+            codec.decrypt(
+                sealed["revenue"][0], table="order_lines", column="margin", row_key=keys[0]
+            )
+
+
+def test_encrypt_floats_checks_lengths(codec: FieldCodec) -> None:
+    values = (np.array([1.0, 2.0]), np.array([True, True]))
+    with pytest.raises(ValueError, match="revenue: values, presence and row keys differ"):
+        codec.encrypt_floats({"revenue": values}, table="t", row_keys=["a"])
+
+
 # --- integrity ----------------------------------------------------------------------------------
 
 

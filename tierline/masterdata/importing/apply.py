@@ -86,7 +86,9 @@ def row_keys(frame: pl.DataFrame, spec: EntitySpec) -> list[str]:
 
 
 def row_hashes(frame: pl.DataFrame, spec: EntitySpec, key: bytes) -> pl.Series:
-    """Keyed hashes of the rows' source values: equal input, equal hash; a key, because the
+    """Keyed hashes of the rows' source values as mapped from the file (trimmed text, values
+    translated by the profile): equal input, equal hash. Hashing the text rather than the
+    typed values spares formatting every number and date back to text. A key, because the
     input includes secret values and a plain hash of a number can be guessed."""
     parts = [pl.col(f.name).cast(pl.String).fill_null("\x00") for f in spec.fields]
     if "__extra" in frame.columns:
@@ -102,26 +104,15 @@ def row_hashes(frame: pl.DataFrame, spec: EntitySpec, key: bytes) -> pl.Series:
     return pl.Series("row_hash", digests, dtype=pl.Binary)
 
 
-def with_row_hashes(frame: pl.DataFrame, spec: EntitySpec, key: bytes) -> pl.DataFrame:
-    return frame.with_columns(row_hashes(frame, spec, key))
-
-
-def build_rows(
-    frame: pl.DataFrame, spec: EntitySpec, codec: Any, hash_key: bytes | None = None
-) -> pl.DataFrame:
-    """Typed rows as the table stores them: converted units, encrypted money, derived columns.
-
-    ``frame`` may carry its ``row_hash`` already (see :func:`with_row_hashes`); else
-    ``hash_key`` computes it. Binary columns (hashes, ciphertexts) stay binary."""
+def build_rows(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> pl.DataFrame:
+    """Typed rows, with their ``row_hash`` (see :func:`row_hashes`), as the table stores
+    them: converted units, encrypted money, derived columns. Binary columns (hashes,
+    ciphertexts) stay binary."""
     out = frame
-    if "row_hash" not in out.columns:
-        assert hash_key is not None
-        out = with_row_hashes(out, spec, hash_key)
-    keys = row_keys(frame, spec) if spec.money and frame.height else []
-    for f in spec.money:
-        values = frame[f.name].to_list()
-        sealed = codec.encrypt_many(values, table=spec.table, column=f.name, row_keys=keys)
-        out = out.with_columns(pl.Series(f.target, sealed, dtype=pl.Binary))
+    if spec.money and frame.height:
+        out = out.with_columns(_sealed_money(frame, spec, codec))
+    elif spec.money:
+        out = out.with_columns(pl.lit(None, pl.Binary).alias(f.target) for f in spec.money)
     if spec.uom is not None:
         qty = spec.uom[0]
         out = out.with_columns(
@@ -141,6 +132,16 @@ def build_rows(
     if defaults:
         out = out.with_columns(defaults)
     return out.select(stage_columns(spec))
+
+
+def _sealed_money(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> list[pl.Series]:
+    keys = row_keys(frame, spec)
+    money = {
+        f.name: (frame[f.name].fill_null(0.0).to_numpy(), frame[f.name].is_not_null().to_numpy())
+        for f in spec.money
+    }
+    sealed = codec.encrypt_floats(money, table=spec.table, row_keys=keys)
+    return [pl.Series(f.target, sealed[f.name], dtype=pl.Binary) for f in spec.money]
 
 
 def csv_payload(rows: pl.DataFrame) -> tuple[bytes, list[str]]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -111,10 +113,10 @@ class _Run:
     direct: bool = False
     # The table had rows when the import started: look up each chunk's keys.
     lookup: bool = True
-    # Hashes of the keys seen so far (direct path): a key seen twice (a duplicate, or a hash
-    # collision) sends new rows through the staging table from then on, so the unique key
-    # never fails mid-file and the duplicate is reported like any other problem.
-    seen: set[int] = field(default_factory=set)
+    # Hashes of the keys seen so far, sorted (direct path): a key seen twice (a duplicate, or
+    # a hash collision) sends new rows through the staging table from then on, so the unique
+    # key never fails mid-file and the duplicate is reported like any other problem.
+    seen: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
     repeats: bool = False
     inserted: int = 0  # rows copied straight into the table
     staged: int = 0
@@ -148,13 +150,13 @@ def _newest(typed: pl.DataFrame, spec: EntitySpec) -> Any:
 def _check_repeats(run: _Run, typed: pl.DataFrame) -> None:
     if run.repeats:
         return
-    hashes = typed.select(pl.struct(list(run.spec.key)).hash()).to_series()
-    values = hashes.to_list()
-    if hashes.is_duplicated().any() or not run.seen.isdisjoint(values):
+    hashes = np.sort(typed.select(pl.struct(list(run.spec.key)).hash()).to_series().to_numpy())
+    within = hashes.size > 1 and bool((hashes[1:] == hashes[:-1]).any())
+    if within or np.isin(hashes, run.seen, assume_unique=True).any():
         run.repeats = True
-        run.seen.clear()
+        run.seen = np.empty(0, np.uint64)
         return
-    run.seen.update(values)
+    run.seen = np.union1d(run.seen, hashes)
 
 
 def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
@@ -185,7 +187,7 @@ def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
     if newest is not None and (run.newest is None or newest > run.newest):
         run.newest = newest
     started = time.perf_counter()
-    typed = apply.with_row_hashes(typed, spec, run.key)
+    typed = typed.with_columns(apply.row_hashes(frame, spec, run.key))
     if run.direct:
         _check_repeats(run, typed)
     run.timed("hash", started)

@@ -98,6 +98,16 @@ def decode_value(plain: bytes) -> FieldValue:
     return decoder(plain[1:])
 
 
+def encode_floats(values: npt.NDArray[np.float64]) -> list[bytes]:
+    """Float plaintexts for a whole column: one numpy call lays out the records, then each is
+    sliced off (equal to ``encode_value`` of each value)."""
+    records = np.empty(len(values), dtype=_FLOAT_RECORD)
+    records["tag"] = TAG_FLOAT[0]
+    records["value"] = values
+    packed, size = records.tobytes(), FLOAT_PLAINTEXT_SIZE
+    return [packed[start : start + size] for start in range(0, len(packed), size)]
+
+
 def decode_floats(plains: Sequence[bytes]) -> npt.NDArray[np.float64]:
     """Numeric plaintexts as float64; Decimal and int values become the nearest float."""
     count = len(plains)

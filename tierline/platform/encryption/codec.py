@@ -32,7 +32,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._canonical import encode_part
-from ._plaintext import NAN_PLAINTEXT, FieldValue, decode_floats, decode_value, encode_value
+from ._plaintext import (
+    NAN_PLAINTEXT,
+    FieldValue,
+    decode_floats,
+    decode_value,
+    encode_floats,
+    encode_value,
+)
 from .errors import (
     INTEGRITY_ERROR,
     IntegrityError,
@@ -141,6 +148,40 @@ class FieldCodec:
     ) -> list[bytes | None]:
         plains = [None if value is None else encode_value(value) for value in values]
         return self._seal_many(plains, self._cell(table, column), row_keys)
+
+    def encrypt_floats(
+        self,
+        columns: Mapping[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]],
+        *,
+        table: str,
+        row_keys: Sequence[str],
+    ) -> dict[str, list[bytes | None]]:
+        """Several float columns of the same rows (``column: (values, present)``), sealed
+        exactly like :meth:`encrypt_many` would (``None`` where not present), for bulk loads:
+        plaintexts laid out by numpy and each row key's associated-data part encoded once
+        for all columns."""
+        suffixes = [len(raw).to_bytes(4, "big") + raw for raw in map(str.encode, row_keys)]
+        sealed: dict[str, list[bytes | None]] = {}
+        for column, (values, present) in columns.items():
+            if not len(values) == len(present) == len(row_keys):
+                raise ValueError(f"{column}: values, presence and row keys differ in length")
+            cell = self._cell(table, column)
+            header, encrypt, prefix = cell.seal_header, cell.seal_aead.encrypt, cell.seal_ad
+            nonces = os.urandom(NONCE_SIZE * len(values))
+            offsets = range(0, len(nonces), NONCE_SIZE)
+            column_sealed: list[bytes | None] = [
+                header + nonce + encrypt(nonce, plain, prefix + suffix)
+                for nonce, plain, suffix in zip(
+                    (nonces[o : o + NONCE_SIZE] for o in offsets),
+                    encode_floats(values),
+                    suffixes,
+                    strict=True,
+                )
+            ]
+            for missing in np.flatnonzero(~present).tolist():
+                column_sealed[missing] = None
+            sealed[column] = column_sealed
+        return sealed
 
     @overload
     def decrypt_many(
