@@ -9,10 +9,11 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # A short path keeps PostgreSQL's socket path under the 107-byte limit.
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="tl-tests-", dir="/tmp"))
@@ -32,6 +33,9 @@ from tierline.platform.embedded import stop_embedded  # noqa: E402
 from tierline.platform.runtime import Runtime, install_runtime, open_runtime  # noqa: E402
 from tierline.platform.settings import Settings, get_settings  # noqa: E402
 from tierline.platform.tenancy import TenantRef  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.oidc_provider import OidcTestProvider
 
 OPERATOR_TOKEN = os.environ["TIERLINE_OPERATOR_TOKEN"]
 
@@ -152,6 +156,34 @@ async def asgi_lifespan(app: Litestar) -> AsyncIterator[None]:
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with http_client(app) as c:
         yield c
+
+
+@pytest.fixture
+async def browser(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """A second, independent browser (its own cookie jar) on the same app."""
+    async with http_client(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def idp_server() -> Iterator[OidcTestProvider]:
+    """A real OpenID Connect provider on loopback, started the first time a test asks."""
+    from tests.support.oidc_provider import OidcTestProvider
+
+    provider = OidcTestProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def idp(idp_server: OidcTestProvider) -> OidcTestProvider:
+    """The test provider, reset for this test (default user, no misbehaviour), with
+    Tierline's cached discovery documents and key sets forgotten."""
+    from tierline.platform.identity import oidc
+
+    idp_server.reset()
+    oidc.reset_caches()
+    return idp_server
 
 
 @pytest.fixture

@@ -5,44 +5,38 @@ Tierline's callback, carrying Tierline's cookies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from litestar import Litestar
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from tests.conftest import StaffFactory, TenantFactory, csrf_of, http_client, sign_in
-from tests.support.oidc_provider import IdpUser, OidcTestProvider, RegisteredClient
+from tests.conftest import StaffFactory, TenantFactory, csrf_of, sign_in
+from tests.support.oidc_provider import IdpUser, OidcTestProvider
+from tests.support.sso import (
+    assert_refused,
+    audit,
+    authorize,
+    configure,
+    roles_of,
+    sso_sign_in,
+    start,
+    users_of,
+    with_query,
+)
 from tierline.platform import assembly
 from tierline.platform.app import create_app
-from tierline.platform.audit.models import AuditLog
 from tierline.platform.encryption.store import kms_from_settings, load_codec
 from tierline.platform.identity import oidc
-from tierline.platform.identity.models import OidcProvider, RoleGrant, User
+from tierline.platform.identity.models import OidcProvider
 from tierline.platform.identity.sso_controllers import ROUTES
 from tierline.platform.identity.users import SYSTEM, set_status
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import TenantRef, tenant_connection, tenant_session
-
-DOMAIN = "acme.example"
-
-
-@pytest.fixture(scope="session")
-def idp() -> Iterator[OidcTestProvider]:
-    provider = OidcTestProvider().start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture(autouse=True)
-def fresh_provider(idp: OidcTestProvider) -> None:
-    idp.reset()
-    oidc.reset_caches()
 
 
 @pytest.fixture
@@ -52,110 +46,6 @@ async def app(runtime: Runtime, settings: Settings) -> Litestar:
     return create_app(
         settings, runtime=runtime, extra_routes=[r for r in ROUTES if r not in mounted]
     )
-
-
-@pytest.fixture
-async def browser(app: Litestar) -> Any:
-    """A second, independent browser (its own cookie jar) on the same app."""
-    async with http_client(app) as c:
-        yield c
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers
-
-
-async def configure(
-    settings: Settings,
-    tenant: TenantRef,
-    idp: OidcTestProvider,
-    auth_method: str = "client_secret_basic",
-    **overrides: str,
-) -> RegisteredClient:
-    """Register Tierline at the provider and save the tenant's SSO settings (service layer)."""
-    registered = idp.register_client(oidc.callback_url(settings.base_url, tenant), auth_method)
-    form = {
-        "name": "Acme SSO",
-        "issuer": idp.issuer,
-        "client_id": registered.client_id,
-        "client_secret": registered.client_secret,
-        "allowed_domains": f"{DOMAIN}, example.com",
-        "role_claim": "groups",
-        "role_mapping": "tl-planners = planner\ntl-admins = admin",
-        "default_role": "",
-        "enabled": "1",
-        **overrides,
-    }
-    codec = await load_codec(tenant, kms_from_settings(settings))
-    async with tenant_session(tenant) as s:
-        existing = await oidc.get_provider(s)
-        checked = oidc.validate_settings(form, has_secret=existing is not None)
-        await oidc.save_provider(s, codec, checked, SYSTEM)
-    return registered
-
-
-async def start(client: httpx.AsyncClient, tenant: TenantRef, query: str = "") -> str:
-    """Tierline's /sso/login: returns the provider authorization URL it redirects to."""
-    resp = await client.get(f"/t/{tenant.slug}/sso/login{query}")
-    assert resp.status_code == 303, resp.text
-    return resp.headers["location"]
-
-
-async def authorize(settings: Settings, url: str) -> str:
-    """The provider's /authorize (auto-approved): returns Tierline's callback path and query."""
-    async with httpx.AsyncClient() as provider_side:
-        resp = await provider_side.get(url)
-    assert resp.status_code == 302, resp.text
-    back = urlsplit(resp.headers["location"])
-    assert f"{back.scheme}://{back.netloc}" == settings.base_url
-    return f"{back.path}?{back.query}"
-
-
-async def sso_sign_in(
-    client: httpx.AsyncClient, settings: Settings, tenant: TenantRef
-) -> httpx.Response:
-    callback = await authorize(settings, await start(client, tenant))
-    return await client.get(callback)
-
-
-async def audit(tenant: TenantRef, action: str) -> list[AuditLog]:
-    async with tenant_session(tenant) as s:
-        rows = await s.execute(
-            select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.seq)
-        )
-        return list(rows.scalars())
-
-
-async def users_of(tenant: TenantRef) -> list[User]:
-    async with tenant_session(tenant) as s:
-        return list((await s.execute(select(User).order_by(User.email))).scalars())
-
-
-async def roles_of(tenant: TenantRef, user_id: Any) -> set[tuple[str, str]]:
-    async with tenant_session(tenant) as s:
-        rows = await s.execute(
-            select(RoleGrant.role, RoleGrant.scope).where(RoleGrant.user_id == user_id)
-        )
-        return {(r, sc) for r, sc in rows}
-
-
-def with_query(path_and_query: str, **changes: str) -> str:
-    path, _, query = path_and_query.partition("?")
-    params = {k: v[0] for k, v in parse_qs(query).items()}
-    params.update(changes)
-    return f"{path}?{urlencode(params)}"
-
-
-async def assert_refused(
-    resp: httpx.Response, tenant: TenantRef, status: int, reason_part: str
-) -> None:
-    assert resp.status_code == status, resp.text
-    assert "Single sign-on did not work" in resp.text and "Traceback" not in resp.text
-    assert "tl_session" not in resp.cookies
-    failures = await audit(tenant, "auth.login_failed")
-    assert failures, "the refusal was not audited"
-    assert reason_part in (failures[-1].reason or ""), failures[-1].reason
-    assert failures[-1].after == {"method": "sso"}
 
 
 # ---------------------------------------------------------------------------------------------

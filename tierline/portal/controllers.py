@@ -30,6 +30,7 @@ from tierline.platform.identity.controllers import (
     start_session,
     throttled,
 )
+from tierline.platform.identity.oidc import provider_button
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import session_cookie
 from tierline.platform.identity.web import (
@@ -116,6 +117,7 @@ async def _login_page(
 ) -> Response[Any]:
     async with tenant_session(tenant) as s:
         branding = await load_branding(s, tenant)
+        sso = await provider_button(s)  # "Sign in with …" (portal.sso_controllers)
     context = {
         "tenant": tenant,
         "principal": None,
@@ -123,6 +125,7 @@ async def _login_page(
         "error": error,
         "email": email,
         "next": next_path,
+        "sso": sso,
     }
     return login_form(
         "portal/login.html", context, status, f"/portal/{tenant.slug}/", LOGIN_CSRF_COOKIE

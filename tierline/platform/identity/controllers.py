@@ -24,7 +24,7 @@ from tierline.platform.errors import DomainError
 from tierline.platform.identity import users as user_service
 from tierline.platform.identity.login import authenticate, check_ip
 from tierline.platform.identity.models import User
-from tierline.platform.identity.oidc import enabled_provider_name
+from tierline.platform.identity.oidc import enabled_provider_name, invitation_provider_name
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import SESSION_COOKIE, session_cookie
 from tierline.platform.identity.users import STAFF_ROLES, Actor
@@ -298,8 +298,25 @@ async def change_password(
 async def invitation_page(
     current_tenant: NamedDependency[TenantRef], token: FromPath[str]
 ) -> Template:
+    return await _invitation_page(current_tenant, token, [], 200)
+
+
+async def _invitation_page(
+    tenant: TenantRef, token: str, errors: list[str], status: int
+) -> Template:
+    """Choose a password; for an open customer invitation while the tenant's single sign-on
+    is on, also "Continue with …" (the portal's SSO accepts it: portal.sso_controllers)."""
+    sso = await invitation_provider_name(tenant, token)
     return Template(
-        "identity/invitation.html", context={"tenant": current_tenant, "token": token, "errors": []}
+        "identity/invitation.html",
+        context={
+            "tenant": tenant,
+            "token": token,
+            "errors": errors,
+            "sso": sso,
+            "sso_url": f"/portal/{tenant.slug}/sso/invitation/{quote(token, safe='')}",
+        },
+        status_code=status,
     )
 
 
@@ -330,11 +347,7 @@ async def accept_invitation(
         except user_service.UserError as exc:
             errors.append(str(exc))
     if errors or user_id is None or kind is None:
-        return Template(
-            "identity/invitation.html",
-            status_code=422,  # type: ignore[return-value]
-            context={"tenant": current_tenant, "token": token, "errors": errors},
-        )
+        return await _invitation_page(current_tenant, token, errors, 422)  # type: ignore[return-value]
     home = f"/portal/{current_tenant.slug}/" if kind == "customer" else f"/t/{current_tenant.slug}/"
     return await start_session(request, state, current_tenant, user_id, kind, "invitation", home)
 

@@ -1,15 +1,25 @@
 """Per-tenant OpenID Connect single sign-on (authorization code flow with PKCE, state, nonce).
 
-A tenant has at most one identity provider (table ``oidc_providers``). The flow:
+A tenant has at most one identity provider (table ``oidc_providers``). It serves two flows that
+share everything but two things: where the browser comes back (``/t/{tenant}/sso/callback`` for
+staff, ``/portal/{tenant}/sso/callback`` for customer users) and how the account is found.
 
 1. ``begin_login`` makes a random ``state``, ``nonce`` and PKCE verifier, keeps them in Redis under
-   the state's digest for 10 minutes, bound to the tenant and to the browser (the browser gets a
-   short-lived HttpOnly cookie with a random binding value; Redis keeps only its digest), and
-   returns the provider's authorization URL.
-2. ``finish_login`` takes the state out of Redis (single use: GETDEL), checks the tenant and the
-   binding cookie, exchanges the code with the verifier, validates the ID token (signature against
-   the provider's JWKS, algorithm allow-list, issuer, audience, expiry, nonce, verified e-mail),
-   checks the e-mail domain, then finds, links or creates the user and grants mapped roles.
+   the state's digest for 10 minutes, bound to the tenant, the flow and the browser (the browser
+   gets a short-lived HttpOnly cookie with a random binding value; Redis keeps only its digest),
+   and returns the provider's authorization URL. A portal sign-in that accepts an invitation
+   keeps the invitation's digest there too (never in a URL the provider sees or sends back).
+2. ``finish_login`` takes the state out of Redis (single use: GETDEL), checks the tenant, the flow
+   and the binding cookie, exchanges the code with the verifier, validates the ID token
+   (signature against the provider's JWKS, algorithm allow-list, issuer, audience, expiry, nonce,
+   verified e-mail), then hands the claims to the flow's account resolution:
+
+   - staff (``resolve_user``): the e-mail domain must be allowed; the user is found by subject,
+     linked by e-mail or created just in time, and mapped roles are granted;
+   - portal (``resolve_customer``, ``accept_invitation``): never created; an existing customer
+     user of the tenant is found by subject or linked by verified e-mail, or an open customer
+     invitation for that very e-mail is accepted. The allowed domains do not apply: customer
+     users come from their own companies, and the invitation is the gate.
 
 Every refusal is an ``SsoRefused`` carrying an audit reason (never a token or secret) and a
 message fit for the person signing in; the web layer audits it and renders a friendly page.
@@ -26,8 +36,8 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -54,9 +64,12 @@ from tierline.platform.identity.users import (
     STAFF_ROLES,
     Actor,
     UserError,
+    complete_invitation,
     find_by_email,
     grant_role,
+    invitation_digest,
     normalize_email,
+    open_invitation,
 )
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import TenantRef, tenant_session
@@ -112,6 +125,7 @@ class SsoRefused(Exception):
         *,
         email: str | None = None,
         user_id: str | None = None,
+        link: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(reason)
         self.status = status
@@ -119,6 +133,7 @@ class SsoRefused(Exception):
         self.message = message
         self.email = email
         self.user_id = user_id
+        self.link = link  # (URL, label): where to go instead, e.g. the other sign-in page
 
 
 class SecretCodec(Protocol):
@@ -521,6 +536,10 @@ async def verification_key(jwks_uri: str, kid: str | None, alg: str) -> Key | No
 # The flow: starting
 
 
+STAFF_FLOW, PORTAL_FLOW = "staff", "portal"
+FLOWS = (STAFF_FLOW, PORTAL_FLOW)
+
+
 @dataclass(frozen=True)
 class PendingLogin:
     """What the callback needs, kept server-side under the state (never in the browser)."""
@@ -532,6 +551,8 @@ class PendingLogin:
     binding_digest: str
     redirect_uri: str
     next_path: str
+    flow: str = STAFF_FLOW  # which callback may finish it (states from before flows: staff)
+    invitation: str | None = None  # the digest of the invitation being accepted (portal only)
 
 
 @dataclass(frozen=True)
@@ -544,9 +565,28 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def callback_url(base_url: str, tenant: TenantRef) -> str:
+def sso_path(tenant: TenantRef, flow: str = STAFF_FLOW) -> str:
+    """Where a flow's routes live: ``/t/{tenant}/sso`` (staff), ``/portal/{tenant}/sso``."""
+    if flow not in FLOWS:
+        raise ValueError(f"unknown single sign-on flow {flow!r}")
+    return f"/t/{tenant.slug}/sso" if flow == STAFF_FLOW else f"/portal/{tenant.slug}/sso"
+
+
+def callback_url(base_url: str, tenant: TenantRef, flow: str = STAFF_FLOW) -> str:
+    """The redirect URI to register at the provider for ``flow`` (both, when customer users
+    sign in through the portal too)."""
     # From the configured public URL, never from the request's Host header.
-    return f"{base_url.rstrip('/')}/t/{tenant.slug}/sso/callback"
+    return f"{base_url.rstrip('/')}{sso_path(tenant, flow)}/callback"
+
+
+def portal_callback_url(base_url: str, tenant: TenantRef) -> str:
+    return callback_url(base_url, tenant, PORTAL_FLOW)
+
+
+def sign_in_url(base_url: str, tenant: TenantRef, flow: str) -> str:
+    """The password sign-in page of a flow (named in refusals that send people elsewhere)."""
+    path = f"/t/{tenant.slug}/login" if flow == STAFF_FLOW else f"/portal/{tenant.slug}/login"
+    return base_url.rstrip("/") + path
 
 
 async def begin_login(
@@ -556,6 +596,9 @@ async def begin_login(
     discovery: Discovery,
     redirect_uri: str,
     next_path: str,
+    *,
+    flow: str = STAFF_FLOW,
+    invitation: str | None = None,
 ) -> LoginStart:
     state, nonce, binding = (secrets.token_urlsafe(32) for _ in range(3))
     verifier = str(generate_token(64))  # RFC 7636 §4.1: 43-128 unreserved characters
@@ -567,6 +610,8 @@ async def begin_login(
         binding_digest=_digest(binding),
         redirect_uri=redirect_uri,
         next_path=next_path,
+        flow=flow,
+        invitation=invitation,
     )
     # Only the state's digest names the key: a Redis dump does not yield usable states.
     await redis.set(_STATE_KEY + _digest(state), json.dumps(asdict(pending)), ex=STATE_TTL_SECONDS)
@@ -608,9 +653,9 @@ async def take_pending(redis: Any, state: str) -> PendingLogin | None:
 
 
 async def check_callback(
-    redis: Any, tenant: TenantRef, params: CallbackParams
+    redis: Any, tenant: TenantRef, params: CallbackParams, flow: str = STAFF_FLOW
 ) -> tuple[PendingLogin, str]:
-    """State, tenant and browser binding; the state is consumed even when refused."""
+    """State, tenant, flow and browser binding; the state is consumed even when refused."""
     if not params.state or len(params.state) > 200:
         raise SsoRefused(400, "callback without state")
     pending = await take_pending(redis, params.state)
@@ -618,6 +663,8 @@ async def check_callback(
         raise SsoRefused(400, "unknown, expired or already used state")
     if pending.tenant != tenant.slug:
         raise SsoRefused(400, "state issued for another tenant")
+    if pending.flow != flow:
+        raise SsoRefused(400, f"state issued for the {pending.flow} sign-in, not the {flow} one")
     if not params.binding or not hmac.compare_digest(
         _digest(params.binding), pending.binding_digest
     ):
@@ -794,7 +841,17 @@ def _verified_email(claims: Mapping[str, Any]) -> str:
         raise SsoRefused(403, "ID token e-mail is not a valid address", email=raw[:320]) from None
 
 
+def _identity(claims: Mapping[str, Any], provider: OidcProvider, email: str) -> SsoIdentity:
+    subject = f"{provider.issuer}|{claims['sub']}"
+    if len(subject) > 500:
+        raise SsoRefused(401, "ID token subject too long", email=email)
+    name = claims.get("name")
+    display = name.strip()[:200] if isinstance(name, str) and name.strip() else ""
+    return SsoIdentity(subject, email, display or email.split("@", 1)[0])
+
+
 def identity_from_claims(claims: Mapping[str, Any], provider: OidcProvider) -> SsoIdentity:
+    """A staff identity: a verified e-mail in an allowed domain, and the mapped roles."""
     email = _verified_email(claims)
     domain = email.rsplit("@", 1)[1]
     if domain not in (provider.allowed_domains or []):
@@ -804,24 +861,72 @@ def identity_from_claims(claims: Mapping[str, Any], provider: OidcProvider) -> S
             "Accounts from your e-mail domain cannot sign in to this organisation.",
             email=email,
         )
-    subject = f"{provider.issuer}|{claims['sub']}"
-    if len(subject) > 500:
-        raise SsoRefused(401, "ID token subject too long", email=email)
-    name = claims.get("name")
-    display = name.strip()[:200] if isinstance(name, str) and name.strip() else ""
-    return SsoIdentity(
-        subject, email, display or email.split("@", 1)[0], mapped_roles(claims, provider)
+    identity = _identity(claims, provider, email)
+    return replace(identity, roles=mapped_roles(claims, provider))
+
+
+def customer_identity_from_claims(claims: Mapping[str, Any], provider: OidcProvider) -> SsoIdentity:
+    """A customer identity: a verified e-mail, any domain (customer users come from their own
+    companies; the invitation, not the domain, decides who gets in), and no roles."""
+    return _identity(claims, provider, _verified_email(claims))
+
+
+@dataclass(frozen=True)
+class AccountRules:
+    """What a flow accepts of an existing account, and where it sends the others."""
+
+    kind: str  # the only account kind this flow signs in
+    wrong_kind_reason: str  # for the audit log
+    wrong_kind_message: str  # for the person
+    elsewhere: tuple[str, str]  # (URL, label) of the sign-in that account kind uses
+    contact: str  # whom to ask when the account is not active
+
+
+def staff_rules(base_url: str, tenant: TenantRef) -> AccountRules:
+    portal = sign_in_url(base_url, tenant, PORTAL_FLOW)
+    return AccountRules(
+        kind="staff",
+        wrong_kind_reason="customer account cannot use staff single sign-on",
+        wrong_kind_message=(
+            f"This account signs in through the customer portal. Sign in at {portal} instead."
+        ),
+        elsewhere=(portal, "Go to the customer portal sign-in"),
+        contact="your administrator",
     )
 
 
-def _refuse_unusable(user: User) -> None:
-    if user.kind != "staff":
+def portal_rules(base_url: str, tenant: TenantRef) -> AccountRules:
+    staff = sign_in_url(base_url, tenant, STAFF_FLOW)
+    return AccountRules(
+        kind="customer",
+        wrong_kind_reason="staff account cannot use customer portal single sign-on",
+        wrong_kind_message=(
+            f"This is a staff account, not a customer portal account. Sign in at {staff} instead."
+        ),
+        elsewhere=(staff, "Go to the staff sign-in"),
+        contact="your account manager",
+    )
+
+
+def _refuse_unusable(user: User, rules: AccountRules) -> None:
+    email, user_id = user.email, str(user.id)
+    if user.kind != rules.kind:
         raise SsoRefused(
             403,
-            "customer account cannot use staff single sign-on",
-            "This account signs in through the customer portal.",
-            email=user.email,
-            user_id=str(user.id),
+            rules.wrong_kind_reason,
+            rules.wrong_kind_message,
+            email=email,
+            user_id=user_id,
+            link=rules.elsewhere,
+        )
+    if user.status == "invited":
+        raise SsoRefused(
+            403,
+            "invitation not accepted yet",
+            "Your account is not active yet. Open the invitation link you were sent to "
+            "activate it.",
+            email=email,
+            user_id=user_id,
         )
     if user.status != "active":
         # Only the administrator's lock counts: the password-failure lockout (locked_until)
@@ -829,9 +934,17 @@ def _refuse_unusable(user: User) -> None:
         raise SsoRefused(
             403,
             f"account {user.status}",
-            f"Your Tierline account is {user.status}. Contact your administrator.",
-            email=user.email,
-            user_id=str(user.id),
+            f"Your Tierline account is {user.status}. Contact {rules.contact}.",
+            email=email,
+            user_id=user_id,
+        )
+    if user.kind == "customer" and not user.customer_code:
+        raise SsoRefused(
+            403,
+            "customer user without a customer account",
+            f"Your portal account is not set up. Contact {rules.contact}.",
+            email=email,
+            user_id=user_id,
         )
 
 
@@ -843,8 +956,9 @@ async def _by_subject(session: AsyncSession, subject: str) -> User | None:
 async def _link(
     session: AsyncSession, user: User, identity: SsoIdentity, issuer: str, actor: Actor
 ) -> None:
-    """Link an existing account to the provider identity with the same verified e-mail."""
-    _refuse_unusable(user)  # before linking: a disabled account must not gain a link
+    """Link an existing account to the provider identity with the same verified e-mail (the
+    caller has checked that the account may use this flow: a disabled one must not gain a
+    link)."""
     previous = user.sso_subject
     if previous is not None and previous.startswith(issuer + "|"):
         # Same provider, other subject: the address moved to someone else there. Refuse.
@@ -923,20 +1037,114 @@ async def _create_new(
 
 
 async def resolve_user(
-    session: AsyncSession, provider: OidcProvider, identity: SsoIdentity, actor: Actor
+    session: AsyncSession,
+    provider: OidcProvider,
+    identity: SsoIdentity,
+    actor: Actor,
+    rules: AccountRules,
 ) -> User:
-    """Linked by subject, else linked by e-mail, else created; roles from the claim granted."""
+    """Staff: linked by subject, else linked by e-mail, else created; claim roles granted."""
     user = await _by_subject(session, identity.subject)
     if user is None:
         user = await find_by_email(session, identity.email)
         if user is None:
             user = await _create_new(session, provider, identity, actor)
         else:
+            _refuse_unusable(user, rules)  # before linking
             await _link(session, user, identity, provider.issuer, actor)
-    _refuse_unusable(user)
+    _refuse_unusable(user, rules)
     # Roles the claim maps to are added when missing; grants made by hand are left alone.
     for role in identity.roles:
         await grant_role(session, user.id, role, "*", actor)
+    user.last_login_at = utcnow()
+    return user
+
+
+def _no_portal_account(email: str) -> SsoRefused:
+    return SsoRefused(
+        403,
+        "no customer user with this e-mail",
+        f"There is no customer portal account for {email}. Ask your account manager for an "
+        "invitation.",
+        email=email,
+    )
+
+
+async def resolve_customer(
+    session: AsyncSession,
+    provider: OidcProvider,
+    identity: SsoIdentity,
+    actor: Actor,
+    rules: AccountRules,
+) -> User:
+    """Portal: linked by subject, else an existing customer user linked by its verified
+    e-mail. Never created: a customer user exists only through an invitation."""
+    user = await _by_subject(session, identity.subject)
+    if user is None:
+        user = await find_by_email(session, identity.email)
+        if user is None:
+            raise _no_portal_account(identity.email)
+        _refuse_unusable(user, rules)  # before linking
+        await _link(session, user, identity, provider.issuer, actor)
+    _refuse_unusable(user, rules)
+    user.last_login_at = utcnow()
+    return user
+
+
+async def open_customer_invitation(session: AsyncSession, digest: str) -> User:
+    """The invited customer user for an invitation digest; SsoRefused when the invitation is
+    unknown, used, expired, revoked or for a staff account."""
+    try:
+        user = await open_invitation(session, digest)
+    except UserError as exc:
+        message = str(exc)
+        raise SsoRefused(
+            410, f"invitation refused: {message}", message[:1].upper() + message[1:] + "."
+        ) from None
+    if user.kind != "customer":
+        raise SsoRefused(
+            403,
+            "staff invitation cannot be accepted through the customer portal",
+            "This invitation is for a staff account: choose a password on the invitation page.",
+            user_id=str(user.id),
+        )
+    return user
+
+
+async def accept_invitation(
+    session: AsyncSession,
+    provider: OidcProvider,
+    identity: SsoIdentity,
+    digest: str,
+    actor: Actor,
+) -> User:
+    """Accept a customer invitation with the provider identity: its verified e-mail must be
+    the invited one; the account is linked and activated as the password acceptance does."""
+    user = await open_customer_invitation(session, digest)
+    if identity.email != user.email:
+        raise SsoRefused(
+            403,
+            "provider e-mail differs from the invited e-mail",
+            f"You signed in at {provider.name} as {identity.email}, but this invitation was "
+            "sent to another address. Sign in there with the invited address, or choose a "
+            "password on the invitation page.",
+            email=identity.email,
+            user_id=str(user.id),
+        )
+    holder = await _by_subject(session, identity.subject)
+    if holder is not None and holder.id != user.id:
+        raise SsoRefused(
+            409,
+            "provider identity already linked to another account",
+            f"Your {provider.name} identity already belongs to another Tierline account. "
+            "Contact your account manager.",
+            email=identity.email,
+            user_id=str(user.id),
+        )
+    if user.sso_subject != identity.subject:
+        await _link(session, user, identity, provider.issuer, actor)
+    person = Actor(user.email, "user", actor.request_id, actor.client_ip)
+    await complete_invitation(session, user, person, {"method": "sso"})
     user.last_login_at = utcnow()
     return user
 
@@ -945,11 +1153,29 @@ async def resolve_user(
 # The whole flow, as the web layer calls it
 
 
-async def enabled_provider_name(tenant: TenantRef) -> str | None:
+async def provider_button(session: AsyncSession) -> str | None:
     """The display name of the tenant's provider when single sign-on is on (login button)."""
-    async with tenant_session(tenant) as s:
-        provider = await get_provider(s)
+    provider = await get_provider(session)
     return provider.name if provider is not None and provider.enabled else None
+
+
+async def enabled_provider_name(tenant: TenantRef) -> str | None:
+    async with tenant_session(tenant) as s:
+        return await provider_button(s)
+
+
+async def invitation_provider_name(tenant: TenantRef, token: str) -> str | None:
+    """The provider's name when ``token`` opens a customer invitation and single sign-on is on
+    (the invitation page's "Continue with …"); None otherwise."""
+    async with tenant_session(tenant) as s:
+        name = await provider_button(s)
+        if name is None:
+            return None
+        try:
+            await open_customer_invitation(s, invitation_digest(token))
+        except SsoRefused:
+            return None
+    return name
 
 
 async def _discover_for_login(issuer: str) -> Discovery:
@@ -971,12 +1197,35 @@ def _refuse_disabled(provider: OidcProvider | None) -> OidcProvider:
     return provider
 
 
-async def start_login(redis: Any, tenant: TenantRef, base_url: str, next_path: str) -> LoginStart:
+async def start_login(
+    redis: Any,
+    tenant: TenantRef,
+    base_url: str,
+    next_path: str,
+    *,
+    flow: str = STAFF_FLOW,
+    invitation_token: str | None = None,
+) -> LoginStart:
+    """Begin a sign-in of ``flow``; with ``invitation_token`` (portal only) the sign-in accepts
+    that customer invitation, which must be open now and is checked again at the callback."""
+    digest = None
     async with tenant_session(tenant) as s:
         provider = _refuse_disabled(await get_provider(s))
+        if invitation_token is not None:
+            if flow != PORTAL_FLOW:
+                raise ValueError("invitations are accepted through the portal flow only")
+            digest = invitation_digest(invitation_token)
+            await open_customer_invitation(s, digest)
     discovery = await _discover_for_login(provider.issuer)
     return await begin_login(
-        redis, tenant, provider, discovery, callback_url(base_url, tenant), next_path
+        redis,
+        tenant,
+        provider,
+        discovery,
+        callback_url(base_url, tenant, flow),
+        next_path,
+        flow=flow,
+        invitation=digest,
     )
 
 
@@ -985,6 +1234,43 @@ class SignedIn:
     user_id: str
     kind: str
     next_path: str
+    accepted_invitation: bool = False
+
+
+@dataclass(frozen=True)
+class VerifiedLogin:
+    """A callback past every protocol check: what account resolution works from."""
+
+    tenant: TenantRef
+    provider: OidcProvider
+    claims: Mapping[str, Any]
+    pending: PendingLogin
+    actor: Actor
+    base_url: str
+
+
+async def _staff_account(session: AsyncSession, login: VerifiedLogin) -> User:
+    identity = identity_from_claims(login.claims, login.provider)
+    rules = staff_rules(login.base_url, login.tenant)
+    return await resolve_user(session, login.provider, identity, login.actor, rules)
+
+
+async def _portal_account(session: AsyncSession, login: VerifiedLogin) -> User:
+    identity = customer_identity_from_claims(login.claims, login.provider)
+    if login.pending.invitation is not None:
+        return await accept_invitation(
+            session, login.provider, identity, login.pending.invitation, login.actor
+        )
+    rules = portal_rules(login.base_url, login.tenant)
+    return await resolve_customer(session, login.provider, identity, login.actor, rules)
+
+
+# The one step in which the flows differ: from verified claims to the account signing in.
+AccountResolver = Callable[[AsyncSession, VerifiedLogin], Awaitable[User]]
+RESOLVERS: dict[str, AccountResolver] = {
+    STAFF_FLOW: _staff_account,
+    PORTAL_FLOW: _portal_account,
+}
 
 
 async def _provider_and_secret(
@@ -1012,23 +1298,32 @@ async def finish_login(
     settings: Settings,
     client_ip: str,
     request_id: str | None,
+    flow: str = STAFF_FLOW,
 ) -> SignedIn:
-    pending, code = await check_callback(redis, tenant, params)
+    """The callback of ``flow``: every protocol check, then the flow's account resolution in
+    one transaction (a refusal changes nothing)."""
+    pending, code = await check_callback(redis, tenant, params, flow)
     provider, secret = await _provider_and_secret(tenant, pending.provider_id, settings)
     discovery = await _discover_for_login(provider.issuer)
     id_token = await exchange_code(discovery, provider.client_id, secret, code, pending)
     claims = await validate_id_token(id_token, discovery, provider.client_id, pending.nonce)
-    identity = identity_from_claims(claims, provider)
     actor = Actor(f"sso:{provider.name}", "system", request_id, client_ip)
+    login = VerifiedLogin(tenant, provider, claims, pending, actor, settings.base_url)
     try:
         async with tenant_session(tenant) as s:
-            user = await resolve_user(s, provider, identity, actor)
+            user = await RESOLVERS[flow](s, login)
             await record_login(s, user, "sso", client_ip, request_id)
-            return SignedIn(str(user.id), user.kind, pending.next_path)
+            return SignedIn(
+                str(user.id), user.kind, pending.next_path, pending.invitation is not None
+            )
     except IntegrityError:
-        # Two first sign-ins of one person at once: the other one created the account.
+        # Two first sign-ins of one person at once: the other one created or linked the account.
+        email = claims.get("email")
         raise SsoRefused(
-            409, "account created concurrently", "Please sign in again.", email=identity.email
+            409,
+            "account created or linked concurrently",
+            "Please sign in again.",
+            email=email[:320] if isinstance(email, str) else None,
         ) from None
 
 

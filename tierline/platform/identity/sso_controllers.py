@@ -1,9 +1,12 @@
 """Single sign-on pages: starting a sign-in at the tenant's identity provider, the callback, and
 the tenant admin's provider settings. The logic lives in ``oidc``; this module is the web side
-(cookies, throttling, audit of refusals, templates)."""
+(cookies, throttling, audit of refusals, templates). ``begin_sign_in`` and ``complete_sign_in``
+serve the customer portal's routes too (``portal.sso_controllers``), which differ only in their
+pages and in the session they start."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -20,6 +23,7 @@ from tierline.platform.identity.models import OidcProvider
 from tierline.platform.identity.oidc import (
     BINDING_COOKIE,
     CallbackParams,
+    SignedIn,
     SsoConfigError,
     SsoRefused,
 )
@@ -36,7 +40,8 @@ from tierline.tenants.controllers import provide_tenant
 # start_session) are imported inside the handlers so neither module depends on import order.
 
 TENANT = {"current_tenant": provide_tenant}
-# Starting and finishing a sign-in both count: 30 complete attempts per 10 minutes per address.
+# Starting and finishing a sign-in both count: 30 complete attempts per 10 minutes per address,
+# staff and portal flows together.
 SSO_IP_LIMIT, SSO_IP_WINDOW = 60, 600
 
 register_nav(
@@ -44,23 +49,31 @@ register_nav(
         "Single sign-on",
         "admin/sso",
         "sso:manage",
-        "Let staff sign in through your identity provider (OpenID Connect).",
+        "Let staff and customer portal users sign in through your identity provider "
+        "(OpenID Connect).",
         85,
     )
 )
 
 
 # ---------------------------------------------------------------------------------------------
-# Signing in
+# Signing in: the web side both flows share (the portal's routes in ``portal.sso_controllers``
+# call ``begin_sign_in`` and ``complete_sign_in`` with their own pages)
+
+# Renders a refusal: (tenant, HTTP status, message, optional (URL, label) to go instead).
+ErrorPage = Callable[[TenantRef, int, str, tuple[str, str] | None], Awaitable[Response[Any]]]
+# Turns a completed sign-in into the response (a fresh session and a redirect).
+SignedInPage = Callable[[SignedIn], Awaitable[Response[Any]]]
 
 
-def _binding_cookie(tenant: TenantRef, value: str, secure: bool) -> Cookie:
-    """Ties the pending sign-in to this browser. SameSite=Lax (not Strict): the provider sends
-    the browser back with a top-level cross-site GET, which Strict would strip the cookie from."""
+def binding_cookie(tenant: TenantRef, flow: str, value: str, secure: bool) -> Cookie:
+    """Ties the pending sign-in to this browser, sent only to the flow's own SSO routes.
+    SameSite=Lax (not Strict): the provider sends the browser back with a top-level cross-site
+    GET, which Strict would strip the cookie from."""
     return Cookie(
         key=BINDING_COOKIE,
         value=value,
-        path=f"/t/{tenant.slug}/sso/",
+        path=oidc.sso_path(tenant, flow) + "/",
         httponly=True,
         secure=secure,
         samesite="lax",
@@ -68,33 +81,41 @@ def _binding_cookie(tenant: TenantRef, value: str, secure: bool) -> Cookie:
     )
 
 
-async def _throttled(redis: Any, tenant: TenantRef, ip: str) -> Response[Any] | None:
+THROTTLED = "Too many sign-in attempts from your network. Wait a few minutes."
+
+
+async def _throttled(
+    redis: Any, tenant: TenantRef, ip: str, error_page: ErrorPage
+) -> Response[Any] | None:
+    # One budget per tenant and address for both flows: switching flows buys no attempts.
     key = f"sso-ip:{tenant.slug}:{ip}"
     verdict = await throttle.hit(redis, key, SSO_IP_LIMIT, SSO_IP_WINDOW)
     if verdict.allowed:
         return None
-    response = _error_page(
-        tenant, 429, "Too many sign-in attempts from your network. Wait a few minutes."
-    )
+    response = await error_page(tenant, 429, THROTTLED, None)
     response.headers["Retry-After"] = str(verdict.retry_after)
     return response
 
 
-def _error_page(tenant: TenantRef, status: int, message: str) -> Response[Any]:
+async def _error_page(
+    tenant: TenantRef, status: int, message: str, link: tuple[str, str] | None = None
+) -> Response[Any]:
     return Template(  # type: ignore[return-value]
         "identity/sso_error.html",
         context={
             "tenant": tenant,
             "status": status,
             "message": message,
+            "link": link,
             "request_id": current_request_id(),
         },
         status_code=status,
     )
 
 
-async def _refused(tenant: TenantRef, refusal: SsoRefused, ip: str) -> Response[Any]:
-    """Audit the refusal (reason only: no code, token or secret) and show a friendly page."""
+async def audit_refusal(tenant: TenantRef, refusal: SsoRefused, ip: str, flow: str) -> None:
+    """Audit a refusal: its reason only (no code, token or secret)."""
+    after = {"method": "sso"} if flow == oidc.STAFF_FLOW else {"method": "sso", "flow": flow}
     async with tenant_session(tenant) as s:
         await record(
             s,
@@ -103,12 +124,88 @@ async def _refused(tenant: TenantRef, refusal: SsoRefused, ip: str) -> Response[
             action="auth.login_failed",
             object_type="user",
             object_id=refusal.user_id,
-            after={"method": "sso"},
+            after=after,
             reason=refusal.reason,
             request_id=current_request_id(),
             client_ip=ip,
         )
-    return _error_page(tenant, refusal.status, refusal.message)
+
+
+async def _refused(
+    tenant: TenantRef, refusal: SsoRefused, ip: str, flow: str, error_page: ErrorPage
+) -> Response[Any]:
+    await audit_refusal(tenant, refusal, ip, flow)
+    return await error_page(tenant, refusal.status, refusal.message, refusal.link)
+
+
+async def begin_sign_in(
+    request: Request[Any, Any, Any],
+    state: State,
+    tenant: TenantRef,
+    flow: str,
+    next_path: str,
+    error_page: ErrorPage,
+    invitation_token: str | None = None,
+) -> Response[Any]:
+    """Throttle, start the flow at the provider, set the binding cookie and redirect there."""
+    from tierline.platform.identity.web import client_ip
+
+    redis, ip = await state.runtime.redis(), client_ip(request)
+    limited = await _throttled(redis, tenant, ip, error_page)
+    if limited is not None:
+        return limited
+    try:
+        start = await oidc.start_login(
+            redis,
+            tenant,
+            state.settings.base_url,
+            next_path,
+            flow=flow,
+            invitation_token=invitation_token,
+        )
+    except SsoRefused as refusal:
+        return await _refused(tenant, refusal, ip, flow, error_page)
+    response = Redirect(start.authorization_url, status_code=303)
+    response.cookies.append(
+        binding_cookie(tenant, flow, start.binding, state.settings.secure_cookies)
+    )
+    return response  # type: ignore[return-value]
+
+
+async def complete_sign_in(
+    request: Request[Any, Any, Any],
+    state: State,
+    tenant: TenantRef,
+    flow: str,
+    error_page: ErrorPage,
+    signed_in_page: SignedInPage,
+) -> Response[Any]:
+    """Throttle, finish the flow (every check, then its account resolution), then either the
+    signed-in response or an audited refusal page; the binding cookie is cleared either way."""
+    from tierline.platform.identity.web import client_ip
+
+    redis, ip = await state.runtime.redis(), client_ip(request)
+    limited = await _throttled(redis, tenant, ip, error_page)
+    if limited is not None:
+        return limited
+    query = request.query_params
+    params = CallbackParams(
+        state=query.get("state"),
+        code=query.get("code"),
+        error=query.get("error"),
+        binding=request.cookies.get(BINDING_COOKIE),
+    )
+    try:
+        signed_in = await oidc.finish_login(
+            redis, tenant, params, state.settings, ip, current_request_id(), flow
+        )
+    except SsoRefused as refusal:
+        response = await _refused(tenant, refusal, ip, flow, error_page)
+    else:
+        response = await signed_in_page(signed_in)
+    # The binding has done its job either way (the state is gone from Redis too).
+    response.cookies.append(binding_cookie(tenant, flow, "", state.settings.secure_cookies))
+    return response
 
 
 @get(
@@ -125,23 +222,11 @@ async def sso_login(
     next: FromQuery[str | None] = None,
 ) -> Response[Any]:
     from tierline.platform.identity.controllers import safe_next
-    from tierline.platform.identity.web import client_ip
 
-    redis, ip = await state.runtime.redis(), client_ip(request)
-    limited = await _throttled(redis, current_tenant, ip)
-    if limited is not None:
-        return limited
-    try:
-        start = await oidc.start_login(
-            redis, current_tenant, state.settings.base_url, safe_next(current_tenant, next)
-        )
-    except SsoRefused as refusal:
-        return await _refused(current_tenant, refusal, ip)
-    response = Redirect(start.authorization_url, status_code=303)
-    response.cookies.append(
-        _binding_cookie(current_tenant, start.binding, state.settings.secure_cookies)
+    next_path = safe_next(current_tenant, next)
+    return await begin_sign_in(
+        request, state, current_tenant, oidc.STAFF_FLOW, next_path, _error_page
     )
-    return response  # type: ignore[return-value]
 
 
 @get(
@@ -155,32 +240,9 @@ async def sso_callback(
     current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
 ) -> Response[Any]:
     from tierline.platform.identity.controllers import start_session
-    from tierline.platform.identity.web import client_ip
 
-    redis, ip = await state.runtime.redis(), client_ip(request)
-    limited = await _throttled(redis, current_tenant, ip)
-    if limited is not None:
-        return limited
-    query = request.query_params
-    params = CallbackParams(
-        state=query.get("state"),
-        code=query.get("code"),
-        error=query.get("error"),
-        binding=request.cookies.get(BINDING_COOKIE),
-    )
-    try:
-        signed_in = await oidc.finish_login(
-            redis,
-            current_tenant,
-            params,
-            state.settings,
-            ip,
-            current_request_id(),
-        )
-    except SsoRefused as refusal:
-        response = await _refused(current_tenant, refusal, ip)
-    else:
-        response = await start_session(
+    async def signed_in_page(signed_in: SignedIn) -> Response[Any]:
+        return await start_session(
             request,
             state,
             current_tenant,
@@ -189,9 +251,10 @@ async def sso_callback(
             "sso",
             signed_in.next_path,
         )
-    # The binding has done its job either way (the state is gone from Redis too).
-    response.cookies.append(_binding_cookie(current_tenant, "", state.settings.secure_cookies))
-    return response
+
+    return await complete_sign_in(
+        request, state, current_tenant, oidc.STAFF_FLOW, _error_page, signed_in_page
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +308,9 @@ def _settings_page(
             "discovery": discovery,
             "roles": [ROLES[r] for r in STAFF_ROLES],
             "callback_url": oidc.callback_url(state.settings.base_url, principal.tenant),
+            "portal_callback_url": oidc.portal_callback_url(
+                state.settings.base_url, principal.tenant
+            ),
         },
         status_code=status,
     )

@@ -253,18 +253,40 @@ async def set_password(session: AsyncSession, user: User, password: str, actor: 
     await _audit(session, actor, "users.password_changed", user)
 
 
-async def accept_invitation(session: AsyncSession, token: str, password: str) -> User:
+async def open_invitation(session: AsyncSession, digest: str) -> User:
+    """The invited user whose invitation link has this digest (``invitation_digest``), while
+    the invitation can still be accepted; UserError when it is unknown, used or expired.
+    The row stays locked until the caller's transaction ends, so of two acceptances at once
+    the second finds the invitation used."""
     user = (
-        await session.execute(select(User).where(User.invitation_hash == invitation_digest(token)))
+        await session.execute(select(User).where(User.invitation_hash == digest).with_for_update())
     ).scalar_one_or_none()
     if user is None or user.status != "invited":
         raise UserError("this invitation link is not valid (it may have been used already)")
     if user.invitation_expires_at is None or user.invitation_expires_at < utcnow():
         raise UserError("this invitation link has expired; ask for a new one")
-    if problems := password_problems(password, user.email):
-        raise UserError("password refused: " + "; ".join(problems))
-    user.password_hash, user.status = hash_password(password), "active"
+    return user
+
+
+async def complete_invitation(
+    session: AsyncSession,
+    user: User,
+    actor: Actor | None = None,
+    after: dict[str, object] | None = None,
+) -> None:
+    """Activate an invited user (from ``open_invitation``) and use up its invitation."""
+    user.status = "active"
     user.invitation_hash = user.invitation_expires_at = None
     await session.flush()
-    await _audit(session, Actor(user.email), "users.invitation_accepted", user)
+    await _audit(
+        session, actor or Actor(user.email), "users.invitation_accepted", user, after=after
+    )
+
+
+async def accept_invitation(session: AsyncSession, token: str, password: str) -> User:
+    user = await open_invitation(session, invitation_digest(token))
+    if problems := password_problems(password, user.email):
+        raise UserError("password refused: " + "; ".join(problems))
+    user.password_hash = hash_password(password)
+    await complete_invitation(session, user)
     return user
