@@ -183,16 +183,25 @@ async def test_invitation_flow_and_one_time_use(
     )
     listing = await client.get(resp.headers["location"])
     token = listing.text.split(f"/t/{tenant.slug}/invitation/")[1].split()[0].split("<")[0]
+    url = f"/t/{tenant.slug}/invitation/{token}"
     async with http_client(client._transport.app) as invitee:  # type: ignore[attr-defined]
-        short = await invitee.post(
-            f"/t/{tenant.slug}/invitation/{token}", data={"new": "short", "repeat": "short"}
-        )
+        form = csrf_of((await invitee.get(url)).text)
+        short = await invitee.post(url, data={"new": "short", "repeat": "short", "_csrf": form})
         assert short.status_code == 422 and "at least 12" in short.text
         good = {"new": "a much longer pass phrase", "repeat": "a much longer pass phrase"}
-        accepted = await invitee.post(f"/t/{tenant.slug}/invitation/{token}", data=good)
+        # Another site's form cannot make this browser accept an invitation: no CSRF pair,
+        # no account, and the invitation stays open.
+        forged = await invitee.post(url, data=good)
+        assert forged.status_code == 403 and "expired" in forged.text
+        async with http_client(client._transport.app) as elsewhere:  # type: ignore[attr-defined]
+            other = await elsewhere.post(url, data={**good, "_csrf": form})
+            assert other.status_code == 403
+        good["_csrf"] = csrf_of(forged.text)
+        accepted = await invitee.post(url, data=good)
         assert accepted.status_code == 303
         assert (await invitee.get(f"/t/{tenant.slug}/")).status_code == 200
-        again = await invitee.post(f"/t/{tenant.slug}/invitation/{token}", data=good)
+        good["_csrf"] = csrf_of((await invitee.get(url)).text)
+        again = await invitee.post(url, data=good)
         assert again.status_code == 422 and "not valid" in again.text
 
 

@@ -170,9 +170,14 @@ async def test_account_manager_invites_customer_user_who_lands_in_the_portal(
     listing = await client.get(f"/t/{slug}/portal-users")
     assert "buyer@cust.example" in listing.text and "invited" in listing.text
     async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as c2:
+        invitation = await c2.get(f"/t/{slug}/invitation/{token}")
         accepted = await c2.post(
             f"/t/{slug}/invitation/{token}",
-            data={"new": "a long enough passphrase 42", "repeat": "a long enough passphrase 42"},
+            data={
+                "new": "a long enough passphrase 42",
+                "repeat": "a long enough passphrase 42",
+                "_csrf": csrf_of(invitation.text),
+            },
         )
         assert accepted.status_code == 303 and accepted.headers["location"] == f"/portal/{slug}/"
         api = (await c2.get("/api/v1/portal/entitlements")).json()

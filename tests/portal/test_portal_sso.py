@@ -503,12 +503,18 @@ async def test_invitation_by_sso_with_another_email_changes_nothing(
     assert await audit(portal.tenant, "auth.login") == []
 
     # The invitation still works, with a password.
-    accepted = await browser.post(
-        f"/t/{portal.tenant.slug}/invitation/{token}",
-        data={"new": "a long enough passphrase 42", "repeat": "a long enough passphrase 42"},
-    )
+    accepted = await accept_with_password(browser, portal.tenant, token)
     assert accepted.status_code == 303
     assert accepted.headers["location"] == f"/portal/{portal.tenant.slug}/"
+
+
+async def accept_with_password(
+    browser: httpx.AsyncClient, tenant: TenantRef, token: str
+) -> httpx.Response:
+    url = f"/t/{tenant.slug}/invitation/{token}"
+    form = csrf_of((await browser.get(url)).text)
+    passphrase = "a long enough passphrase 42"
+    return await browser.post(url, data={"new": passphrase, "repeat": passphrase, "_csrf": form})
 
 
 async def expire(tenant: TenantRef, email: str) -> None:
@@ -564,10 +570,7 @@ async def test_invitation_used_meanwhile_or_unknown_is_refused(
         settings, await start(client, portal.tenant, path=invitation_start(portal.tenant, token))
     )
     # Accepted with a password in another browser while this one was at the provider.
-    accepted = await browser.post(
-        f"/t/{portal.tenant.slug}/invitation/{token}",
-        data={"new": "a long enough passphrase 42", "repeat": "a long enough passphrase 42"},
-    )
+    accepted = await accept_with_password(browser, portal.tenant, token)
     assert accepted.status_code == 303
     resp = await client.get(callback)
     await assert_refused(resp, portal.tenant, 410, "not valid", PORTAL)
@@ -598,8 +601,10 @@ async def test_invitation_page_offers_sso_only_for_open_customer_invitations(
     resp = await client.get(invitation_start(portal.tenant, staff_token))
     await assert_refused(resp, portal.tenant, 403, "staff invitation", PORTAL)
     # A failed password attempt re-renders the page with the button.
+    form = csrf_of((await client.get(f"/t/{slug}/invitation/{customer_token}")).text)
     bad = await client.post(
-        f"/t/{slug}/invitation/{customer_token}", data={"new": "short", "repeat": "short"}
+        f"/t/{slug}/invitation/{customer_token}",
+        data={"new": "short", "repeat": "short", "_csrf": form},
     )
     assert bad.status_code == 422 and "Continue with Acme SSO" in bad.text
     # Turned off: the button goes.

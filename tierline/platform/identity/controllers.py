@@ -40,6 +40,7 @@ from tierline.policies import ROLES
 from tierline.tenants.controllers import provide_tenant
 
 LOGIN_CSRF_COOKIE = "tl_login_csrf"
+INVITATION_CSRF_COOKIE = "tl_invitation_csrf"
 TENANT = {"current_tenant": provide_tenant}
 
 
@@ -297,26 +298,31 @@ async def change_password(
 )
 async def invitation_page(
     current_tenant: NamedDependency[TenantRef], token: FromPath[str]
-) -> Template:
+) -> Response[Any]:
     return await _invitation_page(current_tenant, token, [], 200)
 
 
 async def _invitation_page(
     tenant: TenantRef, token: str, errors: list[str], status: int
-) -> Template:
+) -> Response[Any]:
     """Choose a password; for an open customer invitation while the tenant's single sign-on
-    is on, also "Continue with …" (the portal's SSO accepts it: portal.sso_controllers)."""
+    is on, also "Continue with …" (the portal's SSO accepts it: portal.sso_controllers).
+    The form carries a CSRF pair like the sign-in forms: another site cannot make a browser
+    accept an invitation (and so sign in to an account) it chose."""
     sso = await invitation_provider_name(tenant, token)
-    return Template(
+    context = {
+        "tenant": tenant,
+        "token": token,
+        "errors": errors,
+        "sso": sso,
+        "sso_url": f"/portal/{tenant.slug}/sso/invitation/{quote(token, safe='')}",
+    }
+    return login_form(
         "identity/invitation.html",
-        context={
-            "tenant": tenant,
-            "token": token,
-            "errors": errors,
-            "sso": sso,
-            "sso_url": f"/portal/{tenant.slug}/sso/invitation/{quote(token, safe='')}",
-        },
-        status_code=status,
+        context,
+        status,
+        f"/t/{tenant.slug}/invitation/",
+        INVITATION_CSRF_COOKIE,
     )
 
 
@@ -337,6 +343,10 @@ async def accept_invitation(
     new, repeat = str(form.get("new", "")), str(form.get("repeat", ""))
     errors: list[str] = []
     user_id = kind = None
+    cookie_token = request.cookies.get(INVITATION_CSRF_COOKIE, "")
+    if not cookie_token or not secrets.compare_digest(cookie_token, str(form.get("_csrf", ""))):
+        message = "This form has expired. Please enter your password again."
+        return await _invitation_page(current_tenant, token, [message], 403)
     if new != repeat:
         errors.append("the two passwords differ")
     else:
@@ -347,7 +357,7 @@ async def accept_invitation(
         except user_service.UserError as exc:
             errors.append(str(exc))
     if errors or user_id is None or kind is None:
-        return await _invitation_page(current_tenant, token, errors, 422)  # type: ignore[return-value]
+        return await _invitation_page(current_tenant, token, errors, 422)
     home = f"/portal/{current_tenant.slug}/" if kind == "customer" else f"/t/{current_tenant.slug}/"
     return await start_session(request, state, current_tenant, user_id, kind, "invitation", home)
 
