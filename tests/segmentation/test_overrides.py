@@ -130,6 +130,7 @@ async def file_request(
             "key account, strategic launch",
             ["https://crm.example.com/opp/1", "board minutes 2026-11"],
             expires or TODAY + timedelta(days=30),
+            today=TODAY,  # the module's TODAY, also when the run crosses midnight
         )
         return made.id
 
