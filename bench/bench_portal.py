@@ -6,12 +6,14 @@ published customer scheme with entitlements, one customer user per customer (bul
 and one server-side session per user (created through identity's ``SessionStore``).
 
 Measured: ``tierline serve``'s app under uvicorn in a subprocess, and a bare Litestar JSON
-endpoint served the same way (one uvicorn process, no access log) in the same run. A load
-generator in another process (asyncio, raw keep-alive HTTP/1.1 sockets) first finds the peak
-throughput with a closed loop of ``CONNECTIONS`` connections, then offers 70 % of that rate as
-an open loop (latency measured from each request's scheduled start, so a stall is not hidden
-by coordinated omission) and reports p50/p99. Every portal response is checked: status 200
-and ``account.code`` equal to the session's own customer (zero cross-customer rows).
+endpoint served the same way (one uvicorn process, same uvicorn defaults, no access log) in the
+same run. A load generator in another process (asyncio, raw keep-alive HTTP/1.1 sockets) first
+finds the peak throughput with a closed loop of ``CONNECTIONS`` connections, then offers 70 %
+of that rate as an open loop (latency measured from each request's scheduled start, so a stall
+is not hidden by coordinated omission) and reports p50/p99. Both servers are warmed up before
+they are measured; the bare endpoint is measured before and after the portal and the better of
+the two is the baseline. Every portal response is checked: status 200 and ``account.code``
+equal to the session's own customer (zero cross-customer rows).
 
 Targets: throughput ratio portal/bare >= 0.3; p99 <= 50 ms at 70 % of peak; zero errors.
 """
@@ -333,9 +335,13 @@ async def main() -> None:
             load(portal_port, PATH, users[:200], 2, None)
             warm = load(portal_port, PATH, users, 0, None)
             load(bare_port, "/bare", [], 2, None)
-            bare_peak = load(bare_port, "/bare", [], PEAK_SECONDS, None)
+            # The bare endpoint is measured before and after the portal and the better run is
+            # the baseline: a neighbour's burst on this shared machine can only lower the ratio.
+            bare_runs = [load(bare_port, "/bare", [], PEAK_SECONDS, None)]
             portal_peak = load(portal_port, PATH, users, PEAK_SECONDS, None)
             at70 = load(portal_port, PATH, users, PEAK_SECONDS, portal_peak["throughput_rps"] * 0.7)
+            bare_runs.append(load(bare_port, "/bare", [], PEAK_SECONDS, None))
+            bare_peak = max(bare_runs, key=lambda run: float(run["throughput_rps"]))
         finally:
             for proc in (portal, bare):
                 proc.terminate()
@@ -356,6 +362,7 @@ async def main() -> None:
             "setup_seconds": round(setup_s, 1),
             "connections": CONNECTIONS,
             "bare_peak": bare_peak,
+            "bare_runs_rps": [run["throughput_rps"] for run in bare_runs],
             "portal_warm_up_sweep": warm,
             "portal_peak": portal_peak,
             "portal_at_70pct": at70,

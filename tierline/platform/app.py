@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import secrets
+import types
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,7 +29,7 @@ from tierline.platform.errors import exception_handler
 from tierline.platform.health import health, ready
 from tierline.platform.observability import configure_logging, request_context_middleware
 from tierline.platform.runtime import Runtime, build_runtime, install_runtime
-from tierline.platform.security_headers import security_headers
+from tierline.platform.security_headers import SecurityHeaders
 from tierline.platform.settings import Settings, get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -107,9 +109,14 @@ class ApplicationCore(InitPluginProtocol):
         app.state.settings = self.settings
         app.state.tenants = TenantDirectory(runtime.databases)
         app.state.operator_token = operator_token(self.settings)
+        from tierline.platform.identity.session_cache import STATE_KEY as SESSION_CACHE
+        from tierline.platform.identity.session_cache import SessionCache
         from tierline.platform.identity.web import install as install_identity
 
         install_identity()
+        sessions = SessionCache()
+        await sessions.start(runtime.endpoints.redis_url)
+        app.state[SESSION_CACHE] = sessions
         worker: asyncio.Task[None] | None = None
         if self.run_worker:
             from tierline.platform.jobs.worker import run_worker_in_process
@@ -120,9 +127,13 @@ class ApplicationCore(InitPluginProtocol):
         try:
             for hook in assembly.domain_lifespans():
                 await hooks.enter_async_context(hook(app, runtime))
+            if owns_runtime:  # a serving process (``tierline serve``), not an embedding test
+                _settle_heap()
             yield
         finally:
             await hooks.aclose()
+            app.state[SESSION_CACHE] = None
+            await sessions.stop()
             if worker is not None:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -149,12 +160,59 @@ def create_app(
         plugins=[ApplicationCore(settings, runtime, run_worker, extra_routes)],
         state=State({}),
     )
+    _guards_read_the_handler(app)
     # Outside Litestar's own exception handling, so unrouted requests (404) get an id and a log
-    # line too, and error bodies can quote the id.
+    # line too, and error bodies can quote the id. One layer for both: the request id and the
+    # security headers on every response.
     app.asgi_handler = request_context_middleware(
-        security_headers(app.asgi_handler, hsts=settings.secure_cookies)
+        app.asgi_handler, SecurityHeaders(hsts=settings.secure_cookies).apply
     )
     return app
+
+
+def _settle_heap() -> None:
+    """Keep the cycle collector's full passes short and rare in a serving process.
+
+    A full collection stalls every request in flight for as long as it takes to walk every
+    tracked object. Everything alive once start-up is done (modules, classes, routes,
+    templates: some 260,000 objects) stays alive for the life of the process, so ``gc.freeze``
+    takes it out of the collector's reach (collected first, so no garbage is frozen; frozen
+    objects are still freed as usual when their last reference goes). What remains is mostly
+    the warm caches (sessions, portal answers, policy engines), which live long too; a later
+    middle-generation pass (every 50 young passes rather than 10) keeps the objects of
+    requests in flight from being promoted and counted towards a full pass, which under load
+    then comes about once a few minutes instead of every few seconds (measured with 10,000
+    portal sessions: a full pass takes ~100 ms, a middle one ~7 ms)."""
+    gc.collect()
+    gc.freeze()
+    young, _middle, _old = gc.get_threshold()
+    gc.set_threshold(young, 50, 50)
+
+
+def _guards_read_the_handler(app: Litestar) -> None:
+    """Run Tierline's route guards on the route handler itself instead of a copy.
+
+    Litestar hands every guard ``copy(handler)``, a copy of a ~60-attribute object made on
+    every request (about 15 µs, some 5 % of a cached portal request). Tierline's guards
+    (``access.requires``) only read the handler, so for handlers whose guards are all ours the
+    same guards run, in the same order, on the same connection, without the defensive copy.
+    A handler with any other guard keeps Litestar's behaviour."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            guards = handler.resolve_guards()
+            if (
+                guards
+                and all(getattr(g, "permission", None) for g in guards)
+                and hasattr(handler, "__dict__")
+            ):
+                handler.__dict__["authorize_connection"] = types.MethodType(
+                    _authorize_connection, handler
+                )
+
+
+async def _authorize_connection(handler: Any, connection: Any) -> None:
+    for guard in handler.resolve_guards():
+        await guard(connection, handler)
 
 
 def _asgi_factory() -> Any:

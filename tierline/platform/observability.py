@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
-import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -16,6 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 access_log = structlog.get_logger("tierline.access")
+_access_stdlib = logging.getLogger("tierline.access")
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
@@ -64,39 +66,62 @@ def bind_tenant(slug: str) -> None:
     structlog.contextvars.bind_contextvars(tenant=slug)
 
 
-def request_context_middleware(app: ASGIApp) -> ASGIApp:
-    """Give every request an id (kept from ``X-Request-ID`` when well-formed) and log it."""
+def request_context_middleware(
+    app: ASGIApp, response_headers: Callable[[str, list[tuple[bytes, bytes]]], None] | None = None
+) -> ASGIApp:
+    """Give every request an id (kept from ``X-Request-ID`` when well-formed) and log it.
+
+    ``response_headers(path, headers)`` may add to every response's headers in place (the app
+    factory passes the security headers here, so they cost no middleware layer of their own).
+    The access line is built only when the ``tierline.access`` logger would emit it.
+    """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        request_id = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+                break
+        if not _REQUEST_ID.match(request_id):
+            request_id = os.urandom(16).hex()
+        # Set (not merely cleared) for this request and put back afterwards: an in-process
+        # caller (tests, an embedding app) sees its own context again, and nothing of this
+        # request's (its tenant) leaks into the next.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id, tenant=Ellipsis)
         started = time.perf_counter()
         status = 500
+        id_header = (b"x-request-id", request_id.encode())
+        path = scope.get("path", "")
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers") or [])
-                headers.append((b"x-request-id", request_id.encode()))
+                headers = list(message.get("headers") or ())
+                headers.append(id_header)
+                if response_headers is not None:
+                    response_headers(path, headers)
                 message["headers"] = headers  # type: ignore[typeddict-unknown-key]
             await send(message)
 
         try:
             await app(scope, receive, send_with_id)
         finally:
-            access_log.info(
-                "request",
-                method=scope.get("method"),
-                path=scope.get("path"),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            structlog.contextvars.clear_contextvars()
+            if _access_enabled():
+                access_log.info(
+                    "request",
+                    method=scope.get("method"),
+                    path=path,
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+            structlog.contextvars.reset_contextvars(**tokens)
 
     return middleware
+
+
+def _access_enabled() -> bool:
+    return _access_stdlib.isEnabledFor(logging.INFO)

@@ -9,6 +9,7 @@ connection, and it is set before any savepoint, so a savepoint rollback cannot u
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,8 +36,8 @@ class TenantRef:
     region: str
     status: str = "active"
 
-    @property
-    def schema(self) -> str:
+    @functools.cached_property
+    def schema(self) -> str:  # looked up on every request (caches are keyed by it): once
         return schema_for(self.slug)
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
@@ -123,17 +122,17 @@ class PortalCache:
             entry.entries.popitem(last=False)
         return True
 
-    # The identity guard's hook (``identity.web.principal_from_session``): a customer user's
-    # row and the tenant's policy engine, dropped with every change to users or grants.
+    # The identity guard's hook (``identity.web``): a customer user's row, the tenant's policy
+    # engine and what is derived from them, dropped with every change to users or grants.
 
-    def lookup_principal(self, tenant: TenantRef, user_id: uuid.UUID) -> Any | None:
+    def lookup_principal(self, tenant: TenantRef, user_id: str) -> Any | None:
         return self.get(tenant, ("principal", user_id))
 
     def principal_token(self, tenant: TenantRef) -> Token | None:
         return self.token(tenant)
 
     def store_principal(
-        self, tenant: TenantRef, user_id: uuid.UUID, token: Token | None, value: Any
+        self, tenant: TenantRef, user_id: str, token: Token | None, value: Any
     ) -> None:
         self.put(tenant, ("principal", user_id), token, value)
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from litestar import Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from litestar.response.base import ASGIResponse
+from litestar.serialization import encode_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.access import PUBLIC, requires
@@ -402,28 +404,71 @@ def _safe(code: str) -> str:
     tags=["portal"],
     summary="The caller's segments and entitlements, and the segments of its ship-tos",
 )
-async def api_entitlements(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def api_entitlements(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     # The principal straight from the guard (what ``SIGNED_IN`` provides), without dependency
     # injection: this is the portal's hottest route.
     principal = _customer(await provide_principal(request))
-    state = request.app.state
     today = _today()
-    # Cached per account and day; every committed change to what it is built from drops the
-    # tenant's entries (``portal.cache``), so a hit is never older than the last commit.
-    cache = portal_cache(state)
+    # Cached per account and day as the finished response (encoded once, sent as often as it is
+    # asked for); every committed change to what it is built from drops the tenant's entries
+    # (``portal.cache``), so a hit is never older than the last commit.
+    cache = portal_cache(request.app.state)
     key = ("entitlements", principal.customer_code, today.isoformat())
     token = None
+    response: _PreparedJSON | None = None
     if cache is not None:
-        hit: dict[str, Any] | None = cache.get(principal.tenant, key)
-        if hit is not None:
-            return hit
-        token = cache.token(principal.tenant)  # before reading: a change meanwhile voids it
-    async with tenant_session(principal.tenant) as s:
-        accounts = await _accounts(s, principal)
-        result: dict[str, Any] = await service.overview(s, accounts, today)
-    if cache is not None:
-        cache.put(principal.tenant, key, token, result)
-    return result
+        response = cache.get(principal.tenant, key)
+        if response is None:
+            token = cache.token(principal.tenant)  # before reading: a change meanwhile voids it
+    if response is None:
+        async with tenant_session(principal.tenant) as s:
+            accounts = await _accounts(s, principal)
+            response = _PreparedJSON(encode_json(await service.overview(s, accounts, today)))
+        if cache is not None:
+            cache.put(principal.tenant, key, token, response)
+    return cast("Response[dict[str, Any]]", response)  # the OpenAPI schema stays the dict's
+
+
+class _PreparedJSON(Response[bytes]):
+    """A 200 JSON response whose ASGI form is built once and then sent unchanged: its body and
+    headers are immutable, so concurrent requests can share it (the middleware adds per-request
+    headers to a copy of the header list). Anything a route adds (headers, cookies, background
+    work) or a HEAD request takes the ordinary path."""
+
+    __slots__ = ("_asgi",)
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body, media_type=MediaType.JSON)
+        self._asgi = ASGIResponse(body=body, media_type=MediaType.JSON)
+
+    def to_asgi_response(
+        self,
+        app: Any,
+        request: Request[Any, Any, Any],
+        *,
+        background: Any = None,
+        cookies: Any = None,
+        encoded_headers: Any = None,
+        headers: dict[str, str] | None = None,
+        is_head_response: bool = False,
+        media_type: Any = None,
+        status_code: int | None = None,
+        type_encoders: Any = None,
+    ) -> ASGIResponse:
+        if background or cookies or encoded_headers or headers or is_head_response:
+            return super().to_asgi_response(
+                app,
+                request,
+                background=background,
+                cookies=cookies,
+                encoded_headers=encoded_headers,
+                headers=headers,
+                is_head_response=is_head_response,
+                media_type=media_type,
+                status_code=status_code,
+                type_encoders=type_encoders,
+            )
+        return self._asgi
 
 
 @get(

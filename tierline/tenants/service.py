@@ -8,6 +8,7 @@ row, so no schema and no control row remain.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -208,16 +209,28 @@ async def list_tenants(databases: Databases) -> list[TenantInfo]:
     ]
 
 
+def _retrieve(task: asyncio.Future[TenantRef | None]) -> None:
+    if not task.cancelled():
+        task.exception()  # marks it retrieved; callers awaiting the task still see it
+
+
 class TenantDirectory:
     """Resolves slugs to active tenants, with a short cache so requests skip the control DB.
 
-    The cache lives seconds, so a suspended tenant stops being served promptly everywhere.
+    The cache lives seconds, so a suspended tenant stops being served promptly everywhere: an
+    answer is used at most ``ttl_seconds`` after the query that produced it began. While a
+    tenant is in use its entry is re-read in the background before it runs out, so requests do
+    not wait for the control database; one query per slug runs at a time, shared by every
+    request that needs it meanwhile.
     """
+
+    REFRESH_AHEAD = 0.3  # re-read in the background once less than this share of the TTL is left
 
     def __init__(self, databases: Databases, ttl_seconds: float = 10.0) -> None:
         self._databases = databases
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, TenantRef | None]] = {}
+        self._loading: dict[str, asyncio.Future[TenantRef | None]] = {}
 
     async def get(self, slug: str) -> TenantRef:
         """The active tenant with ``slug``; ``TenantNotFound`` for anything else."""
@@ -225,17 +238,42 @@ class TenantDirectory:
         hit = self._cache.get(slug)
         if hit is not None and hit[0] > now:
             ref = hit[1]
+            if hit[0] - now < self._ttl * self.REFRESH_AHEAD:
+                self._refresh(slug)  # the entry stays valid meanwhile
         else:
-            ref = await self._load(slug)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[slug] = (now + self._ttl, ref)
+            # Shielded: a request that goes away does not cancel the query others wait for.
+            ref = await asyncio.shield(self._refresh(slug))
         if ref is None:
             raise TenantNotFound(slug)
         return ref
 
     def forget(self, slug: str) -> None:
         self._cache.pop(slug, None)
+        self._loading.pop(slug, None)
+
+    def _refresh(self, slug: str) -> asyncio.Future[TenantRef | None]:
+        task = self._loading.get(slug)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(self._fetch(slug))
+            task.add_done_callback(_retrieve)  # a failed background refresh is retried later
+            self._loading[slug] = task
+        return task
+
+    async def _fetch(self, slug: str) -> TenantRef | None:
+        started = time.monotonic()
+        current = asyncio.current_task()
+        try:
+            ref = await self._load(slug)
+        finally:
+            if self._loading.get(slug) is current:
+                del self._loading[slug]
+            else:
+                current = None  # forgotten meanwhile: answer the waiters, keep nothing
+        if current is not None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[slug] = (started + self._ttl, ref)
+        return ref
 
     async def _load(self, slug: str) -> TenantRef | None:
         try:

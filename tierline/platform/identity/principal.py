@@ -10,7 +10,7 @@ from tierline.platform.tenancy import TenantRef
 PrincipalKind = Literal["staff", "customer", "client"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     tenant: TenantRef
     subject: str  # a user's UUID, or "client:<uuid>" for a machine client

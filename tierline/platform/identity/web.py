@@ -15,9 +15,11 @@ Registered as the permission check behind every ``requires("object:action")`` gu
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -30,7 +32,8 @@ from sqlalchemy import Row, Select, bindparam, select
 
 from tierline.platform.access import register_permission_check
 from tierline.platform.identity.models import AuthzState, RoleGrant, User
-from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.principal import Principal, PrincipalKind
+from tierline.platform.identity.session_cache import STATE_KEY as SESSION_CACHE
 from tierline.platform.identity.sessions import SESSION_COOKIE, BrowserSession, SessionStore
 from tierline.platform.identity.users import Actor
 from tierline.platform.observability import current_request_id
@@ -97,66 +100,162 @@ async def _load_policy(
             )
             return [Grant(str(u), r, sc) for u, r, sc in rows]
 
-        engine = await _policies.aget(str(tenant.id), version, grants)
+        engine = await _engine_at(str(tenant.id), version, grants)
     return user, engine
 
 
-class PrincipalCache(Protocol):
-    """An optional cache of ``_load_policy`` results for customer (portal) users, put in the
-    app state under ``PRINCIPAL_CACHE`` by a domain that keeps it exact (the portal's cache,
-    dropped on every committed change to the tenant's users and grants)."""
+_building: dict[tuple[str, int], asyncio.Future[PolicyEngine]] = {}
 
-    def lookup_principal(self, tenant: TenantRef, user_id: uuid.UUID) -> Any | None: ...
+
+async def _engine_at(
+    tenant_id: str, version: int, grants: Callable[[], Awaitable[list[Grant]]]
+) -> PolicyEngine:
+    """The tenant's policy engine at ``version``, built at most once at a time per tenant and
+    version: requests that need it meanwhile wait for that build (same version, same grants)
+    instead of each building a copy (a cold start or a grant change would otherwise build it
+    once per request in flight, and every copy would stay alive in the caches holding it)."""
+    key = (tenant_id, version)
+    pending = _building.get(key)
+    if pending is not None and pending.get_loop() is asyncio.get_running_loop():
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not pending.cancelled() or (task is not None and task.cancelling()):
+                raise
+        # The build was abandoned (its request failed or went away): build here instead.
+    future: asyncio.Future[PolicyEngine] = asyncio.get_running_loop().create_future()
+    _building[key] = future
+    try:
+        engine = await _policies.aget(tenant_id, version, grants)
+    except BaseException:
+        future.cancel()
+        raise
+    finally:
+        if _building.get(key) is future:
+            del _building[key]
+    future.set_result(engine)
+    return engine
+
+
+class PrincipalCache(Protocol):
+    """An optional cache of what a customer (portal) user's requests derive from its user row
+    and the tenant's policy, put in the app state under ``PRINCIPAL_CACHE`` by a domain that
+    keeps it exact (the portal's cache, dropped on every committed change to the tenant's users
+    and grants)."""
+
+    def lookup_principal(self, tenant: TenantRef, user_id: str) -> Any | None: ...
 
     def principal_token(self, tenant: TenantRef) -> Any | None: ...
 
-    def store_principal(
-        self, tenant: TenantRef, user_id: uuid.UUID, token: Any, value: Any
-    ) -> None: ...
+    def store_principal(self, tenant: TenantRef, user_id: str, token: Any, value: Any) -> None: ...
 
 
 PRINCIPAL_CACHE = "principal_cache"
 
 
-async def _cached_policy(
-    connection: ASGIConnection[Any, Any, Any, Any], tenant: TenantRef, user_id: uuid.UUID
-) -> tuple[Row[Any] | None, PolicyEngine | None]:
+class _Access:
+    """What a signed-in user's requests derive from its user row and its tenant's policy
+    engine: the permissions held in any scope, the last permission decision (a route asks for
+    one) and the principal of its last session. Cached for portal users, so their requests do
+    no policy work; kept to a handful of objects per user (plain strings, a shared permission
+    set), since the garbage collector walks every cached object on each full pass."""
+
+    __slots__ = ("customer_code", "decided", "display", "engine", "held", "kind", "last", "subject")
+
+    def __init__(self, user: Row[Any], engine: PolicyEngine) -> None:
+        self.engine = engine
+        self.subject = str(user.id)
+        self.kind: PrincipalKind = user.kind
+        self.display: str = user.email
+        self.customer_code: str | None = user.customer_code
+        held: set[str] = set()
+        for grant in engine.roles_of(self.subject):
+            held |= engine.permissions_of(self.subject, grant.scope)
+        self.held = _shared_permissions(frozenset(held))
+        self.decided: tuple[str, bool] | None = None
+        self.last: Principal | None = None
+
+    def allows(self, permission: str) -> bool:
+        decided = self.decided
+        if decided is not None and decided[0] == permission:
+            return decided[1]
+        allowed = bool(self.engine.scopes_for(self.subject, permission))
+        self.decided = (permission, allowed)
+        return allowed
+
+    def principal(self, tenant: TenantRef, session: BrowserSession) -> Principal:
+        """The principal of ``session`` (built once while the user keeps using that session)."""
+        found = self.last
+        # The tenant directory hands out a fresh (equal) ref every few seconds: compare values.
+        if (
+            found is not None
+            and found.session_id == session.id
+            and found.csrf_token == session.csrf
+            and (found.tenant is tenant or found.tenant == tenant)
+        ):
+            return found
+        found = self.last = Principal(
+            tenant=tenant,
+            subject=self.subject,
+            kind=self.kind,
+            display=self.display,
+            customer_code=self.customer_code,
+            session_id=session.id,
+            csrf_token=session.csrf,
+            permissions=self.held,
+        )
+        return found
+
+
+_permission_sets: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared_permissions(held: frozenset[str]) -> frozenset[str]:
+    """One object per distinct set of permissions (users of one role hold the same set)."""
+    if len(_permission_sets) > 1024:
+        _permission_sets.clear()
+    return _permission_sets.setdefault(held, held)
+
+
+async def _user_access(
+    connection: ASGIConnection[Any, Any, Any, Any], tenant: TenantRef, user_id: str
+) -> _Access | None:
+    """The active user's access in ``tenant``, None when the user is unknown or not active."""
     cache: PrincipalCache | None = connection.app.state.get(PRINCIPAL_CACHE)
-    if cache is None:
-        return await _load_policy(tenant, user_id)
-    hit = cache.lookup_principal(tenant, user_id)
-    if hit is not None:
-        cached: tuple[Row[Any], PolicyEngine] = hit
-        return cached
-    token = cache.principal_token(tenant)  # before reading: a change meanwhile voids it
-    user, engine = await _load_policy(tenant, user_id)
+    if cache is not None:
+        hit = cache.lookup_principal(tenant, user_id)
+        if isinstance(hit, _Access):
+            return hit
+    token = cache.principal_token(tenant) if cache is not None else None  # before reading
+    user, engine = await _load_policy(tenant, uuid.UUID(user_id))
+    if user is None or engine is None or user.status != "active":
+        return None
+    access = _Access(user, engine)
     # Customer users only: staff sessions read their user and policy on every request.
-    portal_user = user is not None and user.kind == "customer" and user.status == "active"
-    if portal_user and engine is not None:
-        cache.store_principal(tenant, user_id, token, (user, engine))
-    return user, engine
+    if cache is not None and access.kind == "customer":
+        cache.store_principal(tenant, user_id, token, access)
+    return access
 
 
 async def principal_from_session(
     connection: ASGIConnection[Any, Any, Any, Any], session: BrowserSession
 ) -> tuple[Principal, PolicyEngine] | None:
+    found = await _session_principal(connection, session)
+    return (found[0], found[1].engine) if found else None
+
+
+async def _session_principal(
+    connection: ASGIConnection[Any, Any, Any, Any], session: BrowserSession
+) -> tuple[Principal, _Access] | None:
     try:
         tenant = await connection.app.state.tenants.get(session.tenant)
-        user, engine = await _cached_policy(connection, tenant, uuid.UUID(session.user_id))
+        access = await _user_access(connection, tenant, session.user_id)
     except (TenantNotFound, ValueError):
         return None
-    if user is None or engine is None or user.status != "active":
+    if access is None:
         return None
-    principal = Principal(
-        tenant=tenant,
-        subject=str(user.id),
-        kind=user.kind,  # type: ignore[arg-type]
-        display=user.email,
-        customer_code=user.customer_code,
-        session_id=session.id,
-        csrf_token=session.csrf,
-    )
-    return principal, engine
+    return access.principal(tenant, session), access
 
 
 async def _bearer_principal(
@@ -197,16 +296,17 @@ async def check_permission(
     if path_slug is not None:
         await _tenant(connection, path_slug)  # unknown tenant: 404 before anything else
     authorization = connection.headers.get("authorization", "")
-    engine: PolicyEngine | None = None
-    if authorization.lower().startswith("bearer "):
+    access: _Access | None = None
+    if authorization[:7].lower() == "bearer ":
         principal = await _bearer_principal(connection, authorization[7:].strip())
     else:
-        store = await session_store(connection.app.state.runtime)
-        session = await store.get(connection.cookies.get(SESSION_COOKIE))
-        found = await principal_from_session(connection, session) if session else None
+        state = connection.app.state
+        store = await session_store(state.runtime)
+        session = await store.get(connection.cookies.get(SESSION_COOKIE), state.get(SESSION_CACHE))
+        found = await _session_principal(connection, session) if session else None
         if found is None:
             raise LoginRequired(path_slug, connection.url.path)
-        principal, engine = found
+        principal, access = found
     if path_slug is not None and principal.tenant.slug != path_slug:
         raise NotFoundException()
     is_portal = permission in PORTAL_PERMISSIONS
@@ -214,21 +314,16 @@ async def check_permission(
         raise NotFoundException()
     if principal.session_id and connection.scope.get("method") in UNSAFE_METHODS:
         await _check_csrf(connection, principal.csrf_token or "")
-    if not _allowed(principal, engine, permission):
-        raise PermissionDeniedException(f"your role does not allow this ({permission})")
-    connection.state.principal = replace(principal, permissions=_held(principal, engine))
-    connection.state.policy = engine
-
-
-def _held(principal: Principal, engine: PolicyEngine | None) -> frozenset[str]:
     if principal.is_client:
-        return principal.client_scopes
-    if engine is None:
-        return frozenset()
-    held: set[str] = set()
-    for grant in engine.roles_of(principal.subject):
-        held |= engine.permissions_of(principal.subject, grant.scope)
-    return frozenset(held)
+        if permission not in principal.client_scopes:
+            raise PermissionDeniedException(f"your role does not allow this ({permission})")
+        principal = replace(principal, permissions=principal.client_scopes)
+    elif access is None or not access.allows(permission):
+        raise PermissionDeniedException(f"your role does not allow this ({permission})")
+    # ``request.state`` is a view of this dict (Litestar puts it in every scope).
+    request_state = connection.scope["state"]
+    request_state["principal"] = principal
+    request_state["policy"] = access.engine if access is not None else None
 
 
 def _allowed(principal: Principal, engine: PolicyEngine | None, permission: str) -> bool:
@@ -240,7 +335,7 @@ def _allowed(principal: Principal, engine: PolicyEngine | None, permission: str)
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal: Principal | None = request.scope["state"].get("principal")
     if principal is None:
         raise NotAuthorizedException("sign-in is required")
     return principal
