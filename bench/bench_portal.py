@@ -182,10 +182,13 @@ def _bare_server(port: int) -> None:
 def _start(args: list[str], port: int, probe: str) -> subprocess.Popen[bytes]:
     import httpx
 
+    # The server's stderr goes to a file: a pipe nobody reads during the run would stall the
+    # server as soon as it filled up.
+    log = tempfile.TemporaryFile("w+b")  # noqa: SIM115 - open for as long as the server runs
     proc = subprocess.Popen(
         [sys.executable, *args],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         cwd=ROOT,
         env={**os.environ, "TIERLINE_LOG_LEVEL": "WARNING"},
     )
@@ -200,7 +203,8 @@ def _start(args: list[str], port: int, probe: str) -> subprocess.Popen[bytes]:
             break
         time.sleep(0.3)
     proc.kill()
-    raise RuntimeError(f"server did not start: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    log.seek(0)
+    raise RuntimeError(f"server did not start: {log.read().decode()[-2000:]}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ row, so no schema and no control row remain.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -219,27 +220,30 @@ class TenantDirectory:
 
     The cache lives seconds, so a suspended tenant stops being served promptly everywhere: an
     answer is used at most ``ttl_seconds`` after the query that produced it began. While a
-    tenant is in use its entry is re-read in the background before it runs out, so requests do
-    not wait for the control database; one query per slug runs at a time, shared by every
-    request that needs it meanwhile.
+    tenant is in use its entry is re-read in the background before it runs out (at a random
+    point of its second half, a few re-reads at a time, so tenants loaded together are not
+    re-read in one burst), and requests do not wait for the control database; one query per
+    slug runs at a time, shared by every request that needs it meanwhile.
     """
 
-    REFRESH_AHEAD = 0.3  # re-read in the background once less than this share of the TTL is left
+    BACKGROUND_READS = 2  # re-reads running at once (the rest queue; entries stay valid)
 
     def __init__(self, databases: Databases, ttl_seconds: float = 10.0) -> None:
         self._databases = databases
         self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, TenantRef | None]] = {}
+        # slug -> (expires, refresh from, tenant); monotonic times
+        self._cache: dict[str, tuple[float, float, TenantRef | None]] = {}
         self._loading: dict[str, asyncio.Future[TenantRef | None]] = {}
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def get(self, slug: str) -> TenantRef:
         """The active tenant with ``slug``; ``TenantNotFound`` for anything else."""
         now = time.monotonic()
         hit = self._cache.get(slug)
         if hit is not None and hit[0] > now:
-            ref = hit[1]
-            if hit[0] - now < self._ttl * self.REFRESH_AHEAD:
-                self._refresh(slug)  # the entry stays valid meanwhile
+            ref = hit[2]
+            if now >= hit[1] and slug not in self._loading:
+                self._refresh(slug, background=True)  # the entry stays valid meanwhile
         else:
             # Shielded: a request that goes away does not cancel the query others wait for.
             ref = await asyncio.shield(self._refresh(slug))
@@ -251,19 +255,30 @@ class TenantDirectory:
         self._cache.pop(slug, None)
         self._loading.pop(slug, None)
 
-    def _refresh(self, slug: str) -> asyncio.Future[TenantRef | None]:
+    def _refresh(self, slug: str, background: bool = False) -> asyncio.Future[TenantRef | None]:
         task = self._loading.get(slug)
         if task is None or task.get_loop() is not asyncio.get_running_loop():
-            task = asyncio.ensure_future(self._fetch(slug))
+            task = asyncio.ensure_future(self._fetch(slug, background))
             task.add_done_callback(_retrieve)  # a failed background refresh is retried later
             self._loading[slug] = task
         return task
 
-    async def _fetch(self, slug: str) -> TenantRef | None:
-        started = time.monotonic()
+    def _background_slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.BACKGROUND_READS))
+        return self._slots[1]
+
+    async def _fetch(self, slug: str, background: bool) -> TenantRef | None:
         current = asyncio.current_task()
         try:
-            ref = await self._load(slug)
+            if background:
+                async with self._background_slots():
+                    started = time.monotonic()
+                    ref = await self._load(slug)
+            else:
+                started = time.monotonic()
+                ref = await self._load(slug)
         finally:
             if self._loading.get(slug) is current:
                 del self._loading[slug]
@@ -272,7 +287,8 @@ class TenantDirectory:
         if current is not None:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[slug] = (started + self._ttl, ref)
+            refresh_from = started + self._ttl * random.uniform(0.5, 0.75)  # noqa: S311 (spread)
+            self._cache[slug] = (started + self._ttl, refresh_from, ref)
         return ref
 
     async def _load(self, slug: str) -> TenantRef | None:
