@@ -152,11 +152,23 @@ def _check_repeats(run: _Run, typed: pl.DataFrame) -> None:
         return
     hashes = np.sort(typed.select(pl.struct(list(run.spec.key)).hash()).to_series().to_numpy())
     within = hashes.size > 1 and bool((hashes[1:] == hashes[:-1]).any())
-    if within or np.isin(hashes, run.seen, assume_unique=True).any():
+    if within or _meets(run.seen, hashes):
         run.repeats = True
         run.seen = np.empty(0, np.uint64)
         return
-    run.seen = np.union1d(run.seen, hashes)
+    merged = np.concatenate([run.seen, hashes])
+    # Two sorted runs: the stable sort (timsort for 64-bit keys) merges them in linear time,
+    # where a union or a set test would sort the whole history again for every chunk.
+    merged.sort(kind="stable")
+    run.seen = merged
+
+
+def _meets(seen: npt.NDArray[np.uint64], hashes: npt.NDArray[np.uint64]) -> bool:
+    """Whether sorted ``hashes`` share a value with sorted ``seen``: a binary search each."""
+    if not seen.size or not hashes.size:
+        return False
+    at = np.minimum(np.searchsorted(seen, hashes), seen.size - 1)
+    return bool((seen[at] == hashes).any())
 
 
 def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
