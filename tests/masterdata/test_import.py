@@ -125,6 +125,11 @@ BAD_LINES = {
         "larger than revenue",
     ),
     "bad date": ("O9,1,C1,S1,05/01/2026,1,EA,1,0,EUR,,", "order_date", "not a date"),
+    "control character": (
+        "O\x1b9,1,C1,S1,2026-01-05,1,EA,1,0,EUR,,",
+        "order_no",
+        "control characters are not allowed",
+    ),
 }
 
 
@@ -246,6 +251,51 @@ async def test_latin1_profile_reads_latin1(
     )
     result = await run_import(runtime, tenant, "customers", path, profile, SYSTEM)
     assert result.status == "applied"
+
+
+async def test_latin1_file_with_a_control_character_is_rejected(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
+    profile = build_profile(
+        {"name": "latin", "entity": "customers", "options": {"encoding": "latin-1"}}
+    )
+    content = "code,name,account_type\nC1,Caf\xe9\x07 Noir,ship_to\n".encode("latin-1")
+    result = await run_import(
+        runtime, tenant, "customers", write(tmp_path, "c.csv", content), profile, SYSTEM
+    )
+    assert result.status == "rejected"
+    assert [(e["line"], e["column"]) for e in result.errors] == [(2, "name")], result.errors
+    assert await count(tenant, Customer) == 0
+
+
+def test_control_bytes_are_exactly_the_refused_characters() -> None:
+    """The file-level byte scan that lets validation skip its own scan must agree with it."""
+    import re
+
+    from tierline.masterdata.importing.reader import has_control_bytes
+    from tierline.masterdata.importing.validate import _CONTROL
+
+    for code in range(128):
+        assert has_control_bytes(bytes([code])) == bool(re.search(_CONTROL, chr(code))), code
+    assert not has_control_bytes("Café \t\r\n €".encode())
+
+
+async def test_a_value_map_that_brings_in_a_control_character_is_caught(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
+    """The file is clean, but the profile translates a value into one with a control
+    character: the scan is not skipped, and the row is refused."""
+    await load_base(runtime, tenant, tmp_path)
+    profile = build_profile(
+        {"name": "mapped", "entity": "order_lines", "values": {"currency": {"EUR": "E\x07"}}}
+    )
+    path = write(tmp_path, "l.csv", LINES)
+    result = await run_import(runtime, tenant, "order_lines", path, profile, SYSTEM)
+    assert result.status == "rejected"
+    assert any(
+        e["column"] == "currency" and "control characters" in e["reason"] for e in result.errors
+    ), result.errors
+    assert await count(tenant, OrderLine) == 0
 
 
 async def test_xlsx_values_load_and_formulas_are_refused(

@@ -59,6 +59,14 @@ def utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
         target.unlink(missing_ok=True)
 
 
+# The bytes of the control characters validation refuses (all but tab, line feed, return).
+CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13))
+
+
+def has_control_bytes(block: bytes) -> bool:
+    return len(block.translate(None, CONTROL_BYTES)) != len(block)
+
+
 def _check_utf8(path: Path) -> tuple[int, bytes]:
     """Refuse invalid UTF-8; return the number of line breaks and the file's last bytes."""
     decoder = codecs.getincrementaldecoder("utf-8")()

@@ -4,6 +4,7 @@ nothing; record the import, its errors, the feed's freshness and an audit entry.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import datetime as dt
 import hashlib
 import logging
@@ -28,6 +29,7 @@ from tierline.masterdata.importing.reader import (
     FileRejected,
     csv_chunks,
     detect_format,
+    has_control_bytes,
     utf8_copy,
     xlsx_chunks,
 )
@@ -82,18 +84,31 @@ async def _nothing(_fraction: float, _message: str) -> None:
     return None
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
+def file_digest(path: Path) -> tuple[str, int, bool]:
+    """The file's SHA-256 and size, and whether any of its bytes is a control character other
+    than tab and line breaks (in UTF-8 such a byte is only ever that character itself)."""
+    digest, size, control = hashlib.sha256(), 0, False
     with path.open("rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
             size += len(block)
-    return digest.hexdigest(), size
+            control = control or has_control_bytes(block)
+    return digest.hexdigest(), size, control
 
 
 def hash_key(codec: Any, tenant: TenantRef) -> bytes:
     """The row-hash key: derived from the tenant's active data key, never stored."""
     return bytes(codec.derive_key(b"tierline.row-hash.v1"))
+
+
+def _control_free(profile: Profile) -> bool:
+    """Whether text read with this profile can skip the control-character scan when the file
+    has no control bytes: only UTF-8 files qualify (in other encodings a control character
+    may come from another byte), and no value translation may bring one in."""
+    if codecs.lookup(profile.options.encoding).name != "utf-8":
+        return False
+    translated = (v for mapping in profile.values.values() for v in mapping.values())
+    return not any(has_control_bytes(v.encode()) for v in translated)
 
 
 @dataclass
@@ -122,6 +137,8 @@ class _Run:
     staged: int = 0
     newest: Any = None  # newest source_updated_at (or date) in the file, for the feed
     timings: dict[str, float] = field(default_factory=dict)
+    # False when the file is known to hold no control characters: validation skips the scan.
+    scan_control: bool = True
 
     def add_errors(self, found: pl.DataFrame) -> None:
         if found.is_empty():
@@ -182,7 +199,7 @@ def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
         frame, unit_errors = validate.unit_conversion(frame, spec, run.lookups)
     typed = validate.typed_frame(frame, spec, options)
     found = [
-        validate.field_errors(frame, spec, options, run.today, typed),
+        validate.field_errors(frame, spec, options, run.today, typed, run.scan_control),
         validate.reference_errors(frame, spec, run.lookups),
     ]
     if unit_errors is not None:
@@ -533,10 +550,11 @@ async def run_import(
     spec = entity(entity_name)
     report = progress or _nothing
     if isinstance(source, Path):
-        sha, size = await asyncio.to_thread(file_digest, source)
+        sha, size, control = await asyncio.to_thread(file_digest, source)
         name = file_name or source.name
     else:
         sha, size, name = "-", int(source.estimated_size()), file_name or "api"  # noqa: ASYNC240
+        control = True
     import_id = await _start(tenant, spec, profile, name, sha, size, actor, job_id)
     codec = await _load_codec(runtime, tenant)
     try:
@@ -553,6 +571,12 @@ async def run_import(
                     hash_key(codec, tenant),
                     await apply.load_lookups(conn, spec),
                     dt.date.today(),
+                )
+                # An XLSX file's text is compressed: its raw bytes tell nothing.
+                run.scan_control = (
+                    control
+                    or not _control_free(profile)
+                    or (isinstance(source, Path) and detect_format(source) == "xlsx")
                 )
                 run.direct = apply.direct_path(spec)
                 run.lookup = not run.direct or await apply.has_rows(conn, spec)

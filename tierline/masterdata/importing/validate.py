@@ -76,15 +76,17 @@ def map_columns(chunk: pl.DataFrame, profile: Profile, spec: EntitySpec) -> pl.D
     """Rename source columns to attributes, translate values, keep extras as ``__extra``."""
     used = set()
     exprs: list[pl.Expr] = [pl.col(LINE).cast(pl.Int64)]
+    given = []
     for f in spec.fields:
         source = profile.source_column(f.name)
         if source in chunk.columns:
             used.add(source)
+            given.append(f.name)
             expr = pl.col(source).str.strip_chars()
             mapping = profile.values.get(f.name)
             if mapping:
                 expr = expr.fill_null("").replace(mapping)
-            exprs.append(pl.when(expr == "").then(None).otherwise(expr).alias(f.name))
+            exprs.append(expr.alias(f.name))
         else:
             exprs.append(pl.lit(None, dtype=pl.String).alias(f.name))
     extras = [c for c in chunk.columns if c not in used and c != LINE and c.strip()]
@@ -96,7 +98,12 @@ def map_columns(chunk: pl.DataFrame, profile: Profile, spec: EntitySpec) -> pl.D
         )
     elif spec.extra_attributes:
         exprs.append(pl.lit("{}").alias("__extra"))
-    return chunk.select(exprs)
+    # Empty means absent; a second pass, because a stripped value used twice in one
+    # expression would be stripped twice.
+    empty_as_null = [
+        pl.when(pl.col(n) == "").then(None).otherwise(pl.col(n)).alias(n) for n in given
+    ]
+    return chunk.select(exprs).with_columns(empty_as_null)
 
 
 def _errors(frame: pl.DataFrame, mask: pl.Expr, column: str, reason: str | pl.Expr) -> pl.DataFrame:
@@ -235,10 +242,12 @@ def field_errors(
     options: FileOptions,
     today: dt.date,
     typed: pl.DataFrame | None = None,
+    scan_control: bool = True,
 ) -> pl.DataFrame:
     """Every field problem of the chunk. ``typed`` (from :func:`typed_frame` on the same rows)
     saves parsing every column a second time; all checks are evaluated in one pass and only
-    the ones that hit build an error frame."""
+    the ones that hit build an error frame. ``scan_control=False`` skips looking for control
+    characters: the caller knows the text has none (see ``reader.has_control_bytes``)."""
     if typed is None:
         typed = typed_frame(frame, spec, options)
     both = frame.with_columns(
@@ -247,7 +256,8 @@ def field_errors(
     texts = [f.name for f in spec.fields if frame.schema.get(f.name) == pl.String]
     # One scan for control characters in any field; the per-field checks only on a hit.
     control = bool(
-        texts
+        scan_control
+        and texts
         and both.select(
             pl.concat_str(texts, separator="\n", ignore_nulls=True).str.contains(_CONTROL).any()
         ).item()
@@ -415,15 +425,12 @@ def typed_frame(frame: pl.DataFrame, spec: EntitySpec, options: FileOptions) -> 
     A date-time column is first parsed with the common ISO 8601 form alone; only when that
     leaves values unparsed are all accepted forms tried (parsing five ways is the costliest
     step of validating a large file)."""
-    exprs = []
+    exprs: list[pl.Expr | pl.Series] = []
     for f in spec.fields:
         if f.kind == "datetime" and f.name in frame.columns:
-            fast = _iso_datetime(pl.col(f.name))
-            counts = frame.select(
-                fast.null_count().alias("parsed"), pl.col(f.name).null_count().alias("given")
-            ).row(0)
-            if counts[0] == counts[1]:
-                exprs.append(fast.alias(f.name))
+            fast = frame.select(_iso_datetime(pl.col(f.name)).alias(f.name)).to_series()
+            if fast.null_count() == frame[f.name].null_count():
+                exprs.append(fast)
                 continue
         exprs.append(typed_expr(f, options).alias(f.name))
     return frame.with_columns(exprs)
