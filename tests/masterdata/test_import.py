@@ -424,6 +424,21 @@ async def test_duplicate_key_across_chunks_is_reported_and_nothing_applied(
     assert await count(tenant, OrderLine) == 3
 
 
+async def test_a_malformed_line_after_chunks_were_written_applies_nothing(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path, chunk_rows: int
+) -> None:
+    """The reader fails on a late line while earlier chunks are being copied: the copies
+    in flight end, everything rolls back, and the next import runs normally."""
+    await load_base(runtime, tenant, tmp_path)
+    content = LINES + 'O5,1,C1,S1,2026-01-05,1,EA,"1,0,EUR,,\n'
+    result = await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", content))
+    assert result.status == "rejected"
+    assert "not well-formed CSV" in result.errors[0]["reason"], result.errors
+    assert await count(tenant, OrderLine) == 0
+    again = await load(runtime, tenant, "order_lines", write(tmp_path, "ok.csv", LINES))
+    assert (again.status, again.inserted) == ("applied", 3)
+
+
 async def test_first_large_load_rebuilds_the_indexes_it_deferred(
     runtime: Runtime, tenant: TenantRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -290,19 +290,26 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def chunks_of(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.DataFrame]:
-    """The source in chunks; the first one split into a small piece and the rest, so the
-    pipeline's first COPY starts after a fraction of a chunk has been checked."""
+    """The source in chunks, the first and the last one cut smaller: the pipeline's first
+    COPY starts after a fraction of a chunk has been checked, and the last COPY, which
+    nothing else overlaps, is short."""
     chunks = _chunks(source, profile)
-    first = next(chunks, None)
-    if first is None:
-        return
-    head = first.height // 8
-    if head >= 1000:
-        yield first.slice(0, head)
-        yield first.slice(head)
+    current, first = next(chunks, None), True
+    while current is not None:
+        following = next(chunks, None)
+        yield from _cut(current, first=first, last=following is None)
+        current, first = following, False
+
+
+def _cut(chunk: pl.DataFrame, *, first: bool, last: bool) -> Iterator[pl.DataFrame]:
+    rest = chunk
+    if first and chunk.height // 8 >= 1000:
+        yield chunk.slice(0, chunk.height // 8)
+        rest = chunk.slice(chunk.height // 8)
+    if last and rest.height >= 4 * 1000:
+        yield from rest.iter_slices(-(-rest.height // 4))
     else:
-        yield first
-    yield from chunks
+        yield rest
 
 
 def _chunks(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.DataFrame]:
@@ -319,65 +326,86 @@ def _chunks(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.DataFr
         yield from csv_chunks(source, profile.options, reader.CHUNK_ROWS)
 
 
-async def _next_write(
-    conn: AsyncConnection, run: _Run, typed: pl.DataFrame, copying: asyncio.Future[None] | None
-) -> asyncio.Future[None]:
-    """Start writing a checked chunk once the previous one is written (its COPY runs on)."""
-    existing = None
-    if run.direct and run.lookup:
-        if copying is not None:
-            await copying
-        started = time.perf_counter()
-        existing = await apply.compare_existing(conn, run.spec, typed)
-        run.timed("lookup", started)
-    writes = await asyncio.to_thread(_seal, run, typed, existing)
-    if copying is not None:
-        await copying
-    return asyncio.ensure_future(_write(conn, run, writes))
+class _Pipeline:
+    """Three stages joined by one-place queues: chunks are checked in a worker thread,
+    checked chunks encrypted and serialised in another, and the results copied into the
+    database. Each stage may run up to two chunks ahead of the next, so a slow COPY does not
+    leave the processor idle, nor a slow chunk the database. The connection serves one
+    statement at a time: a key look-up waits for the COPY in progress."""
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        run: _Run,
+        source: Path | pl.DataFrame,
+        size: int,
+        report: Progress,
+    ) -> None:
+        self.conn, self.run, self.source, self.size, self.report = conn, run, source, size, report
+        self.checked: asyncio.Queue[pl.DataFrame | None] = asyncio.Queue(maxsize=1)
+        self.sealed: asyncio.Queue[list[_Write] | None] = asyncio.Queue(maxsize=1)
+        self.statement = asyncio.Lock()
+
+    async def run_all(self) -> None:
+        writer = asyncio.ensure_future(self.write())
+        feeders = [asyncio.ensure_future(self.check()), asyncio.ensure_future(self.seal())]
+        try:
+            await asyncio.gather(*feeders, writer)
+        finally:
+            for feeder in feeders:
+                feeder.cancel()
+            await asyncio.gather(*feeders, return_exceptions=True)
+            if not writer.done():
+                # Let a COPY in flight end before the connection rolls back: the writer
+                # stops at the end marker once it is done.
+                while not self.sealed.empty():
+                    self.sealed.get_nowait()
+                self.sealed.put_nowait(None)
+                await asyncio.gather(writer, return_exceptions=True)
+
+    async def check(self) -> None:
+        run = self.run
+        iterator = chunks_of(self.source, run.profile)
+        header_checked = False
+        while True:
+            started = time.perf_counter()
+            chunk = await asyncio.to_thread(next, iterator, None)
+            run.timed("read", started)
+            if chunk is None:
+                break
+            if not header_checked:
+                header = [c for c in chunk.columns if c != LINE]
+                validate.check_header(header, run.profile, run.spec)
+                header_checked = True
+            typed = await asyncio.to_thread(_check_chunk, run, chunk)
+            if typed is not None:
+                await self.checked.put(typed)
+            fraction = min(0.85, 0.05 + 0.8 * run.total / max(self.size / 100, run.total + 1))
+            await self.report(fraction, f"checked {run.total:,} rows")
+        await self.checked.put(None)
+
+    async def seal(self) -> None:
+        run = self.run
+        while (typed := await self.checked.get()) is not None:
+            existing = None
+            if run.direct and run.lookup:
+                async with self.statement:
+                    started = time.perf_counter()
+                    existing = await apply.compare_existing(self.conn, run.spec, typed)
+                    run.timed("lookup", started)
+            await self.sealed.put(await asyncio.to_thread(_seal, run, typed, existing))
+        await self.sealed.put(None)
+
+    async def write(self) -> None:
+        while (writes := await self.sealed.get()) is not None:
+            async with self.statement:
+                await _write(self.conn, self.run, writes)
 
 
 async def _validate_and_stage(
     conn: AsyncConnection, run: _Run, source: Path | pl.DataFrame, size: int, report: Progress
 ) -> None:
-    """A pipeline over chunks: chunk N+1 is checked in a worker thread while chunk N is
-    encrypted in another and chunk N-1 is copied into the database. The connection serves
-    one statement at a time, so a key look-up waits for the copy before it."""
-    iterator = chunks_of(source, run.profile)
-    header_checked = False
-
-    async def produce() -> tuple[bool, pl.DataFrame | None]:
-        nonlocal header_checked
-        started = time.perf_counter()
-        chunk = await asyncio.to_thread(next, iterator, None)
-        run.timed("read", started)
-        if chunk is None:
-            return False, None
-        if not header_checked:
-            validate.check_header([c for c in chunk.columns if c != LINE], run.profile, run.spec)
-            header_checked = True
-        return True, await asyncio.to_thread(_check_chunk, run, chunk)
-
-    pending = asyncio.ensure_future(produce())
-    copying: asyncio.Future[None] | None = None
-    try:
-        while True:
-            more, typed = await pending
-            if not more:
-                break
-            pending = asyncio.ensure_future(produce())
-            if typed is not None:
-                copying = await _next_write(conn, run, typed, copying)
-            fraction = min(0.85, 0.05 + 0.8 * run.total / max(size / 100, run.total + 1))
-            await report(fraction, f"checked {run.total:,} rows")
-        if copying is not None:
-            await copying
-            copying = None
-    finally:
-        if not pending.done():
-            pending.cancel()
-        if copying is not None and not copying.done():
-            # Let a COPY in flight end before the connection rolls back.
-            await asyncio.gather(copying, return_exceptions=True)
+    await _Pipeline(conn, run, source, size, report).run_all()
     _finish_checks(run)
     if run.error_count:
         errors = pl.concat(run.errors) if run.errors else validate.empty_errors()
