@@ -179,10 +179,10 @@ def idp_server() -> Iterator[OidcTestProvider]:
 def idp(idp_server: OidcTestProvider) -> OidcTestProvider:
     """The test provider, reset for this test (default user, no misbehaviour), with
     Tierline's cached discovery documents and key sets forgotten."""
-    from tierline.platform.identity import oidc
+    from tierline.platform.identity import oidc_protocol
 
     idp_server.reset()
-    oidc.reset_caches()
+    oidc_protocol.reset_caches()
     return idp_server
 
 
