@@ -1,7 +1,8 @@
 """Writing validated rows: lookups from the database, COPY into a staging table, one upsert.
 
 Everything runs on the caller's connection inside its single transaction, so an import is
-applied whole or not at all. Rows move with COPY (CSV written by polars), never row by row.
+applied whole or not at all. Rows move with COPY (binary, encoded by numpy, where the table's
+column types allow; else CSV written by polars), never row by row.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tierline.masterdata import models  # noqa: F401 - registers the tables on TenantBase
 from tierline.masterdata.entities import EntitySpec
+from tierline.masterdata.importing import pgbinary
 from tierline.masterdata.importing.reader import LINE
 from tierline.masterdata.importing.validate import Lookups, scope_expr
 from tierline.platform.db import TENANT_SCHEMA, TenantBase
@@ -144,6 +146,66 @@ def _sealed_money(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> list[pl.
     return [pl.Series(f.target, sealed[f.name], dtype=pl.Binary) for f in spec.money]
 
 
+def binary_types(spec: EntitySpec) -> dict[str, str] | None:
+    """Each written column's type for binary COPY (see ``pgbinary``), or None when a column
+    has a type it does not encode (JSON attributes, …): such tables are copied as CSV."""
+    if spec.name not in _BINARY_TYPES:
+        _BINARY_TYPES[spec.name] = _binary_types(spec)
+    return _BINARY_TYPES[spec.name]
+
+
+_BINARY_TYPES: dict[str, dict[str, str] | None] = {}
+
+
+def _binary_types(spec: EntitySpec) -> dict[str, str] | None:
+    columns = table_of(spec).columns
+    found = {}
+    for name in stage_columns(spec):
+        kind = _binary_type(columns[name].type)
+        if kind is None:
+            return None
+        found[name] = kind
+    return found
+
+
+def _binary_type(kind: Any) -> str | None:
+    from sqlalchemy import types
+
+    # Order matters: BigInteger is an Integer, Float is a Numeric, Text is a String.
+    if isinstance(kind, types.BigInteger):
+        return "int8"
+    if isinstance(kind, types.SmallInteger):
+        return None
+    if isinstance(kind, types.Integer):
+        return "int4"
+    if isinstance(kind, types.Float):
+        return "float8" if (kind.precision or 53) > 24 else None
+    if isinstance(kind, types.Numeric):
+        scale = kind.scale
+        return f"numeric:{scale}" if scale is not None and 0 <= scale <= 4 else None
+    if isinstance(kind, types.Boolean):
+        return "bool"
+    if isinstance(kind, types.DateTime):
+        return "timestamptz" if kind.timezone else None
+    if isinstance(kind, types.Date):
+        return "date"
+    if isinstance(kind, types.LargeBinary):
+        return "bytea"
+    if isinstance(kind, types.String) and not isinstance(kind, types.Enum):
+        return "text"
+    return None
+
+
+def copy_payload(rows: pl.DataFrame, spec: EntitySpec) -> tuple[bytes, list[str], str]:
+    """The rows for COPY (built in a worker thread, not on the event loop): payload, columns
+    and format. Binary where every column's type allows (no text for the database to parse,
+    raw bytes instead of hex), else CSV."""
+    kinds = binary_types(spec)
+    if kinds is not None:
+        return pgbinary.binary_payload(rows, kinds), rows.columns, "binary"
+    return *csv_payload(rows), "csv"
+
+
 def csv_payload(rows: pl.DataFrame) -> tuple[bytes, list[str]]:
     """The rows as CSV for COPY (built in a worker thread, not on the event loop); binary
     columns in PostgreSQL's hex form."""
@@ -162,12 +224,18 @@ def csv_payload(rows: pl.DataFrame) -> tuple[bytes, list[str]]:
 
 
 async def copy_rows(
-    conn: AsyncConnection, payload: bytes, columns: list[str], table: str = STAGE
+    conn: AsyncConnection,
+    payload: bytes,
+    columns: list[str],
+    table: str = STAGE,
+    copy_format: str = "csv",
 ) -> None:
     if not payload:
         return
     raw = (await conn.get_raw_connection()).driver_connection
-    await raw.copy_to_table(table, source=_pieces(payload), columns=columns, format="csv")  # type: ignore[union-attr]
+    await raw.copy_to_table(  # type: ignore[union-attr]
+        table, source=_pieces(payload), columns=columns, format=copy_format
+    )
 
 
 async def _pieces(payload: bytes, size: int = 1 << 22) -> AsyncIterator[bytes]:

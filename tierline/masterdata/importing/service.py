@@ -223,7 +223,7 @@ def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
     return typed
 
 
-_Write = tuple[str, bytes, list[str], int]  # table, CSV, columns, rows
+_Write = tuple[str, bytes, list[str], str, int]  # table, payload, columns, format, rows
 
 
 def _seal(
@@ -244,15 +244,15 @@ def _seal(
     for table, rows in ((spec.table, new), (apply.STAGE, changed)):
         if rows.height:
             built = apply.build_rows(rows, spec, run.codec)
-            writes.append((table, *apply.csv_payload(built), rows.height))
+            writes.append((table, *apply.copy_payload(built, spec), rows.height))
     run.timed("encrypt+serialise", started)
     return writes
 
 
 async def _write(conn: AsyncConnection, run: _Run, writes: list[_Write]) -> None:
     started = time.perf_counter()
-    for table, payload, columns, rows in writes:
-        await apply.copy_rows(conn, payload, columns, table)
+    for table, payload, columns, copy_format, rows in writes:
+        await apply.copy_rows(conn, payload, columns, table, copy_format)
         if table == apply.STAGE:
             run.staged += rows
         else:
