@@ -125,6 +125,21 @@ BAD_LINES = {
         "larger than revenue",
     ),
     "bad date": ("O9,1,C1,S1,05/01/2026,1,EA,1,0,EUR,,", "order_date", "not a date"),
+    "number too large for its column": (
+        "O9,1,C1,S1,2026-01-05,123456789012345,EA,1,0,EUR,,",
+        "quantity",
+        "too large (at most 14 digits before the decimal point)",
+    ),
+    "whole number too large": (
+        "O9,3000000000,C1,S1,2026-01-05,1,EA,1,0,EUR,,",
+        "line_no",
+        "too large (at most 2,147,483,647)",
+    ),
+    "too large once converted": (
+        "O9,1,C1,S2,2026-01-05,99999999999999,PAL,1,0,EUR,,",
+        "quantity",
+        "too large once converted to the base unit",
+    ),
     "control character": (
         "O\x1b9,1,C1,S1,2026-01-05,1,EA,1,0,EUR,,",
         "order_no",

@@ -22,6 +22,8 @@ class Field:
     max_len: int | None = None
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
+    # The largest magnitude the column holds (None: the kind's default, see validate)
+    maximum: float | None = None
     column: str | None = None  # the table column when it differs (e.g. money -> revenue_enc)
     lower: bool = False  # normalise to lower case (codes of enumerations, countries upper)
     upper: bool = False
@@ -132,7 +134,7 @@ UOM_CONVERSIONS = EntitySpec(
     fields=(
         Field("sku", "code", required=True, max_len=CODE),
         Field("uom", required=True, max_len=20, upper=True),
-        Field("factor", "decimal", required=True, minimum=1e-9),
+        Field("factor", "decimal", required=True, minimum=1e-9, maximum=999_999_999_999),
     ),
     references=(Reference("sku", "products", "sku", "product"),),
 )
@@ -146,7 +148,7 @@ LOCATIONS = EntitySpec(
         Field("code", "code", required=True, max_len=CODE),
         Field("name", required=True, max_len=300),
         Field("kind", required=True, choices=LOCATION_KINDS, lower=True),
-        Field("echelon", "int", minimum=1),
+        Field("echelon", "int", minimum=1, maximum=32_767),
         Field("capacity", "decimal", minimum=0),
         Field("region", max_len=40, lower=True),
         Field("country", max_len=2, upper=True),

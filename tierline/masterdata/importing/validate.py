@@ -18,6 +18,9 @@ from tierline.masterdata.profiles import FileOptions, Profile
 
 ERROR_SCHEMA = {"line": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 FUTURE_TOLERANCE_DAYS = 1
+# What the columns hold unless a field says otherwise: numeric(18,4), integer.
+DECIMAL_MAX = 99_999_999_999_999.0
+INT_MAX = 2_147_483_647
 OLDEST_DATE = dt.date(1970, 1, 1)
 TRUE_WORDS = ["true", "t", "1", "yes", "y", "x", "ja", "oui"]
 FALSE_WORDS = ["false", "f", "0", "no", "n", "nein", "non"]
@@ -223,9 +226,23 @@ def _field_checks(
                 "must not be negative" if f.minimum == 0 else f"must be at least {f.minimum:g}",
             )
         )
+    if f.kind in ("int", "decimal"):
+        checks.append(_size_check(f, typed))
     if f.kind == "date":
         checks.append((typed < OLDEST_DATE, f.name, "implausible date (before 1970)"))
     return checks
+
+
+def _size_check(f: Field, typed: pl.Expr) -> tuple[pl.Expr, str, str]:
+    """Numbers too large for their column: refused here, by line, rather than by the database
+    halfway through writing."""
+    default = INT_MAX if f.kind == "int" else DECIMAL_MAX
+    limit = f.maximum if f.maximum is not None else default
+    if f.kind == "int" or limit != DECIMAL_MAX:
+        reason = f"too large (at most {limit:,.0f})"
+    else:
+        reason = "too large (at most 14 digits before the decimal point)"
+    return (typed.abs() > limit, f.name, reason)
 
 
 def _date_hint(options: FileOptions) -> str:
@@ -401,7 +418,8 @@ def derived_errors(frame: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
         bad = pl.col("received_on") < pl.col("ordered_on")
         return _errors(frame, bad, "received_on", "received before it was ordered")
     if spec.name == "order_lines":
-        found = [
+        found = _converted_size_errors(frame, spec)
+        found += [
             _errors(
                 frame,
                 pl.col("margin") > pl.col("revenue").abs() * 1.0001,
@@ -417,6 +435,23 @@ def derived_errors(frame: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
         ]
         return pl.concat(found)
     return empty_errors()
+
+
+def _converted_size_errors(frame: pl.DataFrame, spec: EntitySpec) -> list[pl.DataFrame]:
+    """Quantities that fit as ordered but not once converted to the base unit."""
+    if spec.uom is None or "__factor" not in frame.columns:
+        return []
+    return [
+        _errors(
+            frame,
+            # (a value too large as ordered is reported once, by its field check)
+            (pl.col(q).abs() <= DECIMAL_MAX)
+            & ((pl.col(q) * pl.col("__factor")).abs() > DECIMAL_MAX),
+            q,
+            "too large once converted to the base unit",
+        )
+        for q in (spec.uom[0], *spec.extra_quantities)
+    ]
 
 
 def typed_frame(frame: pl.DataFrame, spec: EntitySpec, options: FileOptions) -> pl.DataFrame:
