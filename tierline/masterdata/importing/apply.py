@@ -7,6 +7,7 @@ column types allow; else CSV written by polars), never row by row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from collections.abc import AsyncIterator
@@ -146,18 +147,10 @@ def _sealed_money(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> list[pl.
     return [pl.Series(f.target, sealed[f.name], dtype=pl.Binary) for f in spec.money]
 
 
+@functools.cache
 def binary_types(spec: EntitySpec) -> dict[str, str] | None:
     """Each written column's type for binary COPY (see ``pgbinary``), or None when a column
     has a type it does not encode (JSON attributes, …): such tables are copied as CSV."""
-    if spec.name not in _BINARY_TYPES:
-        _BINARY_TYPES[spec.name] = _binary_types(spec)
-    return _BINARY_TYPES[spec.name]
-
-
-_BINARY_TYPES: dict[str, dict[str, str] | None] = {}
-
-
-def _binary_types(spec: EntitySpec) -> dict[str, str] | None:
     columns = table_of(spec).columns
     found = {}
     for name in stage_columns(spec):

@@ -301,12 +301,15 @@ def chunks_of(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.Data
         current, first = following, False
 
 
+_MIN_PIECE_ROWS = 1000  # below this, cutting a chunk saves nothing
+
+
 def _cut(chunk: pl.DataFrame, *, first: bool, last: bool) -> Iterator[pl.DataFrame]:
-    rest = chunk
-    if first and chunk.height // 8 >= 1000:
-        yield chunk.slice(0, chunk.height // 8)
-        rest = chunk.slice(chunk.height // 8)
-    if last and rest.height >= 4 * 1000:
+    rest, head = chunk, chunk.height // 8
+    if first and head >= _MIN_PIECE_ROWS:
+        yield chunk.slice(0, head)
+        rest = chunk.slice(head)
+    if last and rest.height >= 4 * _MIN_PIECE_ROWS:
         yield from rest.iter_slices(-(-rest.height // 4))
     else:
         yield rest
