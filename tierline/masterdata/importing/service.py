@@ -98,7 +98,7 @@ def file_digest(path: Path) -> tuple[str, int, bool]:
 
 def hash_key(codec: Any, tenant: TenantRef) -> bytes:
     """The row-hash key: derived from the tenant's active data key, never stored."""
-    return bytes(codec.derive_key(b"tierline.row-hash.v1"))
+    return bytes(codec.derive_key(b"tierline.row-hash.v2"))
 
 
 def _control_free(profile: Profile) -> bool:
