@@ -187,6 +187,8 @@ async def test_duplicate_key_inside_the_file(
         (CUSTOMERS.replace(",", ";"), "is the delimiter ';'?"),
         (PRODUCTS, "is this a customers file?"),
         ("code,name,account_type\nC1,Caf\xe9,ship_to\n".encode("latin-1"), "not valid UTF-8"),
+        ("code,na\xefme,account_type\nC1,x,ship_to\n".encode("latin-1"), "(byte 7)"),
+        (b"code,name,account_type\nC1,x,ship_to\xc3", "ends mid-character"),
         ("", "empty"),
         ('code,name,account_type\nC1,"unterminated,ship_to\n', "not well-formed CSV"),
     ],
@@ -452,6 +454,21 @@ async def test_a_malformed_line_after_chunks_were_written_applies_nothing(
     assert await count(tenant, OrderLine) == 0
     again = await load(runtime, tenant, "order_lines", write(tmp_path, "ok.csv", LINES))
     assert (again.status, again.inserted) == ("applied", 3)
+
+
+async def test_invalid_utf8_after_chunks_were_written_names_the_byte(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path, chunk_rows: int
+) -> None:
+    """Text is checked as it is parsed, so a bad byte late in the file is found after
+    earlier chunks were copied: the report names the byte and nothing is applied."""
+    await load_base(runtime, tenant, tmp_path)
+    head = LINES.encode()
+    content = head + "O5,1,C1,S1,2026-01-05,1,EA,1,0,EUR,Caf\xe9,\n".encode("latin-1")
+    result = await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", content))
+    assert result.status == "rejected"
+    bad_byte = content.index(b"\xe9")
+    assert f"not valid UTF-8 (byte {bad_byte})" in result.errors[0]["reason"], result.errors
+    assert await count(tenant, OrderLine) == 0
 
 
 async def test_first_large_load_rebuilds_the_indexes_it_deferred(

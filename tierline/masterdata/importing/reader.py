@@ -67,10 +67,10 @@ def has_control_bytes(block: bytes) -> bool:
     return len(block.translate(None, CONTROL_BYTES)) != len(block)
 
 
-def _check_utf8(path: Path) -> tuple[int, bytes]:
-    """Refuse invalid UTF-8; return the number of line breaks and the file's last bytes."""
+def _check_utf8(path: Path) -> None:
+    """Refuse invalid UTF-8, naming the first bad byte. Only run once polars has found the
+    file invalid: polars checks every value as it parses, this finds where."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    breaks, tail = 0, b""
     with path.open("rb") as handle:
         offset = 0
         while chunk := handle.read(1 << 20):
@@ -81,18 +81,21 @@ def _check_utf8(path: Path) -> tuple[int, bytes]:
                     f"the file is not valid UTF-8 (byte {offset + exc.start}); save it as UTF-8 "
                     "or set the profile's encoding (e.g. latin-1, cp1252)"
                 ) from None
-            breaks += chunk.count(b"\n")
-            tail = (tail + chunk)[-65536:]
             offset += len(chunk)
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise FileRejected("the file is not valid UTF-8: it ends mid-character") from None
-    return breaks, tail
 
 
-def _check_not_truncated(path: Path, options: FileOptions, breaks: int, tail: bytes) -> None:
+_TAIL_BYTES = 65536
+
+
+def _check_not_truncated(path: Path, options: FileOptions) -> None:
     """A file cut off mid-record would otherwise load its last row with empty fields."""
+    with path.open("rb") as handle:
+        handle.seek(max(path.stat().st_size - _TAIL_BYTES, 0))
+        tail = handle.read()
     if not tail or tail.endswith((b"\n", b"\r")):
         return
     import csv
@@ -102,14 +105,26 @@ def _check_not_truncated(path: Path, options: FileOptions, breaks: int, tail: by
     expected = len(csv_header(path, options))
     if len(fields) < expected:
         raise FileRejected(
-            f"line {breaks + 1} has {len(fields)} of {expected} fields and the file does not end "
-            "with a line break: the file looks truncated"
+            f"line {_line_breaks(path) + 1} has {len(fields)} of {expected} fields and the file "
+            "does not end with a line break: the file looks truncated"
         )
 
 
+def _line_breaks(path: Path) -> int:
+    breaks = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            breaks += chunk.count(b"\n")
+    return breaks
+
+
 def csv_header(path: Path, options: FileOptions) -> list[str]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline()
+    except UnicodeDecodeError:
+        _check_utf8(path)
+        raise
     if not first.strip():
         raise FileRejected("the file is empty (no header row)")
     import csv
@@ -121,8 +136,8 @@ def csv_chunks(
     path: Path, options: FileOptions, chunk_rows: int = CHUNK_ROWS
 ) -> Iterator[pl.DataFrame]:
     """Text chunks of a UTF-8 CSV file; raises ``FileRejected`` on a malformed file."""
-    breaks, tail = _check_utf8(path)
-    _check_not_truncated(path, options, breaks, tail)
+    csv_header(path, options)  # polars checks the values' UTF-8 as it parses, not the header's
+    _check_not_truncated(path, options)
     frame = pl.scan_csv(
         path,
         separator=options.delimiter,
@@ -139,6 +154,8 @@ def csv_chunks(
         for chunk in frame.collect_batches(chunk_size=chunk_rows):
             yield chunk.rename({c: c.strip().lstrip("\ufeff") for c in chunk.columns})
     except pl.exceptions.PolarsError as exc:
+        if "utf-8" in str(exc).lower():
+            _check_utf8(path)
         raise FileRejected(f"the file is not well-formed CSV: {_first_line(str(exc))}") from None
 
 
