@@ -24,6 +24,7 @@ from tierline.masterdata.importing import pgbinary
 from tierline.masterdata.importing.reader import LINE
 from tierline.masterdata.importing.validate import Lookups, scope_expr
 from tierline.platform.db import TENANT_SCHEMA, TenantBase
+from tierline.platform.frames import read_frame
 
 STAGE = "import_stage"
 ROW_HASH_SIZE = 16  # bytes of HMAC-SHA256 kept: change detection, not a signature
@@ -40,29 +41,25 @@ def table_of(spec: EntitySpec) -> Table:
     return TenantBase.metadata.tables[f"{TENANT_SCHEMA}.{spec.table}"]
 
 
-async def _distinct(conn: AsyncConnection, table: str, column: str) -> pl.Series:
-    rows = await conn.exec_driver_sql(f'SELECT DISTINCT "{column}" FROM "{table}"')
-    return pl.Series(f"{table}.{column}", [r[0] for r in rows], dtype=pl.String)
-
-
 async def load_lookups(conn: AsyncConnection, spec: EntitySpec) -> Lookups:
+    """What validation checks references and units against, read with COPY (tens of
+    thousands of keys: no Python object per row)."""
     lookups = Lookups()
     for ref in spec.references:
-        lookups.keys[f"{ref.table}.{ref.column}"] = await _distinct(conn, ref.table, ref.column)
+        found = await read_frame(
+            conn, f'SELECT DISTINCT "{ref.column}" FROM "{ref.table}"', {ref.column: pl.String}
+        )
+        lookups.keys[f"{ref.table}.{ref.column}"] = found.to_series().alias(
+            f"{ref.table}.{ref.column}"
+        )
     if spec.uom is not None:
-        products = await conn.exec_driver_sql("SELECT sku, base_uom FROM products")
-        lookups.products = pl.DataFrame(
-            [tuple(r) for r in products],
-            schema={"sku": pl.String, "base_uom": pl.String},
-            orient="row",
+        lookups.products = await read_frame(
+            conn, "SELECT sku, base_uom FROM products", {"sku": pl.String, "base_uom": pl.String}
         )
-        conversions = await conn.exec_driver_sql(
-            "SELECT sku, uom, factor::float8 FROM uom_conversions"
-        )
-        lookups.conversions = pl.DataFrame(
-            [tuple(r) for r in conversions],
-            schema={"sku": pl.String, "uom": pl.String, "factor": pl.Float64},
-            orient="row",
+        lookups.conversions = await read_frame(
+            conn,
+            "SELECT sku, uom, factor::float8 FROM uom_conversions",
+            {"sku": pl.String, "uom": pl.String, "factor": pl.Float64},
         )
     return lookups
 

@@ -580,6 +580,7 @@ async def run_import(
     """Import a file (or a frame from the API) into ``tenant``: all rows or none."""
     spec = entity(entity_name)
     report = progress or _nothing
+    began = time.perf_counter()
     if isinstance(source, Path):
         sha, size, control = await asyncio.to_thread(file_digest, source)
         name = file_name or source.name
@@ -615,6 +616,7 @@ async def run_import(
                 if run.direct and not run.lookup and size >= DEFER_INDEXES_BYTES:
                     deferred = await apply.drop_secondary_indexes(conn, spec)
                 await apply.create_stage(conn, spec)
+                run.timed("prepare", began)
                 await _validate_and_stage(conn, run, readable, size, report)
                 await report(0.9, "writing")
                 started = time.perf_counter()
