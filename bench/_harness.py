@@ -36,6 +36,29 @@ async def fresh_runtime() -> AsyncIterator[Any]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+class DatabaseCpu:
+    """CPU seconds used by the embedded PostgreSQL server: the postmaster, its live
+    children (backends) and the children it has reaped (parallel workers that finished)."""
+
+    def __init__(self, backend_pid: int) -> None:
+        import psutil
+
+        self._postmaster = psutil.Process(backend_pid).parent()
+
+    def seconds(self) -> float:
+        import psutil
+
+        times = self._postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in self._postmaster.children():
+            try:
+                own = child.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += own.user + own.system
+        return float(total)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

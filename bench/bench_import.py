@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._harness import fresh_runtime, write_result
+from bench._harness import DatabaseCpu, fresh_runtime, write_result
 
 LINES = int(os.environ.get("TIERLINE_BENCH_IMPORT_LINES", "1000000"))
 GENERATE = """
@@ -53,6 +53,13 @@ async def bare_copy(runtime, tenant, path: Path) -> float:  # type: ignore[no-un
         elapsed = time.perf_counter() - started
         await conn.exec_driver_sql("DROP TABLE bare_order_lines")
     return elapsed
+
+
+async def _backend_pid(runtime, tenant) -> int:  # type: ignore[no-untyped-def]
+    from tierline.platform.tenancy import tenant_connection
+
+    async with tenant_connection(tenant, runtime.databases) as conn:
+        return int((await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one())
 
 
 def _cpu_seconds() -> float:
@@ -90,11 +97,15 @@ async def _run(folder: Path) -> None:
             )
             assert result.status == "applied", result.errors[:3]
         path = folder / "order_lines.csv"
+        database = DatabaseCpu(await _backend_pid(runtime, tenant))
+        db_cpu = database.seconds()
         baseline = await bare_copy(runtime, tenant, path)
+        baseline_db_cpu = database.seconds() - db_cpu
         profile = dataclasses.replace(presets()["generic_order_lines"])
-        started, cpu = time.perf_counter(), _cpu_seconds()
+        started, cpu, db_cpu = time.perf_counter(), _cpu_seconds(), database.seconds()
         result = await run_import(runtime, tenant, "order_lines", path, profile, SYSTEM)
         elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+        db_cpu = database.seconds() - db_cpu
         assert result.status == "applied", result.errors[:3]
         started = time.perf_counter()
         again = await run_import(runtime, tenant, "order_lines", path, profile, SYSTEM)
@@ -111,6 +122,9 @@ async def _run(folder: Path) -> None:
             # the importing process's own CPU (all threads; the database's is not included):
             # timings on a shared 2-core machine are noisy, this much less so
             "import_cpu_seconds": round(cpu, 2),
+            # the database server's CPU during the bare COPY and during the import
+            "bare_copy_database_cpu_seconds": round(baseline_db_cpu, 2),
+            "import_database_cpu_seconds": round(db_cpu, 2),
             "reimport_unchanged_seconds": round(reimport, 2),
             "reimport_unchanged_rows": again.unchanged,
             "peak_rss_mb": round(peak_mb),

@@ -474,18 +474,21 @@ async def test_invalid_utf8_after_chunks_were_written_names_the_byte(
 async def test_first_large_load_rebuilds_the_indexes_it_deferred(
     runtime: Runtime, tenant: TenantRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A large first load drops the plain indexes and builds them again in the same
-    transaction: afterwards (and after a failed load) the table has the same indexes."""
+    """A large first load drops the indexes (primary and unique keys too) and builds them
+    again in the same transaction: afterwards (and after a failed load) the table has the
+    same indexes and constraints."""
     from tierline.masterdata.importing import service
 
     monkeypatch.setattr(service, "DEFER_INDEXES_BYTES", 0)
     query = text(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'order_lines' "
-        "AND schemaname = current_schema() ORDER BY 1"
+        "SELECT indexname, indexdef, k.conname, k.contype::text, pg_get_constraintdef(k.oid) "
+        "FROM pg_indexes x LEFT JOIN pg_constraint k ON k.conname = x.indexname "
+        "AND k.connamespace = (SELECT oid FROM pg_namespace WHERE nspname = x.schemaname) "
+        "WHERE tablename = 'order_lines' AND schemaname = current_schema() ORDER BY 1"
     )
     async with tenant_session(tenant) as s:
         indexes = (await s.execute(query)).all()
-    assert len(indexes) >= 4
+    assert len(indexes) >= 4 and {i.contype for i in indexes} >= {"p", "u", None}
     await load_base(runtime, tenant, tmp_path)
     bad = LINES + "O9,1,NOPE,S1,2026-01-05,1,EA,1,0,EUR,,\n"
     rejected = await load(runtime, tenant, "order_lines", write(tmp_path, "bad.csv", bad))
@@ -496,3 +499,42 @@ async def test_first_large_load_rebuilds_the_indexes_it_deferred(
     assert applied.status == "applied" and applied.inserted == 3
     async with tenant_session(tenant) as s:
         assert (await s.execute(query)).all() == indexes
+
+
+async def test_a_first_load_waits_for_rows_another_session_is_writing(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table looks empty while another session's insert is not committed yet. The import
+    locks the table before dropping its indexes, waits, looks again and finds the row: it
+    updates it instead of loading a duplicate key."""
+    import asyncio
+
+    from tierline.masterdata.importing import service
+    from tierline.platform.tenancy import tenant_connection
+
+    monkeypatch.setattr(service, "DEFER_INDEXES_BYTES", 0)
+    await load_base(runtime, tenant, tmp_path)
+    path = write(tmp_path, "l.csv", LINES)
+    async with tenant_connection(tenant) as other:
+        await other.execute(
+            text(
+                "INSERT INTO order_lines (order_no, line_no, customer_code, sku, order_date, "
+                "quantity, ordered_quantity, ordered_uom) "
+                "VALUES ('O1', 1, 'C1', 'S1', '2026-01-05', 1, 1, 'EA')"
+            )
+        )
+        importing = asyncio.create_task(load(runtime, tenant, "order_lines", path))
+        waiting = text(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'order_lines'::regclass"
+        )
+        for _ in range(200):
+            async with tenant_connection(tenant) as probe:
+                if (await probe.execute(waiting)).scalar_one():
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the import never waited for the table lock")
+    result = await importing  # the other session has committed
+    assert result.status == "applied", result.errors
+    assert (result.inserted, result.updated) == (2, 1)
+    assert await count(tenant, OrderLine) == 3

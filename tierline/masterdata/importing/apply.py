@@ -277,21 +277,47 @@ async def compare_existing(
     return list(found[0] or []), list(found[1] or [])
 
 
-async def drop_secondary_indexes(conn: AsyncConnection, spec: EntitySpec) -> list[str]:
-    """Drop the table's plain (non-unique, non-constraint) indexes; their definitions, to
-    rebuild them with :func:`rebuild_indexes` in the same transaction. A large load into an
-    empty table then builds each index once by sorting instead of growing it row by row."""
+async def lock_for_first_load(conn: AsyncConnection, spec: EntitySpec) -> bool:
+    """Lock the table against every other session until commit; whether it is still empty.
+
+    Taken before its indexes are dropped, so that no other import can slip rows in between
+    this look and the load (it waits, then finds the rows and looks them up)."""
+    await conn.exec_driver_sql(f'LOCK TABLE "{spec.table}" IN ACCESS EXCLUSIVE MODE')
+    return not await has_rows(conn, spec)
+
+
+async def drop_indexes(conn: AsyncConnection, spec: EntitySpec) -> list[str]:
+    """Drop the table's indexes: plain ones, and primary-key and unique constraints no
+    foreign key depends on; the statements that build them again with
+    :func:`rebuild_indexes` in the same transaction (constraints first). A large load into
+    an empty table then builds each index once by sorting instead of growing it row by row.
+
+    Call with the table locked and empty (:func:`lock_for_first_load`): uniqueness is then
+    kept by the import itself (keys repeated in the file are refused before anything is
+    written) and checked again when the constraints are rebuilt."""
     rows = await conn.exec_driver_sql(
-        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid), k.conname, "
+        "pg_get_constraintdef(k.oid) FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indexrelid "
-        f"WHERE i.indrelid = '\"{spec.table}\"'::regclass AND NOT i.indisunique "
-        "AND NOT i.indisprimary AND i.indisvalid "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+        "LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid "
+        f"WHERE i.indrelid = '\"{spec.table}\"'::regclass AND i.indisvalid "
+        "AND (k.oid IS NULL AND NOT i.indisunique OR k.contype IN ('p', 'u')) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint f "
+        "WHERE f.contype = 'f' AND f.conindid = i.indexrelid) "
+        "ORDER BY k.contype = 'p' DESC NULLS LAST, k.oid IS NULL, c.relname"
     )
-    found = [(str(name), str(definition)) for name, definition in map(tuple, rows)]
-    for name, _ in found:
-        await conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    return [definition for _, definition in found]
+    found = [tuple(r) for r in rows]
+    for index, _, constraint, _ in found:
+        if constraint is None:
+            await conn.exec_driver_sql(f'DROP INDEX "{index}"')
+        else:
+            await conn.exec_driver_sql(f'ALTER TABLE "{spec.table}" DROP CONSTRAINT "{constraint}"')
+    return [
+        definition
+        if constraint is None
+        else f'ALTER TABLE "{spec.table}" ADD CONSTRAINT "{constraint}" {constraint_def}'
+        for _, definition, constraint, constraint_def in found
+    ]
 
 
 async def rebuild_indexes(conn: AsyncConnection, definitions: list[str]) -> None:

@@ -614,7 +614,9 @@ async def run_import(
                 run.lookup = not run.direct or await apply.has_rows(conn, spec)
                 deferred: list[str] = []
                 if run.direct and not run.lookup and size >= DEFER_INDEXES_BYTES:
-                    deferred = await apply.drop_secondary_indexes(conn, spec)
+                    run.lookup = not await apply.lock_for_first_load(conn, spec)
+                    if not run.lookup:
+                        deferred = await apply.drop_indexes(conn, spec)
                 await apply.create_stage(conn, spec)
                 run.timed("prepare", began)
                 await _validate_and_stage(conn, run, readable, size, report)
