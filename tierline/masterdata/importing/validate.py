@@ -33,6 +33,10 @@ def empty_errors() -> pl.DataFrame:
     return pl.DataFrame(schema=ERROR_SCHEMA)
 
 
+_NO_PRODUCTS = pl.DataFrame(schema={"sku": pl.String, "base_uom": pl.String})
+_NO_CONVERSIONS = pl.DataFrame(schema={"sku": pl.String, "uom": pl.String, "factor": pl.Float64})
+
+
 @dataclass
 class Lookups:
     """What validation needs from the database, loaded once per import."""
@@ -40,9 +44,27 @@ class Lookups:
     keys: dict[str, pl.Series] = field(default_factory=dict)  # "table.column" -> values
     products: pl.DataFrame | None = None  # sku, base_uom
     conversions: pl.DataFrame | None = None  # sku, uom, factor
+    _factors: pl.DataFrame | None = field(default=None, repr=False)
 
     def known(self, table: str, column: str) -> pl.Series:
         return self.keys.get(f"{table}.{column}", pl.Series([], dtype=pl.String))
+
+    def factors(self) -> pl.DataFrame:
+        """``sku, __unit, __factor``: base units per unit, for every unit a product can be
+        ordered in (its base unit at 1). Built once per import."""
+        if self._factors is None:
+            products = self.products if self.products is not None else _NO_PRODUCTS
+            conversions = self.conversions if self.conversions is not None else _NO_CONVERSIONS
+            base = products.select(
+                "sku", pl.col("base_uom").alias("__unit"), pl.lit(1.0).alias("__factor")
+            )
+            other = (
+                conversions.join(products, on="sku")
+                .filter(pl.col("uom") != pl.col("base_uom"))
+                .select("sku", pl.col("uom").alias("__unit"), pl.col("factor").alias("__factor"))
+            )
+            self._factors = pl.concat([base, other])
+        return self._factors
 
     def units(self) -> pl.Series:
         parts = []
@@ -324,44 +346,32 @@ def unit_conversion(
     missing conversion. Never a silent 1:1."""
     assert spec.uom is not None
     _, unit_field, sku_field = spec.uom
-    products = (
-        lookups.products
-        if lookups.products is not None
-        else pl.DataFrame(schema={"sku": pl.String, "base_uom": pl.String})
+    joined = frame.with_columns(pl.col(unit_field).str.to_uppercase().alias("__unit")).join(
+        lookups.factors().rename({"sku": sku_field}), on=[sku_field, "__unit"], how="left"
     )
-    conversions = (
-        lookups.conversions
-        if lookups.conversions is not None
-        else pl.DataFrame(schema={"sku": pl.String, "uom": pl.String, "factor": pl.Float64})
-    )
-    unit = pl.col(unit_field).str.to_uppercase()
-    joined = (
-        frame.with_columns(unit.alias("__unit"))
-        .join(products.rename({"sku": sku_field}), on=sku_field, how="left")
-        .join(
-            conversions.rename({"sku": sku_field, "uom": "__unit", "factor": "__conv"}),
-            on=[sku_field, "__unit"],
-            how="left",
-        )
-        .with_columns(
-            pl.when(pl.col("__unit") == pl.col("base_uom"))
-            .then(1.0)
-            .otherwise(pl.col("__conv"))
-            .alias("__factor")
-        )
-    )
-    known_units = lookups.units().implode()
-    product_known = pl.col("base_uom").is_not_null()
-    unknown_unit = pl.col("__unit").is_not_null() & ~pl.col("__unit").is_in(known_units)
-    no_conversion = product_known & pl.col("__unit").is_not_null() & pl.col("__factor").is_null()
-    errors = pl.concat(
+    unconverted = pl.col("__unit").is_not_null() & pl.col("__factor").is_null()
+    if not joined.select(unconverted.any()).item():
+        return joined.drop("__unit"), empty_errors()
+    return joined.drop("__unit"), _unit_errors(joined.filter(unconverted), spec, lookups)
+
+
+def _unit_errors(unconverted: pl.DataFrame, spec: EntitySpec, lookups: Lookups) -> pl.DataFrame:
+    """Why each row's unit did not convert: a unit nobody uses, or no conversion for this
+    product (a row whose product is unknown is reported by the reference check)."""
+    assert spec.uom is not None
+    _, unit_field, sku_field = spec.uom
+    products = lookups.products if lookups.products is not None else _NO_PRODUCTS
+    rows = unconverted.join(products.rename({"sku": sku_field}), on=sku_field, how="left")
+    unknown_unit = ~pl.col("__unit").is_in(lookups.units().implode())
+    no_conversion = pl.col("base_uom").is_not_null() & ~unknown_unit
+    return pl.concat(
         [
             _errors(
-                joined, unknown_unit, unit_field, pl.format("unknown unit '{}'", pl.col("__unit"))
+                rows, unknown_unit, unit_field, pl.format("unknown unit '{}'", pl.col("__unit"))
             ),
             _errors(
-                joined,
-                no_conversion & ~unknown_unit,
+                rows,
+                no_conversion,
                 unit_field,
                 pl.format(
                     "no conversion from {} to base unit {} for SKU {}",
@@ -372,7 +382,6 @@ def unit_conversion(
             ),
         ]
     )
-    return joined.drop("__conv", "__unit", "base_uom"), errors
 
 
 def duplicate_errors(keys: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
