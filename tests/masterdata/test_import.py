@@ -538,3 +538,35 @@ async def test_a_first_load_waits_for_rows_another_session_is_writing(
     assert result.status == "applied", result.errors
     assert (result.inserted, result.updated) == (2, 1)
     assert await count(tenant, OrderLine) == 3
+
+
+async def test_money_sealed_in_the_helper_process_opens_to_the_file_values(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large first load seals revenue and margin in the helper process while it checks
+    the next chunks: every value opens, bound to its own row and column."""
+    from tierline.masterdata.importing import apply, service
+    from tierline.platform.encryption import sealer
+    from tierline.platform.encryption.store import kms_from_settings, load_codec
+
+    monkeypatch.setattr(apply, "SEAL_IN_HELPER_ROWS", 1)
+    monkeypatch.setattr(service, "HELPER_BYTES", 0)
+    sealer.stop_helper()
+    await load_base(runtime, tenant, tmp_path)
+    result = await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", LINES))
+    assert result.status == "applied" and result.inserted == 3
+    assert sealer._helper is not None and sealer._helper.alive  # the helper did the sealing
+    codec = await load_codec(tenant, kms_from_settings(runtime.settings))
+    opened = {}
+    for key, line in (await _lines(tenant)).items():
+        row_key = f"{key[0]}/{key[1]}"
+        opened[key] = tuple(
+            codec.decrypt(blob, table="order_lines", column=column, row_key=row_key)
+            for column, blob in (("revenue", line.revenue_enc), ("margin", line.margin_enc))
+        )
+    assert {k: tuple(float(v) for v in vs) for k, vs in opened.items()} == {  # type: ignore[arg-type]
+        ("O1", 1): (240.5, 60.25),
+        ("O1", 2): (99.9, -5.1),
+        ("O2", 1): (120.0, 30.0),
+    }
+    sealer.stop_helper()

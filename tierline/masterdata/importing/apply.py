@@ -24,9 +24,13 @@ from tierline.masterdata.importing import pgbinary
 from tierline.masterdata.importing.reader import LINE
 from tierline.masterdata.importing.validate import Lookups, scope_expr
 from tierline.platform.db import TENANT_SCHEMA, TenantBase
+from tierline.platform.encryption.codec import SealingFloats
 from tierline.platform.frames import read_frame
 
 STAGE = "import_stage"
+# From this many rows a chunk's money is sealed in the helper process (``sealer``): below it
+# the round trip is not worth it.
+SEAL_IN_HELPER_ROWS = 10_000
 ROW_HASH_SIZE = 16  # bytes of HMAC-SHA256 kept: change detection, not a signature
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "customers": {"strategic": False},
@@ -102,13 +106,18 @@ def row_hashes(frame: pl.DataFrame, spec: EntitySpec, key: bytes) -> pl.Series:
     ).to_series()
 
 
-def build_rows(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> pl.DataFrame:
+def build_rows(
+    frame: pl.DataFrame, spec: EntitySpec, codec: Any, money: SealingFloats | None = None
+) -> pl.DataFrame:
     """Typed rows, with their ``row_hash`` (see :func:`row_hashes`), as the table stores
     them: converted units, encrypted money, derived columns. Binary columns (hashes,
-    ciphertexts) stay binary."""
+    ciphertexts) stay binary. ``money``: the frame's money, sealing since
+    :func:`start_sealing_money`."""
     out = frame
     if spec.money and frame.height:
-        out = out.with_columns(_sealed_money(frame, spec, codec))
+        out = out.with_columns(
+            _money_columns(spec, money or start_sealing_money(frame, spec, codec))
+        )
     elif spec.money:
         out = out.with_columns(pl.lit(None, pl.Binary).alias(f.target) for f in spec.money)
     if spec.uom is not None:
@@ -132,13 +141,23 @@ def build_rows(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> pl.DataFram
     return out.select(stage_columns(spec))
 
 
-def _sealed_money(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> list[pl.Series]:
-    keys = row_keys(frame, spec)
+def start_sealing_money(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> SealingFloats:
+    """Start sealing the frame's money columns: a large frame in the helper process, where
+    it goes on while this process does other work; collected by :func:`build_rows`."""
     money = {
         f.name: (frame[f.name].fill_null(0.0).to_numpy(), frame[f.name].is_not_null().to_numpy())
         for f in spec.money
     }
-    sealed = codec.encrypt_floats(money, table=spec.table, row_keys=keys)
+    return codec.start_encrypt_floats(  # type: ignore[no-any-return]
+        money,
+        table=spec.table,
+        row_keys=row_keys(frame, spec),
+        in_helper_process=frame.height >= SEAL_IN_HELPER_ROWS,
+    )
+
+
+def _money_columns(spec: EntitySpec, money: SealingFloats) -> list[pl.Series]:
+    sealed = money.result()
     return [pl.Series(f.target, sealed[f.name], dtype=pl.Binary) for f in spec.money]
 
 

@@ -37,6 +37,8 @@ from tierline.masterdata.models import Feed, Import, ImportError_
 from tierline.masterdata.profiles import Profile
 from tierline.platform.audit import record
 from tierline.platform.db import utcnow
+from tierline.platform.encryption import sealer
+from tierline.platform.encryption.codec import SealingFloats
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_connection, tenant_session
@@ -47,6 +49,9 @@ MAX_STORED_ERRORS = 10_000
 # instead of a million index insertions. The table is locked (ACCESS EXCLUSIVE) until the
 # import commits; it was empty, so readers wait instead of seeing nothing.
 DEFER_INDEXES_BYTES = 16 << 20
+# A file this large has chunks big enough to seal their money in the helper process: start
+# it while the file is hashed.
+HELPER_BYTES = 2 << 20
 logger = logging.getLogger(__name__)
 Progress = Callable[[float, str], Awaitable[None]]
 
@@ -188,9 +193,12 @@ def _meets(seen: npt.NDArray[np.uint64], hashes: npt.NDArray[np.uint64]) -> bool
     return bool((seen[at] == hashes).any())
 
 
-def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
-    """Validate one chunk (CPU work, run in a thread); the typed rows, with their row hashes,
-    when all is well so far."""
+_Checked = tuple[pl.DataFrame, SealingFloats | None]
+
+
+def _check_chunk(run: _Run, chunk: pl.DataFrame) -> _Checked | None:
+    """Validate one chunk (CPU work, run in a thread); when all is well so far, the typed
+    rows with their row hashes, and their money already sealing when every row is new."""
     started = time.perf_counter()
     spec, options = run.spec, run.profile.options
     frame = validate.map_columns(chunk, run.profile, spec)
@@ -220,20 +228,28 @@ def _check_chunk(run: _Run, chunk: pl.DataFrame) -> pl.DataFrame | None:
     if run.direct:
         _check_repeats(run, typed)
     run.timed("hash", started)
-    return typed
+    money = None
+    if run.direct and not run.lookup and spec.money:
+        # A first load writes every row: the helper process seals this chunk's money while
+        # the chunks before it are serialised and copied.
+        money = apply.start_sealing_money(typed, spec, run.codec)
+    return typed, money
 
 
 _Write = tuple[str, bytes, list[str], str, int]  # table, payload, columns, format, rows
 
 
 def _seal(
-    run: _Run, typed: pl.DataFrame, existing: tuple[list[int], list[int]] | None
+    run: _Run,
+    checked: _Checked,
+    existing: tuple[list[int], list[int]] | None,
 ) -> list[_Write]:
     """Encrypt and serialise the rows to write (CPU work, run in a thread): on the direct
     path new rows for the table and changed rows for the staging table, unchanged rows not
     at all; else every row for the staging table."""
     started = time.perf_counter()
     spec = run.spec
+    typed, money = checked
     if not run.direct:
         new, changed = typed.clear(), typed
     else:
@@ -243,7 +259,9 @@ def _seal(
     writes: list[_Write] = []
     for table, rows in ((spec.table, new), (apply.STAGE, changed)):
         if rows.height:
-            built = apply.build_rows(rows, spec, run.codec)
+            # Sealing started early covers the whole chunk, in order: only then it fits.
+            whole = money if rows.height == typed.height else None
+            built = apply.build_rows(rows, spec, run.codec, whole)
             writes.append((table, *apply.copy_payload(built, spec), rows.height))
     run.timed("encrypt+serialise", started)
     return writes
@@ -345,7 +363,7 @@ class _Pipeline:
         report: Progress,
     ) -> None:
         self.conn, self.run, self.source, self.size, self.report = conn, run, source, size, report
-        self.checked: asyncio.Queue[pl.DataFrame | None] = asyncio.Queue(maxsize=1)
+        self.checked: asyncio.Queue[_Checked | None] = asyncio.Queue(maxsize=1)
         self.sealed: asyncio.Queue[list[_Write] | None] = asyncio.Queue(maxsize=1)
         self.statement = asyncio.Lock()
 
@@ -380,23 +398,23 @@ class _Pipeline:
                 header = [c for c in chunk.columns if c != LINE]
                 validate.check_header(header, run.profile, run.spec)
                 header_checked = True
-            typed = await asyncio.to_thread(_check_chunk, run, chunk)
-            if typed is not None:
-                await self.checked.put(typed)
+            checked = await asyncio.to_thread(_check_chunk, run, chunk)
+            if checked is not None:
+                await self.checked.put(checked)
             fraction = min(0.85, 0.05 + 0.8 * run.total / max(self.size / 100, run.total + 1))
             await self.report(fraction, f"checked {run.total:,} rows")
         await self.checked.put(None)
 
     async def seal(self) -> None:
         run = self.run
-        while (typed := await self.checked.get()) is not None:
+        while (checked := await self.checked.get()) is not None:
             existing = None
             if run.direct and run.lookup:
                 async with self.statement:
                     started = time.perf_counter()
-                    existing = await apply.compare_existing(self.conn, run.spec, typed)
+                    existing = await apply.compare_existing(self.conn, run.spec, checked[0])
                     run.timed("lookup", started)
-            await self.sealed.put(await asyncio.to_thread(_seal, run, typed, existing))
+            await self.sealed.put(await asyncio.to_thread(_seal, run, checked, existing))
         await self.sealed.put(None)
 
     async def write(self) -> None:
@@ -582,6 +600,8 @@ async def run_import(
     report = progress or _nothing
     began = time.perf_counter()
     if isinstance(source, Path):
+        if spec.money and source.stat().st_size >= HELPER_BYTES:  # noqa: ASYNC240
+            sealer.start_helper()
         sha, size, control = await asyncio.to_thread(file_digest, source)
         name = file_name or source.name
     else:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Literal, NamedTuple, TypeVar, overload
+from typing import Literal, NamedTuple, Protocol, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._canonical import encode_part
 from ._plaintext import (
+    FLOAT_PLAINTEXT_SIZE,
     NAN_PLAINTEXT,
     FieldValue,
     decode_floats,
@@ -92,6 +93,83 @@ class _Cell(NamedTuple):
     seal_header: bytes
     seal_aead: AESGCM
     seal_ad: bytes
+
+
+SEALED_FLOAT_SIZE = _BODY_START + FLOAT_PLAINTEXT_SIZE + TAG_SIZE
+
+
+class FloatSealing(NamedTuple):
+    """The active key and the associated data up to the row key, per column: all it takes
+    to seal float values of one table, in this process or another (it pickles)."""
+
+    key: bytes
+    header: bytes
+    prefixes: Mapping[str, bytes]
+
+    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
+        return f"FloatSealing(columns={sorted(self.prefixes)})"
+
+
+def seal_floats(
+    sealing: FloatSealing,
+    columns: Mapping[str, npt.NDArray[np.float64]],
+    row_keys: Sequence[str],
+) -> dict[str, bytes]:
+    """Every value of each column sealed (one AES-GCM call and one fresh nonce each), the
+    sealed values of a column joined: each is ``SEALED_FLOAT_SIZE`` bytes."""
+    encrypt = AESGCM(sealing.key).encrypt
+    header = sealing.header
+    suffixes = [len(raw).to_bytes(4, "big") + raw for raw in map(str.encode, row_keys)]
+    joined: dict[str, bytes] = {}
+    for column, values in columns.items():
+        prefix = sealing.prefixes[column]
+        nonces = os.urandom(NONCE_SIZE * len(values))
+        offsets = range(0, len(nonces), NONCE_SIZE)
+        joined[column] = b"".join(
+            [
+                header + nonce + encrypt(nonce, plain, prefix + suffix)
+                for nonce, plain, suffix in zip(
+                    (nonces[o : o + NONCE_SIZE] for o in offsets),
+                    encode_floats(values),
+                    suffixes,
+                    strict=True,
+                )
+            ]
+        )
+    return joined
+
+
+class _Pending(Protocol):
+    def result(self) -> dict[str, bytes]: ...
+
+
+class SealingFloats:
+    """Float columns being sealed (see :meth:`FieldCodec.start_encrypt_floats`)."""
+
+    __slots__ = ("_joined", "_presence")
+
+    def __init__(
+        self,
+        presence: Mapping[str, npt.NDArray[np.bool_]],
+        joined: dict[str, bytes] | _Pending,
+    ) -> None:
+        self._presence = presence
+        self._joined = joined
+
+    def result(self) -> dict[str, list[bytes | None]]:
+        """Each column's sealed values, ``None`` where a value is not present."""
+        joined = self._joined if isinstance(self._joined, dict) else self._joined.result()
+        size = SEALED_FLOAT_SIZE
+        sealed: dict[str, list[bytes | None]] = {}
+        for column, present in self._presence.items():
+            blob = joined[column]
+            column_sealed: list[bytes | None] = [
+                blob[start : start + size] for start in range(0, len(blob), size)
+            ]
+            for missing in np.flatnonzero(~present).tolist():
+                column_sealed[missing] = None
+            sealed[column] = column_sealed
+        return sealed
 
 
 class FieldCodec:
@@ -155,33 +233,47 @@ class FieldCodec:
         *,
         table: str,
         row_keys: Sequence[str],
+        in_helper_process: bool = False,
     ) -> dict[str, list[bytes | None]]:
         """Several float columns of the same rows (``column: (values, present)``), sealed
         exactly like :meth:`encrypt_many` would (``None`` where not present), for bulk loads:
         plaintexts laid out by numpy and each row key's associated-data part encoded once
-        for all columns."""
-        suffixes = [len(raw).to_bytes(4, "big") + raw for raw in map(str.encode, row_keys)]
-        sealed: dict[str, list[bytes | None]] = {}
+        for all columns. ``in_helper_process`` runs the AES-GCM calls in a helper process
+        (see ``sealer``), where they do not hold this process's interpreter lock."""
+        return self.start_encrypt_floats(
+            columns, table=table, row_keys=row_keys, in_helper_process=in_helper_process
+        ).result()
+
+    def start_encrypt_floats(
+        self,
+        columns: Mapping[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]],
+        *,
+        table: str,
+        row_keys: Sequence[str],
+        in_helper_process: bool = False,
+    ) -> SealingFloats:
+        """:meth:`encrypt_floats`, started now and collected with ``.result()``: in the helper
+        process the sealing goes on meanwhile (in this process it is done right away)."""
         for column, (values, present) in columns.items():
             if not len(values) == len(present) == len(row_keys):
                 raise ValueError(f"{column}: values, presence and row keys differ in length")
-            cell = self._cell(table, column)
-            header, encrypt, prefix = cell.seal_header, cell.seal_aead.encrypt, cell.seal_ad
-            nonces = os.urandom(NONCE_SIZE * len(values))
-            offsets = range(0, len(nonces), NONCE_SIZE)
-            column_sealed: list[bytes | None] = [
-                header + nonce + encrypt(nonce, plain, prefix + suffix)
-                for nonce, plain, suffix in zip(
-                    (nonces[o : o + NONCE_SIZE] for o in offsets),
-                    encode_floats(values),
-                    suffixes,
-                    strict=True,
-                )
-            ]
-            for missing in np.flatnonzero(~present).tolist():
-                column_sealed[missing] = None
-            sealed[column] = column_sealed
-        return sealed
+        sealing = self.float_sealing(table, list(columns))
+        floats = {column: values for column, (values, _) in columns.items()}
+        presence = {column: present for column, (_, present) in columns.items()}
+        if in_helper_process:
+            from .sealer import submit_seal_floats
+
+            return SealingFloats(presence, submit_seal_floats(sealing, floats, row_keys))
+        return SealingFloats(presence, seal_floats(sealing, floats, row_keys))
+
+    def float_sealing(self, table: str, columns: Sequence[str]) -> FloatSealing:
+        """What :func:`seal_floats` needs to seal these columns under the active key."""
+        cells = {column: self._cell(table, column) for column in columns}
+        return FloatSealing(
+            self._keyring.active_key.key,
+            _header(self._keyring.active_version),
+            {column: cell.seal_ad for column, cell in cells.items()},
+        )
 
     @overload
     def decrypt_many(
