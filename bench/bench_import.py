@@ -62,6 +62,22 @@ async def _backend_pid(runtime, tenant) -> int:  # type: ignore[no-untyped-def]
         return int((await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one())
 
 
+def _helper_usage() -> tuple[float, int]:
+    """CPU seconds and peak RSS (MB) of the sealing helper process, if one ran."""
+    import psutil
+
+    from tierline.platform.encryption import sealer
+
+    helper = sealer._helper
+    if helper is None:
+        return 0.0, 0
+    process = psutil.Process(helper._process.pid)
+    times = process.cpu_times()
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    return round(times.user + times.system, 2), round(peak_kb / 1024)
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -106,6 +122,7 @@ async def _run(folder: Path) -> None:
         result = await run_import(runtime, tenant, "order_lines", path, profile, SYSTEM)
         elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
         db_cpu = database.seconds() - db_cpu
+        helper_cpu, helper_peak_mb = _helper_usage()
         assert result.status == "applied", result.errors[:3]
         started = time.perf_counter()
         again = await run_import(runtime, tenant, "order_lines", path, profile, SYSTEM)
@@ -122,6 +139,9 @@ async def _run(folder: Path) -> None:
             # the importing process's own CPU (all threads; the database's is not included):
             # timings on a shared 2-core machine are noisy, this much less so
             "import_cpu_seconds": round(cpu, 2),
+            # the helper process that seals money (started by this import)
+            "helper_cpu_seconds": helper_cpu,
+            "helper_peak_rss_mb": helper_peak_mb,
             # the database server's CPU during the bare COPY and during the import
             "bare_copy_database_cpu_seconds": round(baseline_db_cpu, 2),
             "import_database_cpu_seconds": round(db_cpu, 2),

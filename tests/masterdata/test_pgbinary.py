@@ -33,6 +33,7 @@ TYPES = {
     "amount": "numeric:4",
     "price": "numeric:2",
     "whole": "numeric:0",
+    "sealed": "bytea",
 }
 COLUMNS_SQL = {
     "pos": "int8",
@@ -49,6 +50,7 @@ COLUMNS_SQL = {
     "amount": "numeric(18,4)",
     "price": "numeric(12,2)",
     "whole": "numeric(20,0)",
+    "sealed": "bytea",
 }
 TEXTS = ["", "a", "Café €", 'quoted "x", with comma', "line\nbreak", "tab\tand \\ slash", "ü" * 40]
 
@@ -85,6 +87,12 @@ def sample(n: int, seed: int, outlier: bool = False) -> pl.DataFrame:
             "amount": nulls(pl.Series(amounts)),
             "price": nulls(pl.Series(np.round(rng.normal(0, 1e5, n), 2))),
             "whole": nulls(pl.Series(rng.integers(-(10**15), 10**15, n).astype(np.float64))),
+            # fixed-size bytes (sealed money) as a byte matrix, trailing zero bytes included
+            "sealed": pl.select(
+                pl.when(pl.lit(pl.Series(rng.random(n) >= 0.2))).then(
+                    pl.lit(pl.Series(rng.integers(0, 4, (n, 20), dtype=np.uint8)))
+                )
+            ).to_series(),
         }
     )
 
@@ -137,6 +145,8 @@ async def test_binary_and_csv_payloads_load_the_same_rows(
         assert by_pos[0][6] == first["day"]
     assert by_pos[1][11] == (None if frame["amount"][1] is None else Decimal("-0.0001"))
     assert all(isinstance(r[6], dt.date) or r[6] is None for r in binary_rows)
+    for pos, sealed in enumerate(frame["sealed"].to_list()):
+        assert by_pos[pos][14] == (None if sealed is None else bytes(sealed))
 
 
 async def test_empty_frame_loads_nothing(runtime: Runtime, tenant: TenantRef) -> None:

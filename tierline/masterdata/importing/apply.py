@@ -157,8 +157,19 @@ def start_sealing_money(frame: pl.DataFrame, spec: EntitySpec, codec: Any) -> Se
 
 
 def _money_columns(spec: EntitySpec, money: SealingFloats) -> list[pl.Series]:
-    sealed = money.result()
-    return [pl.Series(f.target, sealed[f.name], dtype=pl.Binary) for f in spec.money]
+    """The sealed money as fixed-size byte arrays (``Array(UInt8, n)``, null where there is
+    no value): binary COPY writes them as they are, CSV first turns them into bytes."""
+    sealed = money.matrices()
+    columns = []
+    for f in spec.money:
+        matrix, present = sealed[f.name]
+        column = pl.Series(f.target, matrix)
+        if not present.all():
+            column = pl.select(
+                pl.when(pl.lit(pl.Series(present))).then(pl.lit(column)).alias(f.target)
+            ).to_series()
+        columns.append(column)
+    return columns
 
 
 @functools.cache
@@ -215,7 +226,14 @@ def copy_payload(rows: pl.DataFrame, spec: EntitySpec) -> tuple[bytes, list[str]
 
 def csv_payload(rows: pl.DataFrame) -> tuple[bytes, list[str]]:
     """The rows as CSV for COPY (built in a worker thread, not on the event loop); binary
-    columns in PostgreSQL's hex form."""
+    columns (and fixed-size byte arrays) in PostgreSQL's hex form."""
+    arrays = [
+        pgbinary.array_as_binary(rows[name])
+        for name, dtype in rows.schema.items()
+        if isinstance(dtype, pl.Array)
+    ]
+    if arrays:
+        rows = rows.with_columns(arrays)
     hexed = [
         pl.concat_str([pl.lit("\\x"), pl.col(name).bin.encode("hex")]).alias(name)
         for name, dtype in rows.schema.items()

@@ -234,7 +234,32 @@ def _text(series: pl.Series) -> _Varying:
     return _varying(np.frombuffer(joined.encode(), dtype=np.uint8), lengths)
 
 
+def array_as_binary(series: pl.Series) -> pl.Series:
+    """A fixed-size byte array column (``Array(UInt8, n)``) as a Binary column."""
+    matrix = _byte_matrix(series)
+    values = [bytes(row) for row in matrix]
+    present = series.is_not_null().to_list()
+    return pl.Series(
+        series.name,
+        [v if keep else None for v, keep in zip(values, present, strict=True)],
+        dtype=pl.Binary,
+    )
+
+
+def _byte_matrix(series: pl.Series) -> npt.NDArray[np.uint8]:
+    """An ``Array(UInt8, n)`` column as an (rows, n) byte matrix, zeros where null."""
+    dtype = series.dtype
+    if not (isinstance(dtype, pl.Array) and dtype.inner == pl.UInt8):
+        raise TypeError(f"{series.name}: expected fixed-size bytes (Array(UInt8, n))")
+    if series.null_count():
+        zeros = pl.Series([np.zeros(dtype.size, dtype=np.uint8)], dtype=dtype)
+        series = series.fill_null(pl.lit(zeros))
+    return series.to_numpy().astype(np.uint8, copy=False).reshape(-1, dtype.size)
+
+
 def _bytea(series: pl.Series) -> _Field:
+    if isinstance(series.dtype, pl.Array):
+        return _Fixed(_byte_matrix(series), _valid(series))
     if series.dtype != pl.Binary:
         raise TypeError(f"{series.name}: bytea needs a Binary column")
     sizes = series.bin.size()

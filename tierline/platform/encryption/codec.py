@@ -156,6 +156,19 @@ class SealingFloats:
         self._presence = presence
         self._joined = joined
 
+    def matrices(self) -> dict[str, tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]]:
+        """Each column's sealed values as one row of ``SEALED_FLOAT_SIZE`` bytes per value
+        (rows where a value is not present hold a sealed 0.0 to ignore), and the presence:
+        for bulk writers, without a Python object per value."""
+        joined = self._joined if isinstance(self._joined, dict) else self._joined.result()
+        return {
+            column: (
+                np.frombuffer(joined[column], dtype=np.uint8).reshape(-1, SEALED_FLOAT_SIZE),
+                present,
+            )
+            for column, present in self._presence.items()
+        }
+
     def result(self) -> dict[str, list[bytes | None]]:
         """Each column's sealed values, ``None`` where a value is not present."""
         joined = self._joined if isinstance(self._joined, dict) else self._joined.result()
