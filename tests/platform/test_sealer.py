@@ -62,6 +62,9 @@ def test_batches_started_before_the_helper_dies_are_sealed_here(codec: FieldCode
     big = np.linspace(0, 1, 50_000)
     keys = [f"k{i}" for i in range(big.size)]
     present = np.ones(big.size, dtype=np.bool_)
+    codec.encrypt_floats(  # one batch sealed there: the helper works
+        {"revenue": (VALUES, PRESENT)}, table="t", row_keys=KEYS, in_helper_process=True
+    )
     started = [
         codec.start_encrypt_floats(
             {"revenue": (big, present)}, table="t", row_keys=keys, in_helper_process=True
@@ -102,3 +105,26 @@ def test_the_helper_ends_when_stopped(codec: FieldCodec) -> None:
     assert helper is not None
     sealer.stop_helper()
     assert helper._process.poll() is not None and not helper.alive
+
+
+def test_a_helper_that_cannot_start_is_not_tried_again_at_once(
+    codec: FieldCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A helper that ends before sealing anything (here: an interpreter that exits at once)
+    leaves the batches to this process, and no new helper is started for every batch."""
+    import shutil
+
+    false = shutil.which("false")
+    assert false is not None
+    sealer.stop_helper()
+    monkeypatch.setattr(sealer.sys, "executable", false)
+    columns = {"revenue": (VALUES, PRESENT)}
+    first = codec.encrypt_floats(columns, table="t", row_keys=KEYS, in_helper_process=True)
+    failed = sealer._helper
+    assert failed is not None and not failed.alive
+    second = codec.encrypt_floats(columns, table="t", row_keys=KEYS, in_helper_process=True)
+    assert sealer._helper is failed  # not started again
+    for sealed in (first, second):
+        assert _opened_t(codec, sealed["revenue"]) == [
+            repr(float(v)) if p else "None" for v, p in zip(VALUES, PRESENT, strict=True)
+        ]

@@ -21,6 +21,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from multiprocessing.connection import Connection, Pipe
@@ -60,6 +61,8 @@ class _Helper:
         self._outbox: queue.SimpleQueue[tuple[int, _Args] | None] = queue.SimpleQueue()
         self._ids = itertools.count()
         self.alive = True
+        self.answered = 0  # batches sealed: a helper that ends before any is not restarted soon
+        self.ended_at: float | None = None
         threading.Thread(target=self._write, name="sealer-batches", daemon=True).start()
         threading.Thread(target=self._read, name="sealer-results", daemon=True).start()
 
@@ -98,6 +101,7 @@ class _Helper:
                 job, result = self._conn.recv()
                 with self._lock:
                     future = self._pending.pop(job)
+                    self.answered += 1
                 if isinstance(result, BaseException):
                     future.set_exception(result)
                 else:
@@ -111,6 +115,7 @@ class _Helper:
             if not self.alive:
                 return
             self.alive = False
+            self.ended_at = time.monotonic()
             owed = list(self._pending.values())
             self._pending.clear()
         for future in owed:
@@ -125,10 +130,19 @@ _lock = threading.Lock()
 _helper: _Helper | None = None
 
 
+# After a helper that never sealed anything ended (it cannot start here, say), batches are
+# sealed in this process for this long before another helper is tried.
+RETRY_AFTER_SECONDS = 60.0
+
+
 def _current() -> _Helper | None:
     """The running helper, started if needed; None if it cannot be started."""
     global _helper
     with _lock:
+        if _helper is not None and not _helper.alive and _helper.answered == 0:
+            ended = _helper.ended_at or 0.0
+            if time.monotonic() - ended < RETRY_AFTER_SECONDS:
+                return None
         if _helper is None or not _helper.alive:
             try:
                 _helper = _Helper()
