@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tierline.masterdata.importing import apply as apply_module
 from tierline.masterdata.importing import pgbinary
 from tierline.masterdata.importing.apply import copy_rows, csv_payload
-from tierline.masterdata.importing.pgbinary import HEADER, TRAILER, binary_payload
+from tierline.masterdata.importing.pgbinary import HEADER, TRAILER, binary_payload, binary_pieces
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_connection
 
@@ -126,14 +127,18 @@ async def test_binary_and_csv_payloads_load_the_same_rows(
         # Many chunks, and a long value that forces the padded matrix to be split.
         monkeypatch.setattr(pgbinary, "_CHUNK_ROWS", 37)
         monkeypatch.setattr(pgbinary, "_PAD_BUDGET", 4096)
+        # Pieces cut mid-row as they are sent: the stream is one, however it is cut.
+        monkeypatch.setattr(apply_module._pieces, "__defaults__", (1000,))
     frame = sample(400, seed=7, outlier=small_chunks)
-    payload = binary_payload(frame, TYPES)
+    pieces = binary_pieces(frame, TYPES)
+    assert b"".join(pieces) == binary_payload(frame, TYPES)
     text, columns = csv_payload(frame)
     assert columns == frame.columns
     async with tenant_connection(tenant, runtime.databases) as conn:
         await create(conn, "via_binary")
         await create(conn, "via_csv")
-        await load_binary(conn, "via_binary", payload, frame.columns)
+        # the import's own path: the pieces as they are, through copy_rows
+        await copy_rows(conn, pieces, frame.columns, table="via_binary", copy_format="binary")
         await copy_rows(conn, text, columns, table="via_csv")
         binary_rows, csv_rows = await fetch(conn, "via_binary"), await fetch(conn, "via_csv")
     assert len(binary_rows) == frame.height

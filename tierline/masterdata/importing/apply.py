@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -220,13 +220,16 @@ def _binary_type(kind: Any) -> str | None:
     return None
 
 
-def copy_payload(rows: pl.DataFrame, spec: EntitySpec) -> tuple[bytes, list[str], str]:
+Payload = bytes | Sequence[bytes | memoryview]  # one buffer, or pieces sent in order
+
+
+def copy_payload(rows: pl.DataFrame, spec: EntitySpec) -> tuple[Payload, list[str], str]:
     """The rows for COPY (built in a worker thread, not on the event loop): payload, columns
     and format. Binary where every column's type allows (no text for the database to parse,
     raw bytes instead of hex), else CSV."""
     kinds = binary_types(spec)
     if kinds is not None:
-        return pgbinary.binary_payload(rows, kinds), rows.columns, "binary"
+        return pgbinary.binary_pieces(rows, kinds), rows.columns, "binary"
     return *csv_payload(rows), "csv"
 
 
@@ -256,7 +259,7 @@ def csv_payload(rows: pl.DataFrame) -> tuple[bytes, list[str]]:
 
 async def copy_rows(
     conn: AsyncConnection,
-    payload: bytes,
+    payload: Payload,
     columns: list[str],
     table: str = STAGE,
     copy_format: str = "csv",
@@ -269,11 +272,14 @@ async def copy_rows(
     )
 
 
-async def _pieces(payload: bytes, size: int = 1 << 22) -> AsyncIterator[bytes]:
+async def _pieces(payload: Payload, size: int = 1 << 22) -> AsyncIterator[memoryview]:
     """The payload in large pieces straight from memory (a file-like source would be read
-    through a worker thread 512 kB at a time, each read waiting for the GIL)."""
-    for start in range(0, len(payload), size):
-        yield payload[start : start + size]
+    through a worker thread 512 kB at a time, each read waiting for the GIL); views, not
+    copies."""
+    for buffer in [payload] if isinstance(payload, bytes) else payload:
+        view = memoryview(buffer).cast("B")
+        for start in range(0, len(view), size):
+            yield view[start : start + size]
 
 
 def direct_path(spec: EntitySpec) -> bool:

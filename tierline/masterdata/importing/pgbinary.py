@@ -64,7 +64,15 @@ _Field = _Fixed | _Varying
 
 
 def binary_payload(rows: pl.DataFrame, sql_types: Mapping[str, str]) -> bytes:
-    """``rows`` (all columns, in order) as a ``COPY … FROM STDIN (FORMAT binary)`` payload.
+    """``rows`` (all columns, in order) as a ``COPY … FROM STDIN (FORMAT binary)`` payload:
+    :func:`binary_pieces` joined."""
+    return b"".join(binary_pieces(rows, sql_types))
+
+
+def binary_pieces(rows: pl.DataFrame, sql_types: Mapping[str, str]) -> list[bytes | memoryview]:
+    """``rows`` (all columns, in order) as a ``COPY … FROM STDIN (FORMAT binary)`` payload in
+    pieces of a few megabytes, to be sent in order: joined, they would be copied once more
+    into fresh memory that the operating system must first map in.
 
     ``sql_types`` gives each column's target type: ``text`` (or ``varchar``), ``int4``,
     ``int8``, ``bool``, ``date``, ``timestamptz``, ``float8``, ``bytea`` or
@@ -85,8 +93,7 @@ def binary_payload(rows: pl.DataFrame, sql_types: Mapping[str, str]) -> bytes:
     pieces: list[bytes | memoryview] = [HEADER]
     _layout(pieces, fields, count, ends, 0, n, _CHUNK_ROWS)
     pieces.append(TRAILER)
-    # join takes numpy buffers as they are: the one copy into the result.
-    return b"".join(pieces)
+    return pieces
 
 
 def _layout(

@@ -236,7 +236,7 @@ def _check_chunk(run: _Run, chunk: pl.DataFrame) -> _Checked | None:
     return typed, money
 
 
-_Write = tuple[str, bytes, list[str], str, int]  # table, payload, columns, format, rows
+_Write = tuple[str, apply.Payload, list[str], str, int]  # table, payload, columns, format, rows
 
 
 def _seal(
