@@ -9,7 +9,8 @@ import hmac
 import polars as pl
 
 from tierline.masterdata.entities import entity
-from tierline.masterdata.importing.apply import ROW_HASH_SIZE, row_hashes
+from tierline.masterdata.importing.apply import ROW_HASH_SIZE, row_hashes, row_keys
+from tierline.platform.encryption.codec import RowKeys
 
 KEY = bytes(range(32))
 
@@ -64,3 +65,13 @@ def test_a_typed_column_hashes_as_its_text() -> None:
     numbers = text.with_columns(pl.Series(name, [10, None, 12], dtype=pl.Int64))
     as_text = text.with_columns(pl.Series(name, ["10", None, "12"]))
     assert row_hashes(numbers, spec, KEY).to_list() == row_hashes(as_text, spec, KEY).to_list()
+
+
+def test_sealing_row_keys_are_the_natural_keys_joined() -> None:
+    """Built by polars for the sealing helper: the same bytes as encoding each key."""
+    spec = entity("order_lines")
+    frame = pl.DataFrame({"order_no": ["SO1", "SØ22", "S"], "line_no": [1, 10, 3]})
+    keys = row_keys(frame, spec)
+    expected = RowKeys.of(["SO1/1", "SØ22/10", "S/3"])
+    assert keys.data == expected.data
+    assert keys.lengths.tolist() == expected.lengths.tolist()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import os
+import pickle
 import stat
 from collections.abc import Callable
 from decimal import Decimal
@@ -33,6 +34,7 @@ from tierline.platform.encryption import (
     read_header,
 )
 from tierline.platform.encryption._canonical import encode_parts
+from tierline.platform.encryption.codec import RowKeys, row_associated_data
 
 CELL = {"table": "item_margin", "column": "margin", "row_key": "item-1"}
 SECRET = "super-secret-plaintext-7f3a"
@@ -515,3 +517,21 @@ def test_masking_helpers() -> None:
     assert mask_value(Decimal("1.5"), allowed=False) == (None, True)
     assert page_value(2.0, allowed=True) == 2.0
     assert page_value(2.0, allowed=False) == MASKED == "•••"
+
+
+@given(st.text(max_size=6), st.lists(st.text(max_size=12), max_size=40))
+def test_row_associated_data_is_the_prefix_and_each_length_prefixed_key(
+    prefix: str, keys: list[str]
+) -> None:
+    """Laid out by numpy per key length, equal to concatenating each row's part: keys of
+    mixed lengths, empty and non-ASCII keys, zero bytes in the prefix."""
+    head = b"\x00" + prefix.encode()
+    assert row_associated_data(head, RowKeys.of(keys)) == [head + encode_parts(key) for key in keys]
+
+
+def test_row_keys_travel_to_the_helper_and_must_add_up() -> None:
+    keys = RowKeys.of(["SO1/1", "SO1/10", "ü"])
+    back = pickle.loads(pickle.dumps(keys))
+    assert (back.data, back.lengths.tolist(), len(back)) == (b"SO1/1SO1/10\xc3\xbc", [5, 6, 2], 3)
+    with pytest.raises(ValueError, match="do not add up"):
+        RowKeys(b"abc", np.array([1, 1], dtype=np.int64))

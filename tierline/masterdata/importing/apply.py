@@ -24,7 +24,7 @@ from tierline.masterdata.importing import pgbinary
 from tierline.masterdata.importing.reader import LINE
 from tierline.masterdata.importing.validate import Lookups, scope_expr
 from tierline.platform.db import TENANT_SCHEMA, TenantBase
-from tierline.platform.encryption.codec import SealingFloats
+from tierline.platform.encryption.codec import RowKeys, SealingFloats
 from tierline.platform.frames import read_frame
 
 STAGE = "import_stage"
@@ -82,12 +82,16 @@ async def create_stage(conn: AsyncConnection, spec: EntitySpec) -> None:
     )
 
 
-def row_keys(frame: pl.DataFrame, spec: EntitySpec) -> list[str]:
-    return (
-        frame.select(pl.concat_str([pl.col(k).cast(pl.String) for k in spec.key], separator="/"))
-        .to_series()
-        .to_list()
-    )
+def row_keys(frame: pl.DataFrame, spec: EntitySpec) -> RowKeys:
+    """Each row's natural key as sealing binds its values to it (``a/b``), built by polars:
+    no Python string per row."""
+    keys = frame.select(
+        pl.concat_str([pl.col(k).cast(pl.String) for k in spec.key], separator="/")
+    ).to_series()
+    if keys.null_count():
+        raise ValueError("a row without its natural key cannot be sealed")
+    data = keys.str.join("").item().encode("utf-8") if len(keys) else b""
+    return RowKeys(data, keys.str.len_bytes().to_numpy().astype(np.int64))
 
 
 def row_hashes(frame: pl.DataFrame, spec: EntitySpec, key: bytes) -> pl.Series:

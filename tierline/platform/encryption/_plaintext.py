@@ -104,8 +104,8 @@ def encode_floats(values: npt.NDArray[np.float64]) -> list[bytes]:
     records = np.empty(len(values), dtype=_FLOAT_RECORD)
     records["tag"] = TAG_FLOAT[0]
     records["value"] = values
-    packed, size = records.tobytes(), FLOAT_PLAINTEXT_SIZE
-    return [packed[start : start + size] for start in range(0, len(packed), size)]
+    # A void view makes one bytes object per record, a third of the cost of slicing.
+    return records.view(f"V{FLOAT_PLAINTEXT_SIZE}").tolist()  # type: ignore[no-any-return]
 
 
 def decode_floats(plains: Sequence[bytes]) -> npt.NDArray[np.float64]:

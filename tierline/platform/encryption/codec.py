@@ -110,32 +110,99 @@ class FloatSealing(NamedTuple):
         return f"FloatSealing(columns={sorted(self.prefixes)})"
 
 
+class RowKeys:
+    """Row keys as one UTF-8 buffer and each key's length in bytes: what bulk sealing binds
+    values to, without a Python string per row (and cheap to hand to the helper process)."""
+
+    __slots__ = ("data", "lengths")
+
+    def __init__(self, data: bytes, lengths: npt.NDArray[np.int64]) -> None:
+        if int(lengths.sum()) != len(data) or (lengths < 0).any():
+            raise ValueError("row key lengths do not add up to the buffer")
+        self.data, self.lengths = data, lengths
+
+    @classmethod
+    def of(cls, keys: Sequence[str]) -> RowKeys:
+        raws = [key.encode("utf-8") for key in keys]
+        return cls(b"".join(raws), np.fromiter(map(len, raws), dtype=np.int64, count=len(raws)))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getstate__(self) -> tuple[bytes, npt.NDArray[np.int64]]:
+        return self.data, self.lengths
+
+    def __setstate__(self, state: tuple[bytes, npt.NDArray[np.int64]]) -> None:
+        self.data, self.lengths = state
+
+
+def row_associated_data(prefix: bytes, keys: RowKeys) -> list[bytes]:
+    """``prefix`` followed by each row key's length-prefixed part (as ``encode_part``), one
+    bytes object per row. Laid out by numpy, one matrix per distinct key length (keys mostly
+    come in one or a few lengths), rather than two concatenations per value."""
+    lengths = keys.lengths
+    if not len(lengths):
+        return []
+    data = np.frombuffer(keys.data, dtype=np.uint8)
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    head = np.frombuffer(prefix, dtype=np.uint8)
+    distinct = np.unique(lengths)
+    if len(distinct) == 1:
+        return _associated_data_of_length(head, data, starts, int(distinct[0]))
+    found = np.empty(len(lengths), dtype=object)
+    for length in distinct.tolist():
+        rows = np.flatnonzero(lengths == length)
+        found[rows] = _associated_data_of_length(head, data, starts[rows], length)
+    return found.tolist()  # type: ignore[no-any-return]
+
+
+def _associated_data_of_length(
+    head: npt.NDArray[np.uint8],
+    data: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    length: int,
+) -> list[bytes]:
+    matrix = np.empty((len(starts), len(head) + 4 + length), dtype=np.uint8)
+    matrix[:, : len(head)] = head
+    matrix[:, len(head) : len(head) + 4] = np.frombuffer(length.to_bytes(4, "big"), np.uint8)
+    if length:
+        matrix[:, len(head) + 4 :] = data[starts[:, None] + np.arange(length)]
+    # A void view turns each row into one bytes object, trailing zero bytes included.
+    return matrix.view(f"V{matrix.shape[1]}").ravel().tolist()  # type: ignore[no-any-return]
+
+
 def seal_floats(
     sealing: FloatSealing,
     columns: Mapping[str, npt.NDArray[np.float64]],
-    row_keys: Sequence[str],
+    row_keys: Sequence[str] | RowKeys,
 ) -> dict[str, bytes]:
     """Every value of each column sealed (one AES-GCM call and one fresh nonce each), the
-    sealed values of a column joined: each is ``SEALED_FLOAT_SIZE`` bytes."""
+    sealed values of a column joined: each is ``SEALED_FLOAT_SIZE`` bytes.
+
+    The Python loop is the AES-GCM call alone (``map`` over prepared lists): nonces,
+    plaintexts and associated data come as lists from numpy, and the header, nonce and
+    ciphertext of each value are laid side by side by numpy afterwards."""
+    keys = row_keys if isinstance(row_keys, RowKeys) else RowKeys.of(row_keys)
     encrypt = AESGCM(sealing.key).encrypt
-    header = sealing.header
-    suffixes = [len(raw).to_bytes(4, "big") + raw for raw in map(str.encode, row_keys)]
+    header = np.frombuffer(sealing.header, dtype=np.uint8)
     joined: dict[str, bytes] = {}
     for column, values in columns.items():
-        prefix = sealing.prefixes[column]
-        nonces = os.urandom(NONCE_SIZE * len(values))
-        offsets = range(0, len(nonces), NONCE_SIZE)
-        joined[column] = b"".join(
-            [
-                header + nonce + encrypt(nonce, plain, prefix + suffix)
-                for nonce, plain, suffix in zip(
-                    (nonces[o : o + NONCE_SIZE] for o in offsets),
-                    encode_floats(values),
-                    suffixes,
-                    strict=True,
-                )
-            ]
-        )
+        count = len(values)
+        if count != len(keys):
+            raise ValueError(f"{column}: values and row keys differ in length")
+        if not count:
+            joined[column] = b""
+            continue
+        raw_nonces = os.urandom(NONCE_SIZE * count)
+        nonces = np.frombuffer(raw_nonces, dtype=f"V{NONCE_SIZE}").tolist()
+        ads = row_associated_data(sealing.prefixes[column], keys)
+        bodies = b"".join(map(encrypt, nonces, encode_floats(values), ads))
+        block = np.empty((count, SEALED_FLOAT_SIZE), dtype=np.uint8)
+        block[:, :HEADER_SIZE] = header
+        block[:, HEADER_SIZE:_BODY_START] = np.frombuffer(raw_nonces, np.uint8).reshape(count, -1)
+        block[:, _BODY_START:] = np.frombuffer(bodies, np.uint8).reshape(count, -1)
+        joined[column] = block.tobytes()
     return joined
 
 
@@ -245,7 +312,7 @@ class FieldCodec:
         columns: Mapping[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]],
         *,
         table: str,
-        row_keys: Sequence[str],
+        row_keys: Sequence[str] | RowKeys,
         in_helper_process: bool = False,
     ) -> dict[str, list[bytes | None]]:
         """Several float columns of the same rows (``column: (values, present)``), sealed
@@ -262,7 +329,7 @@ class FieldCodec:
         columns: Mapping[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]],
         *,
         table: str,
-        row_keys: Sequence[str],
+        row_keys: Sequence[str] | RowKeys,
         in_helper_process: bool = False,
     ) -> SealingFloats:
         """:meth:`encrypt_floats`, started now and collected with ``.result()``: in the helper

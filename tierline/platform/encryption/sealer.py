@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .codec import FloatSealing, seal_floats
+from .codec import FloatSealing, RowKeys, seal_floats
 
-_Args = tuple[FloatSealing, dict[str, npt.NDArray[np.float64]], list[str]]
+_Args = tuple[FloatSealing, dict[str, npt.NDArray[np.float64]], RowKeys]
 
 
 class HelperGone(RuntimeError):
@@ -185,10 +185,11 @@ class _Sealing:
 def submit_seal_floats(
     sealing: FloatSealing,
     columns: Mapping[str, npt.NDArray[np.float64]],
-    row_keys: Sequence[str],
+    row_keys: Sequence[str] | RowKeys,
 ) -> _Sealing:
     """Start :func:`~.codec.seal_floats` in the helper process."""
-    args: _Args = (sealing, dict(columns), list(row_keys))
+    keys = row_keys if isinstance(row_keys, RowKeys) else RowKeys.of(row_keys)
+    args: _Args = (sealing, dict(columns), keys)
     helper = _current()
     if helper is None:
         return _Sealing(None, args)
