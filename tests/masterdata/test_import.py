@@ -334,6 +334,24 @@ async def test_xlsx_values_load_and_formulas_are_refused(
     assert await count(tenant, Product) == 1
 
 
+async def test_applied_and_rejected_imports_record_the_files_sha256(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
+    """The digest is read while the import goes on; its outcome carries the file's SHA-256."""
+    import hashlib
+
+    await load_base(runtime, tenant, tmp_path)
+    good = write(tmp_path, "good.csv", LINES)
+    bad = write(tmp_path, "bad.csv", LINES + "O9,1,NOPE,S1,2026-01-05,1,EA,1,0,EUR,,\n")
+    results = [await load(runtime, tenant, "order_lines", path) for path in (good, bad)]
+    assert [r.status for r in results] == ["applied", "rejected"]
+    async with tenant_session(tenant) as s:
+        for result, path in zip(results, (good, bad), strict=True):
+            row = await s.get(Import, result.import_id)
+            assert row is not None
+            assert row.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 async def test_imports_are_recorded_and_audited(
     runtime: Runtime, tenant: TenantRef, tmp_path: Path
 ) -> None:

@@ -318,7 +318,7 @@ async def api_import(
         "profile": row.profile,
         "status": row.status,
         "file_name": row.file_name,
-        "file_sha256": row.file_sha256,
+        "file_sha256": row.file_sha256 or None,  # empty while the file is being read
         "total_rows": row.total_rows,
         "inserted": row.inserted,
         "updated": row.updated,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -144,6 +145,9 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     # False when the file is known to hold no control characters: validation skips the scan.
     scan_control: bool = True
+    # Whether to scan for control characters, known once the file's digest is read (it is
+    # read beside the preparation and the first chunk): awaited before the first check.
+    control_scan: Callable[[], Awaitable[bool]] | None = None
 
     def add_errors(self, found: pl.DataFrame) -> None:
         if found.is_empty():
@@ -398,6 +402,8 @@ class _Pipeline:
                 header = [c for c in chunk.columns if c != LINE]
                 validate.check_header(header, run.profile, run.spec)
                 header_checked = True
+                if run.control_scan is not None:
+                    run.scan_control = await run.control_scan()
             checked = await asyncio.to_thread(_check_chunk, run, chunk)
             if checked is not None:
                 await self.checked.put(checked)
@@ -506,11 +512,12 @@ async def _start(
     spec: EntitySpec,
     profile: Profile,
     file_name: str,
-    sha: str,
     size: int,
     actor: Actor,
     job_id: str | None,
 ) -> uuid.UUID:
+    """Record the import as validating. Its SHA-256 is written with its outcome: the digest
+    is read while the import goes on (empty until then)."""
     import_id = uuid.uuid4()
     async with tenant_session(tenant) as s:
         await s.execute(
@@ -520,7 +527,7 @@ async def _start(
                 profile=profile.name,
                 source_system=profile.source_system,
                 file_name=file_name[:300],
-                file_sha256=sha,
+                file_sha256="",
                 file_bytes=size,
                 status="validating",
                 created_by=actor.name,
@@ -537,6 +544,7 @@ async def _record_rejection(
     rejected: ImportRejected | FileRejected,
     actor: Actor,
     spec: EntitySpec,
+    sha: str,
 ) -> ImportResult:
     if isinstance(rejected, FileRejected):
         errors = pl.DataFrame(
@@ -566,7 +574,13 @@ async def _record_rejection(
         await s.execute(
             update(Import)
             .where(Import.id == import_id)
-            .values(status="rejected", total_rows=total, error_count=count, finished_at=utcnow())
+            .values(
+                status="rejected",
+                file_sha256=sha,
+                total_rows=total,
+                error_count=count,
+                finished_at=utcnow(),
+            )
         )
         await record(
             s,
@@ -599,16 +613,66 @@ async def run_import(
     spec = entity(entity_name)
     report = progress or _nothing
     began = time.perf_counter()
-    if isinstance(source, Path):
-        if spec.money and source.stat().st_size >= HELPER_BYTES:  # noqa: ASYNC240
+    given = _Input.start(source, file_name, spec)
+    try:
+        import_id = await _start(tenant, spec, profile, given.name, given.size, actor, job_id)
+        return await _import(runtime, tenant, spec, profile, actor, import_id, given, report, began)
+    finally:
+        await given.finish()
+
+
+@dataclass
+class _Input:
+    """What is imported (a file, or a frame from the API), its name and size, and its digest
+    (SHA-256, size, control bytes), read in a thread beside the preparation and the first
+    chunk rather than before them."""
+
+    source: Path | pl.DataFrame
+    name: str
+    size: int
+    digest: asyncio.Future[tuple[str, int, bool]]
+
+    @classmethod
+    def start(cls, source: Path | pl.DataFrame, file_name: str | None, spec: EntitySpec) -> _Input:
+        if isinstance(source, pl.DataFrame):
+            done: asyncio.Future[tuple[str, int, bool]] = asyncio.get_running_loop().create_future()
+            size = int(source.estimated_size())
+            done.set_result(("-", size, True))
+            return cls(source, file_name or "api", size, done)
+        size = source.stat().st_size
+        if spec.money and size >= HELPER_BYTES:
             sealer.start_helper()
-        sha, size, control = await asyncio.to_thread(file_digest, source)
-        name = file_name or source.name
-    else:
-        sha, size, name = "-", int(source.estimated_size()), file_name or "api"  # noqa: ASYNC240
-        control = True
-    import_id = await _start(tenant, spec, profile, name, sha, size, actor, job_id)
+        digest = asyncio.ensure_future(asyncio.to_thread(file_digest, source))
+        return cls(source, file_name or source.name, size, digest)
+
+    async def sha(self) -> str:
+        return (await self.digest)[0]
+
+    async def control_scan(self, profile: Profile) -> bool:
+        """Whether validation must look for control characters in the values."""
+        _, _, control = await self.digest
+        # An XLSX file's text is compressed: its raw bytes tell nothing.
+        xlsx = isinstance(self.source, Path) and detect_format(self.source) == "xlsx"
+        return control or not _control_free(profile) or xlsx
+
+    async def finish(self) -> None:
+        """Never leave the digest running; its error, if any, was the import's."""
+        await asyncio.gather(self.digest, return_exceptions=True)
+
+
+async def _import(
+    runtime: Runtime,
+    tenant: TenantRef,
+    spec: EntitySpec,
+    profile: Profile,
+    actor: Actor,
+    import_id: uuid.UUID,
+    given: _Input,
+    report: Progress,
+    began: float,
+) -> ImportResult:
     codec = await _load_codec(runtime, tenant)
+    source = given.source
     try:
         with (
             utf8_copy(source, profile.options.encoding)
@@ -624,22 +688,17 @@ async def run_import(
                     await apply.load_lookups(conn, spec),
                     dt.date.today(),
                 )
-                # An XLSX file's text is compressed: its raw bytes tell nothing.
-                run.scan_control = (
-                    control
-                    or not _control_free(profile)
-                    or (isinstance(source, Path) and detect_format(source) == "xlsx")
-                )
+                run.control_scan = functools.partial(given.control_scan, profile)
                 run.direct = apply.direct_path(spec)
                 run.lookup = not run.direct or await apply.has_rows(conn, spec)
                 deferred: list[str] = []
-                if run.direct and not run.lookup and size >= DEFER_INDEXES_BYTES:
+                if run.direct and not run.lookup and given.size >= DEFER_INDEXES_BYTES:
                     run.lookup = not await apply.lock_for_first_load(conn, spec)
                     if not run.lookup:
                         deferred = await apply.drop_indexes(conn, spec)
                 await apply.create_stage(conn, spec)
                 run.timed("prepare", began)
-                await _validate_and_stage(conn, run, readable, size, report)
+                await _validate_and_stage(conn, run, readable, given.size, report)
                 await report(0.9, "writing")
                 started = time.perf_counter()
                 inserted, updated = await _apply(conn, run, profile.source_system)
@@ -662,6 +721,7 @@ async def run_import(
                     .where(Import.id == import_id)
                     .values(
                         status="applied",
+                        file_sha256=await given.sha(),
                         total_rows=run.total,
                         inserted=inserted,
                         updated=updated,
@@ -669,7 +729,7 @@ async def run_import(
                         finished_at=utcnow(),
                     )
                 )
-                await _audit_applied(conn, actor, result, name, sha)
+                await _audit_applied(conn, actor, result, given.name, await given.sha())
             logger.info(
                 "import %s of %s: %s; seconds %s",
                 import_id,
@@ -678,7 +738,8 @@ async def run_import(
                 {phase: round(seconds, 2) for phase, seconds in run.timings.items()},
             )
     except (ImportRejected, FileRejected) as rejected:
-        return await _record_rejection(tenant, import_id, rejected, actor, spec)
+        sha = await given.sha()
+        return await _record_rejection(tenant, import_id, rejected, actor, spec, sha)
     await report(1.0, result.summary())
     return result
 
