@@ -535,3 +535,20 @@ def test_row_keys_travel_to_the_helper_and_must_add_up() -> None:
     assert (back.data, back.lengths.tolist(), len(back)) == (b"SO1/1SO1/10\xc3\xbc", [5, 6, 2], 3)
     with pytest.raises(ValueError, match="do not add up"):
         RowKeys(b"abc", np.array([1, 1], dtype=np.int64))
+
+
+def test_large_batches_are_sealed_in_slices_that_open_like_one(
+    codec: FieldCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tierline.platform.encryption import codec as codec_module
+
+    monkeypatch.setattr(codec_module, "_SEAL_SLICE", 3)
+    keys = [f"SO{i}/{i % 4}" for i in range(10)]  # mixed lengths across slices
+    values = np.arange(10, dtype=np.float64) * 1.5
+    present = np.ones(10, dtype=np.bool_)
+    sealed = codec.encrypt_floats({"revenue": (values, present)}, table="t", row_keys=keys)
+    back = codec.decrypt_many(sealed["revenue"], table="t", column="revenue", row_keys=keys)
+    assert back == [float(v) for v in values]
+    assert len(set(sealed["revenue"])) == 10  # fresh nonces in every slice
+    part = RowKeys.of(keys).slice(3, 7)
+    assert (part.data, part.lengths.tolist()) == (RowKeys.of(keys[3:7]).data, [5, 5, 5, 5])

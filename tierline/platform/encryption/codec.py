@@ -96,6 +96,7 @@ class _Cell(NamedTuple):
 
 
 SEALED_FLOAT_SIZE = _BODY_START + FLOAT_PLAINTEXT_SIZE + TAG_SIZE
+_SEAL_SLICE = 32_768  # values sealed per step of a large batch
 
 
 class FloatSealing(NamedTuple):
@@ -128,6 +129,11 @@ class RowKeys:
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+    def slice(self, start: int, stop: int) -> RowKeys:
+        first = int(self.lengths[:start].sum())
+        lengths = self.lengths[start:stop]
+        return RowKeys(self.data[first : first + int(lengths.sum())], lengths)
 
     def __getstate__(self) -> tuple[bytes, npt.NDArray[np.int64]]:
         return self.data, self.lengths
@@ -185,25 +191,29 @@ def seal_floats(
     ciphertext of each value are laid side by side by numpy afterwards."""
     keys = row_keys if isinstance(row_keys, RowKeys) else RowKeys.of(row_keys)
     encrypt = AESGCM(sealing.key).encrypt
-    header = np.frombuffer(sealing.header, dtype=np.uint8)
-    joined: dict[str, bytes] = {}
+    blocks = {}
     for column, values in columns.items():
-        count = len(values)
-        if count != len(keys):
+        if len(values) != len(keys):
             raise ValueError(f"{column}: values and row keys differ in length")
-        if not count:
-            joined[column] = b""
-            continue
-        raw_nonces = os.urandom(NONCE_SIZE * count)
-        nonces = np.frombuffer(raw_nonces, dtype=f"V{NONCE_SIZE}").tolist()
-        ads = row_associated_data(sealing.prefixes[column], keys)
-        bodies = b"".join(map(encrypt, nonces, encode_floats(values), ads))
-        block = np.empty((count, SEALED_FLOAT_SIZE), dtype=np.uint8)
-        block[:, :HEADER_SIZE] = header
-        block[:, HEADER_SIZE:_BODY_START] = np.frombuffer(raw_nonces, np.uint8).reshape(count, -1)
-        block[:, _BODY_START:] = np.frombuffer(bodies, np.uint8).reshape(count, -1)
-        joined[column] = block.tobytes()
-    return joined
+        blocks[column] = np.empty((len(values), SEALED_FLOAT_SIZE), dtype=np.uint8)
+        blocks[column][:, :HEADER_SIZE] = np.frombuffer(sealing.header, dtype=np.uint8)
+    # In slices, so that the per-value lists stay small whatever the batch.
+    for start in range(0, len(keys), _SEAL_SLICE):
+        stop = min(start + _SEAL_SLICE, len(keys))
+        part = keys.slice(start, stop)
+        for column, values in columns.items():
+            raw_nonces = os.urandom(NONCE_SIZE * (stop - start))
+            nonces = np.frombuffer(raw_nonces, dtype=f"V{NONCE_SIZE}").tolist()
+            ads = row_associated_data(sealing.prefixes[column], part)
+            bodies = b"".join(map(encrypt, nonces, encode_floats(values[start:stop]), ads))
+            block = blocks[column][start:stop]
+            block[:, HEADER_SIZE:_BODY_START] = np.frombuffer(raw_nonces, np.uint8).reshape(
+                -1, NONCE_SIZE
+            )
+            block[:, _BODY_START:] = np.frombuffer(bodies, np.uint8).reshape(
+                -1, SEALED_FLOAT_SIZE - _BODY_START
+            )
+    return {column: block.tobytes() for column, block in blocks.items()}
 
 
 class _Pending(Protocol):
