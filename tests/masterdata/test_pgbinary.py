@@ -190,6 +190,15 @@ def test_numeric_wire_format() -> None:
     body = payload[len(HEADER) : -len(TRAILER)]
     field_count, length = int.from_bytes(body[:2], "big"), int.from_bytes(body[2:6], "big")
     words = [int.from_bytes(body[i : i + 2], "big") for i in range(6, 6 + length, 2)]
-    # ndigits, weight, sign, dscale, then 0000 0000 0000 0001 2345 . 6789 (rounded).
-    assert (field_count, length) == (1, 20)
-    assert words == [6, 4, 0x4000, 4, 0, 0, 0, 1, 2345, 6789]
+    # ndigits, weight, sign, dscale, then 0001 2345 . 6789 (rounded): as many integer groups
+    # as the largest value needs.
+    assert (field_count, length) == (1, 14)
+    assert words == [3, 1, 0x4000, 4, 1, 2345, 6789]
+
+
+@pytest.mark.parametrize(
+    ("largest", "groups"),
+    [(0, 1), (9_999, 1), (10_000, 2), (99_999_999, 2), (100_000_000, 3), (10**17, 5)],
+)
+def test_numeric_integer_groups_fit_the_largest_value(largest: int, groups: int) -> None:
+    assert pgbinary._integer_groups(largest) == groups

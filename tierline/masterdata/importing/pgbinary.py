@@ -26,8 +26,9 @@ TRAILER = b"\xff\xff"
 _PG_EPOCH_DAYS = 10_957  # 1970-01-01 → 2000-01-01
 _PG_EPOCH_US = 946_684_800_000_000
 _INT4 = (-(2**31), 2**31 - 1)
-# Numeric values are sent as 5 integer digit groups plus one fraction group, whatever their
-# size: a fixed width keeps them a plain block; numeric_recv strips the zero groups.
+# Numeric values are sent as as many base-10000 integer digit groups as the column's largest
+# value needs (at most 5), plus one fraction group: one width for the column keeps it a plain
+# block; numeric_recv strips the zero groups.
 _NUMERIC_INT_GROUPS = 5
 _NUMERIC_MAX_SCALE = 4  # one base-10000 fraction group
 # The scaled integer must stay exact in int64 and fit the integer groups.
@@ -290,6 +291,14 @@ def _varying(values: U8, lengths: I64) -> _Varying:
     return _Varying(values, lengths, starts)
 
 
+def _integer_groups(largest: int) -> int:
+    """Base-10000 digit groups for integer parts up to ``largest`` (at least one)."""
+    groups = 1
+    while largest >= 10_000**groups and groups < _NUMERIC_INT_GROUPS:
+        groups += 1
+    return groups
+
+
 def _numeric(series: pl.Series, scale: int, valid: npt.NDArray[np.bool_] | None) -> _Fixed:
     if not 0 <= scale <= _NUMERIC_MAX_SCALE:
         raise ValueError(f"{series.name}: numeric scale {scale} not supported (0..4)")
@@ -304,14 +313,15 @@ def _numeric(series: pl.Series, scale: int, valid: npt.NDArray[np.bool_] | None)
     whole = np.trunc(scaled)
     units = whole.astype(np.int64) + (scaled - whole >= 0.5)
     integer, fraction = np.divmod(units, 10**scale)
+    int_groups = _integer_groups(int(integer.max()) if integer.size else 0)
     # ndigits, weight, sign, dscale, then the digit groups. Built one contiguous row per
     # header word or group, then transposed and byte-swapped in a single pass.
-    words = np.empty((4 + _NUMERIC_INT_GROUPS + 1, values.size), dtype=np.int16)
-    words[0] = _NUMERIC_INT_GROUPS + 1
-    words[1] = _NUMERIC_INT_GROUPS - 1  # base-10000 exponent of the first group
+    words = np.empty((4 + int_groups + 1, values.size), dtype=np.int16)
+    words[0] = int_groups + 1
+    words[1] = int_groups - 1  # base-10000 exponent of the first group
     words[2] = np.where((values < 0) & (units != 0), 0x4000, 0)
     words[3] = scale
-    for i in range(_NUMERIC_INT_GROUPS - 1, -1, -1):
+    for i in range(int_groups - 1, -1, -1):
         integer, words[4 + i] = np.divmod(integer, 10_000)
     words[-1] = fraction * 10 ** (_NUMERIC_MAX_SCALE - scale)
     groups = words.T.astype(">i2", order="C")
