@@ -30,7 +30,7 @@ ROUNDS = int(os.environ.get("TIERLINE_BENCH_IMPORT_ROUNDS", "3"))
 GENERATE = """
 import sys
 from pathlib import Path
-from tierline.masterdata.synthetic import generate
+from tierline.demo.synthetic import generate
 d = generate("large")
 out = Path(sys.argv[1])
 for name in ("customers", "products", "uom_conversions", "locations"):

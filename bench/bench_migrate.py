@@ -17,7 +17,7 @@ SCHEMAS = 1000
 async def naive_check(runtime) -> float:  # type: ignore[no-untyped-def]
     from alembic.runtime.migration import MigrationContext
 
-    from tierline.tenants.service import list_tenants
+    from tierline.platform.tenant_directory import list_tenants
 
     tenants = await list_tenants(runtime.databases)
     started = time.perf_counter()

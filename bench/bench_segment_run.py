@@ -48,7 +48,7 @@ class PeakRss:
 
 
 async def main() -> None:
-    from tierline.masterdata.seeding import seed_tenant
+    from tierline.demo.seeding import seed_tenant
     from tierline.platform.encryption.store import kms_from_settings
     from tierline.platform.identity.users import Actor
     from tierline.platform.tenancy import tenant_session

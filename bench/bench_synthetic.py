@@ -41,7 +41,7 @@ def child(scale: str, seed: int, as_of: str) -> dict[str, Any]:
     """Generate one scale in this (fresh) process and measure it."""
     import gc
 
-    from tierline.masterdata.synthetic import generate
+    from tierline.demo.synthetic import generate
 
     gc.collect()
     baseline = peak_rss_mb()

@@ -96,7 +96,7 @@ async def make_tenant(runtime: Runtime) -> TenantFactory:
 async def seeded_tenant(runtime: Runtime) -> TenantRef:
     """One tenant with the ``small`` synthetic data set, shared by the session (read-mostly:
     tests that write to it use their own scheme codes)."""
-    from tierline.masterdata.seeding import seed_tenant
+    from tierline.demo.seeding import seed_tenant
     from tierline.platform.encryption.store import kms_from_settings
     from tierline.tenants.service import provision_tenant
 

@@ -11,8 +11,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import tierline.platform.control_plane
 import tierline.platform.jobs.models
-import tierline.tenants.models  # noqa: F401 - registers the control tables
+import tierline.tenants.models  # noqa: F401
 from tierline.platform.db import ControlBase
 from tierline.platform.runtime import build_runtime
 

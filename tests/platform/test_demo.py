@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from tierline.platform.demo import DEMO_TENANTS, prepare_demo
+from tierline.demo.steps import prepare_demo
+from tierline.demo.tenants import DEMO_TENANTS
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import tenant_session
+from tierline.platform.tenant_directory import TenantDirectory
 from tierline.segmentation.entitlement_models import EntitlementVersion
 from tierline.segmentation.models import SegmentAssignment, SegmentationRun
-from tierline.tenants.service import TenantDirectory
 
 
 async def test_demo_has_schemes_with_history_entitlements_and_portal_logins(

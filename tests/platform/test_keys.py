@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import TenantFactory
 from tierline.platform.audit.models import AuditLog
+from tierline.platform.control_plane import Tenant
 from tierline.platform.encryption import FieldCodec, IntegrityError, key_version_of
 from tierline.platform.encryption import jobs as key_jobs
 from tierline.platform.encryption.cli import keys_app
@@ -43,10 +44,9 @@ from tierline.platform.jobs import get_tenant_job
 from tierline.platform.jobs.worker import execute_job
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantNotFound, TenantRef, tenant_session
+from tierline.platform.tenant_directory import TenantDirectory
 from tierline.tenants.cli import delete_command
 from tierline.tenants.deletion import delete_tenant
-from tierline.tenants.models import Tenant
-from tierline.tenants.service import TenantDirectory
 
 SECRET = OIDC_CLIENT_SECRET
 

@@ -51,7 +51,7 @@ from tierline.platform.identity.tokens import (
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.tenants.service import TenantDirectory
+from tierline.platform.tenant_directory import TenantDirectory
 
 TOKEN_URL = "/api/v1/oauth/token"
 SCOPES = ["masterdata:read", "segments:read"]
@@ -552,7 +552,7 @@ async def test_token_of_a_never_acts_in_b(
 async def test_suspended_tenant_tokens_stop(
     runtime: Runtime, valid: str, state: State, tenant: TenantRef
 ) -> None:
-    from tierline.tenants.models import Tenant
+    from tierline.platform.control_plane import Tenant
 
     async with runtime.databases.control.begin() as conn:
         await conn.execute(update(Tenant).where(Tenant.id == tenant.id).values(status="suspended"))

@@ -23,9 +23,9 @@ from tests.portal.test_portal import portal_sign_in
 from tierline.platform.identity import web
 from tierline.platform.identity.session_cache import SessionCache
 from tierline.platform.runtime import Runtime
+from tierline.platform.tenant_directory import TenantDirectory
 from tierline.policies import Grant
 from tierline.portal.cache import PortalCache
-from tierline.tenants.service import TenantDirectory
 
 API = "/api/v1/portal/entitlements"
 LIVE_WITHIN = 10.0
@@ -194,8 +194,8 @@ async def test_a_suspended_tenant_is_refused_within_the_ttl(
 ) -> None:
     from sqlalchemy import update
 
+    from tierline.platform.control_plane import Tenant
     from tierline.platform.tenancy import TenantNotFound
-    from tierline.tenants.models import Tenant
 
     tenant = await make_tenant()
     directory = TenantDirectory(runtime.databases, ttl_seconds=0.5)

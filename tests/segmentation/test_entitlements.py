@@ -299,7 +299,7 @@ async def test_version_below_a_contract_is_refused(
 
 
 async def test_demo_seed_is_idempotent(runtime: Runtime, tenant: TenantRef) -> None:
-    from tierline.segmentation.entitlements_demo import seed_entitlements
+    from tierline.demo.service_levels import seed_entitlements
 
     code = await publish_customer_scheme(runtime, tenant, "demo")
     await seed_entitlements(runtime, tenant)

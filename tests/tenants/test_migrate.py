@@ -59,7 +59,7 @@ async def test_control_stream_upgrades_from_empty(runtime: Runtime) -> None:
 
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from tierline.tenants.migrate import migrate_control
+    from tierline.platform.control_plane import migrate_control
 
     name = f"tl_empty_{uuid.uuid4().hex[:8]}"
     async with runtime.databases.control.connect() as conn:

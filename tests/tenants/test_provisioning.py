@@ -7,6 +7,7 @@ from sqlalchemy import select, text
 
 from tests.conftest import unique_slug
 from tierline.platform.alembic_runner import head_revision
+from tierline.platform.control_plane import Tenant
 from tierline.platform.databases import (
     Databases,
     RegionUnavailable,
@@ -16,9 +17,9 @@ from tierline.platform.databases import (
 from tierline.platform.db import InvalidSlug
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import tenant_session
+from tierline.platform.tenant_directory import list_tenants
 from tierline.tenants.errors import DuplicateTenant, ProvisioningFailed, SchemaConflict
-from tierline.tenants.models import Tenant
-from tierline.tenants.service import list_tenants, provision_tenant
+from tierline.tenants.service import provision_tenant
 
 
 async def schema_exists(runtime: Runtime, region: str, schema: str) -> bool:

@@ -69,7 +69,6 @@ from tierline.platform.identity.web import (
     ensure_same_tenant,
     scopes_with,
 )
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.tenants.controllers import provide_tenant
 
@@ -78,25 +77,6 @@ MARGIN = "margin:read"
 RESULTS_ID = "results"  # the element htmx swaps; also what ``HX-Target`` names
 
 RawQuery = dict[str, str | None]
-
-register_nav(
-    NavItem(
-        "Customers",
-        "customers",
-        READ,
-        "Search accounts by code or name; hierarchy, sources and twelve months of orders.",
-        10,
-    )
-)
-register_nav(
-    NavItem(
-        "Products",
-        "products",
-        READ,
-        "Search SKUs; unit conversions, sources and twelve months of demand.",
-        20,
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------

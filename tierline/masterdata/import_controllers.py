@@ -31,22 +31,12 @@ from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import SIGNED_IN, ensure_same_tenant
 from tierline.platform.jobs import JobNotFound, get_tenant_job, submit_tenant_job
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import tenant_session
 
 # The hard cap Litestar enforces while reading the body; the configurable limit
 # (TIERLINE_MAX_UPLOAD_BYTES) is checked while the upload streams to disk.
 UPLOAD_HARD_CAP = 4 * 1024 * 1024 * 1024
-register_nav(
-    NavItem(
-        "Imports",
-        "imports",
-        "imports:run",
-        "Load ERP exports (CSV/XLSX) with full validation and error reports.",
-        30,
-    )
-)
 
 
 class ImportRefused(DomainError):

@@ -54,23 +54,12 @@ from tierline.platform.identity.web import (
     ensure_same_tenant,
     scopes_with,
 )
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 READ = "dataquality:read"
 RESOLVE = "steward:resolve"
 MARGIN = "margin:read"
 STEWARDS_OFFERED = 1000  # suggestions in the steward field; any active staff e-mail is accepted
-
-register_nav(
-    NavItem(
-        "Data quality",
-        "data-quality",
-        READ,
-        "Stale feeds, estimated margins, implausible values, missing attributes.",
-        35,
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------

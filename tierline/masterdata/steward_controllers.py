@@ -33,7 +33,6 @@ from tierline.platform.identity.web import (
     ensure_same_tenant,
     scopes_with,
 )
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import tenant_session
 
@@ -42,10 +41,6 @@ PAGE_SIZE = 20
 ENTITIES = ("customer", "product")
 ACTIONS: dict[golden.Decision, str] = {"merge": "golden.merge", "keep_apart": "golden.keep_apart"}
 REASON_MAX = 500
-
-register_nav(
-    NavItem("Data steward", "steward", PERMISSION, "Resolve ambiguous golden-record matches.", 40)
-)
 
 
 def steward_scopes(request: Request[Any, Any, Any], principal: Principal) -> frozenset[str] | None:

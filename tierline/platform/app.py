@@ -31,6 +31,7 @@ from tierline.platform.observability import configure_logging, request_context_m
 from tierline.platform.runtime import Runtime, build_runtime, install_runtime
 from tierline.platform.security_headers import SecurityHeaders
 from tierline.platform.settings import Settings, get_settings
+from tierline.platform.tenant_directory import TenantDirectory
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -70,6 +71,7 @@ class ApplicationCore(InitPluginProtocol):
         self.extra_routes = extra_routes or []
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        assembly.install_navigation()
         app_config.route_handlers.extend(
             [health, ready, *assembly.domain_route_handlers(), *self.extra_routes]
         )
@@ -98,8 +100,6 @@ class ApplicationCore(InitPluginProtocol):
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        from tierline.tenants.service import TenantDirectory
-
         owns_runtime = self.runtime is None
         runtime = self.runtime
         if runtime is None:

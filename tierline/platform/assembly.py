@@ -1,16 +1,27 @@
-"""Where the domains plug into the chassis: their routes, templates, job handlers and
-lifespan hooks.
+"""Composes what the domains declare: routes, templates, jobs, commands, lifespans, menus, demo.
 
-Platform code imports domains only through this list, so a new domain is one line here.
+This is the one place where chassis code reaches the domains (a test parses the sources to keep
+it so): it imports each listed package's ``plugin`` module (``tierline.platform.plugins``) and
+discovers, anywhere inside the package, its ``controllers`` modules (their ``ROUTES``), its
+``jobs`` modules (handlers and periodic tasks register on import) and its ``templates`` folders.
+A new domain is one line in ``PACKAGES``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-DOMAINS = (
+from tierline.platform.plugins import Command, DemoStep, Plugin, resolve
+
+ROOT = Path(__file__).resolve().parent.parent  # the ``tierline`` package
+
+# Chassis services first, then the domains from the bottom layer up.
+PACKAGES = (
     "platform.identity",
     "platform.encryption",
     "platform.audit",
@@ -19,13 +30,24 @@ DOMAINS = (
     "policies",
     "masterdata",
     "segmentation",
+    "service_levels",
+    "governance",
     "inventory",
     "monitoring",
     "portal",
+    "demo",
 )
+
+_loading = threading.RLock()
+_loaded = False
+
+
+def _folder(package: str) -> Path:
+    return ROOT.joinpath(*package.split("."))
 
 
 def _import(module: str) -> Any | None:
+    """The module, or None when it does not exist (a package without a ``plugin``)."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -34,42 +56,109 @@ def _import(module: str) -> Any | None:
         raise
 
 
+@functools.cache
+def plugins() -> tuple[tuple[str, Plugin], ...]:
+    """Every package with its declaration (an empty one when it declares nothing)."""
+    found = []
+    for package in PACKAGES:
+        module = _import(f"tierline.{package}.plugin")
+        found.append((package, getattr(module, "PLUGIN", Plugin())))
+    return tuple(found)
+
+
+def _modules_named(package: str, stem: str) -> Iterator[str]:
+    """``tierline.<package>[.<sub>...].<stem>`` for every such module in the package tree."""
+    folder = _folder(package)
+    hits = [*folder.rglob(f"{stem}.py"), *(p.parent for p in folder.rglob(f"{stem}/__init__.py"))]
+    for path in sorted(set(hits)):
+        relative = path.relative_to(ROOT).with_suffix("")
+        if "templates" in relative.parts:
+            continue
+        yield "tierline." + ".".join(relative.parts)
+
+
+def load_plugins() -> None:
+    """Import every ``jobs`` module and every declared extension (idempotent, thread-safe), so
+    job handlers, periodic tasks and cross-domain hooks are registered."""
+    global _loaded
+    if _loaded:
+        return
+    with _loading:
+        if _loaded:
+            return
+        for package, plugin in plugins():
+            for module in _modules_named(package, "jobs"):
+                importlib.import_module(module)
+            for module in plugin.extensions:
+                importlib.import_module(module)
+        _loaded = True
+
+
+def load_models() -> None:
+    """Import every ``models`` module, so every table (and encrypted column) is registered."""
+    for package, _plugin in plugins():
+        for module in _modules_named(package, "models"):
+            importlib.import_module(module)
+
+
 def load_job_handlers() -> None:
-    """Import every domain's ``jobs`` module so its handlers register."""
-    for domain in DOMAINS:
-        _import(f"tierline.{domain}.jobs")
-
-
-def domain_lifespans() -> list[Any]:
-    """``lifespan`` of every domain's ``lifespan`` module: ``(app, runtime)`` to an async
-    context manager the web app enters once its runtime is open (background listeners)."""
-    hooks: list[Any] = []
-    for domain in DOMAINS:
-        module = _import(f"tierline.{domain}.lifespan")
-        if module is not None:
-            hooks.append(module.lifespan)
-    return hooks
+    """Register every job handler and periodic task (see ``load_plugins``)."""
+    load_plugins()
 
 
 def domain_route_handlers() -> list[Any]:
-    """``ROUTES`` of every ``controllers`` or ``*_controllers`` module of every domain."""
-    root = Path(__file__).resolve().parent.parent
+    """``ROUTES`` of every ``controllers`` module of every package, sub-packages included."""
     handlers: list[Any] = []
-    for domain in DOMAINS:
-        folder = root.joinpath(*domain.split("."))
-        names = sorted(p.stem for p in folder.glob("*controllers.py"))
-        for name in names:
-            module = _import(f"tierline.{domain}.{name}")
-            if module is not None:
-                handlers.extend(getattr(module, "ROUTES", []))
+    for package, _plugin in plugins():
+        for module in _modules_named(package, "controllers"):
+            handlers.extend(getattr(importlib.import_module(module), "ROUTES", []))
     return handlers
 
 
 def template_directories() -> list[Path]:
-    root = Path(__file__).resolve().parent.parent
-    dirs = [root / "platform" / "templates"]
-    for domain in DOMAINS:
-        candidate = root.joinpath(*domain.split("."), "templates")
-        if candidate.is_dir():
-            dirs.append(candidate)
+    """The chassis templates, then every ``templates`` folder of every package."""
+    dirs = [ROOT / "platform" / "templates"]
+    for package, _plugin in plugins():
+        dirs.extend(sorted(p for p in _folder(package).rglob("templates") if p.is_dir()))
     return dirs
+
+
+def domain_lifespans() -> list[Any]:
+    """Each declared lifespan hook: ``(app, runtime) -> async context manager``."""
+    return [resolve(target) for _package, plugin in plugins() for target in plugin.lifespans]
+
+
+def install_navigation() -> None:
+    """Put every declared staff menu entry in the menu."""
+    from tierline.platform.navigation import register_nav
+
+    for _package, plugin in plugins():
+        for item in plugin.navigation:
+            register_nav(item)
+
+
+def commands() -> list[Command]:
+    return [command for _package, plugin in plugins() for command in plugin.commands]
+
+
+def mount_commands(app: Any) -> None:
+    """Add every declared command and command group to the ``tierline`` Typer ``app``."""
+    import typer
+
+    for command in commands():
+        target = resolve(command.target)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=command.name)
+        else:
+            app.command(command.name)(target)
+
+
+def before_serving() -> list[Any]:
+    """Each declared preparation ``tierline serve`` runs first on the embedded default."""
+    return [resolve(target) for _package, plugin in plugins() for target in plugin.before_serving]
+
+
+def demo_steps() -> list[DemoStep]:
+    """What ``tierline demo`` runs for each demo tenant, in order."""
+    steps = [step for _package, plugin in plugins() for step in plugin.demo_steps]
+    return sorted(steps, key=lambda s: (s.order, s.name))

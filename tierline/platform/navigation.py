@@ -34,23 +34,3 @@ def nav_items(principal: Any) -> list[dict[str, str]]:
         for i in sorted(_ITEMS.values(), key=lambda i: (i.order, i.label))
         if i.permission in held
     ]
-
-
-register_nav(
-    NavItem(
-        "Users & roles",
-        "admin/users",
-        "users:manage",
-        "Invite staff, grant roles per scope, lock or disable accounts.",
-        80,
-    )
-)
-register_nav(
-    NavItem(
-        "Audit log",
-        "audit",
-        "audit:read",
-        "Every sign-in, change and export, hash-chained and verifiable.",
-        90,
-    )
-)

@@ -25,32 +25,12 @@ from tierline.platform.identity.web import (
     scopes_with,
     session_store,
 )
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import tenant_session
 from tierline.portal import branding as branding_service
 from tierline.portal.invitations import invite_portal_user, list_portal_users, revoke_portal_user
 
 INVITE = "portal:invite"
 BRANDING = "users:manage"
-
-register_nav(
-    NavItem(
-        "Portal users",
-        "portal-users",
-        INVITE,
-        "Invite your customers' people to the customer portal; revoke their access.",
-        70,
-    )
-)
-register_nav(
-    NavItem(
-        "Portal branding",
-        "portal-branding",
-        BRANDING,
-        "Name, logo and colours of the customer portal.",
-        86,
-    )
-)
 
 
 def _back(principal: Principal, done: str | None = None, error: str | None = None) -> Response[Any]:

@@ -21,9 +21,9 @@ TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
 
 
 async def _tenant(runtime: Any, slug: str) -> Any:
-    from tierline.platform.cli import _tenant_by_slug
+    from tierline.platform.commands import tenant_by_slug
 
-    return await _tenant_by_slug(runtime, slug)
+    return await tenant_by_slug(runtime, slug)
 
 
 @segment_app.command("run")
@@ -35,7 +35,7 @@ def run_command(
     ] = None,
 ) -> None:
     """Classify now with the scheme's published version and apply what its rules allow."""
-    from tierline.platform.cli import run
+    from tierline.platform.commands import run
     from tierline.platform.identity.users import Actor
     from tierline.platform.runtime import open_runtime
     from tierline.segmentation.runs import RunOutcome, run_scheme
@@ -85,7 +85,7 @@ def verify_command(
     tenant: TenantOption,
 ) -> None:
     """Recompute a run from its archived features; exit 1 when the result differs."""
-    from tierline.platform.cli import run
+    from tierline.platform.commands import run
     from tierline.platform.runtime import open_runtime
     from tierline.segmentation.verify import Verification, verify_run
 
@@ -123,7 +123,7 @@ def publish_command(
     note: Annotated[str | None, typer.Option(help="Why this version.")] = None,
 ) -> None:
     """Create the scheme if new, make the file its draft and publish it."""
-    from tierline.platform.cli import run
+    from tierline.platform.commands import run
     from tierline.platform.identity.users import Actor
     from tierline.platform.runtime import open_runtime
     from tierline.platform.tenancy import tenant_session
@@ -158,7 +158,7 @@ def publish_command(
 @segment_app.command("list")
 def list_command(tenant: TenantOption) -> None:
     """The tenant's schemes, their versions in force and schedules."""
-    from tierline.platform.cli import run
+    from tierline.platform.commands import run
     from tierline.platform.runtime import open_runtime
     from tierline.platform.tenancy import tenant_session
     from tierline.segmentation.store import list_schemes, scheme_summary

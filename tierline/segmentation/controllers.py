@@ -39,7 +39,6 @@ from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import SIGNED_IN, actor_of, allowed_here, ensure_same_tenant
 from tierline.platform.jobs import JobNotFound, get_tenant_job
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation import export, queries
 from tierline.segmentation.models import SegmentationScheme
@@ -71,16 +70,6 @@ RUN = "segments:run"
 APPROVE = "overrides:approve"
 APPROVE_MAJOR = "overrides:approve_major"
 MAX_TEXT = 200_000  # characters of a scheme document
-
-register_nav(
-    NavItem(
-        "Segments",
-        "segments",
-        READ,
-        "Schemes and their rules, classification runs, assignments and pending moves.",
-        40,
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------

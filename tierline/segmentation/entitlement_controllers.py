@@ -27,7 +27,6 @@ from tierline.platform.access import requires
 from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import SIGNED_IN, actor_of, allowed_here, ensure_same_tenant
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.contracts import (
     ContractInput,
@@ -69,16 +68,6 @@ PERCENT_FIELDS = (
 INT_FIELDS = ("quoted_lead_time_days", "allocation_priority", "picking_priority")
 CONTRACT_PERCENT = ("fill_rate_min", "otif_min", "perfect_order_min")
 MAX_ESCALATION_ROWS = 10
-
-register_nav(
-    NavItem(
-        "Entitlements",
-        "segments/entitlements",
-        READ,
-        "Service levels per segment, contracts and escalation paths.",
-        45,
-    )
-)
 
 
 def _today() -> date:

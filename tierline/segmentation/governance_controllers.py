@@ -42,7 +42,6 @@ from tierline.platform.errors import DomainError
 from tierline.platform.identity.models import RoleGrant, User
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import SIGNED_IN, actor_of, ensure_same_tenant, scopes_with
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.request_body import json_object
 from tierline.platform.tenancy import tenant_session
 from tierline.policies import DEFAULT_POLICY, ROLES, decision_rights
@@ -68,16 +67,6 @@ PAGE_LIMIT = 200
 _ITEM = re.compile(r"^(override|move):(\d{1,18})$")
 _DECIDE_REF = re.compile(r"^(\d{1,18}):decide$")
 CSS_PATH = "/assets/segmentation.css"
-
-register_nav(
-    NavItem(
-        "Approvals",
-        "approvals",
-        READ,
-        "Override requests and pending moves waiting for a decision.",
-        45,
-    )
-)
 
 
 class InputRefused(DomainError):

@@ -31,7 +31,7 @@ async def expire_tenant(runtime: Runtime, tenant: TenantRef, today: date) -> Exp
 
 async def expire_all_tenants(runtime: Runtime, today: date | None = None) -> int:
     """Every active tenant in every region; how many overrides were reverted or expired."""
-    from tierline.tenants.service import TenantDirectory, list_tenants
+    from tierline.platform.tenant_directory import TenantDirectory, list_tenants
 
     today = today or datetime.now(UTC).date()
     directory = TenantDirectory(runtime.databases, ttl_seconds=0)

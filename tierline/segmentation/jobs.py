@@ -86,7 +86,7 @@ async def schedule_tenant(runtime: Runtime, tenant: TenantRef, now: datetime) ->
 
 async def schedule_due_runs(runtime: Runtime, now: datetime | None = None) -> int:
     """Every active tenant in every region; how many runs were queued."""
-    from tierline.tenants.service import TenantDirectory, list_tenants
+    from tierline.platform.tenant_directory import TenantDirectory, list_tenants
 
     now = now or datetime.now(UTC)
     directory = TenantDirectory(runtime.databases, ttl_seconds=0)

@@ -18,10 +18,11 @@ from tierline.platform.jobs import get_control_job, submit_control_job
 from tierline.platform.observability import bind_tenant
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef
+from tierline.platform.tenant_directory import list_tenants
 from tierline.tenants.errors import DuplicateTenant
 from tierline.tenants.jobs import PROVISION
 from tierline.tenants.schemas import JobOut, TenantCreate, TenantOut
-from tierline.tenants.service import list_tenants, validate_name
+from tierline.tenants.service import validate_name
 
 
 async def provide_tenant(tenant: FromPath[str], state: State) -> TenantRef:

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tierline.platform.control_plane import Tenant
 from tierline.platform.databases import Databases
 from tierline.platform.db import utcnow, validate_slug
 from tierline.platform.encryption.store import forget_tenant
 from tierline.platform.identity.users import Actor
 from tierline.platform.tenancy import TenantNotFound
 from tierline.tenants.errors import TenantError
-from tierline.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tierline.platform.alembic_runner import head_revision, run_upgrade
+from tierline.platform.control_plane import Tenant, ensure_region_rows, migrate_control
 from tierline.platform.databases import Databases
-from tierline.tenants.models import Tenant
-from tierline.tenants.service import ensure_region_rows
+from tierline.platform.runtime import Runtime
 
 _UNION_CHUNK = 400
 
@@ -48,24 +48,6 @@ class MigrationReport:
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
-
-
-async def _control_version(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        exists = (await conn.execute(text("SELECT to_regclass('public.alembic_version')"))).scalar()
-        if exists is None:
-            return None
-        return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-
-
-async def migrate_control(databases: Databases) -> tuple[str | None, str]:
-    before = await _control_version(databases.control)
-    head = head_revision("control")
-    if before != head:
-        async with databases.control.begin() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('tierline:control'))"))
-            await run_upgrade(conn, "control", None)
-    return before, head
 
 
 async def schema_revisions(engine: AsyncEngine, schemas: list[str]) -> dict[str, str | None]:
@@ -200,3 +182,9 @@ async def _record_revisions(
             await conn.execute(
                 update(Tenant).where(Tenant.slug == r.slug).values(schema_revision=r.after)
             )
+
+
+async def migrate_before_serving(runtime: Runtime) -> list[str]:
+    """Bring the control database and every tenant schema to head; a line per failed schema."""
+    report = await migrate_all(runtime.databases, runtime.settings.migrate_concurrency)
+    return [f"{failed.slug} not migrated: {failed.error}" for failed in report.failed]

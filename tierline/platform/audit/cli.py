@@ -26,7 +26,7 @@ def _group() -> None:
 async def _verify(slug: str) -> VerifyResult | None:
     """The chain check for ``slug``; None when no active tenant has that slug."""
     from tierline.platform.runtime import open_runtime
-    from tierline.tenants.service import TenantDirectory
+    from tierline.platform.tenant_directory import TenantDirectory
 
     async with open_runtime() as runtime:
         try:
@@ -43,7 +43,7 @@ def verify(
 ) -> None:
     """Walk the tenant's whole audit log and check every hash link (exit 1 if broken)."""
     # Imported here: the top-level CLI imports this module to mount it.
-    from tierline.platform.cli import run
+    from tierline.platform.commands import run
 
     result = run(lambda: _verify(tenant))
     if result is None:

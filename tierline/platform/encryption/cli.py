@@ -30,7 +30,7 @@ async def _rotate(slug: str, batch_size: int | None) -> dict[str, Any]:
     from tierline.platform.encryption.jobs import rotate_keys
     from tierline.platform.identity.users import Actor
     from tierline.platform.runtime import open_runtime
-    from tierline.tenants.service import TenantDirectory
+    from tierline.platform.tenant_directory import TenantDirectory
 
     async with open_runtime() as runtime:
         try:
@@ -71,7 +71,7 @@ def rotate(
     """Make a new data key active, then re-encrypt every value under it (resumes an unfinished
     rotation instead of starting another)."""
     # Imported here: the top-level CLI imports this module to mount it.
-    from tierline.platform.cli import run
+    from tierline.platform.commands import run
 
     try:
         result = run(lambda: _rotate(tenant, batch_size))

@@ -20,7 +20,6 @@ instead of starting a new rotation.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -119,17 +118,11 @@ async def rotate_key_step(
 
 
 def load_domain_models() -> None:
-    """Import every domain's ``models`` so each registers its encrypted columns: a column the
+    """Import every package's ``models`` so each registers its encrypted columns: a column the
     walk does not know about would keep values under a retired key."""
-    from tierline.platform.assembly import DOMAINS
+    from tierline.platform.assembly import load_models
 
-    for domain in DOMAINS:
-        module = f"tierline.{domain}.models"
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    load_models()
 
 
 def _seal_header(version: int) -> bytes:

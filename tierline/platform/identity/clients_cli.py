@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Column, Table
 
-from tierline.platform.runtime import Runtime, open_runtime
-from tierline.platform.tenancy import TenantRef
+from tierline.platform.commands import console, err, run, tenant_by_slug
+from tierline.platform.runtime import open_runtime
 
 clients_app = typer.Typer(help="Register and list machine clients (OAuth2).", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one line."""
-
-
-def _run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run ``main``; expected failures become one line on stderr and exit status 1."""
-    from tierline.platform.databases import RegionUnavailable
-    from tierline.platform.errors import DomainError
-    from tierline.platform.settings import SettingsError
-
-    try:
-        return asyncio.run(main())  # type: ignore[arg-type]
-    except (CliError, DomainError, RegionUnavailable, SettingsError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-
-
-async def _tenant(runtime: Runtime, slug: str) -> TenantRef:
-    from tierline.platform.tenancy import TenantNotFound
-    from tierline.tenants.service import TenantDirectory
-
-    try:
-        return await TenantDirectory(runtime.databases, ttl_seconds=0).get(slug)
-    except TenantNotFound:
-        raise CliError(f"no active tenant '{slug}'") from None
 
 
 @clients_app.command("create")
@@ -60,10 +27,10 @@ def create(
 
     async def main() -> tuple[str, str]:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             return await create_client(ref, name, split_scopes(scopes), "cli", actor_kind="system")
 
-    client_id, secret = _run(main)
+    client_id, secret = run(main)
     console.print(f"client_id:     {client_id}", highlight=False)
     console.print(f"client_secret: {secret}", highlight=False)
     err.print(
@@ -79,9 +46,9 @@ def list_(tenant: TenantOption) -> None:
 
     async def main() -> list[ClientInfo]:
         async with open_runtime() as runtime:
-            return await list_clients(await _tenant(runtime, tenant))
+            return await list_clients(await tenant_by_slug(runtime, tenant))
 
-    rows = _run(main)
+    rows = run(main)
     table = Table("name", "scopes", "status", "created", "last used")
     # The id is what gets copied into an ERP's configuration: never wrapped across lines.
     table.columns.insert(0, Column("client id", no_wrap=True))
@@ -108,8 +75,8 @@ def revoke(
 
     async def main() -> bool:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             return await revoke_client(ref, client_id, "cli", actor_kind="system")
 
-    changed = _run(main)
+    changed = run(main)
     console.print(f"revoked {client_id}" if changed else f"{client_id} was already revoked")

@@ -30,7 +30,6 @@ from tierline.platform.identity.oidc import (
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.users import STAFF_ROLES
 from tierline.platform.identity.web import SIGNED_IN
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.observability import current_request_id
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.policies import ROLES
@@ -43,17 +42,6 @@ TENANT = {"current_tenant": provide_tenant}
 # Starting and finishing a sign-in both count: 30 complete attempts per 10 minutes per address,
 # staff and portal flows together.
 SSO_IP_LIMIT, SSO_IP_WINDOW = 60, 600
-
-register_nav(
-    NavItem(
-        "Single sign-on",
-        "admin/sso",
-        "sso:manage",
-        "Let staff and customer portal users sign in through your identity provider "
-        "(OpenID Connect).",
-        85,
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------

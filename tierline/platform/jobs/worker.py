@@ -32,7 +32,7 @@ SWEEP_AFTER_SECONDS = 300
 async def _tenant(runtime: Runtime, slug: str | None) -> TenantRef | None:
     if slug is None:
         return None
-    from tierline.tenants.service import TenantDirectory
+    from tierline.platform.tenant_directory import TenantDirectory
 
     return await TenantDirectory(runtime.databases, ttl_seconds=0).get(slug)
 
@@ -80,7 +80,7 @@ async def run_job(ctx: dict[str, Any], tenant_slug: str | None, job_id: str) -> 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
     """Enqueue jobs whose rows were written while Redis was unreachable."""
     runtime: Runtime = ctx["runtime"]
-    from tierline.tenants.service import list_tenants
+    from tierline.platform.tenant_directory import list_tenants
 
     swept = 0
     scopes: list[TenantRef | None] = [None]

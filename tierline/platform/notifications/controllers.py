@@ -19,7 +19,6 @@ from litestar.response import Redirect, Template
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import ensure_same_tenant, provide_principal
-from tierline.platform.navigation import NavItem, register_nav
 from tierline.platform.notifications.schemas import (
     MarkReadIn,
     MarkReadOut,
@@ -39,15 +38,6 @@ from tierline.tenants.controllers import provide_tenant
 
 PERMISSION = "tenant:view"
 
-register_nav(
-    NavItem(
-        "Notifications",
-        "notifications",
-        PERMISSION,
-        "Segment moves, customer notices and escalations addressed to you.",
-        5,
-    )
-)
 
 PAGE_DEPENDENCIES = {
     "principal": Provide(provide_principal),

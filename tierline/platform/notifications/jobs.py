@@ -42,7 +42,7 @@ async def deliver_job(run: JobRun) -> dict[str, Any]:
 
 async def deliver_due_mail(runtime: Runtime, settings: Settings | None = None) -> DeliveryReport:
     """Every active tenant in every region: find the ones with due mail, deliver it."""
-    from tierline.tenants.service import TenantDirectory, list_tenants
+    from tierline.platform.tenant_directory import TenantDirectory, list_tenants
 
     settings = settings or runtime.settings
     mailer = mailer_for(settings)

@@ -8,6 +8,7 @@ one flat classification.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
@@ -41,3 +42,9 @@ async def seed_segmentation(runtime: Runtime, tenant: TenantRef) -> list[str]:
             await run_scheme(runtime, tenant, code, actor=DEMO_ACTOR, as_of=as_of, trigger="demo")
         seeded.append(code)
     return seeded
+
+
+async def demo_step(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:
+    """``tierline demo``: the demo schemes with a few months of history."""
+    await seed_segmentation(runtime, tenant)
+    return []

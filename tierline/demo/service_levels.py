@@ -10,6 +10,7 @@ left alone.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -156,3 +157,9 @@ async def seed_entitlements(runtime: Runtime, tenant: TenantRef) -> None:
     start = date(datetime.now(UTC).year - 1, 1, 1)
     for code in sorted(codes):
         await _seed_scheme(runtime, tenant, code, start)
+
+
+async def demo_step(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:
+    """``tierline demo``: entitlements, contracts and escalation paths for the demo schemes."""
+    await seed_entitlements(runtime, tenant)
+    return []

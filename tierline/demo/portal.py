@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
@@ -10,6 +11,7 @@ from sqlalchemy.orm import aliased
 from tierline.masterdata.models import Customer
 from tierline.platform.identity.models import User
 from tierline.platform.identity.users import SYSTEM, create_user, set_password
+from tierline.platform.runtime import Runtime
 from tierline.platform.settings import get_settings
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.models import SegmentAssignment, SegmentationScheme
@@ -67,3 +69,8 @@ async def ensure_portal_demo_user(tenant: TenantRef, password: str, base_url: st
             user.customer_code = code
             await set_password(s, user, password, SYSTEM)
     return f"  portal (customer {code}): {base}/portal/{tenant.slug}/login\n      {email}"
+
+
+async def demo_step(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:
+    """``tierline demo``: a customer portal login sharing the demo password."""
+    return [await ensure_portal_demo_user(tenant, demo.password, demo.base_url)]

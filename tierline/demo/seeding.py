@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import polars as pl
 
@@ -43,7 +44,7 @@ async def seed_tenant(
     runtime: Runtime, tenant: TenantRef, scale: str, seed: int = 7, progress: Progress | None = None
 ) -> list[ImportResult]:
     """Generate ``scale`` data and import all of it; raises ``SeedFailed`` on a rejection."""
-    from tierline.masterdata.synthetic import generate
+    from tierline.demo.synthetic import generate
 
     report = progress or _nothing
     await report(0.0, f"generating {scale} data set")
@@ -74,3 +75,14 @@ async def seed_tenant(
         results.append(result)
     await report(1.0, "seeded")
     return results
+
+
+async def seed_demo_data(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:
+    """``tierline demo``: the ``small`` data set, unless the tenant already has customers."""
+    from tierline.masterdata.service import customer_count
+
+    if await customer_count(tenant):
+        return []
+    demo.say(f"loading demo data into {tenant.name} …")
+    await seed_tenant(runtime, tenant, "small")
+    return []

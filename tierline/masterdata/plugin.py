@@ -1,0 +1,45 @@
+"""What master data adds: ``tierline import`` and its pages in the menu."""
+
+from tierline.platform.navigation import NavItem
+from tierline.platform.plugins import Command, Plugin
+
+PLUGIN = Plugin(
+    commands=(Command("import", "tierline.masterdata.cli:import_file"),),
+    navigation=(
+        NavItem(
+            "Customers",
+            "customers",
+            "masterdata:read",
+            "Search accounts by code or name; hierarchy, sources and twelve months of orders.",
+            10,
+        ),
+        NavItem(
+            "Products",
+            "products",
+            "masterdata:read",
+            "Search SKUs; unit conversions, sources and twelve months of demand.",
+            20,
+        ),
+        NavItem(
+            "Imports",
+            "imports",
+            "imports:run",
+            "Load ERP exports (CSV/XLSX) with full validation and error reports.",
+            30,
+        ),
+        NavItem(
+            "Data quality",
+            "data-quality",
+            "dataquality:read",
+            "Stale feeds, estimated margins, implausible values, missing attributes.",
+            35,
+        ),
+        NavItem(
+            "Data steward",
+            "steward",
+            "steward:resolve",
+            "Resolve ambiguous golden-record matches.",
+            40,
+        ),
+    ),
+)

@@ -1,0 +1,17 @@
+"""What the audit log adds: the ``audit`` command and its page in the menu."""
+
+from tierline.platform.navigation import NavItem
+from tierline.platform.plugins import Command, Plugin
+
+PLUGIN = Plugin(
+    commands=(Command("audit", "tierline.platform.audit.cli:audit_app"),),
+    navigation=(
+        NavItem(
+            "Audit log",
+            "audit",
+            "audit:read",
+            "Every sign-in, change and export, hash-chained and verifiable.",
+            90,
+        ),
+    ),
+)

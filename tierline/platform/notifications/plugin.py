@@ -1,0 +1,16 @@
+"""What notifications add: the in-app notifications page in the menu."""
+
+from tierline.platform.navigation import NavItem
+from tierline.platform.plugins import Plugin
+
+PLUGIN = Plugin(
+    navigation=(
+        NavItem(
+            "Notifications",
+            "notifications",
+            "tenant:view",
+            "Segment moves, customer notices and escalations addressed to you.",
+            5,
+        ),
+    ),
+)

@@ -1,0 +1,115 @@
+"""The three route surfaces, one ``Router`` base each: staff pages, the JSON API, the portal.
+
+A surface carries what every handler on it shares — the path prefix, the tenant and principal
+dependencies (with the same-tenant check inside them), and whether the OpenAPI document shows
+it — so a handler states only its own path, permission and logic::
+
+    @get("/segments/entitlements", guards=[requires(READ)], operation_id="entitlementsPage")
+    async def entitlements_page(principal: Principal) -> Template: ...
+
+    ROUTES = [StaffPages(entitlements_page), Api(api_entitlements, tags=["entitlements"])]
+
+Every surface offers two dependencies:
+
+- ``principal``: the signed-in caller (set by the permission guard). On the tenant surfaces it
+  must belong to the tenant named in the path, else 404 (no existence oracle); the guard refuses
+  that already, the dependency checks again so a handler is safe on its own.
+- ``current_tenant`` (tenant surfaces): the tenant named in the path, for pages open before
+  sign-in (login, invitations, the portal's style sheet); unknown or inactive tenants are 404,
+  and a caller signed in to another tenant is 404 too.
+
+The API has no tenant in its path: the tenant is the credential's (``principal.tenant``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Request, Router
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.types import ControllerRouterHandler
+
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.web import provide_principal
+from tierline.platform.observability import bind_tenant
+from tierline.platform.tenancy import TenantNotFound, TenantRef
+
+STAFF_PREFIX = "/t/{tenant:str}"
+PORTAL_PREFIX = "/portal/{tenant:str}"
+API_PREFIX = "/api/v1"
+
+
+async def provide_current_tenant(tenant: str, request: Request[Any, Any, Any]) -> TenantRef:
+    """The active tenant named in the path; 404 when there is none or the caller belongs to
+    another tenant."""
+    try:
+        ref: TenantRef = await request.app.state.tenants.get(tenant)
+    except TenantNotFound:
+        raise NotFoundException() from None
+    principal: Principal | None = request.scope["state"].get("principal")
+    if principal is not None and principal.tenant.id != ref.id:
+        raise NotFoundException()
+    bind_tenant(ref.slug)
+    return ref
+
+
+async def provide_tenant_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The signed-in caller, who must belong to the tenant named in the path (else 404)."""
+    principal = await provide_principal(request)
+    if principal.tenant.slug != request.path_params.get("tenant"):
+        raise NotFoundException()
+    return principal
+
+
+_TENANT_SURFACE = {
+    "principal": Provide(provide_tenant_principal),
+    "current_tenant": Provide(provide_current_tenant),
+}
+_API_SURFACE = {"principal": Provide(provide_principal)}
+
+
+class StaffPages(Router):
+    """Staff pages under ``/t/{tenant}``: server-rendered, kept out of the OpenAPI document."""
+
+    def __init__(self, *route_handlers: ControllerRouterHandler, **options: Any) -> None:
+        super().__init__(
+            STAFF_PREFIX,
+            route_handlers=list(route_handlers),
+            dependencies=_TENANT_SURFACE,
+            include_in_schema=False,
+            **options,
+        )
+
+
+class PortalPages(Router):
+    """B2B portal pages under ``/portal/{tenant}``, kept out of the OpenAPI document."""
+
+    def __init__(self, *route_handlers: ControllerRouterHandler, **options: Any) -> None:
+        super().__init__(
+            PORTAL_PREFIX,
+            route_handlers=list(route_handlers),
+            dependencies=_TENANT_SURFACE,
+            include_in_schema=False,
+            **options,
+        )
+
+
+class Api(Router):
+    """The JSON API under ``/api/v1``, documented in the OpenAPI document; ``tags`` names the
+    domain the operations belong to."""
+
+    def __init__(
+        self,
+        *route_handlers: ControllerRouterHandler,
+        tags: Sequence[str] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            API_PREFIX,
+            route_handlers=list(route_handlers),
+            dependencies=_API_SURFACE,
+            tags=list(tags) if tags else None,
+            **options,
+        )

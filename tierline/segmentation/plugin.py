@@ -1,0 +1,31 @@
+"""What segmentation adds: ``tierline segment`` and its pages in the menu."""
+
+from tierline.platform.navigation import NavItem
+from tierline.platform.plugins import Command, Plugin
+
+PLUGIN = Plugin(
+    commands=(Command("segment", "tierline.segmentation.cli:segment_app"),),
+    navigation=(
+        NavItem(
+            "Segments",
+            "segments",
+            "segments:read",
+            "Schemes and their rules, classification runs, assignments and pending moves.",
+            40,
+        ),
+        NavItem(
+            "Entitlements",
+            "segments/entitlements",
+            "entitlements:read",
+            "Service levels per segment, contracts and escalation paths.",
+            45,
+        ),
+        NavItem(
+            "Approvals",
+            "approvals",
+            "segments:read",
+            "Override requests and pending moves waiting for a decision.",
+            45,
+        ),
+    ),
+)
