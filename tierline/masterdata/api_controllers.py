@@ -25,7 +25,8 @@ from tierline.masterdata.models import IdempotencyKey
 from tierline.masterdata.profiles import presets
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import SIGNED_IN, actor_of
+from tierline.platform.identity.web import actor_of
+from tierline.platform.routing import Api
 from tierline.platform.tenancy import tenant_session
 
 MAX_BATCH = 50_000
@@ -193,7 +194,6 @@ def _batch_route(path: str, entity_name: str, op: str) -> Any:
     @post(
         path,
         guards=[requires("masterdata:write")],
-        dependencies=SIGNED_IN,
         operation_id=op,
         name=op,
         tags=["master data"],
@@ -215,7 +215,6 @@ def _single_route(path: str, entity_name: str, op: str, keys: tuple[str, ...]) -
     @put(
         path,
         guards=[requires("masterdata:write")],
-        dependencies=SIGNED_IN,
         operation_id=op,
         name=op,
         tags=["master data"],
@@ -242,15 +241,17 @@ def _single_route(path: str, entity_name: str, op: str, keys: tuple[str, ...]) -
 
 
 ROUTES = [
-    _batch_route("/api/v1/customers:batch", "customers", "batchUpsertCustomers"),
-    _batch_route("/api/v1/products:batch", "products", "batchUpsertProducts"),
-    _batch_route("/api/v1/order-lines:batch", "order_lines", "batchUpsertOrderLines"),
-    _single_route("/api/v1/customers/{code:str}", "customers", "upsertCustomer", ("code",)),
-    _single_route("/api/v1/products/{sku:str}", "products", "upsertProduct", ("sku",)),
-    _single_route(
-        "/api/v1/order-lines/{order_no:str}/{line_no:int}",
-        "order_lines",
-        "upsertOrderLine",
-        ("order_no", "line_no"),
-    ),
+    Api(
+        _batch_route("/customers:batch", "customers", "batchUpsertCustomers"),
+        _batch_route("/products:batch", "products", "batchUpsertProducts"),
+        _batch_route("/order-lines:batch", "order_lines", "batchUpsertOrderLines"),
+        _single_route("/customers/{code:str}", "customers", "upsertCustomer", ("code",)),
+        _single_route("/products/{sku:str}", "products", "upsertProduct", ("sku",)),
+        _single_route(
+            "/order-lines/{order_no:str}/{line_no:int}",
+            "order_lines",
+            "upsertOrderLine",
+            ("order_no", "line_no"),
+        ),
+    )
 ]

@@ -20,7 +20,6 @@ button and bookmarks keep working.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -65,12 +64,12 @@ from tierline.platform.access import requires
 from tierline.platform.encryption import MASKED, FieldCodec, mask_value, page_value
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import (
-    SIGNED_IN,
     ensure_same_tenant,
     scopes_with,
 )
+from tierline.platform.pages import compact, fmt_number, fmt_share, fmt_time
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.tenants.controllers import provide_tenant
 
 READ = "masterdata:read"
 MARGIN = "margin:read"
@@ -157,7 +156,6 @@ async def provide_product_query(
     }
 
 
-PAGE = {**SIGNED_IN, "current_tenant": Provide(provide_tenant)}
 PAGING = {"paging": Provide(provide_paging)}
 CUSTOMER_QUERY = {**PAGING, "list_query": Provide(provide_customer_query)}
 PRODUCT_QUERY = {**PAGING, "list_query": Provide(provide_product_query)}
@@ -245,26 +243,6 @@ def _wants_fragment(request: Request[Any, Any, Any]) -> bool:
         and request.headers.get("hx-target") == RESULTS_ID
         and request.headers.get("hx-history-restore-request") != "true"
     )
-
-
-def fmt_number(value: float | int | None, decimals: int = 2) -> str:
-    if value is None:
-        return "—"
-    if float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.{decimals}f}"
-
-
-def fmt_share(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
-
-
-def fmt_time(value: datetime | None) -> str:
-    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def compact(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
 
 
 def matches_text(page: ListPage) -> str:
@@ -414,11 +392,10 @@ async def _load_product(
 
 
 @get(
-    "/t/{tenant:str}/customers",
+    "/customers",
     guards=[requires(READ)],
-    dependencies={**PAGE, **CUSTOMER_QUERY},
+    dependencies=CUSTOMER_QUERY,
     operation_id="customersPage",
-    include_in_schema=False,
 )
 async def customers_page(
     request: Request[Any, Any, Any],
@@ -431,11 +408,9 @@ async def customers_page(
 
 
 @get(
-    "/t/{tenant:str}/customers/{code:path}",
+    "/customers/{code:path}",
     guards=[requires(READ)],
-    dependencies=PAGE,
     operation_id="customerPage",
-    include_in_schema=False,
 )
 async def customer_page(
     request: Request[Any, Any, Any],
@@ -445,18 +420,16 @@ async def customer_page(
     code: FromPath[str],
 ) -> Template:
     """One customer: attributes, hierarchy, source records, twelve months of orders."""
-    ensure_same_tenant(principal, current_tenant)
     detail = await _load_customer(request, state, principal, current_tenant, _code_of(code))
     context = _detail_context(principal, current_tenant, CUSTOMER_VIEW, c=detail)
     return Template(CUSTOMER_VIEW.detail_template, context=context)
 
 
 @get(
-    "/t/{tenant:str}/products",
+    "/products",
     guards=[requires(READ)],
-    dependencies={**PAGE, **PRODUCT_QUERY},
+    dependencies=PRODUCT_QUERY,
     operation_id="productsPage",
-    include_in_schema=False,
 )
 async def products_page(
     request: Request[Any, Any, Any],
@@ -469,11 +442,9 @@ async def products_page(
 
 
 @get(
-    "/t/{tenant:str}/products/{sku:path}",
+    "/products/{sku:path}",
     guards=[requires(READ)],
-    dependencies=PAGE,
     operation_id="productPage",
-    include_in_schema=False,
 )
 async def product_page(
     request: Request[Any, Any, Any],
@@ -483,7 +454,6 @@ async def product_page(
     sku: FromPath[str],
 ) -> Template:
     """One product: attributes, unit conversions, source records, twelve months of demand."""
-    ensure_same_tenant(principal, current_tenant)
     detail = await _load_product(request, state, principal, current_tenant, _code_of(sku))
     max_month = max((m.quantity for m in detail.demand.months), default=0.0)
     context = _detail_context(
@@ -706,9 +676,9 @@ async def _api_list(
 
 
 @get(
-    "/api/v1/customers",
+    "/customers",
     guards=[requires(READ)],
-    dependencies={**SIGNED_IN, **CUSTOMER_QUERY},
+    dependencies=CUSTOMER_QUERY,
     operation_id="listCustomers",
     tags=["masterdata"],
 )
@@ -730,9 +700,8 @@ async def list_customers(
 
 
 @get(
-    "/api/v1/customers/{code:str}",
+    "/customers/{code:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="getCustomer",
     tags=["masterdata"],
 )
@@ -755,9 +724,9 @@ async def get_customer(
 
 
 @get(
-    "/api/v1/products",
+    "/products",
     guards=[requires(READ)],
-    dependencies={**SIGNED_IN, **PRODUCT_QUERY},
+    dependencies=PRODUCT_QUERY,
     operation_id="listProducts",
     tags=["masterdata"],
 )
@@ -779,9 +748,8 @@ async def list_products(
 
 
 @get(
-    "/api/v1/products/{sku:str}",
+    "/products/{sku:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="getProduct",
     tags=["masterdata"],
 )
@@ -803,12 +771,6 @@ async def get_product(
 
 
 ROUTES = [
-    customers_page,
-    customer_page,
-    products_page,
-    product_page,
-    list_customers,
-    get_customer,
-    list_products,
-    get_product,
+    StaffPages(customers_page, customer_page, products_page, product_page),
+    Api(list_customers, get_customer, list_products, get_product),
 ]

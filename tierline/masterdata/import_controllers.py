@@ -29,9 +29,9 @@ from tierline.platform.access import requires
 from tierline.platform.csv_safety import safe_csv_row
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import SIGNED_IN, ensure_same_tenant
 from tierline.platform.jobs import JobNotFound, get_tenant_job, submit_tenant_job
 from tierline.platform.observability import current_request_id
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 
 # The hard cap Litestar enforces while reading the body; the configurable limit
@@ -105,16 +105,13 @@ async def submit_import(
 
 
 @get(
-    "/t/{tenant:str}/imports",
+    "/imports",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="importsPage",
-    include_in_schema=False,
 )
 async def imports_page(
-    principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any]
 ) -> Template:
-    ensure_same_tenant(principal, tenant)
     async with tenant_session(principal.tenant) as s:
         recent = list(
             (await s.execute(select(Import).order_by(Import.created_at.desc()).limit(50))).scalars()
@@ -134,23 +131,19 @@ async def imports_page(
 
 
 @post(
-    "/t/{tenant:str}/imports",
+    "/imports",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="uploadImport",
-    include_in_schema=False,
     request_max_body_size=UPLOAD_HARD_CAP,
 )
 async def upload_import(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     state: State,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
-        return Redirect(f"/t/{tenant}/imports?error=choose+a+file", status_code=303)  # type: ignore[return-value]
+        return Redirect(f"/t/{principal.tenant.slug}/imports?error=choose+a+file", status_code=303)  # type: ignore[return-value]
     try:
         job = await submit_import(
             state, principal, str(data.get("entity", "")), str(data.get("profile", "")), upload
@@ -160,25 +153,23 @@ async def upload_import(
     except ImportRefused as exc:
         from urllib.parse import quote
 
-        return Redirect(f"/t/{tenant}/imports?error={quote(str(exc))}", status_code=303)  # type: ignore[return-value]
-    return Redirect(f"/t/{tenant}/imports/jobs/{job['id']}", status_code=303)  # type: ignore[return-value]
+        return Redirect(
+            f"/t/{principal.tenant.slug}/imports?error={quote(str(exc))}", status_code=303
+        )  # type: ignore[return-value]
+    return Redirect(f"/t/{principal.tenant.slug}/imports/jobs/{job['id']}", status_code=303)  # type: ignore[return-value]
 
 
 @get(
-    "/t/{tenant:str}/imports/jobs/{job_id:str}",
+    "/imports/jobs/{job_id:str}",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="importJobPage",
-    include_in_schema=False,
 )
 async def import_job_page(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     job_id: FromPath[str],
     state: State,
     request: Request[Any, Any, Any],
 ) -> Template:
-    ensure_same_tenant(principal, tenant)
     try:
         job = await get_tenant_job(state.runtime, principal.tenant, job_id)
     except JobNotFound:
@@ -203,16 +194,11 @@ async def _import_row(principal: Principal, import_id: str) -> Import:
 
 
 @get(
-    "/t/{tenant:str}/imports/{import_id:str}",
+    "/imports/{import_id:str}",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="importPage",
-    include_in_schema=False,
 )
-async def import_page(
-    principal: NamedDependency[Principal], tenant: FromPath[str], import_id: FromPath[str]
-) -> Template:
-    ensure_same_tenant(principal, tenant)
+async def import_page(principal: NamedDependency[Principal], import_id: FromPath[str]) -> Template:
     row = await _import_row(principal, import_id)
     errors = await import_errors(principal.tenant, row.id, limit=200)
     return Template(
@@ -231,16 +217,13 @@ def errors_csv(rows: list[Any]) -> bytes:
 
 
 @get(
-    "/t/{tenant:str}/imports/{import_id:str}/errors.csv",
+    "/imports/{import_id:str}/errors.csv",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="importErrorsCsv",
-    include_in_schema=False,
 )
 async def import_errors_csv(
-    principal: NamedDependency[Principal], tenant: FromPath[str], import_id: FromPath[str]
+    principal: NamedDependency[Principal], import_id: FromPath[str]
 ) -> Response[bytes]:
-    ensure_same_tenant(principal, tenant)
     row = await _import_row(principal, import_id)
     body = errors_csv(await import_errors(principal.tenant, row.id))
     return Response(
@@ -251,9 +234,8 @@ async def import_errors_csv(
 
 
 @post(
-    "/api/v1/imports",
+    "/imports",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="createImport",
     status_code=HTTP_202_ACCEPTED,
     request_max_body_size=UPLOAD_HARD_CAP,
@@ -275,9 +257,8 @@ async def api_create_import(
 
 
 @get(
-    "/api/v1/jobs/{job_id:str}",
+    "/jobs/{job_id:str}",
     guards=[requires("jobs:read")],
-    dependencies=SIGNED_IN,
     operation_id="getJob",
     tags=["jobs"],
 )
@@ -291,9 +272,8 @@ async def api_job(
 
 
 @get(
-    "/api/v1/imports/{import_id:str}",
+    "/imports/{import_id:str}",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="getImport",
     tags=["imports"],
 )
@@ -322,12 +302,6 @@ async def api_import(
 
 
 ROUTES = [
-    imports_page,
-    upload_import,
-    import_job_page,
-    import_page,
-    import_errors_csv,
-    api_create_import,
-    api_job,
-    api_import,
+    StaffPages(imports_page, upload_import, import_job_page, import_page, import_errors_csv),
+    Api(api_create_import, api_job, api_import),
 ]

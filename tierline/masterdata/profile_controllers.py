@@ -17,10 +17,9 @@ from tierline.masterdata.profiles import ProfileError
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import (
-    SIGNED_IN,
     actor_of,
-    ensure_same_tenant,
 )
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 
 
@@ -99,30 +98,24 @@ async def _page(
 
 
 @get(
-    "/t/{tenant:str}/imports/profiles",
+    "/imports/profiles",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="profilesPage",
-    include_in_schema=False,
 )
 async def profiles_page(
-    principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any]
 ) -> Template:
-    ensure_same_tenant(principal, tenant)
     return await _page(principal, saved=request.query_params.get("saved"))
 
 
 @post(
-    "/t/{tenant:str}/imports/profiles",
+    "/imports/profiles",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="saveProfilePage",
-    include_in_schema=False,
 )
 async def save_profile_page(
-    principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any]
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     draft = {
         k: str(form.get(k, ""))
@@ -145,13 +138,14 @@ async def save_profile_page(
             profile = await save_profile(s, raw, actor_of(request, principal))
     except ProfileError as exc:
         return await _page(principal, str(exc), draft, 422)  # type: ignore[return-value]
-    return Redirect(f"/t/{tenant}/imports/profiles?saved={profile.name}", status_code=303)  # type: ignore[return-value]
+    return Redirect(
+        f"/t/{principal.tenant.slug}/imports/profiles?saved={profile.name}", status_code=303
+    )  # type: ignore[return-value]
 
 
 @get(
-    "/api/v1/import-profiles",
+    "/import-profiles",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="listImportProfiles",
     tags=["imports"],
 )
@@ -161,9 +155,8 @@ async def api_profiles(principal: NamedDependency[Principal]) -> list[dict[str, 
 
 
 @put(
-    "/api/v1/import-profiles/{name:str}",
+    "/import-profiles/{name:str}",
     guards=[requires("imports:run")],
-    dependencies=SIGNED_IN,
     operation_id="saveImportProfile",
     tags=["imports"],
 )
@@ -185,4 +178,4 @@ async def api_save_profile(
     return profile.as_dict()
 
 
-ROUTES = [profiles_page, save_profile_page, api_profiles, api_save_profile]
+ROUTES = [StaffPages(profiles_page, save_profile_page), Api(api_profiles, api_save_profile)]

@@ -30,7 +30,6 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from tierline.masterdata.browse import Scopes
-from tierline.masterdata.controllers import fmt_number, fmt_share, fmt_time
 from tierline.masterdata.quality import (
     MAX_STALENESS_HOURS,
     MIN_STALENESS_HOURS,
@@ -49,11 +48,11 @@ from tierline.platform.encryption import MASKED, FieldCodec, page_value
 from tierline.platform.identity.models import User
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import (
-    SIGNED_IN,
     actor_of,
-    ensure_same_tenant,
     scopes_with,
 )
+from tierline.platform.pages import fmt_number, fmt_share, fmt_time
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 READ = "dataquality:read"
@@ -173,39 +172,31 @@ async def _page(
 
 
 @get(
-    "/t/{tenant:str}/data-quality",
+    "/data-quality",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="dataQualityPage",
-    include_in_schema=False,
 )
 async def data_quality_page(
     request: Request[Any, Any, Any],
     state: State,
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
 ) -> Template:
     """Feeds with their freshness, and every finding with a few example keys."""
-    ensure_same_tenant(principal, tenant)
     return await _page(request, state, principal)
 
 
 @post(
-    "/t/{tenant:str}/data-quality/feeds/{name:str}",
+    "/data-quality/feeds/{name:str}",
     guards=[requires(RESOLVE)],
-    dependencies=SIGNED_IN,
     operation_id="configureFeed",
-    include_in_schema=False,
 )
 async def configure_feed(
     request: Request[Any, Any, Any],
     state: State,
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     name: FromPath[str],
 ) -> Response[Any]:
     """Set one feed's staleness threshold and steward (audited as ``feeds.configure``)."""
-    ensure_same_tenant(principal, tenant)
     if not _tenant_wide(request, principal, RESOLVE):
         raise PermissionDeniedException(
             "feed settings are tenant-wide: they need steward:resolve in scope *"
@@ -220,7 +211,9 @@ async def configure_feed(
     except InvalidFeedSettings as exc:
         form = FeedForm(name, hours, steward, exc.errors)
         return await _page(request, state, principal, form, status=422)  # type: ignore[return-value]
-    target = f"/t/{tenant}/data-quality?saved={quote(name, safe='')}#{feed_anchor(name)}"
+    target = (
+        f"/t/{principal.tenant.slug}/data-quality?saved={quote(name, safe='')}#{feed_anchor(name)}"
+    )
     return Redirect(target, status_code=303)  # type: ignore[return-value]
 
 
@@ -322,9 +315,8 @@ def report_out(report: QualityReport, allowed: bool, scoped: bool) -> DataQualit
 
 
 @get(
-    "/api/v1/data-quality",
+    "/data-quality",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="getDataQuality",
     tags=["data quality"],
 )
@@ -338,4 +330,4 @@ async def api_data_quality(
     return report_out(report, _sees_money(principal), scopes is not None)
 
 
-ROUTES = [data_quality_page, configure_feed, api_data_quality]
+ROUTES = [StaffPages(data_quality_page, configure_feed), Api(api_data_quality)]

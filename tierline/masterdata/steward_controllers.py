@@ -29,11 +29,10 @@ from tierline.platform.access import requires
 from tierline.platform.audit import record
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import (
-    SIGNED_IN,
-    ensure_same_tenant,
     scopes_with,
 )
 from tierline.platform.observability import current_request_id
+from tierline.platform.routing import StaffPages
 from tierline.platform.tenancy import tenant_session
 
 PERMISSION = "steward:resolve"
@@ -115,16 +114,13 @@ async def _queue(
 
 
 @get(
-    "/t/{tenant:str}/steward",
+    "/steward",
     guards=[requires(PERMISSION)],
-    dependencies=SIGNED_IN,
     operation_id="stewardQueue",
-    include_in_schema=False,
 )
 async def steward_queue(
-    principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any]
 ) -> Template:
-    ensure_same_tenant(principal, tenant)
     params = request.query_params
     return await _queue(
         principal,
@@ -186,37 +182,29 @@ async def _decide(
 
 
 @post(
-    "/t/{tenant:str}/steward/{review_id:int}/merge",
+    "/steward/{review_id:int}/merge",
     guards=[requires(PERMISSION)],
-    dependencies=SIGNED_IN,
     operation_id="stewardMerge",
-    include_in_schema=False,
 )
 async def merge_review(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     review_id: FromPath[int],
     request: Request[Any, Any, Any],
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     return await _decide(principal, request, review_id, "merge")
 
 
 @post(
-    "/t/{tenant:str}/steward/{review_id:int}/keep-apart",
+    "/steward/{review_id:int}/keep-apart",
     guards=[requires(PERMISSION)],
-    dependencies=SIGNED_IN,
     operation_id="stewardKeepApart",
-    include_in_schema=False,
 )
 async def keep_apart_review(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     review_id: FromPath[int],
     request: Request[Any, Any, Any],
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     return await _decide(principal, request, review_id, "keep_apart")
 
 
-ROUTES = [steward_queue, merge_review, keep_apart_review]
+ROUTES = [StaffPages(steward_queue, merge_review, keep_apart_review)]

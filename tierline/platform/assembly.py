@@ -67,9 +67,14 @@ def plugins() -> tuple[tuple[str, Plugin], ...]:
 
 
 def _modules_named(package: str, stem: str) -> Iterator[str]:
-    """``tierline.<package>[.<sub>...].<stem>`` for every such module in the package tree."""
+    """``tierline.<package>[.<sub>...].<stem>`` for every such module in the package tree, and
+    every ``<something>_<stem>`` module beside it (``sso_controllers``)."""
     folder = _folder(package)
-    hits = [*folder.rglob(f"{stem}.py"), *(p.parent for p in folder.rglob(f"{stem}/__init__.py"))]
+    hits = [
+        *folder.rglob(f"{stem}.py"),
+        *folder.rglob(f"*_{stem}.py"),
+        *(p.parent for p in folder.rglob(f"{stem}/__init__.py")),
+    ]
     for path in sorted(set(hits)):
         relative = path.relative_to(ROOT).with_suffix("")
         if "templates" in relative.parts:
@@ -108,11 +113,13 @@ def load_job_handlers() -> None:
 
 def domain_route_handlers() -> list[Any]:
     """``ROUTES`` of every ``controllers`` module of every package, sub-packages included."""
+    from tierline.platform.routing import merge_surfaces
+
     handlers: list[Any] = []
     for package, _plugin in plugins():
         for module in _modules_named(package, "controllers"):
             handlers.extend(getattr(importlib.import_module(module), "ROUTES", []))
-    return handlers
+    return merge_surfaces(handlers)
 
 
 def template_directories() -> list[Path]:

@@ -76,18 +76,14 @@ def _known_error_status(exc: Exception) -> tuple[int, str] | None:
     from tierline.platform.db import InvalidSlug
     from tierline.platform.jobs.service import JobNotFound
     from tierline.platform.tenancy import TenantNotFound
-    from tierline.tenants.errors import DuplicateTenant, SchemaConflict, TenantError
 
     if isinstance(exc, DomainError):
         return exc.status_code, exc.title
     table: list[tuple[type[Exception], int, str]] = [
         (TenantNotFound, 404, "Not Found"),
         (JobNotFound, 404, "Not Found"),
-        (DuplicateTenant, 409, "Conflict"),
-        (SchemaConflict, 409, "Conflict"),
         (InvalidSlug, 422, "Invalid tenant slug"),
         (UnknownRegion, 422, "Unknown region"),
-        (TenantError, 422, "Invalid tenant"),
         (RegionUnavailable, 503, "Region unavailable"),
     ]
     for cls, status, title in table:
@@ -126,7 +122,7 @@ def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
             detail = "Not Found"
         return problem_response(request, status, detail, headers=exc.headers)
     known = _known_error_status(exc)
-    if known is not None:
+    if known is not None and known[0] != HTTP_500_INTERNAL_SERVER_ERROR:
         status, title = known
         detail = "Not Found" if status == 404 else str(exc)
         return problem_response(request, status, detail, title)

@@ -7,7 +7,7 @@ it — so a handler states only its own path, permission and logic::
     @get("/segments/entitlements", guards=[requires(READ)], operation_id="entitlementsPage")
     async def entitlements_page(principal: Principal) -> Template: ...
 
-    ROUTES = [StaffPages(entitlements_page), Api(api_entitlements, tags=["entitlements"])]
+    ROUTES = [StaffPages(entitlements_page), Api(api_entitlements)]
 
 Every surface offers two dependencies:
 
@@ -18,7 +18,8 @@ Every surface offers two dependencies:
   sign-in (login, invitations, the portal's style sheet); unknown or inactive tenants are 404,
   and a caller signed in to another tenant is 404 too.
 
-The API has no tenant in its path: the tenant is the credential's (``principal.tenant``).
+The API has no tenant in its path: its ``current_tenant`` is the credential's own tenant, read
+again from the directory (a tenant suspended since the token was issued is 404).
 """
 
 from __future__ import annotations
@@ -55,11 +56,26 @@ async def provide_current_tenant(tenant: str, request: Request[Any, Any, Any]) -
     return ref
 
 
+async def provide_credential_tenant(request: Request[Any, Any, Any]) -> TenantRef:
+    """The API caller's own tenant, read again from the directory, so a tenant suspended or
+    re-created since the credential was issued is 404."""
+    principal = await provide_principal(request)
+    try:
+        ref: TenantRef = await request.app.state.tenants.get(principal.tenant.slug)
+    except TenantNotFound:
+        raise NotFoundException() from None
+    if ref.id != principal.tenant.id:
+        raise NotFoundException()
+    bind_tenant(ref.slug)
+    return ref
+
+
 async def provide_tenant_principal(request: Request[Any, Any, Any]) -> Principal:
     """The signed-in caller, who must belong to the tenant named in the path (else 404)."""
     principal = await provide_principal(request)
     if principal.tenant.slug != request.path_params.get("tenant"):
         raise NotFoundException()
+    bind_tenant(principal.tenant.slug)
     return principal
 
 
@@ -67,49 +83,86 @@ _TENANT_SURFACE = {
     "principal": Provide(provide_tenant_principal),
     "current_tenant": Provide(provide_current_tenant),
 }
-_API_SURFACE = {"principal": Provide(provide_principal)}
+_API_SURFACE = {
+    "principal": Provide(provide_principal),
+    "current_tenant": Provide(provide_credential_tenant),
+}
 
 
-class StaffPages(Router):
+class Surface(Router):
+    """A route surface; ``merge_surfaces`` joins the instances every module declares into one
+    router per surface (two routers serving one path would each add an ``OPTIONS`` handler)."""
+
+    def __init__(self, *route_handlers: ControllerRouterHandler, **options: Any) -> None:
+        self.declared = list(route_handlers)
+        self.options = options
+        super().__init__(**self._router_arguments(self.declared, options))
+
+    @classmethod
+    def _router_arguments(
+        cls, route_handlers: list[ControllerRouterHandler], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def merge_surfaces(route_handlers: Sequence[Any]) -> list[Any]:
+    """One router per surface (and options) holding every handler declared for it; anything
+    else is passed through unchanged."""
+    merged: dict[tuple[type[Surface], str], list[ControllerRouterHandler]] = {}
+    options: dict[tuple[type[Surface], str], dict[str, Any]] = {}
+    others: list[Any] = []
+    for item in route_handlers:
+        if isinstance(item, Surface):
+            key = (type(item), repr(sorted(item.options.items())))
+            merged.setdefault(key, []).extend(item.declared)
+            options[key] = item.options
+        else:
+            others.append(item)
+    return [*others, *(kind(*merged[(kind, o)], **options[(kind, o)]) for kind, o in merged)]
+
+
+class StaffPages(Surface):
     """Staff pages under ``/t/{tenant}``: server-rendered, kept out of the OpenAPI document."""
 
-    def __init__(self, *route_handlers: ControllerRouterHandler, **options: Any) -> None:
-        super().__init__(
-            STAFF_PREFIX,
-            route_handlers=list(route_handlers),
+    @classmethod
+    def _router_arguments(
+        cls, route_handlers: list[ControllerRouterHandler], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        return dict(
+            path=STAFF_PREFIX,
+            route_handlers=route_handlers,
             dependencies=_TENANT_SURFACE,
             include_in_schema=False,
             **options,
         )
 
 
-class PortalPages(Router):
+class PortalPages(Surface):
     """B2B portal pages under ``/portal/{tenant}``, kept out of the OpenAPI document."""
 
-    def __init__(self, *route_handlers: ControllerRouterHandler, **options: Any) -> None:
-        super().__init__(
-            PORTAL_PREFIX,
-            route_handlers=list(route_handlers),
+    @classmethod
+    def _router_arguments(
+        cls, route_handlers: list[ControllerRouterHandler], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        return dict(
+            path=PORTAL_PREFIX,
+            route_handlers=route_handlers,
             dependencies=_TENANT_SURFACE,
             include_in_schema=False,
             **options,
         )
 
 
-class Api(Router):
-    """The JSON API under ``/api/v1``, documented in the OpenAPI document; ``tags`` names the
-    domain the operations belong to."""
+class Api(Surface):
+    """The JSON API under ``/api/v1``, documented in the OpenAPI document."""
 
-    def __init__(
-        self,
-        *route_handlers: ControllerRouterHandler,
-        tags: Sequence[str] | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(
-            API_PREFIX,
-            route_handlers=list(route_handlers),
+    @classmethod
+    def _router_arguments(
+        cls, route_handlers: list[ControllerRouterHandler], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        return dict(
+            path=API_PREFIX,
+            route_handlers=route_handlers,
             dependencies=_API_SURFACE,
-            tags=list(tags) if tags else None,
             **options,
         )

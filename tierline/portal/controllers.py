@@ -19,7 +19,7 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar.response.base import ASGIResponse
 from litestar.serialization import encode_json
@@ -36,22 +36,20 @@ from tierline.platform.identity.oidc import provider_button
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import session_cookie
 from tierline.platform.identity.web import (
-    SIGNED_IN,
     ensure_same_tenant,
     provide_principal,
     session_store,
 )
+from tierline.platform.routing import Api, PortalPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.portal import documents, service
 from tierline.portal.accounts import PortalAccount, pick_account, reachable_accounts
 from tierline.portal.branding import Branding, load_branding, load_logo
 from tierline.portal.cache import portal_cache
 from tierline.portal.performance import GRAINS, MEASURES, Grain, chart_for, performance
-from tierline.tenants.controllers import provide_tenant
 
 PORTAL = "portal:self"
 LOGIN_CSRF_COOKIE = "tl_portal_login_csrf"
-TENANT = {"current_tenant": provide_tenant}
 CSS = Path(__file__).resolve().parent / "templates" / "portal" / "portal.css"
 
 
@@ -135,11 +133,9 @@ async def _login_page(
 
 
 @get(
-    "/portal/{tenant:str}/login",
+    "/login",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="portalLoginPage",
-    include_in_schema=False,
 )
 async def portal_login_page(
     current_tenant: NamedDependency[TenantRef], next: FromQuery[str | None] = None
@@ -148,11 +144,9 @@ async def portal_login_page(
 
 
 @post(
-    "/portal/{tenant:str}/login",
+    "/login",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="portalLogin",
-    include_in_schema=False,
 )
 async def portal_login(
     current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
@@ -176,11 +170,9 @@ async def portal_login(
 
 
 @post(
-    "/portal/{tenant:str}/logout",
+    "/logout",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalLogout",
-    include_in_schema=False,
 )
 async def portal_logout(principal: NamedDependency[Principal], state: State) -> Response[Any]:
     store = await session_store(state.runtime)
@@ -196,11 +188,9 @@ async def portal_logout(principal: NamedDependency[Principal], state: State) -> 
 
 
 @get(
-    "/portal/{tenant:str}/style.css",
+    "/style.css",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="portalStylesheet",
-    include_in_schema=False,
 )
 async def portal_stylesheet(current_tenant: NamedDependency[TenantRef]) -> Response[str]:
     async with tenant_session(current_tenant) as s:
@@ -214,11 +204,9 @@ async def portal_stylesheet(current_tenant: NamedDependency[TenantRef]) -> Respo
 
 
 @get(
-    "/portal/{tenant:str}/logo",
+    "/logo",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="portalLogo",
-    include_in_schema=False,
 )
 async def portal_logo(current_tenant: NamedDependency[TenantRef]) -> Response[bytes]:
     async with tenant_session(current_tenant) as s:
@@ -245,14 +233,12 @@ def _grain(raw: str | None) -> Grain:
 
 
 @get(
-    "/portal/{tenant:str}/",
+    "/",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalHome",
-    include_in_schema=False,
 )
-async def portal_home(principal: NamedDependency[Principal], tenant: FromPath[str]) -> Template:
-    _customer(principal, tenant)
+async def portal_home(principal: NamedDependency[Principal]) -> Template:
+    _customer(principal)
     async with tenant_session(principal.tenant) as s:
         accounts, branding = await _reach(s, principal)
         view = await service.overview(s, accounts, _today())
@@ -260,19 +246,16 @@ async def portal_home(principal: NamedDependency[Principal], tenant: FromPath[st
 
 
 @get(
-    "/portal/{tenant:str}/performance",
+    "/performance",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalPerformance",
-    include_in_schema=False,
 )
 async def portal_performance(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     grain: FromQuery[str | None] = None,
     account: FromQuery[str | None] = None,
 ) -> Template:
-    _customer(principal, tenant)
+    _customer(principal)
     chosen_grain = _grain(grain)
     async with tenant_session(principal.tenant) as s:
         accounts, branding = await _reach(s, principal)
@@ -301,19 +284,16 @@ async def _performance(s: AsyncSession, account: PortalAccount, grain: Grain) ->
 
 
 @get(
-    "/portal/{tenant:str}/notices",
+    "/notices",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalNotices",
-    include_in_schema=False,
 )
 async def portal_notices(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     account: FromQuery[str | None] = None,
     before: FromQuery[int | None] = None,
 ) -> Template:
-    _customer(principal, tenant)
+    _customer(principal)
     async with tenant_session(principal.tenant) as s:
         accounts, branding = await _reach(s, principal)
         chosen = pick_account(accounts, account)
@@ -341,18 +321,15 @@ async def _document_rows(
 
 
 @get(
-    "/portal/{tenant:str}/entitlements.csv",
+    "/entitlements.csv",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalEntitlementsCsv",
-    include_in_schema=False,
 )
 async def portal_entitlements_csv(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     account: FromQuery[str | None] = None,
 ) -> Response[bytes]:
-    _customer(principal, tenant)
+    _customer(principal)
     chosen, _branding, segments = await _document_rows(principal, account)
     body = documents.entitlements_csv(chosen, segments, _today())
     return Response(
@@ -365,18 +342,15 @@ async def portal_entitlements_csv(
 
 
 @get(
-    "/portal/{tenant:str}/entitlements.pdf",
+    "/entitlements.pdf",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalEntitlementsPdf",
-    include_in_schema=False,
 )
 async def portal_entitlements_pdf(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     account: FromQuery[str | None] = None,
 ) -> Response[bytes]:
-    _customer(principal, tenant)
+    _customer(principal)
     chosen, branding, segments = await _document_rows(principal, account)
     body = documents.entitlements_pdf(branding, chosen, segments, _today())
     return Response(
@@ -397,9 +371,8 @@ def _safe(code: str) -> str:
 
 
 @get(
-    "/api/v1/portal/entitlements",
+    "/portal/entitlements",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalEntitlements",
     tags=["portal"],
     summary="The caller's segments and entitlements, and the segments of its ship-tos",
@@ -472,9 +445,8 @@ class _PreparedJSON(Response[bytes]):
 
 
 @get(
-    "/api/v1/portal/performance",
+    "/portal/performance",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalPerformanceApi",
     tags=["portal"],
     summary="Fill rate, OTIF, perfect order and lead time over 12 weeks or months, with targets",
@@ -501,9 +473,8 @@ async def api_performance(
 
 
 @get(
-    "/api/v1/portal/notices",
+    "/portal/notices",
     guards=[requires(PORTAL)],
-    dependencies=SIGNED_IN,
     operation_id="portalNoticesApi",
     tags=["portal"],
     summary="The caller's notices, newest first (page on with before=<last id>)",
@@ -522,17 +493,17 @@ async def api_notices(
 
 
 ROUTES = [
-    portal_login_page,
-    portal_login,
-    portal_logout,
-    portal_stylesheet,
-    portal_logo,
-    portal_home,
-    portal_performance,
-    portal_notices,
-    portal_entitlements_csv,
-    portal_entitlements_pdf,
-    api_entitlements,
-    api_performance,
-    api_notices,
+    PortalPages(
+        portal_login_page,
+        portal_login,
+        portal_logout,
+        portal_stylesheet,
+        portal_logo,
+        portal_home,
+        portal_performance,
+        portal_notices,
+        portal_entitlements_csv,
+        portal_entitlements_pdf,
+    ),
+    Api(api_entitlements, api_performance, api_notices),
 ]

@@ -24,12 +24,10 @@ from tierline.platform.identity.controllers import start_session
 from tierline.platform.identity.oidc import PORTAL_FLOW, SignedIn
 from tierline.platform.identity.sso_controllers import begin_sign_in, complete_sign_in
 from tierline.platform.observability import current_request_id
+from tierline.platform.routing import PortalPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.portal.branding import load_branding
 from tierline.portal.controllers import LOGIN_CSRF_COOKIE, portal_next
-from tierline.tenants.controllers import provide_tenant
-
-TENANT = {"current_tenant": provide_tenant}
 
 
 async def _error_page(
@@ -54,11 +52,9 @@ async def _error_page(
 
 
 @get(
-    "/portal/{tenant:str}/sso/login",
+    "/sso/login",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="portalSsoLogin",
-    include_in_schema=False,
 )
 async def portal_sso_login(
     current_tenant: NamedDependency[TenantRef],
@@ -71,11 +67,9 @@ async def portal_sso_login(
 
 
 @get(
-    "/portal/{tenant:str}/sso/invitation/{token:str}",
+    "/sso/invitation/{token:str}",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="portalSsoInvitation",
-    include_in_schema=False,
 )
 async def portal_sso_invitation(
     current_tenant: NamedDependency[TenantRef],
@@ -92,11 +86,9 @@ async def portal_sso_invitation(
 
 
 @get(
-    "/portal/{tenant:str}/sso/callback",
+    "/sso/callback",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="portalSsoCallback",
-    include_in_schema=False,
 )
 async def portal_sso_callback(
     current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
@@ -117,4 +109,4 @@ async def portal_sso_callback(
     )
 
 
-ROUTES = [portal_sso_login, portal_sso_invitation, portal_sso_callback]
+ROUTES = [PortalPages(portal_sso_login, portal_sso_invitation, portal_sso_callback)]

@@ -19,12 +19,11 @@ from tierline.platform.access import requires
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import (
-    SIGNED_IN,
     actor_of,
-    ensure_same_tenant,
     scopes_with,
     session_store,
 )
+from tierline.platform.routing import StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.portal import branding as branding_service
 from tierline.portal.invitations import invite_portal_user, list_portal_users, revoke_portal_user
@@ -43,16 +42,13 @@ def _back(principal: Principal, done: str | None = None, error: str | None = Non
 
 
 @get(
-    "/t/{tenant:str}/portal-users",
+    "/portal-users",
     guards=[requires(INVITE)],
-    dependencies=SIGNED_IN,
     operation_id="portalUsersPage",
-    include_in_schema=False,
 )
 async def portal_users_page(
-    principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any]
 ) -> Template:
-    ensure_same_tenant(principal, tenant)
     scopes = scopes_with(request, principal, INVITE)
     async with tenant_session(principal.tenant) as s:
         rows = await list_portal_users(s, scopes)
@@ -70,19 +66,15 @@ async def portal_users_page(
 
 
 @post(
-    "/t/{tenant:str}/portal-users",
+    "/portal-users",
     guards=[requires(INVITE)],
-    dependencies=SIGNED_IN,
     operation_id="invitePortalUser",
-    include_in_schema=False,
 )
 async def invite_portal_user_action(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     request: Request[Any, Any, Any],
     state: State,
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     try:
         async with tenant_session(principal.tenant) as s:
@@ -106,20 +98,16 @@ async def invite_portal_user_action(
 
 
 @post(
-    "/t/{tenant:str}/portal-users/{user_id:str}/revoke",
+    "/portal-users/{user_id:str}/revoke",
     guards=[requires(INVITE)],
-    dependencies=SIGNED_IN,
     operation_id="revokePortalUser",
-    include_in_schema=False,
 )
 async def revoke_portal_user_action(
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     user_id: FromPath[str],
     request: Request[Any, Any, Any],
     state: State,
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     try:
         async with tenant_session(principal.tenant) as s:
             user = await revoke_portal_user(
@@ -156,33 +144,25 @@ def _branding_page(
 
 
 @get(
-    "/t/{tenant:str}/portal-branding",
+    "/portal-branding",
     guards=[requires(BRANDING)],
-    dependencies=SIGNED_IN,
     operation_id="portalBrandingPage",
-    include_in_schema=False,
 )
-async def portal_branding_page(
-    principal: NamedDependency[Principal], tenant: FromPath[str]
-) -> Template:
-    ensure_same_tenant(principal, tenant)
+async def portal_branding_page(principal: NamedDependency[Principal]) -> Template:
     async with tenant_session(principal.tenant) as s:
         current = await branding_service.load_branding(s, principal.tenant)
     return _branding_page(principal, current)
 
 
 @post(
-    "/t/{tenant:str}/portal-branding",
+    "/portal-branding",
     guards=[requires(BRANDING)],
-    dependencies=SIGNED_IN,
     operation_id="savePortalBranding",
-    include_in_schema=False,
     request_max_body_size=1024 * 1024,
 )
 async def save_portal_branding(
-    principal: NamedDependency[Principal], tenant: FromPath[str], request: Request[Any, Any, Any]
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any]
 ) -> Template:
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     upload = form.get("logo")
     logo = await upload.read() if isinstance(upload, UploadFile) else None
@@ -207,9 +187,11 @@ async def save_portal_branding(
 
 
 ROUTES = [
-    portal_users_page,
-    invite_portal_user_action,
-    revoke_portal_user_action,
-    portal_branding_page,
-    save_portal_branding,
+    StaffPages(
+        portal_users_page,
+        invite_portal_user_action,
+        revoke_portal_user_action,
+        portal_branding_page,
+        save_portal_branding,
+    )
 ]

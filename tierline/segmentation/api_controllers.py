@@ -21,8 +21,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from tierline.platform.access import requires
 from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import SIGNED_IN, actor_of, allowed_here
+from tierline.platform.identity.web import actor_of, allowed_here
 from tierline.platform.request_body import json_object
+from tierline.platform.routing import Api
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation import queries
 from tierline.segmentation.controllers import (
@@ -153,9 +154,8 @@ def _limit(request: Request[Any, Any, Any], default: int = 100) -> int:
 
 
 @get(
-    "/api/v1/schemes",
+    "/schemes",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="listSchemes",
     tags=TAGS,
 )
@@ -167,9 +167,8 @@ async def api_list_schemes(principal: NamedDependency[Principal]) -> dict[str, A
 
 
 @get(
-    "/api/v1/schemes/schema",
+    "/schemes/schema",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="schemeJsonSchema",
     tags=TAGS,
 )
@@ -179,9 +178,8 @@ async def api_scheme_schema() -> dict[str, Any]:
 
 
 @get(
-    "/api/v1/schemes/{code:str}",
+    "/schemes/{code:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="getScheme",
     tags=TAGS,
 )
@@ -200,9 +198,8 @@ async def api_get_scheme(
 
 
 @post(
-    "/api/v1/schemes",
+    "/schemes",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="createScheme",
     status_code=HTTP_201_CREATED,
     tags=TAGS,
@@ -236,9 +233,8 @@ async def api_create_scheme(
 
 
 @put(
-    "/api/v1/schemes/{code:str}/draft",
+    "/schemes/{code:str}/draft",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="saveSchemeDraft",
     tags=TAGS,
 )
@@ -256,9 +252,8 @@ async def api_save_draft(
 
 
 @post(
-    "/api/v1/schemes/{code:str}/publish",
+    "/schemes/{code:str}/publish",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="publishScheme",
     status_code=HTTP_201_CREATED,
     tags=TAGS,
@@ -279,9 +274,8 @@ async def api_publish(
 
 
 @post(
-    "/api/v1/schemes/{target:str}",
+    "/schemes/{target:str}",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="dryRunScheme",
     status_code=200,
     tags=TAGS,
@@ -331,9 +325,8 @@ def _as_of(raw: Any) -> date | None:
 
 
 @post(
-    "/api/v1/segment-runs",
+    "/segment-runs",
     guards=[requires(RUN)],
-    dependencies=SIGNED_IN,
     operation_id="startSegmentRun",
     status_code=HTTP_202_ACCEPTED,
     tags=TAGS,
@@ -358,9 +351,8 @@ async def api_start_run(
 
 
 @get(
-    "/api/v1/segment-runs",
+    "/segment-runs",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="listSegmentRuns",
     tags=TAGS,
 )
@@ -379,9 +371,8 @@ async def api_list_runs(
 
 
 @get(
-    "/api/v1/segment-runs/{run_id:str}",
+    "/segment-runs/{run_id:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="getSegmentRun",
     tags=TAGS,
 )
@@ -413,9 +404,8 @@ async def api_get_run(
 
 
 @get(
-    "/api/v1/segments/assignments",
+    "/segments/assignments",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="listSegmentAssignments",
     tags=TAGS,
 )
@@ -444,9 +434,8 @@ async def api_assignments(
 
 
 @get(
-    "/api/v1/segments/assignments.csv",
+    "/segments/assignments.csv",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="exportSegmentAssignmentsCsv",
     tags=TAGS,
 )
@@ -458,9 +447,8 @@ async def api_assignments_csv(
 
 
 @get(
-    "/api/v1/segments/assignments.xlsx",
+    "/segments/assignments.xlsx",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="exportSegmentAssignmentsXlsx",
     tags=TAGS,
 )
@@ -472,9 +460,8 @@ async def api_assignments_xlsx(
 
 
 @get(
-    "/api/v1/segments/writeback",
+    "/segments/writeback",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="segmentWriteback",
     tags=TAGS,
 )
@@ -486,9 +473,8 @@ async def api_writeback(
 
 
 @get(
-    "/api/v1/segments/conflicts",
+    "/segments/conflicts",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="segmentConflicts",
     tags=TAGS,
 )
@@ -519,9 +505,8 @@ async def api_conflicts(
 
 
 @get(
-    "/api/v1/segments/timeline",
+    "/segments/timeline",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="segmentTimeline",
     tags=TAGS,
 )
@@ -562,9 +547,8 @@ def _move_out(m: Any) -> dict[str, Any]:
 
 
 @get(
-    "/api/v1/segments/moves",
+    "/segments/moves",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="listPendingMoves",
     tags=TAGS,
 )
@@ -592,9 +576,8 @@ async def api_moves(
 
 
 @post(
-    "/api/v1/segments/moves:decide",
+    "/segments/moves:decide",
     guards=[requires(APPROVE)],
-    dependencies=SIGNED_IN,
     operation_id="decidePendingMoves",
     status_code=200,
     tags=TAGS,
@@ -633,22 +616,24 @@ def _holds(request: Request[Any, Any, Any], principal: Principal, permission: st
 
 
 ROUTES = [
-    api_list_schemes,
-    api_scheme_schema,
-    api_get_scheme,
-    api_create_scheme,
-    api_save_draft,
-    api_publish,
-    api_dry_run,
-    api_start_run,
-    api_list_runs,
-    api_get_run,
-    api_assignments,
-    api_assignments_csv,
-    api_assignments_xlsx,
-    api_writeback,
-    api_conflicts,
-    api_timeline,
-    api_moves,
-    api_decide_moves,
+    Api(
+        api_list_schemes,
+        api_scheme_schema,
+        api_get_scheme,
+        api_create_scheme,
+        api_save_draft,
+        api_publish,
+        api_dry_run,
+        api_start_run,
+        api_list_runs,
+        api_get_run,
+        api_assignments,
+        api_assignments_csv,
+        api_assignments_xlsx,
+        api_writeback,
+        api_conflicts,
+        api_timeline,
+        api_moves,
+        api_decide_moves,
+    )
 ]

@@ -20,7 +20,7 @@ import msgspec
 from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.masterdata.models import Customer
+from tierline.masterdata.service import customer_exists
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
 from tierline.segmentation.entitlement_models import Contract
@@ -211,8 +211,7 @@ def value_errors(data: ContractInput) -> list[FieldError]:
 
 async def _database_errors(session: AsyncSession, data: ContractInput) -> list[FieldError]:
     errors = []
-    exists = await session.scalar(select(Customer.code).where(Customer.code == data.customer_code))
-    if exists is None:
+    if not await customer_exists(session, data.customer_code):
         errors.append(FieldError("customer_code", f"there is no customer '{data.customer_code}'"))
     taken = await session.scalar(select(Contract.id).where(Contract.reference == data.reference))
     if taken is not None:

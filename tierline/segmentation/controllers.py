@@ -30,15 +30,15 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.masterdata.controllers import fmt_number, fmt_share, fmt_time
-from tierline.masterdata.profile_store import get_profile, list_profiles
-from tierline.masterdata.profiles import ProfileError
+from tierline.masterdata.service import ProfileError, get_profile, list_profiles
 from tierline.platform.access import requires
 from tierline.platform.audit.service import record_by
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import SIGNED_IN, actor_of, allowed_here, ensure_same_tenant
+from tierline.platform.identity.web import actor_of, allowed_here
 from tierline.platform.jobs import JobNotFound, get_tenant_job
+from tierline.platform.pages import fmt_number, fmt_share, fmt_time
+from tierline.platform.routing import StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation import export, queries
 from tierline.segmentation.models import SegmentationScheme
@@ -138,17 +138,14 @@ class PageInputError(DomainError):
 
 
 @get(
-    "/t/{tenant:str}/segments",
+    "/segments",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="segmentsPage",
-    include_in_schema=False,
 )
 async def segments_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Schemes with the version in force, last and next run; new scheme from a template."""
-    ensure_same_tenant(principal, tenant)
     return await _schemes_template(request, principal, error=_q(request, "error", 500) or None)
 
 
@@ -194,17 +191,14 @@ def template_text(name: str, code: str | None) -> str:
 
 
 @post(
-    "/t/{tenant:str}/segments/schemes",
+    "/segments/schemes",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="createSchemePage",
-    include_in_schema=False,
 )
 async def create_scheme_form(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[Any]:
     """Create a scheme from a template; the editor opens on it."""
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     name = str(form.get("template", ""))[:100]
     code = str(form.get("code", "")).strip()[:40] or None
@@ -304,20 +298,16 @@ def in_force_freeze(scheme: Scheme | None, day: date) -> Any:
 
 
 @get(
-    "/t/{tenant:str}/segments/schemes/{code:str}",
+    "/segments/schemes/{code:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="schemeEditorPage",
-    include_in_schema=False,
 )
 async def scheme_page(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     code: FromPath[str],
 ) -> Template:
     """The draft in an editor, validation, dry run, publishing, versions and runs."""
-    ensure_same_tenant(principal, tenant)
     return await _editor_template(request, principal, code)
 
 
@@ -341,20 +331,16 @@ async def _dry_run_state(
 
 
 @post(
-    "/t/{tenant:str}/segments/schemes/{code:str}",
+    "/segments/schemes/{code:str}",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="schemeEditorSubmit",
-    include_in_schema=False,
 )
 async def scheme_submit(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     code: FromPath[str],
 ) -> Response[Any]:
     """One form, four buttons: ``action`` = save | validate | dry_run | publish."""
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     text = str(form.get("text", "")).replace("\r\n", "\n")
     action = str(form.get("action", "save"))
@@ -408,20 +394,16 @@ async def scheme_submit(
 
 
 @post(
-    "/t/{tenant:str}/segments/schemes/{code:str}/run",
+    "/segments/schemes/{code:str}/run",
     guards=[requires(RUN)],
-    dependencies=SIGNED_IN,
     operation_id="startRunPage",
-    include_in_schema=False,
 )
 async def start_run(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     code: FromPath[str],
 ) -> Response[Any]:
     """Queue a run of the version in force; the job page shows its progress."""
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     try:
         as_of = parse_day(str(form.get("as_of", "")).strip())
@@ -443,21 +425,17 @@ async def start_run(
 
 
 @get(
-    "/t/{tenant:str}/segments/jobs/{job_id:str}",
+    "/segments/jobs/{job_id:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="segmentRunJobPage",
-    include_in_schema=False,
 )
 async def run_job_page(
     request: Request[Any, Any, Any],
     state: State,
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     job_id: FromPath[str],
 ) -> Template:
     """A queued or running run: live progress (htmx, or a refresh without JavaScript)."""
-    ensure_same_tenant(principal, tenant)
     try:
         job = await get_tenant_job(state.runtime, principal.tenant, job_id)
     except JobNotFound:
@@ -470,20 +448,16 @@ async def run_job_page(
 
 
 @get(
-    "/t/{tenant:str}/segments/runs/{run_id:str}",
+    "/segments/runs/{run_id:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="segmentRunPage",
-    include_in_schema=False,
 )
 async def run_page(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     run_id: FromPath[str],
 ) -> Template:
     """Inputs, counts per segment and outcome, moves (paged, by outcome), warnings."""
-    ensure_same_tenant(principal, tenant)
     outcome = _q(request, "outcome", 20)
     if outcome and outcome not in (*OUTCOMES, "all"):
         outcome = ""
@@ -520,17 +494,14 @@ async def run_page(
 
 
 @get(
-    "/t/{tenant:str}/segments/moves",
+    "/segments/moves",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="pendingMovesPage",
-    include_in_schema=False,
 )
 async def moves_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Moves waiting for a decision, with filters; bulk apply or reject with a reason."""
-    ensure_same_tenant(principal, tenant)
     return await _moves_template(request, principal)
 
 
@@ -593,17 +564,14 @@ def _ids(values: list[str]) -> list[int]:
 
 
 @post(
-    "/t/{tenant:str}/segments/moves",
+    "/segments/moves",
     guards=[requires(APPROVE)],
-    dependencies=SIGNED_IN,
     operation_id="decideMovesPage",
-    include_in_schema=False,
 )
 async def decide_moves_form(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[Any]:
     """Apply or reject the ticked moves, with one mandatory reason (all or nothing)."""
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     decision = str(form.get("decision", ""))
     reason = str(form.get("reason", ""))[:2000]
@@ -674,17 +642,14 @@ def _assignment_query(
 
 
 @get(
-    "/t/{tenant:str}/segments/assignments",
+    "/segments/assignments",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="assignmentsPage",
-    include_in_schema=False,
 )
 async def assignments_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Assignments of a scheme in force at a date, filtered; CSV / XLSX / ERP write-back."""
-    ensure_same_tenant(principal, tenant)
     async with tenant_session(principal.tenant) as s:
         schemes = await list_schemes(s)
         error = None
@@ -828,44 +793,35 @@ async def writeback_response(
 
 
 @get(
-    "/t/{tenant:str}/segments/assignments.csv",
+    "/segments/assignments.csv",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="assignmentsCsvPage",
-    include_in_schema=False,
 )
 async def assignments_csv_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Stream:
-    ensure_same_tenant(principal, tenant)
     return await csv_response(request, principal)
 
 
 @get(
-    "/t/{tenant:str}/segments/assignments.xlsx",
+    "/segments/assignments.xlsx",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="assignmentsXlsxPage",
-    include_in_schema=False,
 )
 async def assignments_xlsx_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[bytes]:
-    ensure_same_tenant(principal, tenant)
     return await xlsx_response(request, principal)
 
 
 @get(
-    "/t/{tenant:str}/segments/writeback",
+    "/segments/writeback",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="writebackPage",
-    include_in_schema=False,
 )
 async def writeback_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[bytes]:
-    ensure_same_tenant(principal, tenant)
     return await writeback_response(request, principal)
 
 
@@ -874,17 +830,14 @@ async def writeback_page(
 
 
 @get(
-    "/t/{tenant:str}/segments/conflicts",
+    "/segments/conflicts",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="segmentConflictsPage",
-    include_in_schema=False,
 )
 async def conflicts_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Where the sales view (strategic, CRM tier) and the segment disagree."""
-    ensure_same_tenant(principal, tenant)
     kind = _q(request, "kind", 20)
     kind = kind if kind in queries.CONFLICT_KINDS else ""
     async with tenant_session(principal.tenant) as s:
@@ -918,18 +871,15 @@ async def conflicts_page(
 
 
 @get(
-    "/t/{tenant:str}/segments/timeline",
+    "/segments/timeline",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="segmentTimelinePage",
-    include_in_schema=False,
 )
 async def timeline_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Every segment a customer (``?customer=``) or product (``?sku=``) has had; htmx asks for
     the fragment only (the customer and product pages load it)."""
-    ensure_same_tenant(principal, tenant)
     customer = _q(request, "customer", 100)
     sku = _q(request, "sku", 100)
     async with tenant_session(principal.tenant) as s:
@@ -955,19 +905,21 @@ async def timeline_page(
 
 
 ROUTES = [
-    segments_page,
-    create_scheme_form,
-    scheme_page,
-    scheme_submit,
-    start_run,
-    run_job_page,
-    run_page,
-    moves_page,
-    decide_moves_form,
-    assignments_page,
-    assignments_csv_page,
-    assignments_xlsx_page,
-    writeback_page,
-    conflicts_page,
-    timeline_page,
+    StaffPages(
+        segments_page,
+        create_scheme_form,
+        scheme_page,
+        scheme_submit,
+        start_run,
+        run_job_page,
+        run_page,
+        moves_page,
+        decide_moves_form,
+        assignments_page,
+        assignments_csv_page,
+        assignments_xlsx_page,
+        writeback_page,
+        conflicts_page,
+        timeline_page,
+    )
 ]

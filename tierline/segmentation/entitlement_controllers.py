@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline.platform.access import requires
 from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import SIGNED_IN, actor_of, allowed_here, ensure_same_tenant
+from tierline.platform.identity.web import actor_of, allowed_here
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.contracts import (
     ContractInput,
@@ -232,32 +233,26 @@ async def _entitlements_page(
 
 
 @get(
-    "/t/{tenant:str}/segments/entitlements",
+    "/segments/entitlements",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="entitlementsPage",
-    include_in_schema=False,
 )
 async def entitlements_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Per scheme: segments in rank order with the entitlements in force and their history."""
-    ensure_same_tenant(principal, tenant)
     return await _entitlements_page(request, principal, request.query_params.get("scheme"))
 
 
 @post(
-    "/t/{tenant:str}/segments/entitlements",
+    "/segments/entitlements",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="saveEntitlementPage",
-    include_in_schema=False,
 )
 async def save_entitlement_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[Any]:
     """Add a version from the form (percent in, fractions stored)."""
-    ensure_same_tenant(principal, tenant)
     raw = await request.form()
     form = {k: str(v)[:4000] for k, v in raw.items() if k != "_csrf"}
     scheme_code, segment_code = form.get("scheme_code", ""), form.get("segment_code", "")
@@ -274,7 +269,8 @@ async def save_entitlement_page(
         page = await _entitlements_page(request, principal, scheme_code, form, errors, 422)
         return page  # type: ignore[return-value]
     target = (
-        f"/t/{tenant}/segments/entitlements?scheme={quote(scheme_code)}&saved={quote(segment_code)}"
+        f"/t/{principal.tenant.slug}/segments/entitlements"
+        f"?scheme={quote(scheme_code)}&saved={quote(segment_code)}"
     )
     return Redirect(target, status_code=303)  # type: ignore[return-value]
 
@@ -330,31 +326,25 @@ async def _contracts_page(
 
 
 @get(
-    "/t/{tenant:str}/segments/contracts",
+    "/segments/contracts",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="contractsPage",
-    include_in_schema=False,
 )
 async def contracts_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Customer contracts with their contracted service levels."""
-    ensure_same_tenant(principal, tenant)
     return await _contracts_page(request, principal)
 
 
 @post(
-    "/t/{tenant:str}/segments/contracts",
+    "/segments/contracts",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="saveContractPage",
-    include_in_schema=False,
 )
 async def save_contract_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     raw = await request.form()
     form = {k: str(v)[:4000] for k, v in raw.items() if k != "_csrf"}
     data, errors = contract_from_form(form)
@@ -366,7 +356,7 @@ async def save_contract_page(
             errors = exc.errors
     if errors or data is None:
         return await _contracts_page(request, principal, form, errors, 422)  # type: ignore[return-value]
-    target = f"/t/{tenant}/segments/contracts?saved={quote(saved.reference)}"
+    target = f"/t/{principal.tenant.slug}/segments/contracts?saved={quote(saved.reference)}"
     return Redirect(target, status_code=303)  # type: ignore[return-value]
 
 
@@ -436,39 +426,31 @@ async def _escalation_page(
 
 
 @get(
-    "/t/{tenant:str}/segments/escalations/{scheme:str}/{segment:str}",
+    "/segments/escalations/{scheme:str}/{segment:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="escalationPage",
-    include_in_schema=False,
 )
 async def escalation_page(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     scheme: FromPath[str],
     segment: FromPath[str],
 ) -> Template:
     """A segment's escalation path: whom to notify after how many periods below target."""
-    ensure_same_tenant(principal, tenant)
     return await _escalation_page(request, principal, scheme, segment)
 
 
 @post(
-    "/t/{tenant:str}/segments/escalations/{scheme:str}/{segment:str}",
+    "/segments/escalations/{scheme:str}/{segment:str}",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="saveEscalationPage",
-    include_in_schema=False,
 )
 async def save_escalation_page(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
-    tenant: FromPath[str],
     scheme: FromPath[str],
     segment: FromPath[str],
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     raw = await request.form()
     form = {k: str(v)[:400] for k, v in raw.items() if k != "_csrf"}
     steps = steps_from_form(form)
@@ -480,7 +462,9 @@ async def save_escalation_page(
         rows = [msgspec.to_builtins(x) for x in steps]
         page = await _escalation_page(request, principal, scheme, segment, rows, exc.errors, 422)
         return page  # type: ignore[return-value]
-    target = f"/t/{tenant}/segments/escalations/{quote(scheme)}/{quote(segment)}?saved=1"
+    target = (
+        f"/t/{principal.tenant.slug}/segments/escalations/{quote(scheme)}/{quote(segment)}?saved=1"
+    )
     return Redirect(target, status_code=303)  # type: ignore[return-value]
 
 
@@ -489,9 +473,8 @@ async def save_escalation_page(
 
 
 @get(
-    "/api/v1/entitlements",
+    "/entitlements",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="listEntitlements",
     tags=["entitlements"],
 )
@@ -520,9 +503,8 @@ async def api_entitlements(
 
 
 @post(
-    "/api/v1/entitlements",
+    "/entitlements",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="createEntitlementVersion",
     tags=["entitlements"],
     status_code=201,
@@ -553,9 +535,8 @@ async def api_create_entitlement(
 
 
 @get(
-    "/api/v1/contracts",
+    "/contracts",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="listContracts",
     tags=["entitlements"],
 )
@@ -566,9 +547,8 @@ async def api_contracts(principal: NamedDependency[Principal]) -> list[dict[str,
 
 
 @post(
-    "/api/v1/contracts",
+    "/contracts",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="createContract",
     tags=["entitlements"],
     status_code=201,
@@ -591,9 +571,8 @@ async def api_create_contract(
 
 
 @get(
-    "/api/v1/escalations/{scheme:str}/{segment:str}",
+    "/escalations/{scheme:str}/{segment:str}",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="getEscalation",
     tags=["entitlements"],
 )
@@ -608,9 +587,8 @@ async def api_escalation(
 
 
 @put(
-    "/api/v1/escalations/{scheme:str}/{segment:str}",
+    "/escalations/{scheme:str}/{segment:str}",
     guards=[requires(WRITE)],
-    dependencies=SIGNED_IN,
     operation_id="saveEscalation",
     tags=["entitlements"],
 )
@@ -638,16 +616,20 @@ async def api_save_escalation(
 
 
 ROUTES = [
-    entitlements_page,
-    save_entitlement_page,
-    contracts_page,
-    save_contract_page,
-    escalation_page,
-    save_escalation_page,
-    api_entitlements,
-    api_create_entitlement,
-    api_contracts,
-    api_create_contract,
-    api_escalation,
-    api_save_escalation,
+    StaffPages(
+        entitlements_page,
+        save_entitlement_page,
+        contracts_page,
+        save_contract_page,
+        escalation_page,
+        save_escalation_page,
+    ),
+    Api(
+        api_entitlements,
+        api_create_entitlement,
+        api_contracts,
+        api_create_contract,
+        api_escalation,
+        api_save_escalation,
+    ),
 ]

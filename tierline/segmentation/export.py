@@ -23,7 +23,7 @@ from typing import Any
 import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.masterdata.profiles import Profile
+from tierline.masterdata.service import Profile
 from tierline.platform.csv_safety import safe_csv_row
 from tierline.platform.errors import DomainError
 from tierline.segmentation.queries import assignments

@@ -41,8 +41,9 @@ from tierline.platform.access import requires
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.models import RoleGrant, User
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import SIGNED_IN, actor_of, ensure_same_tenant, scopes_with
+from tierline.platform.identity.web import actor_of, scopes_with
 from tierline.platform.request_body import json_object
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.policies import DEFAULT_POLICY, ROLES, decision_rights
 from tierline.segmentation import overrides, queries
@@ -493,17 +494,14 @@ async def _scheme_codes(session: AsyncSession) -> list[str]:
 
 
 @get(
-    "/t/{tenant:str}/approvals",
+    "/approvals",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="approvalQueue",
-    include_in_schema=False,
 )
 async def approvals_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Pending override requests and run moves in one queue."""
-    ensure_same_tenant(principal, tenant)
     params = request.query_params
     return await _queue_page(
         request, principal, QueueFilter.parse(params), done=(params.get("done") or "")[:200]
@@ -511,17 +509,14 @@ async def approvals_page(
 
 
 @post(
-    "/t/{tenant:str}/approvals",
+    "/approvals",
     guards=[requires(APPROVE)],
-    dependencies=SIGNED_IN,
     operation_id="decideApprovals",
-    include_in_schema=False,
 )
 async def decide_approvals(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[Any]:
     """Approve or reject the ticked items with one mandatory reason (per-item savepoints)."""
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     where = replace(QueueFilter.parse(form), reason=None)  # "reason" is the decision here
     values = [str(v) for v in form.getall("item")] if "item" in form else []
@@ -603,16 +598,13 @@ async def _request_form(
 
 
 @get(
-    "/t/{tenant:str}/overrides/new",
+    "/overrides/new",
     guards=[requires(REQUEST)],
-    dependencies=SIGNED_IN,
     operation_id="overrideRequestForm",
-    include_in_schema=False,
 )
 async def override_form(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
-    ensure_same_tenant(principal, tenant)
     params = request.query_params
     values = {
         "scheme": (params.get("scheme") or "").strip()[:40],
@@ -631,16 +623,13 @@ def parse_date(raw: str, name: str = "expires_on") -> date | None:
 
 
 @post(
-    "/t/{tenant:str}/overrides/new",
+    "/overrides/new",
     guards=[requires(REQUEST)],
-    dependencies=SIGNED_IN,
     operation_id="overrideRequestSubmit",
-    include_in_schema=False,
 )
 async def submit_override(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[Any]:
-    ensure_same_tenant(principal, tenant)
     form = await request.form()
     values = {
         name: str(form.get(name, ""))[:4000]
@@ -723,16 +712,13 @@ def rights_matrix() -> list[dict[str, Any]]:
 
 
 @get(
-    "/t/{tenant:str}/governance/decision-rights",
+    "/governance/decision-rights",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="decisionRightsPage",
-    include_in_schema=False,
 )
 async def decision_rights_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], tenant: FromPath[str]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
-    ensure_same_tenant(principal, tenant)
     async with tenant_session(principal.tenant) as s:
         people = await grants_with_rights(s)
     descriptions = {r.permission: r.description for r in decision_rights()}
@@ -762,9 +748,8 @@ def _text(data: dict[str, Any], name: str, limit: int = 4000) -> str:
 
 
 @post(
-    "/api/v1/overrides",
+    "/overrides",
     guards=[requires(REQUEST)],
-    dependencies=SIGNED_IN,
     operation_id="requestOverride",
     status_code=HTTP_201_CREATED,
     tags=TAGS,
@@ -793,9 +778,8 @@ async def api_request_override(
 
 
 @get(
-    "/api/v1/overrides",
+    "/overrides",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="listOverrides",
     tags=TAGS,
 )
@@ -833,9 +817,8 @@ async def api_list_overrides(
 
 
 @post(
-    "/api/v1/overrides/{ref:str}",
+    "/overrides/{ref:str}",
     guards=[requires(APPROVE)],
-    dependencies=SIGNED_IN,
     operation_id="decideOverride",
     status_code=200,
     tags=TAGS,
@@ -870,9 +853,8 @@ async def api_decide_override(
 
 
 @get(
-    "/api/v1/approvals",
+    "/approvals",
     guards=[requires(READ)],
-    dependencies=SIGNED_IN,
     operation_id="listApprovals",
     tags=TAGS,
 )
@@ -893,13 +875,8 @@ async def api_approvals(
 
 
 ROUTES = [
-    approvals_page,
-    decide_approvals,
-    override_form,
-    submit_override,
-    decision_rights_page,
-    api_request_override,
-    api_list_overrides,
-    api_decide_override,
-    api_approvals,
+    StaffPages(
+        approvals_page, decide_approvals, override_form, submit_override, decision_rights_page
+    ),
+    Api(api_request_override, api_list_overrides, api_decide_override, api_approvals),
 ]

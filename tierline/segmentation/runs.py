@@ -27,7 +27,7 @@ import polars as pl
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tierline.masterdata.models import Feed
+from tierline.masterdata.service import stale_order_feeds
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.encryption.store import kms_from_settings, load_codec
 from tierline.platform.errors import DomainError
@@ -157,22 +157,6 @@ async def load_and_classify(
 # --- checks before a run writes anything ------------------------------------------------------
 
 
-async def stale_feeds(session: AsyncSession, now: datetime) -> list[str]:
-    """Order-history feeds past their staleness threshold, as readable sentences."""
-    feeds = (await session.execute(select(Feed).where(Feed.entity == "order_lines"))).scalars()
-    stale: list[str] = []
-    for feed in feeds:
-        if feed.last_success_at is None:
-            continue
-        age_hours = (now - feed.last_success_at).total_seconds() / 3600
-        if age_hours > feed.staleness_hours:
-            stale.append(
-                f"feed '{feed.name}' last loaded {age_hours:.0f} h ago "
-                f"(threshold {feed.staleness_hours} h)"
-            )
-    return stale
-
-
 def effective_time(as_of: date, now: datetime) -> datetime:
     """When the run's assignments take effect: now for today's run, else the as-of day."""
     if as_of >= now.date():
@@ -235,7 +219,7 @@ async def run_scheme(
             return _outcome_of(existing)
         found = await published(session, scheme_code)
         previous = await _previous_as_of(session, scheme_code)
-        stale = await stale_feeds(session, now)
+        stale = await stale_order_feeds(session, now)
     if previous is not None and as_of < previous:
         raise RunRefused(
             f"as-of {as_of} is before the latest run of '{scheme_code}' ({previous}); "

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from tierline.platform.errors import DomainError
 from tierline.segmentation.conditions import Condition, EntityKind
 
 _Share = Annotated[float, msgspec.Meta(gt=0, lt=1)]
@@ -171,8 +172,11 @@ class SchemeIssue(msgspec.Struct, frozen=True):
         return f"{where}: {self.message}"
 
 
-class SchemeInvalid(ValueError):
+class SchemeInvalid(DomainError, ValueError):
     """The document cannot be used; ``errors`` lists every problem found."""
+
+    status_code = 422
+    title = "Invalid scheme"
 
     def __init__(self, errors: list[SchemeIssue]) -> None:
         self.errors = errors

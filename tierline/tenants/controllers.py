@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 from litestar.status_codes import HTTP_202_ACCEPTED
@@ -13,23 +13,14 @@ from tierline.platform.access import OPERATOR, requires
 from tierline.platform.databases import RegionUnavailable, ping
 from tierline.platform.db import validate_slug
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import provide_principal
 from tierline.platform.jobs import get_control_job, submit_control_job
-from tierline.platform.observability import bind_tenant
+from tierline.platform.routing import StaffPages
 from tierline.platform.runtime import Runtime
-from tierline.platform.tenancy import TenantRef
 from tierline.platform.tenant_directory import list_tenants
 from tierline.tenants.errors import DuplicateTenant
 from tierline.tenants.jobs import PROVISION
 from tierline.tenants.schemas import JobOut, TenantCreate, TenantOut
 from tierline.tenants.service import validate_name
-
-
-async def provide_tenant(tenant: FromPath[str], state: State) -> TenantRef:
-    """The tenant named in the path; unknown or inactive tenants are 404 (no oracle)."""
-    ref: TenantRef = await state.tenants.get(tenant)
-    bind_tenant(ref.slug)
-    return ref
 
 
 class TenantAdminController(Controller):
@@ -71,11 +62,9 @@ class TenantAdminController(Controller):
 
 
 @get(
-    "/t/{tenant:str}/",
+    "/",
     guards=[requires("tenant:view")],
-    dependencies={"principal": Provide(provide_principal)},
     operation_id="tenantHome",
-    include_in_schema=False,
 )
 async def tenant_home(principal: NamedDependency[Principal]) -> Template:
     """The signed-in home: the workspace's pages this user may open."""
@@ -84,4 +73,4 @@ async def tenant_home(principal: NamedDependency[Principal]) -> Template:
     )
 
 
-ROUTES = [TenantAdminController, tenant_home]
+ROUTES = [TenantAdminController, StaffPages(tenant_home)]

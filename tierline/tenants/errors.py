@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from tierline.platform.errors import DomainError
 
-class TenantError(ValueError):
+
+class TenantError(DomainError, ValueError):
     """A tenant operation refused for a reason the caller can fix."""
+
+    status_code = 422
+    title = "Invalid tenant"
 
 
 class DuplicateTenant(TenantError):
+    status_code = 409
+    title = "Conflict"
+
     def __init__(self, slug: str) -> None:
         super().__init__(f"a tenant with slug '{slug}' already exists")
 
@@ -17,11 +25,17 @@ class InvalidTenantName(TenantError):
 
 
 class SchemaConflict(TenantError):
+    status_code = 409
+    title = "Conflict"
+
     def __init__(self, schema: str, region: str) -> None:
         super().__init__(
             f"schema '{schema}' already exists in region '{region}'; refusing to reuse it"
         )
 
 
-class ProvisioningFailed(RuntimeError):
+class ProvisioningFailed(DomainError, RuntimeError):
     """Provisioning broke part-way; everything it had created was removed."""
+
+    status_code = 500
+    title = "Provisioning failed"

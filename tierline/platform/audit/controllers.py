@@ -8,7 +8,6 @@ that layer does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -43,10 +42,9 @@ from tierline.platform.audit.queries import (
 from tierline.platform.audit.service import VerifyResult, verify_chain
 from tierline.platform.db import utcnow
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import ensure_same_tenant, provide_principal
 from tierline.platform.observability import current_request_id
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.tenants.controllers import provide_tenant
 
 PAGE_SIZES = (25, DEFAULT_PAGE_SIZE, 100, MAX_PAGE_SIZE)
 
@@ -93,11 +91,7 @@ async def provide_audit_query(
     }
 
 
-PAGE_DEPENDENCIES: dict[str, Provide | Callable[..., Any]] = {
-    "principal": provide_principal,
-    "current_tenant": provide_tenant,
-    "audit_query": provide_audit_query,
-}
+AUDIT_QUERY = {"audit_query": Provide(provide_audit_query)}
 
 
 def _shown_time(at: datetime) -> str:
@@ -171,11 +165,10 @@ def _page_template(
 
 
 @get(
-    "/t/{tenant:str}/audit",
+    "/audit",
     guards=[requires("audit:read")],
-    dependencies=PAGE_DEPENDENCIES,
+    dependencies=AUDIT_QUERY,
     operation_id="auditLogPage",
-    include_in_schema=False,
 )
 async def audit_page(
     state: State,
@@ -185,7 +178,6 @@ async def audit_page(
     verify: FromQuery[str | None] = None,
 ) -> Template:
     """Filter form, one page of entries, and the chain check when the button asked for it."""
-    ensure_same_tenant(principal, current_tenant)
     try:
         filters = parse_filters(audit_query)
         page_request = parse_page(audit_query)
@@ -211,11 +203,10 @@ async def audit_page(
 
 
 @get(
-    "/t/{tenant:str}/audit.csv",
+    "/audit.csv",
     guards=[requires("audit:export")],
-    dependencies=PAGE_DEPENDENCIES,
+    dependencies=AUDIT_QUERY,
     operation_id="auditLogCsv",
-    include_in_schema=False,
 )
 async def audit_csv(
     request: Request[Any, Any, Any],
@@ -225,7 +216,6 @@ async def audit_csv(
     audit_query: NamedDependency[RawQuery],
 ) -> Stream:
     """The matching entries as CSV, oldest first; the export is audited before it starts."""
-    ensure_same_tenant(principal, current_tenant)
     filters = parse_filters(audit_query)
     databases = state.runtime.databases
     async with tenant_session(current_tenant, databases) as session:
@@ -296,21 +286,19 @@ def _entry_out(entry: AuditRecord) -> AuditEntryOut:
 
 
 @get(
-    "/api/v1/audit",
+    "/audit",
     guards=[requires("audit:read")],
-    dependencies={"principal": provide_principal, "audit_query": provide_audit_query},
+    dependencies=AUDIT_QUERY,
     operation_id="listAuditEntries",
     tags=["audit"],
 )
 async def audit_api(
     state: State,
-    principal: NamedDependency[Principal],
+    current_tenant: NamedDependency[TenantRef],
     audit_query: NamedDependency[RawQuery],
 ) -> AuditListOut:
     """Audit entries of the caller's tenant, newest first, keyset-paginated."""
-    # The principal's tenant, never a query value; re-resolved so a suspended tenant is 404.
-    tenant: TenantRef = await state.tenants.get(principal.tenant.slug)
-    ensure_same_tenant(principal, tenant)
+    tenant = current_tenant
     filters = parse_filters(audit_query)
     page_request = parse_page(audit_query)
     async with tenant_session(tenant, state.runtime.databases) as session:
@@ -320,4 +308,4 @@ async def audit_api(
     )
 
 
-ROUTES = [audit_page, audit_csv, audit_api]
+ROUTES = [StaffPages(audit_page, audit_csv), Api(audit_api)]

@@ -29,19 +29,17 @@ from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import SESSION_COOKIE, session_cookie
 from tierline.platform.identity.users import STAFF_ROLES, Actor
 from tierline.platform.identity.web import (
-    SIGNED_IN,
     actor_of,
     client_ip,
     session_store,
 )
 from tierline.platform.observability import current_request_id
+from tierline.platform.routing import StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.policies import ROLES
-from tierline.tenants.controllers import provide_tenant
 
 LOGIN_CSRF_COOKIE = "tl_login_csrf"
 INVITATION_CSRF_COOKIE = "tl_invitation_csrf"
-TENANT = {"current_tenant": provide_tenant}
 
 
 def safe_next(tenant: TenantRef, raw: str | None) -> str:
@@ -92,11 +90,9 @@ def _login_page(
 
 
 @get(
-    "/t/{tenant:str}/login",
+    "/login",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="loginPage",
-    include_in_schema=False,
 )
 async def login_page(
     current_tenant: NamedDependency[TenantRef], next: FromQuery[str | None] = None
@@ -156,11 +152,9 @@ def throttled(response: Response[Any], attempt: SignInAttempt) -> Response[Any]:
 
 
 @post(
-    "/t/{tenant:str}/login",
+    "/login",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="login",
-    include_in_schema=False,
 )
 async def login(
     current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
@@ -206,11 +200,9 @@ async def start_session(
 
 
 @post(
-    "/t/{tenant:str}/logout",
+    "/logout",
     guards=[requires("tenant:view")],
-    dependencies=SIGNED_IN,
     operation_id="logout",
-    include_in_schema=False,
 )
 async def logout(
     principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
@@ -235,22 +227,18 @@ async def logout(
 
 
 @get(
-    "/t/{tenant:str}/account/password",
+    "/account/password",
     guards=[requires("tenant:view")],
-    dependencies=SIGNED_IN,
     operation_id="passwordPage",
-    include_in_schema=False,
 )
 async def password_page(principal: NamedDependency[Principal]) -> Template:
     return Template("identity/password.html", context=_page(principal, errors=[]))
 
 
 @post(
-    "/t/{tenant:str}/account/password",
+    "/account/password",
     guards=[requires("tenant:view")],
-    dependencies=SIGNED_IN,
     operation_id="changePassword",
-    include_in_schema=False,
 )
 async def change_password(
     principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
@@ -290,11 +278,9 @@ async def change_password(
 
 
 @get(
-    "/t/{tenant:str}/invitation/{token:str}",
+    "/invitation/{token:str}",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="invitationPage",
-    include_in_schema=False,
 )
 async def invitation_page(
     current_tenant: NamedDependency[TenantRef], token: FromPath[str]
@@ -327,11 +313,9 @@ async def _invitation_page(
 
 
 @post(
-    "/t/{tenant:str}/invitation/{token:str}",
+    "/invitation/{token:str}",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="acceptInvitation",
-    include_in_schema=False,
 )
 async def accept_invitation(
     current_tenant: NamedDependency[TenantRef],
@@ -367,11 +351,9 @@ def _page(principal: NamedDependency[Principal], **extra: Any) -> dict[str, Any]
 
 
 @get(
-    "/t/{tenant:str}/admin/users",
+    "/admin/users",
     guards=[requires("users:manage")],
-    dependencies=SIGNED_IN,
     operation_id="usersPage",
-    include_in_schema=False,
 )
 async def users_page(
     principal: NamedDependency[Principal], request: Request[Any, Any, Any]
@@ -401,11 +383,9 @@ def _back(principal: Principal, done: str | None = None, error: str | None = Non
 
 
 @post(
-    "/t/{tenant:str}/admin/users",
+    "/admin/users",
     guards=[requires("users:manage")],
-    dependencies=SIGNED_IN,
     operation_id="createUser",
-    include_in_schema=False,
 )
 async def create_user(
     principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
@@ -444,11 +424,9 @@ async def _user_action(
 
 
 @post(
-    "/t/{tenant:str}/admin/users/{user_id:str}/roles",
+    "/admin/users/{user_id:str}/roles",
     guards=[requires("roles:manage")],
-    dependencies=SIGNED_IN,
     operation_id="grantRole",
-    include_in_schema=False,
 )
 async def grant_role(
     principal: NamedDependency[Principal], user_id: FromPath[str], request: Request[Any, Any, Any]
@@ -470,11 +448,9 @@ async def grant_role(
 
 
 @post(
-    "/t/{tenant:str}/admin/users/{user_id:str}/status",
+    "/admin/users/{user_id:str}/status",
     guards=[requires("users:manage")],
-    dependencies=SIGNED_IN,
     operation_id="setUserStatus",
-    include_in_schema=False,
 )
 async def set_user_status(
     principal: NamedDependency[Principal],
@@ -502,15 +478,17 @@ async def set_user_status(
 
 
 ROUTES = [
-    login_page,
-    login,
-    logout,
-    password_page,
-    change_password,
-    invitation_page,
-    accept_invitation,
-    users_page,
-    create_user,
-    grant_role,
-    set_user_status,
+    StaffPages(
+        login_page,
+        login,
+        logout,
+        password_page,
+        change_password,
+        invitation_page,
+        accept_invitation,
+        users_page,
+        create_user,
+        grant_role,
+        set_user_status,
+    )
 ]

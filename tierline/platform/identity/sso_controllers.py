@@ -29,16 +29,14 @@ from tierline.platform.identity.oidc import (
 )
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.users import STAFF_ROLES
-from tierline.platform.identity.web import SIGNED_IN
 from tierline.platform.observability import current_request_id
+from tierline.platform.routing import StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.policies import ROLES
-from tierline.tenants.controllers import provide_tenant
 
 # The assembly mounts this module next to identity/controllers.py; its helpers (safe_next,
 # start_session) are imported inside the handlers so neither module depends on import order.
 
-TENANT = {"current_tenant": provide_tenant}
 # Starting and finishing a sign-in both count: 30 complete attempts per 10 minutes per address,
 # staff and portal flows together.
 SSO_IP_LIMIT, SSO_IP_WINDOW = 60, 600
@@ -197,11 +195,9 @@ async def complete_sign_in(
 
 
 @get(
-    "/t/{tenant:str}/sso/login",
+    "/sso/login",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="ssoLogin",
-    include_in_schema=False,
 )
 async def sso_login(
     current_tenant: NamedDependency[TenantRef],
@@ -218,11 +214,9 @@ async def sso_login(
 
 
 @get(
-    "/t/{tenant:str}/sso/callback",
+    "/sso/callback",
     guards=[requires(PUBLIC)],
-    dependencies=TENANT,
     operation_id="ssoCallback",
-    include_in_schema=False,
 )
 async def sso_callback(
     current_tenant: NamedDependency[TenantRef], request: Request[Any, Any, Any], state: State
@@ -310,11 +304,9 @@ async def _current(tenant: TenantRef) -> OidcProvider | None:
 
 
 @get(
-    "/t/{tenant:str}/admin/sso",
+    "/admin/sso",
     guards=[requires("sso:manage")],
-    dependencies=SIGNED_IN,
     operation_id="ssoSettingsPage",
-    include_in_schema=False,
 )
 async def sso_settings_page(principal: NamedDependency[Principal], state: State) -> Template:
     provider = await _current(principal.tenant)
@@ -338,11 +330,9 @@ async def _test_discovery(principal: Principal, state: State) -> Template:
 
 
 @post(
-    "/t/{tenant:str}/admin/sso",
+    "/admin/sso",
     guards=[requires("sso:manage")],
-    dependencies=SIGNED_IN,
     operation_id="saveSsoSettings",
-    include_in_schema=False,
 )
 async def save_sso_settings(
     principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
@@ -377,4 +367,4 @@ async def save_sso_settings(
     )
 
 
-ROUTES = [sso_login, sso_callback, sso_settings_page, save_sso_settings]
+ROUTES = [StaffPages(sso_login, sso_callback, sso_settings_page, save_sso_settings)]

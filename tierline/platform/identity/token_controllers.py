@@ -38,6 +38,7 @@ from tierline.platform.identity.passwords import verify_password
 from tierline.platform.identity.signing import jwks
 from tierline.platform.identity.tokens import IssuedToken, issue_token
 from tierline.platform.observability import current_request_id
+from tierline.platform.routing import Api
 from tierline.platform.tenancy import TenantNotFound, TenantRef, tenant_session
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -236,17 +237,15 @@ async def _issue(request: Request[Any, Any, Any], state: State) -> dict[str, Any
 
 
 @post(
-    "/api/v1/oauth/token",
+    "/oauth/token",
     guards=[requires(PUBLIC)],
     operation_id="issueAccessToken",
     tags=["oauth"],
     summary="Issue an access token (OAuth2 client credentials)",
-    description=(
-        "RFC 6749 §4.4. Body `application/x-www-form-urlencoded` with "
-        "`grant_type=client_credentials` and an optional space-separated `scope` (a subset of "
-        "the client's). Authenticate with HTTP Basic or `client_id`/`client_secret` fields; the "
-        "client id `<tenant>.<uuid>` names the tenant. Errors are RFC 6749 §5.2 JSON."
-    ),
+    description="RFC 6749 §4.4. Body `application/x-www-form-urlencoded` with "
+    "`grant_type=client_credentials` and an optional space-separated `scope` (a subset of "
+    "the client's). Authenticate with HTTP Basic or `client_id`/`client_secret` fields; the "
+    "client id `<tenant>.<uuid>` names the tenant. Errors are RFC 6749 §5.2 JSON.",
     status_code=200,
 )
 async def token_endpoint(request: Request[Any, Any, Any], state: State) -> Response[Any]:
@@ -274,4 +273,4 @@ async def jwks_endpoint(state: State) -> Response[dict[str, Any]]:
     return Response(document, media_type="application/json", headers={"Cache-Control": JWKS_CACHE})
 
 
-ROUTES = [token_endpoint, jwks_endpoint]
+ROUTES = [jwks_endpoint, Api(token_endpoint)]

@@ -11,14 +11,13 @@ from typing import Annotated, Any, Literal
 
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException, ValidationException
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Template
 
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import ensure_same_tenant, provide_principal
 from tierline.platform.notifications.schemas import (
     MarkReadIn,
     MarkReadOut,
@@ -33,16 +32,10 @@ from tierline.platform.notifications.service import (
     mark_read,
     unread_count,
 )
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.tenants.controllers import provide_tenant
 
 PERMISSION = "tenant:view"
-
-
-PAGE_DEPENDENCIES = {
-    "principal": Provide(provide_principal),
-    "current_tenant": Provide(provide_tenant),
-}
 
 
 def _mailbox(principal: Principal) -> str:
@@ -59,11 +52,9 @@ def _page_url(slug: str, unread_only: bool, before: int | None = None) -> str:
 
 
 @get(
-    "/t/{tenant:str}/notifications",
+    "/notifications",
     guards=[requires(PERMISSION)],
-    dependencies=PAGE_DEPENDENCIES,
     operation_id="notificationsPage",
-    include_in_schema=False,
 )
 async def notifications_page(
     state: State,
@@ -73,7 +64,6 @@ async def notifications_page(
     before: FromQuery[int | None] = None,
 ) -> Template:
     """Unread first, then newest; each unread one can be marked read, or all at once."""
-    ensure_same_tenant(principal, current_tenant)
     mailbox = _mailbox(principal)
     unread_only = unread == "1"
     async with tenant_session(current_tenant, state.runtime.databases) as session:
@@ -105,11 +95,9 @@ def _form_ids(raw: list[str]) -> list[int]:
 
 
 @post(
-    "/t/{tenant:str}/notifications/read",
+    "/notifications/read",
     guards=[requires(PERMISSION)],
-    dependencies=PAGE_DEPENDENCIES,
     operation_id="markNotificationsReadForm",
-    include_in_schema=False,
 )
 async def mark_read_form(
     request: Request[Any, Any, Any],
@@ -118,7 +106,6 @@ async def mark_read_form(
     current_tenant: NamedDependency[TenantRef],
 ) -> Redirect:
     """Form post (CSRF checked by the guard): ``id`` (repeatable) or ``all=1``; back to the page."""
-    ensure_same_tenant(principal, current_tenant)
     mailbox = _mailbox(principal)
     form = await request.form()
     which: list[int] | Literal["all"] = (
@@ -147,23 +134,16 @@ def _out(row: NotificationRow) -> NotificationOut:
     )
 
 
-async def _own_tenant(state: State, principal: Principal) -> TenantRef:
-    # Re-resolved, so a suspended or re-created tenant is 404 (TenantNotFound).
-    tenant: TenantRef = await state.tenants.get(principal.tenant.slug)
-    ensure_same_tenant(principal, tenant)
-    return tenant
-
-
 @get(
-    "/api/v1/notifications",
+    "/notifications",
     guards=[requires(PERMISSION)],
-    dependencies={"principal": Provide(provide_principal)},
     operation_id="listNotifications",
     tags=["notifications"],
 )
 async def list_notifications_api(
     state: State,
     principal: NamedDependency[Principal],
+    current_tenant: NamedDependency[TenantRef],
     unread_only: FromQuery[bool] = False,
     before: Annotated[
         int | None, QueryParameter(description="Cursor: next_before of the previous page.")
@@ -171,7 +151,7 @@ async def list_notifications_api(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
 ) -> NotificationListOut:
     """The caller's notifications: unread first, then newest first; keyset-paginated."""
-    tenant = await _own_tenant(state, principal)
+    tenant = current_tenant
     mailbox = _mailbox(principal)
     async with tenant_session(tenant, state.runtime.databases) as session:
         page = await list_for(
@@ -184,19 +164,21 @@ async def list_notifications_api(
 
 
 @post(
-    "/api/v1/notifications:mark-read",
+    "/notifications:mark-read",
     guards=[requires(PERMISSION)],
-    dependencies={"principal": Provide(provide_principal)},
     operation_id="markNotificationsRead",
     tags=["notifications"],
     status_code=200,
 )
 async def mark_read_api(
-    state: State, principal: NamedDependency[Principal], data: JSONBody[MarkReadIn]
+    state: State,
+    principal: NamedDependency[Principal],
+    current_tenant: NamedDependency[TenantRef],
+    data: JSONBody[MarkReadIn],
 ) -> MarkReadOut:
     """Mark the caller's own notifications read: ``{"ids": [...]}`` or ``{"all": true}``.
     Ids of anyone else's notifications are ignored."""
-    tenant = await _own_tenant(state, principal)
+    tenant = current_tenant
     mailbox = _mailbox(principal)
     if not data.all and not data.ids:
         raise ValidationException('send {"ids": [...]} or {"all": true}')
@@ -208,4 +190,7 @@ async def mark_read_api(
     return MarkReadOut(marked=marked, unread=count)
 
 
-ROUTES = [notifications_page, mark_read_form, list_notifications_api, mark_read_api]
+ROUTES = [
+    StaffPages(notifications_page, mark_read_form),
+    Api(list_notifications_api, mark_read_api),
+]
