@@ -39,6 +39,7 @@ from tierline.platform.notifications.delivery import (
 from tierline.platform.notifications.jobs import deliver_due_mail, deliver_notifications
 from tierline.platform.notifications.mailer import MailConfigError, Mailer, SmtpServer
 from tierline.platform.notifications.models import EmailOutbox, Notification
+from tierline.platform.routing import declared_handlers
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings, SettingsError
 from tierline.platform.tenancy import TenantRef, tenant_connection, tenant_session
@@ -413,7 +414,7 @@ def test_smtp_urls_and_settings() -> None:
 
 
 def test_every_route_declares_tenant_view() -> None:
-    assert {declared_permission(r) for r in ROUTES} == {"tenant:view"}
+    assert {declared_permission(r) for r in declared_handlers(ROUTES)} == {"tenant:view"}
 
 
 async def test_page_lists_only_the_signed_in_users_notifications(

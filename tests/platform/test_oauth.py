@@ -25,7 +25,6 @@ from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
 from tests.conftest import TenantFactory, asgi_lifespan
-from tierline.platform import assembly
 from tierline.platform.access import PUBLIC, declared_permission, requires
 from tierline.platform.app import create_app
 from tierline.platform.audit.models import AuditLog
@@ -48,6 +47,7 @@ from tierline.platform.identity.tokens import (
     principal_from_bearer,
     verify_token,
 )
+from tierline.platform.routing import declared_handlers
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import TenantRef, tenant_session
@@ -69,10 +69,8 @@ async def whoami(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 async def app(runtime: Runtime, settings: Settings) -> Litestar:
-    """The app with the OAuth routes (unless the assembly already mounts them) and a probe."""
-    mounted = assembly.domain_route_handlers()
-    extra = [r for r in ROUTES if r not in mounted]
-    return create_app(settings, runtime=runtime, extra_routes=[*extra, whoami])
+    """The app with a probe that says who the caller is."""
+    return create_app(settings, runtime=runtime, extra_routes=[whoami])
 
 
 @pytest.fixture(autouse=True)
@@ -731,7 +729,7 @@ async def test_cli_create_and_list(tenant: TenantRef) -> None:
 
 
 async def test_routes_are_public_and_documented(client: httpx.AsyncClient) -> None:
-    for handler in ROUTES:
+    for handler in declared_handlers(ROUTES):
         assert declared_permission(handler) == PUBLIC
     schema = (await client.get("/schema/openapi.json")).json()
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}

@@ -27,12 +27,10 @@ from tests.support.sso import (
     users_of,
     with_query,
 )
-from tierline.platform import assembly
 from tierline.platform.app import create_app
 from tierline.platform.encryption.store import kms_from_settings, load_codec
 from tierline.platform.identity import oidc
 from tierline.platform.identity.models import OidcProvider
-from tierline.platform.identity.sso_controllers import ROUTES
 from tierline.platform.identity.users import SYSTEM, set_status
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
@@ -41,11 +39,7 @@ from tierline.platform.tenancy import TenantRef, tenant_connection, tenant_sessi
 
 @pytest.fixture
 async def app(runtime: Runtime, settings: Settings) -> Litestar:
-    """The app with the SSO routes (unless the assembly already mounts them)."""
-    mounted = assembly.domain_route_handlers()
-    return create_app(
-        settings, runtime=runtime, extra_routes=[r for r in ROUTES if r not in mounted]
-    )
+    return create_app(settings, runtime=runtime)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from tests.conftest import StaffFactory, TenantFactory, csrf_of, sign_in
 from tests.segmentation.test_api import CODE, History, bearer, build_history
 from tierline.platform import access
 from tierline.platform.identity.users import Actor
+from tierline.platform.routing import declared_handlers
 from tierline.platform.tenancy import TenantRef
 from tierline.segmentation import api_controllers, controllers
 from tierline.segmentation.runs import submit_run
@@ -30,7 +31,7 @@ ALL_SCOPES = [
 def routes() -> list[tuple[str, str, str]]:
     """(method, path template, permission) of every segmentation route."""
     found: list[tuple[str, str, str]] = []
-    for handler in [*controllers.ROUTES, *api_controllers.ROUTES]:
+    for handler in declared_handlers([*controllers.ROUTES, *api_controllers.ROUTES]):
         permission = access.declared_permission(handler)
         assert permission, handler
         for path in handler.paths:

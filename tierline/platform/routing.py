@@ -30,6 +30,7 @@ from typing import Any
 from litestar import Request, Router
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
 from tierline.platform.identity.principal import Principal
@@ -42,7 +43,9 @@ PORTAL_PREFIX = "/portal/{tenant:str}"
 API_PREFIX = "/api/v1"
 
 
-async def provide_current_tenant(tenant: str, request: Request[Any, Any, Any]) -> TenantRef:
+async def provide_current_tenant(
+    tenant: FromPath[str], request: Request[Any, Any, Any]
+) -> TenantRef:
     """The active tenant named in the path; 404 when there is none or the caller belongs to
     another tenant."""
     try:
@@ -119,6 +122,14 @@ def merge_surfaces(route_handlers: Sequence[Any]) -> list[Any]:
         else:
             others.append(item)
     return [*others, *(kind(*merged[(kind, o)], **options[(kind, o)]) for kind, o in merged)]
+
+
+def declared_handlers(route_handlers: Sequence[Any]) -> list[Any]:
+    """The handlers a module's ``ROUTES`` declares, surfaces opened up (for tests and tools)."""
+    found: list[Any] = []
+    for item in route_handlers:
+        found.extend(item.declared if isinstance(item, Surface) else [item])
+    return found
 
 
 class StaffPages(Surface):
