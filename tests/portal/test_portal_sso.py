@@ -35,7 +35,7 @@ from tierline.platform.db import utcnow
 from tierline.platform.identity import oidc
 from tierline.platform.identity.models import User
 from tierline.platform.identity.users import SYSTEM, Actor, create_user
-from tierline.platform.routing import declared_handlers
+from tierline.platform.routing import declared_paths
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.portal import sso_controllers
@@ -118,8 +118,8 @@ async def test_login_page_offers_the_provider_only_while_it_is_enabled(
 
 def test_portal_sso_routes_are_public_like_the_portal_sign_in() -> None:
     declared = {
-        next(iter(handler.paths)): access.declared_permission(handler)
-        for handler in declared_handlers(sso_controllers.ROUTES)
+        path: access.declared_permission(handler)
+        for path, handler in declared_paths(sso_controllers.ROUTES)
     }
     assert declared == {
         "/portal/{tenant:str}/sso/login": access.PUBLIC,

@@ -13,7 +13,7 @@ from tests.conftest import StaffFactory, TenantFactory, csrf_of, sign_in
 from tests.segmentation.test_api import CODE, History, bearer, build_history
 from tierline.platform import access
 from tierline.platform.identity.users import Actor
-from tierline.platform.routing import declared_handlers
+from tierline.platform.routing import declared_paths
 from tierline.platform.tenancy import TenantRef
 from tierline.segmentation import api_controllers, controllers
 from tierline.segmentation.runs import submit_run
@@ -31,12 +31,11 @@ ALL_SCOPES = [
 def routes() -> list[tuple[str, str, str]]:
     """(method, path template, permission) of every segmentation route."""
     found: list[tuple[str, str, str]] = []
-    for handler in declared_handlers([*controllers.ROUTES, *api_controllers.ROUTES]):
+    for path, handler in declared_paths([*controllers.ROUTES, *api_controllers.ROUTES]):
         permission = access.declared_permission(handler)
         assert permission, handler
-        for path in handler.paths:
-            for method in handler.http_methods:
-                found.append((str(method), path, permission))
+        for method in handler.http_methods:
+            found.append((str(method), path, permission))
     return found
 
 

@@ -132,6 +132,18 @@ def declared_handlers(route_handlers: Sequence[Any]) -> list[Any]:
     return found
 
 
+def declared_paths(route_handlers: Sequence[Any]) -> list[tuple[str, Any]]:
+    """``(full path, handler)`` for every path of every handler a module's ``ROUTES`` declares
+    (the surface's prefix joined to the handler's own path)."""
+    found: list[tuple[str, Any]] = []
+    for item in route_handlers:
+        prefix = item.path if isinstance(item, Surface) else ""
+        for handler in item.declared if isinstance(item, Surface) else [item]:
+            for path in getattr(handler, "paths", ()):
+                found.append(((prefix + path).rstrip("/") or "/", handler))
+    return found
+
+
 class StaffPages(Surface):
     """Staff pages under ``/t/{tenant}``: server-rendered, kept out of the OpenAPI document."""
 
