@@ -659,7 +659,7 @@ async def test_throttle_is_shared_with_staff_sign_in(
     client: httpx.AsyncClient, portal: PortalData
 ) -> None:
     """One budget per address for both flows: switching to the portal buys no attempts."""
-    from tierline.platform.identity.sso_controllers import SSO_IP_LIMIT
+    from tierline.platform.identity.sso_flow import SSO_IP_LIMIT
 
     for _ in range(SSO_IP_LIMIT):
         assert (await client.get(login_path(portal.tenant))).status_code == 404  # not set up

@@ -26,15 +26,10 @@ from litestar.serialization import encode_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.access import PUBLIC, requires
-from tierline.platform.identity.controllers import (
-    attempt_sign_in,
-    login_form,
-    start_session,
-    throttled,
-)
 from tierline.platform.identity.oidc import provider_button
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import session_cookie
+from tierline.platform.identity.signin import attempt_sign_in, login_form, start_session, throttled
 from tierline.platform.identity.web import (
     ensure_same_tenant,
     provide_principal,

@@ -20,9 +20,9 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from tierline.platform.access import PUBLIC, requires
-from tierline.platform.identity.controllers import start_session
 from tierline.platform.identity.oidc import PORTAL_FLOW, SignedIn
-from tierline.platform.identity.sso_controllers import begin_sign_in, complete_sign_in
+from tierline.platform.identity.signin import start_session
+from tierline.platform.identity.sso_flow import begin_sign_in, complete_sign_in
 from tierline.platform.observability import current_request_id
 from tierline.platform.routing import PortalPages
 from tierline.platform.tenancy import TenantRef, tenant_session
