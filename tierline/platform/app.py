@@ -25,6 +25,7 @@ from litestar.template.config import TemplateConfig
 
 from tierline.platform import assembly
 from tierline.platform.access import PUBLIC, requires
+from tierline.platform.client_address import parse_networks
 from tierline.platform.errors import exception_handler
 from tierline.platform.health import health, ready
 from tierline.platform.observability import configure_logging, request_context_middleware
@@ -165,7 +166,9 @@ def create_app(
     # line too, and error bodies can quote the id. One layer for both: the request id and the
     # security headers on every response.
     app.asgi_handler = request_context_middleware(
-        app.asgi_handler, SecurityHeaders(hsts=settings.secure_cookies).apply
+        app.asgi_handler,
+        SecurityHeaders(hsts=settings.secure_cookies).apply,
+        parse_networks(settings.trusted_proxies),
     )
     return app
 

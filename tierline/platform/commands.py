@@ -103,7 +103,16 @@ def serve_app(host: str, port: int, worker: bool | None) -> None:
     if settings.embedded_databases:
         _migrate_quietly()
     application = create_app(settings, run_worker=with_worker)
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    # Forwarded headers are judged by the app itself (``client_address``), against
+    # TIERLINE_TRUSTED_PROXIES: uvicorn's own handling would believe any loopback caller.
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 def _migrate_quietly() -> None:

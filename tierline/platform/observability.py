@@ -7,12 +7,14 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from tierline.platform.client_address import Network, client_address
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -67,9 +69,13 @@ def bind_tenant(slug: str) -> None:
 
 
 def request_context_middleware(
-    app: ASGIApp, response_headers: Callable[[str, list[tuple[bytes, bytes]]], None] | None = None
+    app: ASGIApp,
+    response_headers: Callable[[str, list[tuple[bytes, bytes]]], None] | None = None,
+    trusted_proxies: Sequence[Network] = (),
 ) -> ASGIApp:
-    """Give every request an id (kept from ``X-Request-ID`` when well-formed) and log it.
+    """Give every request an id (kept from ``X-Request-ID`` when well-formed), its real client
+    address (``client_address``: forwarded headers count only from ``trusted_proxies``), and
+    log it.
 
     ``response_headers(path, headers)`` may add to every response's headers in place (the app
     factory passes the security headers here, so they cost no middleware layer of their own).
@@ -81,10 +87,15 @@ def request_context_middleware(
             await app(scope, receive, send)
             return
         request_id = ""
+        forwarded_for: str | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
-                break
+            elif name == b"x-forwarded-for":
+                forwarded_for = value.decode("latin-1")
+        peer = scope.get("client")
+        if trusted_proxies and forwarded_for is not None and peer:
+            scope["client"] = (client_address(peer[0], forwarded_for, trusted_proxies), peer[1])
         if not _REQUEST_ID.match(request_id):
             request_id = os.urandom(16).hex()
         # Set (not merely cleared) for this request and put back afterwards: an in-process
@@ -114,6 +125,7 @@ def request_context_middleware(
                 access_log.info(
                     "request",
                     method=scope.get("method"),
+                    client=(scope.get("client") or ("-",))[0],
                     path=path,
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from tierline.platform.client_address import parse_networks
+
 _REGION_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
@@ -78,6 +80,7 @@ class Settings:
     max_upload_bytes: int = 512 * 1024 * 1024
     smtp_url: str | None = field(default=None, repr=False)  # may carry a password
     mail_from: str = "Tierline <no-reply@localhost>"
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def embedded_databases(self) -> bool:
@@ -143,6 +146,13 @@ class Settings:
         mail_from = env.get("TIERLINE_MAIL_FROM", "").strip() or "Tierline <no-reply@localhost>"
         if "@" not in mail_from or any(ch in mail_from for ch in "\r\n"):
             raise SettingsError("TIERLINE_MAIL_FROM must be an address, e.g. Tierline <a@b.c>")
+        trusted = tuple(
+            p.strip() for p in env.get("TIERLINE_TRUSTED_PROXIES", "").split(",") if p.strip()
+        )
+        try:
+            parse_networks(trusted)
+        except ValueError as exc:
+            raise SettingsError(f"TIERLINE_TRUSTED_PROXIES: {exc}") from None
         return cls(
             control_database_url=control,
             regions=parse_regions(regions_raw) if regions_raw else None,
@@ -161,6 +171,7 @@ class Settings:
             max_upload_bytes=_int(env, "TIERLINE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, 1024),
             smtp_url=smtp_url,
             mail_from=mail_from,
+            trusted_proxies=trusted,
         )
 
 

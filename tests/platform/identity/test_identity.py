@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import replace
 
 import httpx
 from litestar import Litestar
 from sqlalchemy import select, text
 
 from tests.conftest import Staff, StaffFactory, csrf_of, http_client, sign_in
+from tierline.platform.app import create_app
 from tierline.platform.audit.models import AuditLog
 from tierline.platform.identity.models import User
 from tierline.platform.identity.sessions import SessionStore
 from tierline.platform.runtime import Runtime
+from tierline.platform.settings import Settings
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 
 async def audit_actions(tenant: TenantRef) -> list[str]:
     async with tenant_session(tenant) as s:
         return list((await s.execute(select(AuditLog.action).order_by(AuditLog.seq))).scalars())
+
+
+async def audit_reasons(tenant: TenantRef, action: str) -> list[str | None]:
+    async with tenant_session(tenant) as s:
+        found = await s.execute(select(AuditLog.reason).where(AuditLog.action == action))
+        return list(found.scalars())
 
 
 async def test_sign_in_sets_a_hardened_session_cookie(
@@ -60,9 +70,19 @@ async def test_wrong_password_is_generic_audited_and_locks_after_five(
     for _ in range(4):
         await sign_in(client, wrong)
     locked = await sign_in(client, planner)  # right password, but locked now
-    assert locked.status_code == 429 and "Too many failed attempts" in locked.text
+    # A locked account answers exactly like an unknown one: no enumeration by status or text.
+    assert locked.status_code == r2.status_code == 401
+    assert _message(locked.text) == _message(r2.text) == _message(r1.text)
     actions = await audit_actions(tenant)
     assert actions.count("auth.login_failed") == 7 and "auth.login" not in actions
+    reasons = await audit_reasons(tenant, "auth.login_failed")
+    assert "account temporarily locked" in reasons  # the audit trail still knows why
+
+
+def _message(page: str) -> str:
+    found = re.search(r'<p class="alert" role="alert">(.*?)</p>', page, re.S)
+    assert found, page
+    return found.group(1).strip()
 
 
 async def test_client_address_is_throttled(client: httpx.AsyncClient, tenant: TenantRef) -> None:
@@ -70,6 +90,53 @@ async def test_client_address_is_throttled(client: httpx.AsyncClient, tenant: Te
     statuses = [(await sign_in(client, ghost)).status_code for _ in range(31)]
     assert statuses[:30] == [401] * 30
     assert statuses[30] == 429
+
+
+async def test_successful_sign_ins_do_not_count_against_the_address(
+    client: httpx.AsyncClient, tenant: TenantRef, make_staff: StaffFactory
+) -> None:
+    """An office behind one address signs in all morning: only failures count."""
+    planner = await make_staff(tenant, "planner")
+    for _ in range(31):
+        assert (await sign_in(client, planner)).status_code == 303
+    ghost = Staff(tenant, "ghost@example.com", "nope nope nope", "")
+    assert (await sign_in(client, ghost)).status_code == 401
+
+
+async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
+    runtime: Runtime, settings: Settings, tenant: TenantRef
+) -> None:
+    ghost = Staff(tenant, "ghost@example.com", "nope nope nope", "")
+
+    async def attempts(app: Litestar, count: int, forwarded: bool) -> list[int]:
+        found = []
+        async with http_client(app) as c:
+            for i in range(count):
+                page = await c.get(f"/t/{tenant.slug}/login")
+                headers = {"X-Forwarded-For": f"203.0.113.{i}"} if forwarded else {}
+                resp = await c.post(
+                    f"/t/{tenant.slug}/login",
+                    data={"email": ghost.email, "password": "x", "_csrf": csrf_of(page.text)},
+                    headers=headers,
+                )
+                found.append(resp.status_code)
+        return found
+
+    # Not trusted: a caller cannot buy attempts by inventing addresses.
+    plain = create_app(settings, runtime=runtime)
+    assert (await attempts(plain, 31, forwarded=True))[30] == 429
+    # Behind a trusted proxy, each forwarded client has its own budget and is audited as such.
+    proxied = create_app(replace(settings, trusted_proxies=("127.0.0.1/32",)), runtime=runtime)
+    assert set(await attempts(proxied, 31, forwarded=True)) == {401}
+    async with tenant_session(tenant) as s:
+        addresses = set(
+            (
+                await s.execute(
+                    select(AuditLog.client_ip).where(AuditLog.action == "auth.login_failed")
+                )
+            ).scalars()
+        )
+    assert "203.0.113.30" in addresses
 
 
 async def test_login_form_without_its_csrf_cookie_is_refused(

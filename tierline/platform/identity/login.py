@@ -18,7 +18,10 @@ from tierline.platform.identity.users import find_by_email
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 IP_LIMIT, IP_WINDOW = 30, 15 * 60
-GENERIC_FAILURE = "E-mail or password is incorrect."
+GENERIC_FAILURE = (
+    "E-mail or password is incorrect, or the account is locked for 15 minutes after "
+    "5 failed attempts."
+)
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,20 @@ class LoginOutcome:
     status: int = 200
 
 
+def _ip_key(tenant_slug: str, client_ip: str) -> str:
+    return f"login-ip:{tenant_slug}:{client_ip}"
+
+
 async def check_ip(redis: Any, tenant_slug: str, client_ip: str) -> throttle.Verdict:
-    return await throttle.hit(redis, f"login-ip:{tenant_slug}:{client_ip}", IP_LIMIT, IP_WINDOW)
+    """Whether the address may try to sign in: refused once it has ``IP_LIMIT`` failed sign-ins
+    in the window. Successful sign-ins never count (an office behind one address signing in
+    at nine must not lock itself out)."""
+    return await throttle.check(redis, _ip_key(tenant_slug, client_ip), IP_LIMIT)
+
+
+async def count_failure(redis: Any, tenant_slug: str, client_ip: str) -> None:
+    """Count one failed sign-in against the address."""
+    await throttle.hit(redis, _ip_key(tenant_slug, client_ip), IP_LIMIT, IP_WINDOW)
 
 
 async def _fail(
@@ -62,9 +77,10 @@ async def authenticate(
     ok = verify_password(user.password_hash if user else None, password)
     now = utcnow()
     if user is not None and user.locked_until and user.locked_until > now:
+        # Answered exactly like an unknown account or a wrong password: a different status or
+        # message would tell a caller which e-mail addresses have accounts.
         await _fail(session, None, email, "account temporarily locked", client_ip, request_id)
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return LoginOutcome(None, f"Too many failed attempts. Try again in {minutes} minutes.", 429)
+        return LoginOutcome(None, GENERIC_FAILURE, 401)
     if user is None or not ok:
         await _fail(session, user, email, "wrong e-mail or password", client_ip, request_id)
         return LoginOutcome(None, GENERIC_FAILURE, 401)

@@ -14,7 +14,7 @@ from litestar.datastructures import Cookie, State
 from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 
-from tierline.platform.identity.login import authenticate, check_ip
+from tierline.platform.identity.login import authenticate, check_ip, count_failure
 from tierline.platform.identity.sessions import SESSION_COOKIE, session_cookie
 from tierline.platform.identity.web import client_ip, session_store
 from tierline.platform.observability import current_request_id
@@ -97,9 +97,10 @@ async def attempt_sign_in(
     async with tenant_session(tenant) as s:
         outcome = await authenticate(s, email, password, client_ip(request), current_request_id())
         user = outcome.user
-        if user is None:
-            return SignInAttempt(email, next_path, error=outcome.error, status=outcome.status)
-        return SignInAttempt(email, next_path, str(user.id), user.kind, user.must_change_password)
+    if user is None:
+        await count_failure(await state.runtime.redis(), tenant.slug, client_ip(request))
+        return SignInAttempt(email, next_path, error=outcome.error, status=outcome.status)
+    return SignInAttempt(email, next_path, str(user.id), user.kind, user.must_change_password)
 
 
 def throttled(response: Response[Any], attempt: SignInAttempt) -> Response[Any]:

@@ -25,6 +25,17 @@ async def hit(redis: Any, key: str, limit: int, window_seconds: int) -> Verdict:
     return Verdict(int(count) <= limit, int(count), max(int(ttl), 1))
 
 
+async def check(redis: Any, key: str, limit: int) -> Verdict:
+    """Whether ``key`` is still under ``limit`` in its window, without counting anything."""
+    full_key = f"tl:rate:{key}"
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.get(full_key)
+        pipe.ttl(full_key)
+        count, ttl = await pipe.execute()
+    used = int(count or 0)
+    return Verdict(used < limit, used, max(int(ttl), 1))
+
+
 async def peek(redis: Any, key: str) -> int:
     value = await redis.get(f"tl:rate:{key}")
     return int(value or 0)
