@@ -3,7 +3,7 @@ permission, whether the OpenAPI document shows it) and every ``tierline`` comman
 options are compared with the recorded tables in ``interfaces/``.
 
 A change of shape must leave both tables as they are. A deliberate change (a new page, a new
-command) updates them: run the tests with ``TIERLINE_RECORD_INTERFACES=1`` and review the diff.
+command) updates them: run the tests with ``RECORD_INTERFACES=1`` and review the diff.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ RECORDED = Path(__file__).parent / "interfaces"
 
 def _compare(name: str, current: list[dict[str, Any]]) -> None:
     path = RECORDED / name
-    if os.environ.get("TIERLINE_RECORD_INTERFACES") == "1":
+    if os.environ.get("RECORD_INTERFACES") == "1":
         path.write_text(json.dumps(current, indent=1) + "\n")
     assert current == json.loads(path.read_text())
 

@@ -145,6 +145,58 @@ async def test_wrong_password_and_signed_out_redirect(
     assert away.headers["location"].startswith(f"/portal/{portal.tenant.slug}/login")
 
 
+async def test_a_one_time_password_opens_only_the_password_page(
+    client: httpx.AsyncClient, portal: PortalData
+) -> None:
+    from tierline.platform.identity.users import SYSTEM, create_user
+    from tierline.platform.tenancy import tenant_session
+
+    async with tenant_session(portal.tenant) as s:
+        created = await create_user(
+            s,
+            email="buyer@pella.example",
+            role="customer",
+            actor=SYSTEM,
+            kind="customer",
+            customer_code="P1",
+        )
+    otp = created.one_time_password
+    assert otp
+    slug = portal.tenant.slug
+    signed_in = await portal_sign_in(client, portal.tenant, "buyer@pella.example", otp)
+    assert signed_in.headers["location"] == f"/portal/{slug}/account/password"
+    for page in ("/", "/performance", "/notices", "/entitlements.csv"):
+        blocked = await client.get(f"/portal/{slug}{page}")
+        assert blocked.status_code == 303, page
+        assert blocked.headers["location"] == f"/portal/{slug}/account/password"
+    api = await client.get("/api/v1/portal/entitlements")
+    assert api.status_code == 403 and "one-time password" in api.json()["detail"]
+    form = await client.get(f"/portal/{slug}/account/password")
+    assert form.status_code == 200 and "Change your password" in form.text
+    wrong = await client.post(
+        f"/portal/{slug}/account/password",
+        data={
+            "current": "not it",
+            "new": "a long new secret 1",
+            "repeat": "a long new secret 1",
+            "_csrf": csrf_of(form.text),
+        },
+    )
+    assert wrong.status_code == 422 and "not right" in wrong.text
+    changed = await client.post(
+        f"/portal/{slug}/account/password",
+        data={
+            "current": otp,
+            "new": "a long new secret 1",
+            "repeat": "a long new secret 1",
+            "_csrf": csrf_of(wrong.text),
+        },
+    )
+    assert changed.status_code == 303 and changed.headers["location"] == f"/portal/{slug}/"
+    assert (await client.get(f"/portal/{slug}/")).status_code == 200
+    assert (await client.get("/api/v1/portal/entitlements")).status_code == 200
+
+
 async def test_account_manager_invites_customer_user_who_lands_in_the_portal(
     client: httpx.AsyncClient,
     make_staff: StaffFactory,

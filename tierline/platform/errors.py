@@ -93,7 +93,10 @@ def _known_error_status(exc: Exception) -> tuple[int, str] | None:
 
 
 def _sign_in_redirect(request: Request[Any, Any, Any], exc: Exception) -> Response[Any] | None:
-    from tierline.platform.identity.web import LoginRequired
+    from tierline.platform.identity.web import LoginRequired, PasswordChangeRequired
+
+    if isinstance(exc, PasswordChangeRequired) and not _wants_json(request):
+        return Redirect(exc.page, status_code=303)
 
     if not isinstance(exc, LoginRequired) or _wants_json(request) or not exc.tenant_slug:
         return None

@@ -29,8 +29,15 @@ from tierline.platform.access import PUBLIC, requires
 from tierline.platform.identity.oidc import provider_button
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import session_cookie
-from tierline.platform.identity.signin import attempt_sign_in, login_form, start_session, throttled
+from tierline.platform.identity.signin import (
+    attempt_sign_in,
+    change_own_password,
+    login_form,
+    start_session,
+    throttled,
+)
 from tierline.platform.identity.web import (
+    WHILE_PASSWORD_PENDING,
     ensure_same_tenant,
     provide_principal,
     session_store,
@@ -155,6 +162,8 @@ async def portal_login(
     user_id, kind, next_path = attempt.user_id, attempt.kind, attempt.next_path
     # Staff who sign in here go to the staff pages: the portal is for customer users only.
     target = next_path if kind == "customer" else f"/t/{current_tenant.slug}/"
+    if kind == "customer" and attempt.must_change:
+        target = f"/portal/{current_tenant.slug}/account/password"
     response = await start_session(
         request, state, current_tenant, user_id, kind, "password", target
     )
@@ -168,6 +177,7 @@ async def portal_login(
     "/logout",
     guards=[requires(PORTAL)],
     operation_id="portalLogout",
+    opt={WHILE_PASSWORD_PENDING: True},
 )
 async def portal_logout(principal: NamedDependency[Principal], state: State) -> Response[Any]:
     store = await session_store(state.runtime)
@@ -176,6 +186,39 @@ async def portal_logout(principal: NamedDependency[Principal], state: State) -> 
     response = Redirect(f"/portal/{principal.tenant.slug}/login", status_code=303)
     response.cookies.append(session_cookie(None, state.settings.secure_cookies))
     return response  # type: ignore[return-value]
+
+
+@get(
+    "/account/password",
+    guards=[requires(PORTAL)],
+    operation_id="portalPasswordPage",
+    opt={WHILE_PASSWORD_PENDING: True},
+)
+async def portal_password_page(principal: NamedDependency[Principal]) -> Template:
+    """Change one's password (the first page after signing in with a one-time password)."""
+    async with tenant_session(principal.tenant) as s:
+        branding = await load_branding(s, principal.tenant)
+    return _page("password.html", _customer(principal), branding, errors=[])
+
+
+@post(
+    "/account/password",
+    guards=[requires(PORTAL)],
+    operation_id="portalChangePassword",
+    opt={WHILE_PASSWORD_PENDING: True},
+)
+async def portal_change_password(
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
+) -> Response[Any]:
+    errors = await change_own_password(request, state, _customer(principal))
+    if errors:
+        async with tenant_session(principal.tenant) as s:
+            branding = await load_branding(s, principal.tenant)
+        return _page("password.html", principal, branding, 422, errors=errors)  # type: ignore[return-value]
+    home = f"/portal/{principal.tenant.slug}/"
+    return await start_session(
+        request, state, principal.tenant, principal.subject, principal.kind, "password", home
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,6 +535,8 @@ ROUTES = [
         portal_login_page,
         portal_login,
         portal_logout,
+        portal_password_page,
+        portal_change_password,
         portal_stylesheet,
         portal_logo,
         portal_home,

@@ -283,6 +283,13 @@ async def test_one_time_password_must_be_changed_first(
     staff = Staff(tenant, "otp@example.com", created.one_time_password, str(created.user.id))
     resp = await sign_in(client, staff)
     assert resp.headers["location"] == f"/t/{tenant.slug}/account/password"
+    # Enforced by the server, not only suggested by the redirect after sign-in:
+    for page in ("/", "/notifications", "/segments"):
+        blocked = await client.get(f"/t/{tenant.slug}{page}")
+        assert blocked.status_code == 303, page
+        assert blocked.headers["location"] == f"/t/{tenant.slug}/account/password"
+    api = await client.get("/api/v1/notifications")
+    assert api.status_code == 403 and "one-time password" in api.json()["detail"]
     form = await client.get(resp.headers["location"])
     changed = await client.post(
         f"/t/{tenant.slug}/account/password",
@@ -297,6 +304,8 @@ async def test_one_time_password_must_be_changed_first(
     async with tenant_session(tenant) as s:
         user = await s.get(User, created.user.id)
         assert user is not None and not user.must_change_password
+    assert (await client.get(f"/t/{tenant.slug}/")).status_code == 200
+    assert (await client.get("/api/v1/notifications")).status_code == 200
 
 
 async def test_idle_sessions_expire(runtime: Runtime) -> None:

@@ -26,6 +26,7 @@ from tierline.platform.identity.sessions import session_cookie
 from tierline.platform.identity.signin import (
     LOGIN_CSRF_COOKIE,
     attempt_sign_in,
+    change_own_password,
     login_form,
     safe_next,
     start_session,
@@ -33,6 +34,7 @@ from tierline.platform.identity.signin import (
 )
 from tierline.platform.identity.users import STAFF_ROLES, Actor
 from tierline.platform.identity.web import (
+    WHILE_PASSWORD_PENDING,
     actor_of,
     client_ip,
     session_store,
@@ -99,6 +101,7 @@ async def login(
     "/logout",
     guards=[requires("tenant:view")],
     operation_id="logout",
+    opt={WHILE_PASSWORD_PENDING: True},
 )
 async def logout(
     principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
@@ -126,6 +129,7 @@ async def logout(
     "/account/password",
     guards=[requires("tenant:view")],
     operation_id="passwordPage",
+    opt={WHILE_PASSWORD_PENDING: True},
 )
 async def password_page(principal: NamedDependency[Principal]) -> Template:
     return Template("identity/password.html", context=_page(principal, errors=[]))
@@ -135,33 +139,16 @@ async def password_page(principal: NamedDependency[Principal]) -> Template:
     "/account/password",
     guards=[requires("tenant:view")],
     operation_id="changePassword",
+    opt={WHILE_PASSWORD_PENDING: True},
 )
 async def change_password(
     principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
 ) -> Response[Any]:
-    form = await request.form()
-    current, new, repeat = (str(form.get(k, "")) for k in ("current", "new", "repeat"))
-    errors: list[str] = []
-    async with tenant_session(principal.tenant) as s:
-        user = await user_service.get_user(s, principal.subject)
-        from tierline.platform.identity.passwords import verify_password
-
-        if not verify_password(user.password_hash, current):
-            errors.append("the current password is not right")
-        elif new != repeat:
-            errors.append("the two new passwords differ")
-        else:
-            try:
-                await user_service.set_password(s, user, new, actor_of(request, principal))
-            except user_service.UserError as exc:
-                errors.append(str(exc))
+    errors = await change_own_password(request, state, principal)
     if errors:
         return Template(
             "identity/password.html", context=_page(principal, errors=errors), status_code=422
         )  # type: ignore[return-value]
-    # A new password ends every other session of this user.
-    store = await session_store(state.runtime)
-    await store.end_all_for(principal.tenant.slug, principal.subject)
     return await start_session(
         request,
         state,

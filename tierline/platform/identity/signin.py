@@ -15,6 +15,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 
 from tierline.platform.identity.login import authenticate, check_ip, count_failure
+from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.sessions import SESSION_COOKIE, session_cookie
 from tierline.platform.identity.web import client_ip, session_store
 from tierline.platform.observability import current_request_id
@@ -129,3 +130,30 @@ async def start_session(
         Cookie(key=LOGIN_CSRF_COOKIE, value="", path=f"/t/{tenant.slug}/", max_age=0)
     )
     return response  # type: ignore[return-value]
+
+
+async def change_own_password(
+    request: Request[Any, Any, Any], state: State, principal: Principal
+) -> list[str]:
+    """Change the signed-in user's password from the posted form (``current``, ``new``,
+    ``repeat``); what is wrong with it, or nothing once changed. A new password ends every
+    session of the user (the caller starts a fresh one)."""
+    from tierline.platform.identity import users as user_service
+    from tierline.platform.identity.passwords import verify_password
+    from tierline.platform.identity.web import actor_of
+
+    form = await request.form()
+    current, new, repeat = (str(form.get(k, ""))[:1024] for k in ("current", "new", "repeat"))
+    async with tenant_session(principal.tenant) as s:
+        user = await user_service.get_user(s, principal.subject)
+        if not verify_password(user.password_hash, current):
+            return ["the current password is not right"]
+        if new != repeat:
+            return ["the two new passwords differ"]
+        try:
+            await user_service.set_password(s, user, new, actor_of(request, principal))
+        except user_service.UserError as exc:
+            return [str(exc)]
+    store = await session_store(state.runtime)
+    await store.end_all_for(principal.tenant.slug, principal.subject)
+    return []

@@ -49,6 +49,25 @@ PORTAL_PERMISSIONS = {"portal:self"}
 _policies = PolicyCache()
 
 
+# Routes a user who still holds a one-time password may use: changing it, and signing out.
+WHILE_PASSWORD_PENDING = "while_password_pending"  # noqa: S105 (an option name)
+
+
+class PasswordChangeRequired(PermissionDeniedException):
+    """The user signed in with a one-time password and must change it before anything else;
+    pages turn this into a redirect to the password page."""
+
+    def __init__(self, tenant_slug: str, portal: bool) -> None:
+        super().__init__("change your one-time password first")
+        self.tenant_slug = tenant_slug
+        self.portal = portal
+
+    @property
+    def page(self) -> str:
+        surface = "portal" if self.portal else "t"
+        return f"/{surface}/{self.tenant_slug}/account/password"
+
+
 class LoginRequired(NotAuthorizedException):
     """Nobody is signed in; pages turn this into a redirect to the sign-in page."""
 
@@ -76,7 +95,13 @@ def _user_and_version() -> Select[Any]:
     (built once; the user id is bound per request)."""
     version_now = select(AuthzState.policy_version).scalar_subquery()
     return select(
-        User.id, User.kind, User.email, User.status, User.customer_code, version_now
+        User.id,
+        User.kind,
+        User.email,
+        User.status,
+        User.customer_code,
+        User.must_change_password,
+        version_now,
     ).where(User.id == bindparam("user_id"))
 
 
@@ -161,7 +186,17 @@ class _Access:
     no policy work; kept to a handful of objects per user (plain strings, a shared permission
     set), since the garbage collector walks every cached object on each full pass."""
 
-    __slots__ = ("customer_code", "decided", "display", "engine", "held", "kind", "last", "subject")
+    __slots__ = (
+        "customer_code",
+        "decided",
+        "display",
+        "engine",
+        "held",
+        "kind",
+        "last",
+        "must_change",
+        "subject",
+    )
 
     def __init__(self, user: Row[Any], engine: PolicyEngine) -> None:
         self.engine = engine
@@ -169,6 +204,7 @@ class _Access:
         self.kind: PrincipalKind = user.kind
         self.display: str = user.email
         self.customer_code: str | None = user.customer_code
+        self.must_change: bool = bool(user.must_change_password)
         held: set[str] = set()
         for grant in engine.roles_of(self.subject):
             held |= engine.permissions_of(self.subject, grant.scope)
@@ -320,6 +356,9 @@ async def check_permission(
         principal = replace(principal, permissions=principal.client_scopes)
     elif access is None or not access.allows(permission):
         raise PermissionDeniedException(f"your role does not allow this ({permission})")
+    elif access.must_change and not handler.opt.get(WHILE_PASSWORD_PENDING):
+        # Enforced here, not by the page after sign-in: a one-time password opens nothing else.
+        raise PasswordChangeRequired(principal.tenant.slug, is_portal)
     # ``request.state`` is a view of this dict (Litestar puts it in every scope).
     request_state = connection.scope["state"]
     request_state["principal"] = principal
