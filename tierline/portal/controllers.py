@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline.platform.access import PUBLIC, requires
 from tierline.platform.identity.oidc import provider_button
 from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.reset_pages import ResetSurface, reset_handlers
 from tierline.platform.identity.sessions import session_cookie
 from tierline.platform.identity.signin import (
     attempt_sign_in,
@@ -115,7 +116,12 @@ def portal_next(tenant: TenantRef, raw: str | None) -> str:
 
 
 async def _login_page(
-    tenant: TenantRef, error: str | None, email: str, next_path: str, status: int
+    tenant: TenantRef,
+    error: str | None,
+    email: str,
+    next_path: str,
+    status: int,
+    reset: bool = False,
 ) -> Response[Any]:
     async with tenant_session(tenant) as s:
         branding = await load_branding(s, tenant)
@@ -128,6 +134,7 @@ async def _login_page(
         "email": email,
         "next": next_path,
         "sso": sso,
+        "reset": reset,
     }
     return login_form(
         "portal/login.html", context, status, f"/portal/{tenant.slug}/", LOGIN_CSRF_COOKIE
@@ -140,9 +147,12 @@ async def _login_page(
     operation_id="portalLoginPage",
 )
 async def portal_login_page(
-    current_tenant: NamedDependency[TenantRef], next: FromQuery[str | None] = None
+    current_tenant: NamedDependency[TenantRef],
+    next: FromQuery[str | None] = None,
+    reset: FromQuery[bool] = False,
 ) -> Response[Any]:
-    return await _login_page(current_tenant, None, "", portal_next(current_tenant, next), 200)
+    next_path = portal_next(current_tenant, next)
+    return await _login_page(current_tenant, None, "", next_path, 200, reset=reset)
 
 
 @post(
@@ -530,6 +540,15 @@ async def api_notices(
     return {"account": chosen.code, "notices": notices}
 
 
+async def _branding(tenant: TenantRef) -> dict[str, Any]:
+    async with tenant_session(tenant) as s:
+        return {"branding": await load_branding(s, tenant)}
+
+
+RESET_PAGES = ResetSurface(
+    "/portal", "portal/forgot.html", "portal/reset.html", _branding, "portal"
+)
+
 ROUTES = [
     PortalPages(
         portal_login_page,
@@ -544,6 +563,7 @@ ROUTES = [
         portal_notices,
         portal_entitlements_csv,
         portal_entitlements_pdf,
+        *reset_handlers(RESET_PAGES),
     ),
     Api(api_entitlements, api_performance, api_notices),
 ]

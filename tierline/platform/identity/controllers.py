@@ -22,6 +22,7 @@ from tierline.platform.identity import users as user_service
 from tierline.platform.identity.models import User
 from tierline.platform.identity.oidc import enabled_provider_name, invitation_provider_name
 from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.reset_pages import ResetSurface, reset_handlers
 from tierline.platform.identity.sessions import session_cookie
 from tierline.platform.identity.signin import (
     LOGIN_CSRF_COOKIE,
@@ -54,8 +55,16 @@ def _login_page(
     next_path: str,
     status: int,
     sso: str | None = None,
+    reset: bool = False,
 ) -> Response[Any]:
-    context = {"tenant": tenant, "error": error, "email": email, "next": next_path, "sso": sso}
+    context = {
+        "tenant": tenant,
+        "error": error,
+        "email": email,
+        "next": next_path,
+        "sso": sso,
+        "reset": reset,
+    }
     return login_form("identity/login.html", context, status, f"/t/{tenant.slug}/")
 
 
@@ -65,10 +74,13 @@ def _login_page(
     operation_id="loginPage",
 )
 async def login_page(
-    current_tenant: NamedDependency[TenantRef], next: FromQuery[str | None] = None
+    current_tenant: NamedDependency[TenantRef],
+    next: FromQuery[str | None] = None,
+    reset: FromQuery[bool] = False,
 ) -> Response[Any]:
     sso = await enabled_provider_name(current_tenant)  # the "Sign in with …" button
-    return _login_page(current_tenant, None, "", safe_next(current_tenant, next), 200, sso)
+    next_path = safe_next(current_tenant, next)
+    return _login_page(current_tenant, None, "", next_path, 200, sso, reset=reset)
 
 
 @post(
@@ -360,6 +372,12 @@ async def set_user_status(
     return response
 
 
+async def _no_context(_tenant: TenantRef) -> dict[str, Any]:
+    return {}
+
+
+RESET_PAGES = ResetSurface("/t", "identity/forgot.html", "identity/reset.html", _no_context)
+
 ROUTES = [
     StaffPages(
         login_page,
@@ -373,5 +391,6 @@ ROUTES = [
         create_user,
         grant_role,
         set_user_status,
+        *reset_handlers(RESET_PAGES),
     )
 ]

@@ -54,6 +54,22 @@ class User(TenantBase):
     )
 
 
+class PasswordReset(TenantBase):
+    """A forgot-password link: only the token's SHA-256 is kept; usable once, until it expires."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    requested_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class RoleGrant(TenantBase):
     """A role held by a user within a business scope of the tenant (``*`` = every scope)."""
 

@@ -260,6 +260,26 @@ async def notify(
     return await notify_many(db, items, kind=kind, email=email)
 
 
+async def queue_email(db: Db, *, to: str, subject: str, body: str, dedupe_key: str) -> bool:
+    """Queue one e-mail in the outbox without an in-app notification (for people who are not
+    signed in, e.g. a password-reset link). Sent with the caller's transaction; a second call
+    with the same ``dedupe_key`` queues nothing. Returns whether it was queued."""
+    from tierline.platform.notifications.models import EmailOutbox
+
+    statement = (
+        pg_insert(EmailOutbox)
+        .values(
+            to_address=normalize_email(to),
+            subject=_clean_title(subject),
+            body=body,
+            dedupe_key=dedupe_key,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(EmailOutbox.id)
+    )
+    return (await db.execute(statement)).first() is not None
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading and marking (always the caller's own rows)
 
