@@ -120,10 +120,12 @@ class ApplicationCore(InitPluginProtocol):
         app.state[SESSION_CACHE] = sessions
         worker: asyncio.Task[None] | None = None
         if self.run_worker:
-            from tierline.platform.jobs.worker import run_worker_in_process
+            from tierline.platform.jobs.supervisor import WorkerSupervisor
 
             assembly.load_job_handlers()
-            worker = asyncio.create_task(run_worker_in_process(runtime))
+            supervisor = WorkerSupervisor(runtime)
+            app.state.worker_supervisor = supervisor
+            worker = asyncio.create_task(supervisor.run())
         hooks = contextlib.AsyncExitStack()
         try:
             for hook in assembly.domain_lifespans():

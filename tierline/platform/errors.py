@@ -7,6 +7,7 @@ client gets that id to quote to support.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -23,10 +24,20 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class DomainError(Exception):
-    """Base for refusals raised by domain code that the web layer maps to a status code."""
+    """Base for refusals raised by domain code that the web layer maps to a status code.
+
+    ``code`` is the stable, machine-readable name of the refusal (jobs report it): a subclass
+    may set it, else it is the class name in snake case (``RunRefused`` -> ``run_refused``).
+    """
 
     status_code = 400
     title = "Request refused"
+    code: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            cls.code = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
@@ -92,6 +103,39 @@ def _known_error_status(exc: Exception) -> tuple[int, str] | None:
     return None
 
 
+UNAVAILABLE = "A service Tierline depends on is briefly unavailable. Try again in a moment."
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a lost connection to Redis or PostgreSQL: the
+    request could not be served now, and the same request will work once the service is back
+    (503, not 500). Found by walking the exception's causes."""
+    import asyncpg
+    import redis.exceptions
+    from sqlalchemy.exc import DBAPIError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            redis.exceptions.ConnectionError
+            | redis.exceptions.TimeoutError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.AdminShutdownError
+            | asyncpg.ConnectionDoesNotExistError
+            | ConnectionError
+            | TimeoutError,
+        ):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _sign_in_redirect(request: Request[Any, Any, Any], exc: Exception) -> Response[Any] | None:
     from tierline.platform.identity.web import LoginRequired, PasswordChangeRequired
 
@@ -129,6 +173,13 @@ def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
         status, title = known
         detail = "Not Found" if status == 404 else str(exc)
         return problem_response(request, status, detail, title)
+    if is_outage(exc):
+        log.warning(
+            "service unavailable on %s %s: %s", request.method, request.url.path, exc, exc_info=True
+        )
+        return problem_response(
+            request, 503, UNAVAILABLE, "Service unavailable", headers={"Retry-After": "5"}
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         request,

@@ -31,7 +31,8 @@ async def _redis_reason(runtime: Runtime) -> str | None:
 
 @get("/ready", guards=[requires(PUBLIC)], operation_id="ready", tags=["operations"])
 async def ready(state: State) -> Response[dict[str, Any]]:
-    """Every database (control and each region) and Redis answer; 503 names what does not."""
+    """Every database (control and each region) and Redis answer, and the in-process job worker
+    (when this process runs one) polls its queue; 503 names what does not."""
     runtime: Runtime = state.runtime
     names = ["control", *(f"region:{r}" for r in runtime.databases.region_names), "redis"]
     checks = [
@@ -39,7 +40,12 @@ async def ready(state: State) -> Response[dict[str, Any]]:
         *(ping(runtime.databases.regions[r]) for r in runtime.databases.region_names),
         _redis_reason(runtime),
     ]
-    reasons = await asyncio.gather(*checks)
+    reasons = list(await asyncio.gather(*checks))
+    supervisor = state.get("worker_supervisor")
+    if supervisor is not None:  # this process runs the job worker (embedded ``serve``)
+        worker = supervisor.health()
+        names.append("worker")
+        reasons.append(None if worker.running else worker.detail)
     components = {
         name: {"status": "ok"} if reason is None else {"status": "unavailable", "reason": reason}
         for name, reason in zip(names, reasons, strict=True)

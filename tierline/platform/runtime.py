@@ -43,10 +43,14 @@ class Runtime:
         """The shared Redis client (sessions, rate limits); the same pool as the job queue."""
         return await self.queue()
 
-    async def close(self) -> None:
+    async def close_queue(self) -> None:
+        """Close the Redis pool (the databases stay open)."""
         if self._queue is not None:
             await self._queue.aclose()
             self._queue = None
+
+    async def close(self) -> None:
+        await self.close_queue()
         await self.databases.dispose()
 
 

@@ -14,12 +14,13 @@ from tierline.platform.databases import RegionUnavailable, ping
 from tierline.platform.db import validate_slug
 from tierline.platform.identity.principal import Principal
 from tierline.platform.jobs import get_control_job, submit_control_job
+from tierline.platform.jobs.schemas import JobOut
 from tierline.platform.routing import StaffPages
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenant_directory import list_tenants
 from tierline.tenants.errors import DuplicateTenant
 from tierline.tenants.jobs import PROVISION
-from tierline.tenants.schemas import JobOut, TenantCreate, TenantOut
+from tierline.tenants.schemas import TenantCreate, TenantOut
 from tierline.tenants.service import validate_name
 
 

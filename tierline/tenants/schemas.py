@@ -21,17 +21,3 @@ class TenantOut(msgspec.Struct):
     status: str
     revision: str | None
     created_at: datetime
-
-
-class JobOut(msgspec.Struct):
-    id: str
-    kind: str
-    status: str
-    progress: float
-    message: str
-    result: dict[str, object] | None
-    error: str | None
-    attempts: int
-    created_at: str | None
-    started_at: str | None
-    finished_at: str | None

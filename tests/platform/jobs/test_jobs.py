@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
 from typing import Any
 
 import pytest
+from arq import Retry
 from arq.worker import Worker
+from sqlalchemy import text, update
 
 from tierline.platform.databases import ServiceEndpoints
 from tierline.platform.jobs import JobRun, get_tenant_job, job_handler, submit_tenant_job
+from tierline.platform.jobs.models import TenantJob
 from tierline.platform.jobs.service import job_id_for
 from tierline.platform.jobs.store import JobStore
 from tierline.platform.jobs.worker import execute_job, sweep_outbox, worker_kwargs
 from tierline.platform.runtime import Runtime
-from tierline.platform.tenancy import TenantRef
+from tierline.platform.tenancy import TenantRef, tenant_session
 
 calls: dict[str, int] = {}
 
@@ -39,6 +45,14 @@ async def flaky(run: JobRun) -> dict[str, Any]:
 @job_handler("tests.refused")
 async def refused(run: JobRun) -> dict[str, Any]:
     raise ValueError("the input names an unknown customer")
+
+
+@job_handler("tests.broken_sql")
+async def broken_sql(run: JobRun) -> dict[str, Any]:
+    """Fails on every attempt with a database error that carries SQL, a schema and values."""
+    async with tenant_session(run.tenant) as s:  # type: ignore[arg-type]
+        await s.execute(text("SELECT secret_column FROM t_secret.hidden WHERE token = 'tok-123'"))
+    return {}
 
 
 async def run_worker_burst(runtime: Runtime) -> None:
@@ -94,7 +108,40 @@ async def test_refusal_fails_at_once_with_its_reason(runtime: Runtime, tenant: T
     await run_worker_burst(runtime)
     done = await get_tenant_job(runtime, tenant, row["id"])
     assert done["status"] == "failed" and done["attempts"] == 1
-    assert "unknown customer" in done["error"]
+    assert "unknown customer" in done["error"] and done["error_code"] == "invalid_request"
+
+
+async def test_failures_tell_clients_a_code_and_the_log_the_details(
+    runtime: Runtime, tenant: TenantRef, caplog: pytest.LogCaptureFixture
+) -> None:
+    row = await submit_tenant_job(runtime, tenant, "tests.broken_sql", {}, key="sql")
+    with caplog.at_level(logging.INFO, logger="tierline.platform.jobs.worker"):
+        for _ in range(3):  # one delivery per attempt, as the retries come due
+            with contextlib.suppress(Retry):
+                await execute_job(runtime, tenant.slug, row["id"])
+    done = await get_tenant_job(runtime, tenant, row["id"])
+    assert done["status"] == "failed" and done["attempts"] == 3
+    assert done["error_code"] == "internal_error"
+    shown = json.dumps(done)
+    for internal in ("SELECT", "t_secret", "tok-123", "secret_column", tenant.schema, "Error"):
+        assert internal not in shown, internal
+    assert row["id"] in done["error"]  # what to quote to support
+    logged = "\n".join(r.getMessage() + str(r.exc_info and r.exc_info[1]) for r in caplog.records)
+    assert "t_secret" in logged and "job failed after 3 attempts" in logged
+
+
+async def test_jobs_failed_before_codes_show_no_stored_text(
+    runtime: Runtime, tenant: TenantRef
+) -> None:
+    row = await submit_tenant_job(runtime, tenant, "tests.count_to", {"n": 1}, key="legacy")
+    async with tenant_session(tenant) as s:
+        await s.execute(
+            update(TenantJob)
+            .where(TenantJob.id == row["id"])
+            .values(status="failed", error="ProgrammingError: SELECT * FROM t_x.secret")
+        )
+    legacy = await get_tenant_job(runtime, tenant, row["id"])
+    assert legacy["error_code"] == "unknown" and "SELECT" not in legacy["error"]
 
 
 async def test_request_survives_a_redis_outage_through_the_outbox(

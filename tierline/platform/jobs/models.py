@@ -28,6 +28,7 @@ class JobColumns:
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -43,12 +44,21 @@ class JobColumns:
             "progress": round(self.progress, 4),
             "message": self.message,
             "result": self.result,
-            "error": self.error,
+            **self.error_fields(),
             "attempts": self.attempts,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
         }
+
+    def error_fields(self) -> dict[str, str | None]:
+        """The error as clients see it: a stable code and a message meant for people. A row
+        that failed before codes were kept shows no text (it may hold internals)."""
+        if self.error is None:
+            return {"error": None, "error_code": None}
+        if self.error_code is None:
+            return {"error": "The job failed; no details were kept.", "error_code": "unknown"}
+        return {"error": self.error, "error_code": self.error_code}
 
 
 class TenantJob(JobColumns, TenantBase):

@@ -77,6 +77,7 @@ class JobStore:
             needs_enqueue = row.status == "queued" and row.enqueued_at is None
             if row.status == "failed":
                 row.status, row.error, row.progress, row.message = "queued", None, 0.0, "queued"
+                row.error_code = None
                 needs_enqueue = True
             return row.as_dict(), needs_enqueue
 
@@ -112,8 +113,15 @@ class JobStore:
         status: str,
         result: dict[str, Any] | None = None,
         error: str | None = None,
+        error_code: str | None = None,
     ) -> None:
-        values: dict[str, Any] = {"status": status, "result": result, "error": error}
+        """Record the outcome; ``error`` is shown to clients, so it names no internals."""
+        values: dict[str, Any] = {
+            "status": status,
+            "result": result,
+            "error": error,
+            "error_code": error_code if error is not None else None,
+        }
         if status in ("succeeded", "failed"):
             values["finished_at"] = utcnow()
         if status == "succeeded":

@@ -7,16 +7,17 @@ Job arguments are plain strings (tenant slug, job id); parameters come from the 
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from typing import Any, cast
 
+import structlog
 from arq import Retry, cron
 from arq.connections import RedisSettings
-from arq.worker import Worker, func
+from arq.worker import func
 
 from tierline.platform.assembly import load_job_handlers
-from tierline.platform.jobs.registry import JobRun, handler_for, periodic_tasks
+from tierline.platform.jobs.registry import Handler, JobRun, handler_for, periodic_tasks
 from tierline.platform.jobs.service import ENTRYPOINT, enqueue
 from tierline.platform.jobs.store import JobStore
 from tierline.platform.runtime import Runtime, build_runtime, install_runtime
@@ -57,20 +58,50 @@ async def execute_job(runtime: Runtime, tenant_slug: str | None, job_id: str) ->
         await store.progress(job_id, fraction, message)
 
     run = JobRun(runtime, job_id, row.kind, dict(row.params or {}), tenant, row.attempts, sink)
+    bound = structlog.contextvars.bind_contextvars(
+        job_id=job_id, job_kind=row.kind, tenant=tenant_slug or "-"
+    )
+    started = time.perf_counter()
+    try:
+        log.info("job started (attempt %s of %s)", row.attempts, MAX_ATTEMPTS)
+        return await _run_handler(store, run, handler, started)
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
+
+
+async def _run_handler(store: JobStore, run: JobRun, handler: Handler, started: float) -> str:
+    """Run the handler and record its outcome. What clients read on the job names no internals
+    (a stable code and a message for people); the exception itself goes to the log, with the
+    job id and tenant the client can quote."""
+    job_id = run.job_id
     try:
         result = await handler(run)
-    except ValueError as exc:  # a refusal: retrying cannot help
-        await store.finish(job_id, "failed", error=str(exc)[:2000])
+    except ValueError as exc:  # a refusal: retrying cannot help, and its text is for users
+        log.info("job refused: %s", exc)
+        await store.finish(job_id, "failed", error=str(exc)[:2000], error_code=refusal_code(exc))
         return "failed"
     except Exception as exc:
-        if row.attempts < MAX_ATTEMPTS:
-            await store.finish(job_id, "queued", error=f"{type(exc).__name__}: {exc}"[:2000])
-            raise Retry(defer=RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]) from exc
-        log.exception("job %s failed after %s attempts", job_id, row.attempts)
-        await store.finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        if run.attempt < MAX_ATTEMPTS:
+            log.warning("job attempt %s failed; retrying", run.attempt, exc_info=True)
+            message = f"a temporary failure; trying again (attempt {run.attempt} of {MAX_ATTEMPTS})"
+            await store.finish(job_id, "queued", error=message, error_code="retrying")
+            raise Retry(defer=RETRY_DELAYS[min(run.attempt, len(RETRY_DELAYS)) - 1]) from exc
+        log.error("job failed after %s attempts", run.attempt, exc_info=True)
+        message = (
+            f"The job failed on our side after {run.attempt} attempts. "
+            f"Quote job id {job_id} to support."
+        )
+        await store.finish(job_id, "failed", error=message, error_code="internal_error")
         return "failed"
     await store.finish(job_id, "succeeded", result=result)
+    log.info("job succeeded in %.2f s", time.perf_counter() - started)
     return "succeeded"
+
+
+def refusal_code(exc: ValueError) -> str:
+    """The stable code of a refusal: a domain error's own, else ``invalid_request``."""
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) and code else "invalid_request"
 
 
 async def run_job(ctx: dict[str, Any], tenant_slug: str | None, job_id: str) -> str:
@@ -148,13 +179,3 @@ def worker_kwargs(runtime: Runtime | None = None, handle_signals: bool = True) -
         kwargs["queue_name"] = runtime.settings.queue_name
     kwargs["ctx"] = ctx
     return kwargs
-
-
-async def run_worker_in_process(runtime: Runtime) -> None:
-    """Run a worker inside an existing event loop (``tierline serve`` in embedded mode)."""
-    worker = Worker(**worker_kwargs(runtime, handle_signals=False))
-    try:
-        await worker.async_run()
-    except asyncio.CancelledError:
-        await worker.close()
-        raise
