@@ -36,6 +36,8 @@ async def test_other_account_of_the_same_tenant_is_404_everywhere(
     slug = portal.tenant.slug
     params = {"account": foreign}
     for path in (
+        f"/portal/{slug}/",
+        "/api/v1/portal/entitlements",
         f"/portal/{slug}/performance",
         f"/portal/{slug}/notices",
         f"/portal/{slug}/entitlements.csv",
@@ -55,6 +57,15 @@ async def test_ship_to_user_cannot_climb_to_its_parent_or_sibling(
     for code in ("P1", "S2"):
         response = await client.get("/api/v1/portal/performance", params={"account": code})
         assert response.status_code == 404
+    for code in ("P1", "S2"):
+        assert (
+            await client.get(f"/portal/{portal.tenant.slug}/", params={"account": code})
+        ).status_code == 404
+        assert (
+            await client.get("/api/v1/portal/entitlements", params={"account": code})
+        ).status_code == 404
+    own = await client.get("/api/v1/portal/entitlements", params={"account": "S1"})
+    assert own.status_code == 200
     body = (await client.get("/api/v1/portal/entitlements")).json()
     assert body["account"]["code"] == "S1" and body["accounts_below"] == []
     assert body["account"]["parent_code"] is None  # not even the parent's code

@@ -285,10 +285,13 @@ def _grain(raw: str | None) -> Grain:
     guards=[requires(PORTAL)],
     operation_id="portalHome",
 )
-async def portal_home(principal: NamedDependency[Principal]) -> Template:
+async def portal_home(
+    principal: NamedDependency[Principal], account: FromQuery[str | None] = None
+) -> Template:
     _customer(principal)
     async with tenant_session(principal.tenant) as s:
         accounts, branding = await _reach(s, principal)
+        pick_account(accounts, account)  # an account out of reach is 404, never a fallback
         view = await service.overview(s, accounts, _today())
     return _page("home.html", principal, branding, view=view, active="home")
 
@@ -430,6 +433,11 @@ async def api_entitlements(request: Request[Any, Any, Any]) -> Response[dict[str
     # injection: this is the portal's hottest route.
     principal = _customer(await provide_principal(request))
     today = _today()
+    requested = request.query_params.get("account")
+    if requested is not None and requested != principal.customer_code:
+        # Another account named: it must be in the caller's reach (a ship-to), else 404.
+        async with tenant_session(principal.tenant) as s:
+            pick_account(await _accounts(s, principal), requested)
     # Cached per account and day as the finished response (encoded once, sent as often as it is
     # asked for); every committed change to what it is built from drops the tenant's entries
     # (``portal.cache``), so a hit is never older than the last commit.
