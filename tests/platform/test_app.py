@@ -192,3 +192,33 @@ async def test_concurrent_requests_each_see_their_own_tenant(
                     assert (await c.get(f"/t/{other.slug}/")).status_code == 404
 
         await asyncio.gather(*(fetch(i) for i in range(60)))
+
+
+async def test_the_front_door_finds_a_workspace(client: AsyncClient, tenant: TenantRef) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200 and "Workspace name" in page.text
+    found = await client.get("/", params={"workspace": f"  {tenant.slug.upper()} "})
+    assert found.status_code == 303 and found.headers["location"] == f"/t/{tenant.slug}/"
+    for unknown in ("no_such_workspace", "../etc", "x" * 300):
+        missing = await client.get("/", params={"workspace": unknown})
+        assert missing.status_code == 404 and "no workspace called" in missing.text
+        assert "etc/passwd" not in missing.text
+
+
+async def test_head_answers_like_get_without_a_body(client: AsyncClient, tenant: TenantRef) -> None:
+    for url in ("/", f"/t/{tenant.slug}/login", "/health", "/static/tierline.css"):
+        got, head = await client.get(url), await client.head(url)
+        assert head.status_code == got.status_code == 200, url
+        assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
+    assert (await client.head(f"/t/{tenant.slug}/")).status_code == 303  # sign in first
+    assert (await client.head("/t/not_a_tenant/login")).status_code == 404
+
+
+async def test_there_is_a_favicon(client: AsyncClient) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert (await client.get("/static/favicon.svg")).status_code == 200
+    page = await client.get("/")
+    assert '<link rel="icon" href="/static/favicon.svg"' in page.text
+    # htmx must not inject its indicator styles inline (the CSP allows no inline style)
+    assert '"includeIndicatorStyles": false' in page.text

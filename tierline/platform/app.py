@@ -16,14 +16,16 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierline.platform import assembly
+from tierline.platform import assembly, start
 from tierline.platform.access import PUBLIC, requires
 from tierline.platform.client_address import parse_networks
 from tierline.platform.errors import exception_handler
@@ -74,7 +76,7 @@ class ApplicationCore(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         assembly.install_navigation()
         app_config.route_handlers.extend(
-            [health, ready, *assembly.domain_route_handlers(), *self.extra_routes]
+            [health, ready, *start.ROUTES, *assembly.domain_route_handlers(), *self.extra_routes]
         )
         app_config.route_handlers.append(
             create_static_files_router(
@@ -168,11 +170,32 @@ def create_app(
     # line too, and error bodies can quote the id. One layer for both: the request id and the
     # security headers on every response.
     app.asgi_handler = request_context_middleware(
-        app.asgi_handler,
+        head_as_get(app.asgi_handler),
         SecurityHeaders(hsts=settings.secure_cookies).apply,
         parse_networks(settings.trusted_proxies),
     )
     return app
+
+
+def head_as_get(app: ASGIApp) -> ASGIApp:
+    """Answer ``HEAD`` for every ``GET`` route: the same status and headers, no body (HTTP says
+    a server that answers GET answers HEAD; link checkers and monitors rely on it)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, headers_only)  # type: ignore[arg-type,misc]
+
+    return middleware
 
 
 def _settle_heap() -> None:

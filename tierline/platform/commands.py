@@ -7,6 +7,7 @@ Domain command modules import this, never the root ``cli`` (which mounts them).
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -19,8 +20,11 @@ from tierline.platform.errors import DomainError
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef
 
-console = Console()
-err = Console(stderr=True)
+# Piped into a file or another program, Rich would fit tables into 80 columns and cut e-mail
+# addresses and names short; a pipe gets whole lines instead.
+_PIPED_WIDTH = 10_000
+console = Console(width=None if sys.stdout.isatty() else _PIPED_WIDTH)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
 T = TypeVar("T")
 
 ProgressReport = Callable[[float, str], Awaitable[None]]
