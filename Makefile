@@ -25,8 +25,13 @@ $(VENDOR)/htmx.min.js: package.json package-lock.json
 
 setup: $(STAMP) $(VENDOR)/htmx.min.js
 
+# make demo PORT=8080 HOST=0.0.0.0 DATA_DIR=/tmp/tierline-demo
+PORT     ?= 8000
+HOST     ?= 127.0.0.1
+DATA_DIR ?=
+
 demo: setup
-	$(BIN)/tierline demo
+	$(if $(DATA_DIR),TIERLINE_DATA_DIR=$(DATA_DIR) )$(BIN)/tierline demo --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest
