@@ -2,7 +2,7 @@
 
 A synthetic features frame of 70,000 customers (lognormal revenue with ties and a share of
 zero-demand customers, CV, margin, strategic flag, region and channel with gaps) is classified
-by (a) ``tierline.segmentation.engine.classify`` -- scheme compiled into one when/then chain --
+by (a) ``tierline.segmentation.runs.engine.classify`` -- scheme compiled into one when/then chain --
 and (b) a baseline written directly in polars for the same ABC, XYZ, defaults and tree. Both
 must agree row for row. Best of 5 runs each.
 
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tierline.segmentation.engine import ENGINE_VERSION, classify
-from tierline.segmentation.scheme import load_template, parse_scheme
+from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
+from tierline.segmentation.schemes.document import load_template, parse_scheme
 
 RESULT_FILE = Path(__file__).resolve().parent / "results" / "classify.json"
 TARGET_RATIO = 1.5

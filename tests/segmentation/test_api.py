@@ -28,8 +28,8 @@ from tierline.segmentation.models import (
     SegmentAssignment,
     SegmentationRun,
 )
-from tierline.segmentation.scheme import load_template
-from tierline.segmentation.store import create_scheme, publish
+from tierline.segmentation.schemes.document import load_template
+from tierline.segmentation.schemes.store import create_scheme, publish
 
 ACTOR = Actor("planner@example.com")
 NOW = datetime.now(UTC)

@@ -18,7 +18,7 @@ from tierline.platform.identity.users import Actor
 from tierline.platform.routing import declared_handlers
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation import governance_controllers, overrides
-from tierline.segmentation.governance_models import OverrideRequest
+from tierline.governance.models import OverrideRequest
 
 TODAY = datetime.now(UTC).date()
 PAGES = [
@@ -343,7 +343,7 @@ async def test_run_moves_share_the_queue_and_notify_the_customer(
 ) -> None:
     import uuid
 
-    from tierline.segmentation.governance_models import CustomerNotice
+    from tierline.governance.models import CustomerNotice
     from tierline.segmentation.models import PendingMove, SegmentationRun
 
     gov = await setup_scheme(seeded_tenant)

@@ -14,11 +14,11 @@ from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.cli import segment_app
-from tierline.segmentation.jobs import schedule_tenant
+from tierline.segmentation.runs.jobs import schedule_tenant
 from tierline.segmentation.models import SegmentationRun, SegmentationScheme
-from tierline.segmentation.runs import run_scheme
-from tierline.segmentation.scheme import load_template, parse_scheme
-from tierline.segmentation.store import create_scheme, publish
+from tierline.segmentation.runs.service import run_scheme
+from tierline.segmentation.schemes.document import load_template, parse_scheme
+from tierline.segmentation.schemes.store import create_scheme, publish
 
 ACTOR = Actor("planner@example.com")
 
@@ -113,7 +113,7 @@ def test_next_run_skips_freeze_windows() -> None:
             '\nschedule: {frequency: daily, freeze: [{from: "12-01", to: "12-31"}]}\n',
         )
     ).scheme
-    from tierline.segmentation.scheme import next_run_after
+    from tierline.segmentation.schemes.document import next_run_after
 
     after = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
     assert next_run_after(scheme, after) == datetime(2027, 1, 1, 2, 0, tzinfo=UTC)

@@ -20,16 +20,16 @@ from tests.segmentation.test_entitlements import (
 )
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.contracts import (
+from tierline.service_levels.contracts import (
     ContractInput,
     ContractInvalid,
     active_contract,
     contract_conflicts,
     save_contract,
 )
-from tierline.segmentation.entitlement_models import Contract, EntitlementVersion
-from tierline.segmentation.escalation import EscalationInvalid, StepInput, save_escalation
-from tierline.segmentation.runs import run_scheme
+from tierline.service_levels.models import Contract, EntitlementVersion
+from tierline.service_levels.escalation import EscalationInvalid, StepInput, save_escalation
+from tierline.segmentation.runs.service import run_scheme
 
 TODAY = datetime.now(UTC).date()
 

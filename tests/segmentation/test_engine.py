@@ -7,8 +7,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tierline.segmentation.engine import ENGINE_VERSION, OUTPUT_COLUMNS, classify
-from tierline.segmentation.scheme import Scheme, load_template, parse_scheme
+from tierline.segmentation.runs.engine import ENGINE_VERSION, OUTPUT_COLUMNS, classify
+from tierline.segmentation.schemes.document import Scheme, load_template, parse_scheme
 
 
 def template(name: str) -> Scheme:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from tierline.segmentation.engine import classify
-from tierline.segmentation.scheme import load_template, parse_scheme
+from tierline.segmentation.runs.engine import classify
+from tierline.segmentation.schemes.document import load_template, parse_scheme
 
 SCHEME = parse_scheme(load_template("customer_service")).scheme
 THRESHOLDS = SCHEME.classifiers.abc.thresholds

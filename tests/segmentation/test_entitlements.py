@@ -13,9 +13,9 @@ from tierline.platform.audit.models import AuditLog
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.contracts import ContractInput, save_contract
-from tierline.segmentation.entitlement_models import EntitlementVersion
-from tierline.segmentation.entitlements import (
+from tierline.service_levels.contracts import ContractInput, save_contract
+from tierline.service_levels.models import EntitlementVersion
+from tierline.service_levels.entitlements import (
     DeliveryWindow,
     EntitlementInput,
     EntitlementInvalid,
@@ -25,9 +25,9 @@ from tierline.segmentation.entitlements import (
     save_entitlement_version,
 )
 from tierline.segmentation.models import SegmentAssignment
-from tierline.segmentation.runs import run_scheme
-from tierline.segmentation.scheme import load_template
-from tierline.segmentation.store import create_scheme, publish
+from tierline.segmentation.runs.service import run_scheme
+from tierline.segmentation.schemes.document import load_template
+from tierline.segmentation.schemes.store import create_scheme, publish
 
 ACTOR = Actor("planner@example.com")
 TODAY = datetime.now(UTC).date()

@@ -8,13 +8,13 @@ from datetime import date
 import polars as pl
 import pytest
 
-from tierline.segmentation.features import (
+from tierline.segmentation.runs.features import (
     bucket_bounds,
     compute_features,
     months_before,
     required_order_columns,
 )
-from tierline.segmentation.scheme import Scheme, parse_scheme
+from tierline.segmentation.schemes.document import Scheme, parse_scheme
 
 AS_OF = date(2025, 3, 31)
 

@@ -16,7 +16,7 @@ from tierline.platform.identity.users import Actor
 from tierline.platform.routing import declared_paths
 from tierline.platform.tenancy import TenantRef
 from tierline.segmentation import api_controllers, controllers
-from tierline.segmentation.runs import submit_run
+from tierline.segmentation.runs.service import submit_run
 
 ALL_SCOPES = [
     "segments:read",

@@ -16,27 +16,27 @@ from tierline.platform.identity.users import SYSTEM, Actor
 from tierline.platform.notifications.models import Notification
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation import overrides
-from tierline.segmentation.contracts import ContractInput, save_contract
-from tierline.segmentation.entitlements import EntitlementInput, save_entitlement_version
-from tierline.segmentation.governance_jobs import expire_tenant
-from tierline.segmentation.governance_models import CustomerNotice, OverrideRequest
+from tierline.governance import overrides
+from tierline.service_levels.contracts import ContractInput, save_contract
+from tierline.service_levels.entitlements import EntitlementInput, save_entitlement_version
+from tierline.governance.jobs import expire_tenant
+from tierline.governance.models import CustomerNotice, OverrideRequest
 from tierline.segmentation.models import SegmentAssignment
-from tierline.segmentation.notices_customer import (
+from tierline.governance.notices import (
     customer_safe,
     notices_for,
     render_notice,
 )
-from tierline.segmentation.overrides import (
+from tierline.governance.overrides import (
     ApproverRights,
     OverrideForbidden,
     OverrideInvalid,
     OverrideNotFound,
     OverrideRefused,
 )
-from tierline.segmentation.runs import run_scheme
-from tierline.segmentation.scheme import load_template
-from tierline.segmentation.store import create_scheme, publish
+from tierline.segmentation.runs.service import run_scheme
+from tierline.segmentation.schemes.document import load_template
+from tierline.segmentation.schemes.store import create_scheme, publish
 
 TODAY = datetime.now(UTC).date()
 REQUESTER = Actor("requester.gov@example.com")
@@ -208,7 +208,7 @@ async def refused(
 
 
 def test_tier_jump_counts_positions_and_treats_no_segment_as_lowest() -> None:
-    from tierline.segmentation.scheme import parse_scheme
+    from tierline.segmentation.schemes.document import parse_scheme
 
     scheme = parse_scheme(scheme_text("gov_pure")).scheme
     assert overrides.tier_jump(scheme, "B", "A") == 1

@@ -17,7 +17,7 @@ from tierline.platform.jobs.worker import execute_job
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.models import SchemeVersion, SegmentationScheme
-from tierline.segmentation.scheme import load_template
+from tierline.segmentation.schemes.document import load_template
 
 INVALID_LINE = 12  # the line of "segment: Z" below
 

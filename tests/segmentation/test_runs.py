@@ -19,11 +19,11 @@ from tierline.segmentation.models import (
     SegmentAssignment,
     SegmentationRun,
 )
-from tierline.segmentation.runs import RunRefused, run_scheme
-from tierline.segmentation.scheme import load_template
-from tierline.segmentation.stability import decide
-from tierline.segmentation.store import create_scheme, publish, save_draft
-from tierline.segmentation.verify import verify_run
+from tierline.segmentation.runs.service import RunRefused, run_scheme
+from tierline.segmentation.schemes.document import load_template
+from tierline.segmentation.runs.stability import decide
+from tierline.segmentation.schemes.store import create_scheme, publish, save_draft
+from tierline.segmentation.runs.verify import verify_run
 
 ACTOR = Actor("planner@example.com")
 TODAY = datetime.now(UTC).date()
@@ -208,7 +208,7 @@ async def test_same_job_id_runs_once(runtime: Runtime, seeded: TenantRef) -> Non
 async def test_crash_while_writing_leaves_nothing(
     runtime: Runtime, seeded: TenantRef, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tierline.segmentation.runs as runs_module
+    import tierline.segmentation.runs.service as runs_module
 
     code = await _publish(
         runtime, seeded, load_template("lightweight").replace("lightweight_abc", "light_crash")
@@ -232,7 +232,7 @@ async def test_crash_while_writing_leaves_nothing(
 
 
 def test_decide_spike_and_tier_jump_wait_exceptions_apply_at_once() -> None:
-    from tierline.segmentation.scheme import parse_scheme
+    from tierline.segmentation.schemes.document import parse_scheme
 
     scheme = parse_scheme(load_template("customer_service")).scheme
     ranks = sorted(scheme.segments, key=lambda s: s.rank)
@@ -271,8 +271,8 @@ def test_decide_spike_and_tier_jump_wait_exceptions_apply_at_once() -> None:
 async def test_a_move_below_the_contract_waits_for_approval(
     runtime: Runtime, seeded: TenantRef
 ) -> None:
-    from tierline.segmentation.contracts import ContractInput, save_contract
-    from tierline.segmentation.entitlements import EntitlementInput, save_entitlement_version
+    from tierline.service_levels.contracts import ContractInput, save_contract
+    from tierline.service_levels.entitlements import EntitlementInput, save_entitlement_version
 
     base = load_template("lightweight").replace("lightweight_abc", "light_contract")
     code = await _publish(runtime, seeded, base)
@@ -342,7 +342,7 @@ async def test_a_move_below_the_contract_waits_for_approval(
 
 
 def test_date_slices_cover_the_window_without_overlap() -> None:
-    from tierline.segmentation.loading import date_slices
+    from tierline.segmentation.runs.loading import date_slices
 
     for days, parts in ((1, 8), (7, 8), (365, 8), (366, 3), (30, 1)):
         start = TODAY - timedelta(days=days - 1)

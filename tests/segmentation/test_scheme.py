@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tierline.segmentation.scheme import (
+from tierline.segmentation.schemes.document import (
     SchemeInvalid,
     SchemeIssue,
     content_hash,

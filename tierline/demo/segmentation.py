@@ -14,9 +14,9 @@ from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.models import SegmentationScheme
-from tierline.segmentation.runs import run_scheme
-from tierline.segmentation.scheme import load_template, parse_scheme
-from tierline.segmentation.store import create_scheme, publish
+from tierline.segmentation.runs.service import run_scheme
+from tierline.segmentation.schemes.document import load_template, parse_scheme
+from tierline.segmentation.schemes.store import create_scheme, publish
 
 DEMO_SCHEMES = ("customer_service", "product_abc_xyz", "customer_product")
 HISTORY_RUNS = 4

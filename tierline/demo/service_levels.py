@@ -17,17 +17,17 @@ from sqlalchemy import select
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.contracts import ContractInput, active_contract, save_contract
-from tierline.segmentation.entitlement_models import EntitlementVersion
-from tierline.segmentation.entitlements import (
+from tierline.service_levels.contracts import ContractInput, active_contract, save_contract
+from tierline.service_levels.models import EntitlementVersion
+from tierline.service_levels.entitlements import (
     DeliveryWindow,
     EntitlementInput,
     save_entitlement_version,
     segments_of,
 )
-from tierline.segmentation.escalation import StepInput, get_escalation, save_escalation
+from tierline.service_levels.escalation import StepInput, get_escalation, save_escalation
 from tierline.segmentation.models import SegmentAssignment, SegmentationScheme
-from tierline.segmentation.scheme_model import Segment
+from tierline.segmentation.schemes.model import Segment
 
 DEMO_ACTOR = Actor("demo-seed", "system")
 BEST = (0.98, 0.97, 0.95, 0.99, 2)

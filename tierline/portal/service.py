@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.portal.accounts import PortalAccount
 from tierline.segmentation.models import SchemeVersion, SegmentAssignment, SegmentationScheme
-from tierline.segmentation.notices_customer import customer_safe, notices_for
+from tierline.governance.notices import customer_safe, notices_for
 
 PRIVATE_MARKERS = ("margin", "cost", "revenue", "internal", "note", "price")
 SHIP_TO_LIMIT = 500
@@ -115,7 +115,7 @@ def _in_force_statement() -> Select[Any]:
     published version's segment, the entitlement version in force on the day) folded into one
     statement: one round trip per page instead of one plus one per scheme. Built once; the
     account and day are bound per call."""
-    from tierline.segmentation.entitlement_models import EntitlementVersion
+    from tierline.service_levels.models import EntitlementVersion
 
     day = bindparam("day", type_=Date())
     ends = EntitlementVersion.effective_to
