@@ -22,57 +22,55 @@ where they hold ``overrides:approve`` are refused with 403 and a message saying 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import polars as pl
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.governance import overrides
+from tierline.governance.decision_rights import (
+    GOVERNANCE_PERMISSIONS,
+    grants_with_rights,
+    rights_matrix,
+)
+from tierline.governance.models import REQUEST_STATUSES
+from tierline.governance.overrides import (
+    APPROVE,
+    APPROVE_MAJOR,
+    REQUEST,
+    ApproverRights,
+    OverrideInvalid,
+    RequestFilter,
+)
+from tierline.governance.queue import (
+    KINDS,
+    BatchOutcome,
+    InputRefused,
+    QueueFilter,
+    approval_queue,
+    decide_batch,
+    parse_refs,
+    scheme_codes,
+)
 from tierline.platform.access import requires
-from tierline.platform.errors import DomainError
-from tierline.platform.identity.models import RoleGrant, User
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, scopes_with
 from tierline.platform.request_body import json_object
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
-from tierline.policies import DEFAULT_POLICY, ROLES, decision_rights
-from tierline.governance import overrides, queries
-from tierline.governance.models import REQUEST_STATUSES, OverrideRequest
-from tierline.segmentation.models import PendingMove
-from tierline.governance.notices import notices_for_applied_moves
-from tierline.governance.overrides import (
-    APPROVE,
-    APPROVE_MAJOR,
-    ApproverRights,
-    OverrideInvalid,
-    RequestFilter,
-)
-from tierline.segmentation.schemes.document import Scheme
-from tierline.segmentation.schemes.store import PublishedScheme, SchemeNotFound, SchemeRefused, published
+from tierline.policies import decision_rights
+from tierline.segmentation.service import published
 
 READ = "segments:read"
-REQUEST = "overrides:request"
-KINDS = ("override", "move")
-MAX_ITEMS = 500
-PAGE_LIMIT = 200
-_ITEM = re.compile(r"^(override|move):(\d{1,18})$")
 _DECIDE_REF = re.compile(r"^(\d{1,18}):decide$")
 CSS_PATH = "/assets/segmentation.css"
-
-
-class InputRefused(DomainError):
-    status_code = 422
-    title = "Invalid input"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,334 +96,6 @@ def _scopes(
     if principal.is_client:
         return None if permission in principal.client_scopes else frozenset()
     return scopes_with(request, principal, permission)
-
-
-# ---------------------------------------------------------------------------------------------
-# The unified queue
-
-
-@dataclass
-class QueueItem:
-    kind: str
-    id: int
-    scheme: str
-    entity_key: str
-    customer_code: str | None
-    sku: str | None
-    from_segment: str | None
-    to_segment: str
-    tier_jump: int
-    scope: str
-    requested_by: str
-    requested_at: datetime | None
-    reason: str
-    reasons: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
-    expires_on: date | None = None
-    conflicts: list[str] = field(default_factory=list)
-    decidable: bool = False
-    why_not: str | None = None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.kind}:{self.id}"
-
-    def public(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["ref"] = self.ref
-        out["requested_at"] = self.requested_at.isoformat() if self.requested_at else None
-        out["expires_on"] = self.expires_on.isoformat() if self.expires_on else None
-        return out
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    kind: str | None = None
-    scheme: str | None = None
-    scope: str | None = None
-    reason: str | None = None
-    requested_by: str | None = None
-
-    @classmethod
-    def parse(cls, raw: Any) -> QueueFilter:
-        """From query parameters; values that do not fit are dropped (a link must not fail)."""
-
-        def text(name: str, limit: int) -> str | None:
-            return str(raw.get(name) or "").strip()[:limit] or None
-
-        kind = text("kind", 10)
-        return cls(
-            kind if kind in KINDS else None,
-            text("scheme", 40),
-            text("scope", 40),
-            text("reason", 100),
-            text("requested_by", 320),
-        )
-
-    def params(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v}
-
-
-class _Schemes:
-    """Published schemes, parsed once per request."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._found: dict[str, PublishedScheme | None] = {}
-
-    async def get(self, code: str) -> Scheme | None:
-        if code not in self._found:
-            try:
-                self._found[code] = await published(self._session, code)
-            except (SchemeNotFound, SchemeRefused):
-                self._found[code] = None
-        found = self._found[code]
-        return found.scheme if found else None
-
-
-def _override_item(row: OverrideRequest) -> QueueItem:
-    return QueueItem(
-        kind="override",
-        id=row.id,
-        scheme=row.scheme_code,
-        entity_key=row.entity_key,
-        customer_code=row.customer_code,
-        sku=row.sku,
-        from_segment=row.from_segment,
-        to_segment=row.to_segment,
-        tier_jump=row.tier_jump,
-        scope=row.scope,
-        requested_by=row.requested_by,
-        requested_at=row.requested_at,
-        reason=row.reason,
-        evidence=list(row.evidence or []),
-        expires_on=row.expires_on,
-    )
-
-
-async def _move_items(
-    session: AsyncSession, where: QueueFilter, schemes: _Schemes, limit: int
-) -> list[QueueItem]:
-    page = await queries.pending_moves(
-        session, where.scheme, "pending", reason=where.reason, limit=limit
-    )
-    customers, products = await overrides.entity_scopes(
-        session,
-        [m.customer_code for m in page.rows if m.customer_code],
-        [m.sku for m in page.rows if m.sku and not m.customer_code],
-    )
-    items = []
-    for move in page.rows:
-        scope = (
-            customers.get(move.customer_code, "*")
-            if move.customer_code
-            else products.get(move.sku or "", "*")
-        )
-        if where.scope and scope != where.scope:
-            continue
-        scheme = await schemes.get(move.scheme_code)
-        jump = (
-            overrides.tier_jump(scheme, move.from_segment, move.to_segment)
-            if scheme and move.to_segment in overrides.tier_positions(scheme)
-            else 0
-        )
-        if "tier_jump" in (move.reasons or []):
-            jump = max(jump, 2)
-        items.append(_move_item(move, scope, jump))
-    return items
-
-
-def _move_item(move: PendingMove, scope: str, jump: int) -> QueueItem:
-    return QueueItem(
-        kind="move",
-        id=move.id,
-        scheme=move.scheme_code,
-        entity_key=move.entity_key,
-        customer_code=move.customer_code,
-        sku=move.sku,
-        from_segment=move.from_segment,
-        to_segment=move.to_segment,
-        tier_jump=jump,
-        scope=scope,
-        requested_by=f"run {str(move.run_id)[:8]}",
-        requested_at=move.created_at,
-        reason=", ".join(r.replace("_", " ") for r in move.reasons or []),
-        reasons=list(move.reasons or []),
-    )
-
-
-def _why_not_move(item: QueueItem, rights: ApproverRights) -> str | None:
-    if not rights.may_approve(item.scope):
-        return f"scope '{item.scope}': you hold no {APPROVE} there"
-    if item.tier_jump > 1 and not rights.may_approve_major(item.scope):
-        return f"jumps {item.tier_jump} tiers: needs {APPROVE_MAJOR} (governance board)"
-    return None
-
-
-async def approval_queue(
-    session: AsyncSession,
-    where: QueueFilter,
-    *,
-    visible: frozenset[str] | None,
-    rights: ApproverRights,
-    actor: str,
-    today: date,
-    limit: int = PAGE_LIMIT,
-) -> list[QueueItem]:
-    """Pending items the caller may see (``visible`` scopes), each marked decidable or not."""
-    items: list[QueueItem] = []
-    schemes = _Schemes(session)
-    if where.kind in (None, "override"):
-        rows, _ = await overrides.list_requests(
-            session,
-            RequestFilter("pending", where.scheme, where.scope, where.reason, where.requested_by),
-            scopes=visible,
-            limit=limit,
-        )
-        for row in rows:
-            item = _override_item(row)
-            refused = overrides.refusal(row, actor, rights, today)
-            item.why_not = str(refused) if refused else None
-            item.conflicts = await overrides.contract_conflicts_of(session, row, today)
-            items.append(item)
-    if where.kind in (None, "move") and not where.requested_by:
-        for item in await _move_items(session, where, schemes, limit):
-            if visible is not None and item.scope not in visible:
-                continue
-            item.why_not = _why_not_move(item, rights)
-            if item.customer_code and not item.sku:
-                item.conflicts = await _move_conflicts(session, item, today)
-            items.append(item)
-    for item in items:
-        item.decidable = item.why_not is None
-    return items
-
-
-async def _move_conflicts(session: AsyncSession, item: QueueItem, today: date) -> list[str]:
-    probe = OverrideRequest(
-        customer_code=item.customer_code, scheme_code=item.scheme, to_segment=item.to_segment
-    )
-    return await overrides.contract_conflicts_of(session, probe, today)
-
-
-# ---------------------------------------------------------------------------------------------
-# Deciding a batch
-
-
-@dataclass
-class BatchOutcome:
-    done: list[str] = field(default_factory=list)
-    refused: list[tuple[str, str]] = field(default_factory=list)
-
-
-def parse_refs(values: list[str]) -> list[tuple[str, int]]:
-    refs: dict[tuple[str, int], None] = {}
-    for value in values:
-        found = _ITEM.match(value.strip())
-        if not found:
-            raise InputRefused(f"items: '{value[:30]}' is not an item of the queue")
-        refs.setdefault((found.group(1), int(found.group(2))))
-    if not refs:
-        raise InputRefused("items: tick at least one item")
-    if len(refs) > MAX_ITEMS:
-        raise InputRefused(f"items: at most {MAX_ITEMS} at once")
-    return list(refs)
-
-
-async def decide_batch(
-    session: AsyncSession,
-    refs: list[tuple[str, int]],
-    decision: str,
-    reason: str,
-    *,
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    acknowledge_conflicts: bool = False,
-) -> BatchOutcome:
-    """Each item in its own savepoint: refused items are reported, the others applied."""
-    if decision not in ("approve", "reject"):
-        raise InputRefused("decision: choose approve or reject")
-    if not reason.strip():
-        raise InputRefused("reason: say why (it goes into the audit log)")
-    outcome = BatchOutcome()
-    rights = rights_of(request, principal)
-    actor = actor_of(request, principal)
-    schemes = _Schemes(session)
-    for kind, item_id in refs:
-        try:
-            async with session.begin_nested():
-                if kind == "override":
-                    await overrides.decide_override(
-                        session,
-                        item_id,
-                        "approve" if decision == "approve" else "reject",
-                        actor,
-                        reason,
-                        rights=rights,
-                        acknowledge_conflicts=acknowledge_conflicts,
-                        tenant_slug=principal.tenant.slug,
-                    )
-                else:
-                    await _decide_move(
-                        session, item_id, decision, reason, rights, actor, schemes, principal
-                    )
-            outcome.done.append(f"{kind}:{item_id}")
-        except DomainError as refused:
-            outcome.refused.append((f"{kind}:{item_id}", str(refused)))
-    return outcome
-
-
-async def _decide_move(
-    session: AsyncSession,
-    move_id: int,
-    decision: str,
-    reason: str,
-    rights: ApproverRights,
-    actor: Any,
-    schemes: _Schemes,
-    principal: Principal,
-) -> None:
-    move = await session.get(PendingMove, move_id)
-    if move is None:
-        raise queries.MovesNotFound(f"there is no move #{move_id}")
-    customers, products = await overrides.entity_scopes(
-        session, [move.customer_code] if move.customer_code else [], [move.sku] if move.sku else []
-    )
-    scope = (
-        customers.get(move.customer_code, "*")
-        if move.customer_code
-        else products.get(move.sku or "", "*")
-    )
-    if not rights.may_approve(scope):
-        raise overrides.OverrideForbidden(
-            f"move #{move_id} lies in scope '{scope}', where you hold no {APPROVE}"
-        )
-    await queries.decide_moves(
-        session,
-        [move_id],
-        "apply" if decision == "approve" else "reject",
-        actor,
-        reason,
-        allow_major=rights.may_approve_major(scope),
-        tenant_slug=principal.tenant.slug,
-    )
-    scheme = await schemes.get(move.scheme_code)
-    if decision == "approve" and scheme is not None:
-        applied = pl.DataFrame(
-            {
-                "customer_code": [move.customer_code],
-                "previous_segment": [move.from_segment],
-                "segment": [move.to_segment],
-            },
-            schema={
-                "customer_code": pl.String,
-                "previous_segment": pl.String,
-                "segment": pl.String,
-            },
-        )
-        await notices_for_applied_moves(
-            session, scheme, applied, datetime.now(UTC).date(), batch=f"move{move_id}"
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,7 +132,7 @@ async def _queue_page(
             actor=principal.display,
             today=today,
         )
-        schemes = await _scheme_codes(s)
+        schemes = await scheme_codes(s)
     context = _context(
         principal,
         items=items,
@@ -479,18 +149,7 @@ async def _queue_page(
         form=form or {},
         today=today,
     )
-    return Template("segmentation/approvals.html", context=context, status_code=status)
-
-
-async def _scheme_codes(session: AsyncSession) -> list[str]:
-    from tierline.segmentation.models import SegmentationScheme
-
-    rows = await session.execute(
-        select(SegmentationScheme.code)
-        .where(SegmentationScheme.published_version.is_not(None))
-        .order_by(SegmentationScheme.code)
-    )
-    return [str(code) for code in rows.scalars()]
+    return Template("governance/approvals.html", context=context, status_code=status)
 
 
 @get(
@@ -530,8 +189,9 @@ async def decide_approvals(
                 refs,
                 str(form.get("decision", "")),
                 reason,
-                request=request,
-                principal=principal,
+                rights=rights_of(request, principal),
+                actor=actor_of(request, principal),
+                tenant_slug=principal.tenant.slug,
                 acknowledge_conflicts=str(form.get("acknowledge_conflicts", "")) == "yes",
             )
     except InputRefused as exc:
@@ -568,7 +228,7 @@ async def _request_form(
     current: str | None = None
     entity_error: str | None = None
     async with tenant_session(principal.tenant) as s:
-        codes = await _scheme_codes(s)
+        codes = await scheme_codes(s)
         if scheme_code in codes:
             found = await published(s, scheme_code)
             segments = sorted(found.scheme.segments, key=lambda seg: seg.rank)
@@ -594,7 +254,7 @@ async def _request_form(
             datetime.now(UTC).date() + timedelta(days=overrides.MAX_EXPIRY_DAYS)
         ).isoformat(),
     )
-    return Template("segmentation/override_new.html", context=context, status_code=status)
+    return Template("governance/override_new.html", context=context, status_code=status)
 
 
 @get(
@@ -661,55 +321,6 @@ async def submit_override(
 # ---------------------------------------------------------------------------------------------
 # Decision rights
 
-GOVERNANCE_PERMISSIONS = (REQUEST, APPROVE, APPROVE_MAJOR)
-RIGHT_LABELS = {
-    REQUEST: "request overrides",
-    APPROVE: "approve one-tier moves",
-    APPROVE_MAJOR: "approve major moves (more than one tier) and contract conflicts",
-}
-
-
-async def grants_with_rights(session: AsyncSession) -> list[dict[str, Any]]:
-    """Active staff holding a governance permission: e-mail, role, scope, what it allows."""
-    rows = await session.execute(
-        select(User.email, RoleGrant.role, RoleGrant.scope)
-        .join(User, User.id == RoleGrant.user_id)
-        .where(User.status == "active", User.kind == "staff")
-        .order_by(User.email, RoleGrant.role, RoleGrant.scope)
-    )
-    people = []
-    for email, role, scope in rows.all():
-        held = DEFAULT_POLICY.get(str(role), frozenset())
-        rights = [RIGHT_LABELS[p] for p in GOVERNANCE_PERMISSIONS if p in held]
-        if rights:
-            people.append(
-                {
-                    "email": str(email),
-                    "role": str(role),
-                    "role_name": ROLES[str(role)].display_name if str(role) in ROLES else role,
-                    "scope": str(scope),
-                    "rights": rights,
-                }
-            )
-    return people
-
-
-def rights_matrix() -> list[dict[str, Any]]:
-    """Per role: which governance permissions it grants (from the role policy)."""
-    rows = [r for r in decision_rights() if r.permission in GOVERNANCE_PERMISSIONS]
-    roles: dict[str, set[str]] = {}
-    for row in rows:
-        roles.setdefault(row.role, set()).add(row.permission)
-    return [
-        {
-            "role": role,
-            "role_name": ROLES[role].display_name if role in ROLES else role,
-            "held": {p: p in roles.get(role, set()) for p in GOVERNANCE_PERMISSIONS},
-        }
-        for role in DEFAULT_POLICY
-        if role in roles
-    ]
-
 
 @get(
     "/governance/decision-rights",
@@ -729,7 +340,7 @@ async def decision_rights_page(
         descriptions=descriptions,
         people=people,
     )
-    return Template("segmentation/decision_rights.html", context=context)
+    return Template("governance/decision_rights.html", context=context)
 
 
 # ---------------------------------------------------------------------------------------------

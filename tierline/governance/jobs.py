@@ -5,8 +5,8 @@ are reverted to the latest rule result, pending requests past their expiry are m
 and the people concerned are notified in the same transaction. A retried or concurrent tick
 finds nothing left to do (rows are decided, or locked and skipped).
 
-The worker imports ``tierline.segmentation.runs.jobs``; that module imports this one so the periodic
-task registers.
+The worker imports every ``jobs`` module of every package (``platform.assembly``), so the
+periodic task registers.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
+from tierline.governance.overrides import ExpiryOutcome, expire_overrides
 from tierline.platform.identity.users import SYSTEM
 from tierline.platform.jobs.registry import periodic
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantNotFound, TenantRef, tenant_session
-from tierline.governance.overrides import ExpiryOutcome, expire_overrides
 
 log = logging.getLogger(__name__)
 

@@ -3,14 +3,16 @@
 A notice is one row in ``customer_notices`` (what the portal lists, newest first) with a text
 rendered from one of the templates below (kept here, in one place, so wording reviews touch one
 file), the effective date, the old and new segment, and the old and new entitlements as
-customer-safe dictionaries (``entitlement_public_dict``; keys that smell of margin, cost or
-internal notes are dropped again here as a second line of defence). Notices are written in the
-caller's transaction with ``ON CONFLICT (dedupe_key) DO NOTHING``, so a retried job or a
-repeated decision cannot tell a customer twice.
+customer-safe dictionaries (service levels' ``segment_entitlements``; keys that smell of margin,
+cost or internal notes are dropped again here by service levels' ``customer_safe``, as a second
+line of defence). Notices are written in the caller's transaction with ``ON CONFLICT
+(dedupe_key) DO NOTHING``, so a retried job or a repeated decision cannot tell a customer twice.
+A classification run reaches :func:`notices_for_applied_moves` through segmentation's
+``MOVES_APPLIED`` hook (``hooks.py``).
 
 Account managers are told through in-app notifications and e-mail by the code that changes the
-segment (``notices.py`` for runs, ``overrides.py`` for overrides); this module only writes what
-the customer sees.
+segment (segmentation's run notices, ``overrides.py``, ``moves.py``); this module only writes
+what the customer sees.
 
 Notices are written for **customer** schemes only: a customer-product or product segment is an
 internal planning class, not a service promise made to the account.
@@ -29,14 +31,13 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.platform.notifications.service import notify_many
-from tierline.service_levels.entitlements import entitlement_at, entitlement_public_dict
 from tierline.governance.models import NOTICE_KINDS, CustomerNotice
-from tierline.segmentation.schemes.document import Scheme
+from tierline.platform.notifications.service import notify_many
+from tierline.segmentation.service import Scheme
+from tierline.service_levels.service import customer_safe, segment_entitlements
 
 MAX_PAGE = 200
 INSERT_BATCH = 2000  # notices per INSERT (asyncpg allows 32767 bind parameters)
-_PRIVATE_MARKERS = ("margin", "cost", "revenue", "internal", "note", "price")
 
 # Plain text (notices, e-mail bodies): pages escape it when they show it.
 _env = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701
@@ -72,18 +73,6 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
         "{% endfor %}{% endif %}",
     ),
 }
-
-
-def customer_safe(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """``values`` without anything that looks internal (margin, cost, notes), recursively."""
-    if values is None:
-        return None
-    safe: dict[str, Any] = {}
-    for key, value in values.items():
-        if any(marker in str(key).lower() for marker in _PRIVATE_MARKERS):
-            continue
-        safe[str(key)] = customer_safe(value) if isinstance(value, Mapping) else value
-    return safe
 
 
 def _label(key: str) -> str:
@@ -254,22 +243,6 @@ async def notices_for(
     limit = max(1, min(MAX_PAGE, limit))
     rows = await session.execute(query.order_by(CustomerNotice.id.desc()).limit(limit))
     return list(rows.scalars())
-
-
-# ---------------------------------------------------------------------------------------------
-# Entitlements (owned by ``entitlements.py``)
-
-
-async def segment_entitlements(
-    session: AsyncSession, scheme_code: str, segment: str | None, day: date
-) -> dict[str, Any] | None:
-    """The customer-safe entitlements of ``segment`` in force on ``day``, or None."""
-    if segment is None:
-        return None
-    version = await entitlement_at(session, scheme_code, segment, day)
-    if version is None:
-        return None
-    return customer_safe(entitlement_public_dict(version))
 
 
 async def notices_for_applied_moves(

@@ -8,17 +8,17 @@ date. It is decided by someone else:
   copied from master data when the request was made), and ``overrides:approve_major`` there
   when the move jumps more than one tier;
 - a pending request whose expiry date has come, or one decided already, is refused;
-- a move that would put a customer below its contract (``contracts.contract_conflicts``) is
-  refused with the conflicts listed, unless the approver holds ``overrides:approve_major`` and
+- a move that would put a customer below its contract (service levels' ``contract_conflicts``)
+  is refused with the conflicts listed, unless the approver holds ``overrides:approve_major`` and
   acknowledges them (``acknowledge_conflicts=True``): the governance board may knowingly accept
   a contract breach (e.g. the contract is being renegotiated), a planner may not. The
   acknowledged conflicts are kept on the request and in the audit entry.
 
 Every refusal raises before anything is written, so the caller's transaction changes nothing.
-An approval closes the assignment in force and opens one with source ``override``; rule runs
-then leave the entity alone (``stability.MANUAL_SOURCES``). On its expiry date the override is
-reverted: the override assignment is closed and the latest rule result restored (the newest
-``run_results`` row of the entity, else the assignment the override replaced).
+An approval closes the assignment in force and opens one with source ``override`` (through
+segmentation's service, which owns the rows); rule runs then leave the entity alone. On its
+expiry date the override is reverted: the override assignment is closed and the latest rule
+result restored (the entity's newest run result, else the assignment the override replaced).
 
 Tier jump: the distance between the two segments' positions in rank order; an entity without
 a segment in force is counted as if in the lowest segment.
@@ -36,17 +36,29 @@ from sqlalchemy import String, and_, column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.governance.models import OverrideRequest
+from tierline.governance.notices import create_customer_notice
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
 from tierline.platform.notifications.service import notify
 from tierline.policies import PolicyEngine
-from tierline.service_levels.contracts import contract_conflicts
-from tierline.governance.models import OverrideRequest
-from tierline.segmentation.models import RunResult, SegmentAssignment, SegmentationRun
-from tierline.governance.notices import create_customer_notice, segment_entitlements
-from tierline.segmentation.schemes.document import Scheme
-from tierline.segmentation.schemes.store import PublishedScheme, SchemeNotFound, SchemeRefused, published
+from tierline.segmentation.service import (
+    Assignment,
+    NewAssignment,
+    PublishedScheme,
+    Scheme,
+    SchemeNotFound,
+    SchemeRefused,
+    assignment,
+    end_assignment,
+    latest_rule_result,
+    open_assignment,
+    published,
+    start_assignments,
+)
+from tierline.service_levels.service import contract_conflicts, segment_entitlements
 
+REQUEST = "overrides:request"
 APPROVE = "overrides:approve"
 APPROVE_MAJOR = "overrides:approve_major"
 MAX_EXPIRY_DAYS = 366
@@ -120,7 +132,7 @@ class Entity:
     customer_code: str | None
     sku: str | None
     scope: str
-    current: SegmentAssignment | None
+    current: Assignment | None
 
 
 @dataclass
@@ -200,19 +212,6 @@ async def _entity_scope(
         query = select(_products.c.scope).where(_products.c.sku == sku)
     found = (await session.execute(query)).scalar_one_or_none()
     return None if found is None else str(found or "*")
-
-
-async def open_assignment(
-    session: AsyncSession, scheme_code: str, entity_key: str, *, lock: bool = False
-) -> SegmentAssignment | None:
-    query = select(SegmentAssignment).where(
-        SegmentAssignment.scheme_code == scheme_code,
-        SegmentAssignment.entity_key == entity_key,
-        SegmentAssignment.valid_to.is_(None),
-    )
-    if lock:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def find_entity(session: AsyncSession, found: PublishedScheme, entity_key: str) -> Entity:
@@ -386,7 +385,7 @@ def refusal(
 async def contract_conflicts_of(
     session: AsyncSession, request: OverrideRequest, day: date
 ) -> list[str]:
-    """``contracts.contract_conflicts`` for the move (customer entities only)."""
+    """Service levels' ``contract_conflicts`` for the move (customer entities only)."""
     if request.customer_code is None:
         return []
     found = await contract_conflicts(
@@ -487,24 +486,22 @@ async def _approve(
     old_entitlements = await segment_entitlements(
         session, request.scheme_code, in_force, now.date()
     )
-    if current is not None:
-        current.valid_to = now
-        await session.flush()  # close before open: one open row per entity
-    assignment = SegmentAssignment(
-        scheme_code=request.scheme_code,
-        entity_key=request.entity_key,
-        customer_code=request.customer_code,
-        sku=request.sku,
-        segment=request.to_segment,
-        valid_from=now,
-        run_id=None,
-        source="override",
-        reason=f"override #{request.id} until {request.expires_on.isoformat()}: {reason}",
-        created_by=approver.name,
+    (request.assignment_id,) = await start_assignments(
+        session,
+        [
+            NewAssignment(
+                scheme_code=request.scheme_code,
+                entity_key=request.entity_key,
+                customer_code=request.customer_code,
+                sku=request.sku,
+                segment=request.to_segment,
+                source="override",
+                reason=f"override #{request.id} until {request.expires_on.isoformat()}: {reason}",
+                created_by=approver.name,
+            )
+        ],
+        now,
     )
-    session.add(assignment)
-    await session.flush()
-    request.assignment_id = assignment.id
     await _customer_notice(
         session,
         request,
@@ -624,77 +621,41 @@ async def _tell_people(
 # Expiry
 
 
-async def latest_rule_result(
-    session: AsyncSession, scheme_code: str, entity_key: str, override: SegmentAssignment | None
-) -> tuple[str, str, Any] | None:
-    """(segment, source, run id) to restore: the newest run result, else the assignment the
-    override replaced."""
-    row = (
-        await session.execute(
-            select(RunResult.segment, RunResult.source, RunResult.run_id)
-            .join(SegmentationRun, SegmentationRun.id == RunResult.run_id)
-            .where(
-                SegmentationRun.scheme_code == scheme_code,
-                SegmentationRun.status == "succeeded",
-                RunResult.entity_key == entity_key,
-            )
-            .order_by(SegmentationRun.started_at.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is not None:
-        return str(row[0]), str(row[1]), row[2]
-    if override is None:
-        return None
-    before = (
-        await session.execute(
-            select(SegmentAssignment)
-            .where(
-                SegmentAssignment.scheme_code == scheme_code,
-                SegmentAssignment.entity_key == entity_key,
-                SegmentAssignment.id < override.id,
-            )
-            .order_by(SegmentAssignment.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if before is None:
-        return None
-    return before.segment, before.source, before.run_id
-
-
 async def _revert(
     session: AsyncSession, request: OverrideRequest, actor: ActingParty, now: datetime
 ) -> str | None:
     """Close the override assignment (if still in force) and restore; the restored segment."""
     override = (
-        await session.get(SegmentAssignment, request.assignment_id, with_for_update=True)
+        await assignment(session, request.assignment_id, lock=True)
         if request.assignment_id
         else None
     )
     if override is None or override.valid_to is not None:
         return None  # replaced in the meantime (a later override or manual change): keep that
-    restored = await latest_rule_result(session, request.scheme_code, request.entity_key, override)
-    override.valid_to = now
-    await session.flush()
+    restored = await latest_rule_result(
+        session, request.scheme_code, request.entity_key, override.id
+    )
     if restored is None:
+        await end_assignment(session, override.id, now)
         return None
     segment, source, run_id = restored
-    session.add(
-        SegmentAssignment(
-            scheme_code=request.scheme_code,
-            entity_key=request.entity_key,
-            customer_code=request.customer_code,
-            sku=request.sku,
-            segment=segment,
-            valid_from=now,
-            run_id=run_id,
-            source=source if source in ("rule", "exception") else "rule",
-            reason=f"override #{request.id} expired on {request.expires_on.isoformat()}",
-            created_by=actor.name,
-        )
+    await start_assignments(
+        session,
+        [
+            NewAssignment(
+                scheme_code=request.scheme_code,
+                entity_key=request.entity_key,
+                customer_code=request.customer_code,
+                sku=request.sku,
+                segment=segment,
+                source=source if source in ("rule", "exception") else "rule",
+                reason=f"override #{request.id} expired on {request.expires_on.isoformat()}",
+                created_by=actor.name,
+                run_id=run_id,
+            )
+        ],
+        now,
     )
-    await session.flush()
     return segment
 
 

@@ -5,41 +5,38 @@ lead time for ``[valid_from, valid_to)``; a minimum left empty is not contracted
 at most one contract in force on any day (validated here, refused by the database too).
 
 :func:`contract_conflicts` is what a reclassification asks before it moves a customer: the
-entitlements the target segment promises on that day, compared with the contract. An entitlement
-change is checked against the contracts of every customer in the segment by ``entitlements``.
+entitlements the target segment promises on that day, compared with the contract. Classification
+runs ask it through :func:`hold_moves_below_contract`, the move guard this domain registers with
+segmentation; overrides ask it directly. An entitlement change is checked against the contracts
+of every customer in the segment by ``entitlements``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
-from sqlalchemy import or_, select, text
+import polars as pl
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.masterdata.service import customer_exists
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
+from tierline.segmentation.service import ProposedMoves, scheme_entity
+from tierline.service_levels.entitlements import entitlement_at
+from tierline.service_levels.levels import (
+    LEVELS,
+    FieldError,
+    has_minimums,
+    lock_service_levels,
+    shortfalls,
+)
 from tierline.service_levels.models import Contract
-from tierline.segmentation.models import SegmentationScheme
 
 _PLACES = Decimal("0.00001")
-LEVELS = (
-    ("fill_rate_min", "fill_rate_target", "fill rate"),
-    ("otif_min", "otif_target", "OTIF"),
-    ("perfect_order_min", "perfect_order_target", "perfect-order rate"),
-)
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One validation message and the form field it belongs to."""
-
-    field: str
-    message: str
 
 
 class ContractInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -63,51 +60,6 @@ class ContractInvalid(DomainError):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors
-
-
-class _Levels(Protocol):
-    """What an entitlement promises, as far as contracts care."""
-
-    @property
-    def fill_rate_target(self) -> Decimal: ...
-    @property
-    def otif_target(self) -> Decimal: ...
-    @property
-    def perfect_order_target(self) -> Decimal: ...
-    @property
-    def quoted_lead_time_days(self) -> int: ...
-
-
-def _pct(value: Decimal | float) -> str:
-    return f"{float(value) * 100:g} %"
-
-
-def shortfalls(contract: Contract, promise: _Levels) -> list[str]:
-    """Where ``promise`` falls short of ``contract`` (empty: the contract is honoured)."""
-    found = []
-    for minimum, target, label in LEVELS:
-        wanted = getattr(contract, minimum)
-        offered = getattr(promise, target)
-        if wanted is not None and Decimal(offered) < Decimal(wanted):
-            found.append(
-                f"contract {contract.reference} requires {label} ≥ {_pct(wanted)}, "
-                f"the segment promises {_pct(offered)}"
-            )
-    limit = contract.max_lead_time_days
-    if limit is not None and promise.quoted_lead_time_days > limit:
-        found.append(
-            f"contract {contract.reference} requires lead time ≤ {limit} days, "
-            f"the segment quotes {promise.quoted_lead_time_days} days"
-        )
-    return found
-
-
-async def lock_service_levels(session: AsyncSession) -> None:
-    """Serialise this tenant's entitlement and contract writers until the transaction ends."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :key))"),
-        {"key": "/service-levels"},
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,29 +113,20 @@ async def contract_conflicts(
 ) -> list[str]:
     """Why assigning the customer to ``to_segment`` on ``day`` would break its contract (one
     human-readable line each); empty when it would not, or when no contract is in force."""
-    from tierline.service_levels.entitlements import entitlement_at
-
-    scheme = await session.get(SegmentationScheme, scheme_code)
-    if scheme is None or scheme.entity != "customer":
+    if await scheme_entity(session, scheme_code) != "customer":
         return []
     contract = await active_contract(session, customer_code, day)
     if contract is None:
         return []
     version = await entitlement_at(session, scheme_code, to_segment, day)
     if version is None:
-        if _has_minimums(contract):
+        if has_minimums(contract):
             return [
                 f"segment {to_segment} has no service entitlements in force on "
                 f"{day.isoformat()}, so contract {contract.reference} cannot be honoured"
             ]
         return []
     return [f"{to_segment}: {line}" for line in shortfalls(contract, version)]
-
-
-def _has_minimums(contract: Contract) -> bool:
-    return any(getattr(contract, m) is not None for m, _, _ in LEVELS) or (
-        contract.max_lead_time_days is not None
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,3 +217,32 @@ async def save_contract(session: AsyncSession, data: ContractInput, actor: Actin
         reason=row.note,
     )
     return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Guarding classification runs
+
+CONTRACT_HOLD = "contract"  # the reason a held move waits with
+
+
+async def hold_moves_below_contract(
+    session: AsyncSession, proposed: ProposedMoves
+) -> dict[str, str]:
+    """The run's move guard: moves that would put a customer below its contract wait for
+    approval (reason ``contract``) instead of applying. Contracts are few, so only the moving
+    contracted customers are checked, one by one."""
+    if proposed.entity != "customer":
+        return {}
+    contracted = set(
+        (
+            await session.execute(
+                select(Contract.customer_code).distinct().where(*_in_force(proposed.as_of))
+            )
+        ).scalars()
+    )
+    moving = proposed.moves.filter(pl.col("entity_key").is_in(contracted))
+    held: dict[str, str] = {}
+    for key, segment in moving.select("entity_key", "segment").iter_rows():
+        if await contract_conflicts(session, key, proposed.scheme_code, segment, proposed.as_of):
+            held[key] = CONTRACT_HOLD
+    return held

@@ -29,22 +29,20 @@ from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, allowed_here
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
+from tierline.segmentation.service import published_segments, scheme_infos
 from tierline.service_levels.contracts import (
     ContractInput,
     ContractInvalid,
-    FieldError,
     contract_dict,
     list_contracts,
     save_contract,
 )
-from tierline.service_levels.models import CHANNELS, PERIODS
 from tierline.service_levels.entitlements import (
     DeliveryWindow,
     EntitlementInput,
     EntitlementInvalid,
     entitlement_dict,
     save_entitlement_version,
-    segments_of,
     versions_of_scheme,
 )
 from tierline.service_levels.escalation import (
@@ -55,7 +53,8 @@ from tierline.service_levels.escalation import (
     save_escalation,
     step_dict,
 )
-from tierline.segmentation.schemes.store import list_schemes
+from tierline.service_levels.levels import FieldError
+from tierline.service_levels.models import CHANNELS, PERIODS
 
 READ = "entitlements:read"
 WRITE = "entitlements:write"
@@ -182,10 +181,10 @@ def _pct(value: Any) -> str:
 
 
 async def _scheme_context(s: AsyncSession, scheme_code: str | None) -> dict[str, Any]:
-    schemes = [r for r in await list_schemes(s) if r.published_version is not None]
+    schemes = await scheme_infos(s, published_only=True)
     codes = [r.code for r in schemes]
     chosen = scheme_code if scheme_code in codes else (codes[0] if codes else None)
-    segments = (await segments_of(s, chosen) or []) if chosen else []
+    segments = (await published_segments(s, chosen) or []) if chosen else []
     versions = await versions_of_scheme(s, chosen) if chosen else []
     today = _today()
     history: dict[str, list[Any]] = {seg.code: [] for seg in segments}
@@ -215,7 +214,7 @@ async def _entitlements_page(
     async with tenant_session(principal.tenant) as s:
         context = await _scheme_context(s, scheme_code)
     return Template(
-        "segmentation/entitlements.html",
+        "service_levels/entitlements.html",
         status_code=status,
         context={
             "tenant": principal.tenant,
@@ -309,7 +308,7 @@ async def _contracts_page(
     async with tenant_session(principal.tenant) as s:
         contracts = await list_contracts(s)
     return Template(
-        "segmentation/contracts.html",
+        "service_levels/contracts.html",
         status_code=status,
         context={
             "tenant": principal.tenant,
@@ -365,7 +364,7 @@ async def save_contract_page(
 
 
 async def _known_segment(s: AsyncSession, scheme: str, segment: str) -> Any:
-    segments = await segments_of(s, scheme)
+    segments = await published_segments(s, scheme)
     found = next((x for x in segments or [] if x.code == segment), None)
     if found is None:
         raise NotFoundException()
@@ -407,7 +406,7 @@ async def _escalation_page(
     blank = {"notify": "", "after_periods": "", "period": "week", "channel": "in_app"}
     padded = shown + [blank] * max(0, min(3, MAX_ESCALATION_ROWS - len(shown)))
     return Template(
-        "segmentation/escalation.html",
+        "service_levels/escalation.html",
         status_code=status,
         context={
             "tenant": principal.tenant,
@@ -483,7 +482,7 @@ async def api_entitlements(
 ) -> dict[str, Any]:
     """Segments of a published scheme (rank order) with every entitlement version (fractions)."""
     async with tenant_session(principal.tenant) as s:
-        segments = await segments_of(s, scheme)
+        segments = await published_segments(s, scheme)
         if segments is None:
             raise NotFoundException()
         versions = await versions_of_scheme(s, scheme)

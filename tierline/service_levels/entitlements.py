@@ -20,22 +20,32 @@ advisory lock, so two concurrent saves cannot each pass validation against the o
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
-from tierline.service_levels.contracts import FieldError, lock_service_levels, shortfalls
+from tierline.segmentation.service import (
+    customers_in_segment,
+    open_customer_assignments,
+    published_segments,
+    scheme_entity,
+)
+from tierline.service_levels.customer_safe import (
+    PublicEntitlement,
+    SchemeEntitlement,
+    customer_safe,
+)
+from tierline.service_levels.levels import FieldError, lock_service_levels, shortfalls
 from tierline.service_levels.models import Contract, EntitlementVersion
-from tierline.segmentation.models import SchemeVersion, SegmentAssignment, SegmentationScheme
-from tierline.segmentation.schemes.model import Segment
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TARGETS = ("fill_rate_target", "otif_target", "perfect_order_target", "cycle_service_level")
@@ -92,20 +102,6 @@ class EntitlementInvalid(DomainError):
         self.errors = errors
 
 
-@dataclass(frozen=True)
-class CustomerEntitlement:
-    """A customer's open segment in one customer scheme, with the version in force (or None)."""
-
-    scheme_code: str
-    scheme_name: str
-    segment_code: str
-    segment_name: str
-    segment_colour: str | None
-    segment_rank: int | None
-    valid_from: datetime
-    version: EntitlementVersion | None
-
-
 # ---------------------------------------------------------------------------------------------
 # Single-value checks (pure)
 
@@ -148,8 +144,8 @@ def _fraction(value: float) -> Decimal:
     return Decimal(str(value)).quantize(_PLACES)
 
 
-def _pct(value: Decimal | float | None) -> float | None:
-    return None if value is None else round(float(value) * 100, 3)
+def _pct(value: Decimal) -> float:
+    return round(float(value) * 100, 3)
 
 
 def _period(start: date, end: date | None) -> str:
@@ -237,24 +233,6 @@ def _overlapping(start: date, end: date | None) -> list[Any]:
     return conditions
 
 
-async def segments_of(session: AsyncSession, scheme_code: str) -> list[Segment] | None:
-    """The published scheme's segments in rank order; None if nothing is published."""
-    row = await session.execute(
-        select(SchemeVersion.document)
-        .join(
-            SegmentationScheme,
-            (SegmentationScheme.code == SchemeVersion.scheme_code)
-            & (SegmentationScheme.published_version == SchemeVersion.version),
-        )
-        .where(SchemeVersion.scheme_code == scheme_code)
-    )
-    document = row.scalar_one_or_none()
-    if document is None:
-        return None
-    found = msgspec.convert(document.get("segments", []), list[Segment])
-    return sorted(found, key=lambda s: (s.rank, s.code))
-
-
 async def entitlement_at(
     session: AsyncSession, scheme_code: str, segment_code: str, day: date
 ) -> EntitlementVersion | None:
@@ -270,9 +248,6 @@ async def entitlement_at(
     return found.scalars().first()
 
 
-entitlement_in_force = entitlement_at  # the name notices_customer looks for first
-
-
 async def versions_of_scheme(session: AsyncSession, scheme_code: str) -> list[EntitlementVersion]:
     """Every version of every segment of the scheme, newest first per segment."""
     rows = await session.execute(
@@ -283,72 +258,116 @@ async def versions_of_scheme(session: AsyncSession, scheme_code: str) -> list[En
     return list(rows.scalars())
 
 
+def _public(version: EntitlementVersion) -> PublicEntitlement:
+    return PublicEntitlement(
+        segment=version.segment_code,
+        version=version.version,
+        effective_from=version.effective_from,
+        effective_to=version.effective_to,
+        fill_rate_pct=_pct(version.fill_rate_target),
+        otif_pct=_pct(version.otif_target),
+        perfect_order_pct=_pct(version.perfect_order_target),
+        cycle_service_level_pct=_pct(version.cycle_service_level),
+        quoted_lead_time_days=version.quoted_lead_time_days,
+        delivery_windows=list(version.delivery_windows or []),
+        allocation_priority=version.allocation_priority,
+        allocation_min_share_pct=_pct(version.allocation_min_share),
+        picking_priority=version.picking_priority,
+        transport_rules=version.transport_rules,
+        taxonomy_code=version.taxonomy_code,
+    )
+
+
+def public_entitlement(version: EntitlementVersion | None) -> PublicEntitlement | None:
+    """The customer-safe shape of a version: targets in percent, windows, lead time,
+    priorities, taxonomy, effective dates. No internal note, no author, nothing about money."""
+    return None if version is None else _public(version)
+
+
+@functools.cache
+def _in_force_statement() -> Select[Any]:
+    """Per customer scheme the account is assigned in: its open assignment, the segment in the
+    published version and the entitlement version in force on the day, in ONE statement (a
+    portal page reads it in one round trip however many schemes there are). Built once; the
+    account and the day are bound per call."""
+    open_rows = open_customer_assignments()
+    day = bindparam("day", type_=Date())
+    ends = EntitlementVersion.effective_to
+    return (
+        select(
+            open_rows.c.scheme_code,
+            open_rows.c.segment,
+            open_rows.c.valid_from,
+            open_rows.c.scheme_name,
+            open_rows.c.document,
+            EntitlementVersion,
+        )
+        .select_from(open_rows)
+        .outerjoin(
+            EntitlementVersion,
+            and_(
+                EntitlementVersion.scheme_code == open_rows.c.scheme_code,
+                EntitlementVersion.segment_code == open_rows.c.segment,
+                EntitlementVersion.effective_from <= day,
+                or_(ends.is_(None), ends > day),
+            ),
+        )
+        .where(open_rows.c.customer_code == bindparam("account"))
+        .order_by(open_rows.c.scheme_code, EntitlementVersion.version.desc())
+    )
+
+
 async def entitlements_for_customer(
     session: AsyncSession, customer_code: str, day: date
-) -> list[CustomerEntitlement]:
-    """Per customer scheme the customer is currently assigned in: segment and version in force."""
-    rows = await session.execute(
-        select(SegmentAssignment, SegmentationScheme.name, SchemeVersion.document)
-        .join(SegmentationScheme, SegmentationScheme.code == SegmentAssignment.scheme_code)
-        .join(
-            SchemeVersion,
-            (SchemeVersion.scheme_code == SegmentationScheme.code)
-            & (SchemeVersion.version == SegmentationScheme.published_version),
-        )
-        .where(
-            SegmentAssignment.customer_code == customer_code,
-            SegmentAssignment.valid_to.is_(None),
-            SegmentationScheme.entity == "customer",
-        )
-        .order_by(SegmentAssignment.scheme_code)
-    )
-    out = []
-    for assignment, scheme_name, document in rows.all():
-        segments = {s.get("code"): s for s in document.get("segments", [])}
-        segment = segments.get(assignment.segment, {})
-        out.append(
-            CustomerEntitlement(
-                scheme_code=assignment.scheme_code,
+) -> list[SchemeEntitlement]:
+    """Per customer scheme the customer is currently assigned in: the segment (name, colour,
+    rank from the published version) and the entitlement version in force on ``day``, as
+    customer-safe data, by scheme."""
+    rows = await session.execute(_in_force_statement(), {"account": customer_code, "day": day})
+    found: list[SchemeEntitlement] = []
+    for scheme_code, segment_code, valid_from, scheme_name, document, version in rows.all():
+        if found and found[-1].scheme_code == scheme_code:
+            continue  # overlapping versions in force (never written so): the newest one
+        segment = {s.get("code"): s for s in document.get("segments", [])}.get(segment_code, {})
+        found.append(
+            SchemeEntitlement(
+                scheme_code=scheme_code,
                 scheme_name=scheme_name,
-                segment_code=assignment.segment,
-                segment_name=str(segment.get("name") or assignment.segment),
+                segment_code=segment_code,
+                segment_name=str(segment.get("name") or segment_code),
                 segment_colour=segment.get("colour"),
                 segment_rank=segment.get("rank"),
-                valid_from=assignment.valid_from,
-                version=await entitlement_at(
-                    session, assignment.scheme_code, assignment.segment, day
-                ),
+                valid_from=valid_from,
+                version=public_entitlement(version),
             )
         )
-    return out
+    return found
 
 
 def entitlement_public_dict(
-    version: EntitlementVersion | CustomerEntitlement | None,
+    version: EntitlementVersion | PublicEntitlement | SchemeEntitlement | None,
 ) -> dict[str, Any]:
-    """The customer-safe shape: targets in percent, windows, lead time, priorities, taxonomy,
-    effective dates (ISO). No internal note, no author, nothing about money."""
-    if isinstance(version, CustomerEntitlement):
+    """The customer-safe shape as a dictionary (dates in ISO form); empty for no version."""
+    if isinstance(version, SchemeEntitlement):
         version = version.version
+    if isinstance(version, EntitlementVersion):
+        version = _public(version)
     if version is None:
         return {}
-    return {
-        "segment": version.segment_code,
-        "version": version.version,
-        "effective_from": version.effective_from.isoformat(),
-        "effective_to": version.effective_to.isoformat() if version.effective_to else None,
-        "fill_rate_pct": _pct(version.fill_rate_target),
-        "otif_pct": _pct(version.otif_target),
-        "perfect_order_pct": _pct(version.perfect_order_target),
-        "cycle_service_level_pct": _pct(version.cycle_service_level),
-        "quoted_lead_time_days": version.quoted_lead_time_days,
-        "delivery_windows": list(version.delivery_windows or []),
-        "allocation_priority": version.allocation_priority,
-        "allocation_min_share_pct": _pct(version.allocation_min_share),
-        "picking_priority": version.picking_priority,
-        "transport_rules": version.transport_rules,
-        "taxonomy_code": version.taxonomy_code,
-    }
+    return version.as_dict()
+
+
+async def segment_entitlements(
+    session: AsyncSession, scheme_code: str, segment: str | None, day: date
+) -> dict[str, Any] | None:
+    """The customer-safe entitlements of ``segment`` in force on ``day`` as a dictionary (what a
+    customer notice keeps), or None."""
+    if segment is None:
+        return None
+    version = await entitlement_at(session, scheme_code, segment, day)
+    if version is None:
+        return None
+    return customer_safe(entitlement_public_dict(version))
 
 
 def entitlement_dict(version: EntitlementVersion) -> dict[str, Any]:
@@ -446,15 +465,11 @@ async def _contract_errors(
     ]
     if data.effective_to is not None:
         conditions.append(Contract.valid_from < data.effective_to)
+    assigned = customers_in_segment(scheme_code, segment_code)
     rows = await session.execute(
         select(Contract)
-        .join(SegmentAssignment, SegmentAssignment.customer_code == Contract.customer_code)
-        .where(
-            SegmentAssignment.scheme_code == scheme_code,
-            SegmentAssignment.segment == segment_code,
-            SegmentAssignment.valid_to.is_(None),
-            *conditions,
-        )
+        .join(assigned, assigned.c.customer_code == Contract.customer_code)
+        .where(*conditions)
         .order_by(Contract.customer_code, Contract.valid_from)
     )
     promise = promise_of(data, segment_code, 0)
@@ -489,7 +504,7 @@ async def validate_entitlement(
 async def _validate(
     session: AsyncSession, scheme_code: str, segment_code: str, data: EntitlementInput
 ) -> tuple[list[FieldError], EntitlementVersion | None]:
-    segments = await segments_of(session, scheme_code)
+    segments = await published_segments(session, scheme_code)
     if segments is None:
         return [FieldError("scheme_code", f"scheme '{scheme_code}' has no published version")], None
     ranks = {s.code: s.rank for s in segments}
@@ -503,8 +518,7 @@ async def _validate(
     overlap, closable = await _overlap_errors(session, scheme_code, segment_code, data)
     errors += overlap
     errors += await _order_errors(session, scheme_code, segment_code, data, ranks)
-    scheme = await session.get(SegmentationScheme, scheme_code)
-    if scheme is not None and scheme.entity == "customer":
+    if await scheme_entity(session, scheme_code) == "customer":
         errors += await _contract_errors(session, scheme_code, segment_code, data)
     return errors, closable
 
@@ -576,21 +590,3 @@ async def save_entitlement_version(
         reason=row.note,
     )
     return row
-
-
-__all__ = [
-    "CustomerEntitlement",
-    "DeliveryWindow",
-    "EntitlementInput",
-    "EntitlementInvalid",
-    "FieldError",
-    "entitlement_at",
-    "entitlement_dict",
-    "entitlement_in_force",
-    "entitlement_public_dict",
-    "entitlements_for_customer",
-    "save_entitlement_version",
-    "segments_of",
-    "validate_entitlement",
-    "versions_of_scheme",
-]

@@ -18,9 +18,9 @@ from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.users import UserError, normalize_email
 from tierline.policies.default_policy import ROLES
-from tierline.service_levels.contracts import FieldError
+from tierline.segmentation.service import published_segments
+from tierline.service_levels.levels import FieldError
 from tierline.service_levels.models import CHANNELS, PERIODS, EscalationStep
-from tierline.service_levels.entitlements import segments_of
 
 MAX_STEPS = 10
 STAFF_ROLES = tuple(name for name in ROLES if name != "customer")
@@ -120,7 +120,7 @@ async def save_escalation(
     actor: ActingParty,
 ) -> list[EscalationStep]:
     """Replace the segment's path with ``steps`` (an empty list clears it); audited."""
-    segments = await segments_of(session, scheme_code)
+    segments = await published_segments(session, scheme_code)
     if segments is None:
         raise EscalationInvalid(
             [FieldError("scheme_code", f"scheme '{scheme_code}' has no published version")]

@@ -1,406 +1,357 @@
-"""The segmentation JSON API under ``/api/v1/``.
+"""Assignments: the assignments in force, exports and the ERP write-back, the sales vs
+operations view and an entity's timeline; their pages and API.
 
-The tenant always comes from the credential (bearer token or session), never from the path or
-the body. Refusals are problem details: an invalid scheme document is 422 with ``errors``
-(``path``, ``line``, ``message``), an unknown scheme or run 404, a refused change 409.
+Pages under ``/t/{tenant}/segments`` (the timeline also as an htmx fragment the customer and
+product pages load); the API under ``/api/v1/segments``, keyset-paged with ``cursor`` and
+``limit``. CSV cells are made formula-safe, every export is audited. Permissions: see
+:mod:`tierline.segmentation.web`.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
-from litestar import Request, Response, get, post, put
-from litestar.datastructures import State
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
-from litestar.response import Stream
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+from litestar.response import Stream, Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.masterdata.service import ProfileError, get_profile, list_profiles
 from tierline.platform.access import requires
-from tierline.platform.errors import problem_response
+from tierline.platform.audit.service import record_by
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import actor_of, allowed_here
-from tierline.platform.request_body import json_object
-from tierline.platform.routing import Api
+from tierline.platform.identity.web import actor_of
+from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
-from tierline.segmentation import queries
-from tierline.segmentation.controllers import (
-    APPROVE,
-    APPROVE_MAJOR,
-    MAX_TEXT,
+from tierline.segmentation.assignments import export, queries
+from tierline.segmentation.models import SegmentationScheme
+from tierline.segmentation.schemes.store import get_scheme, list_schemes, segment_catalogue
+from tierline.segmentation.web import (
     READ,
-    RUN,
-    WRITE,
+    TAGS,
+    BodyInvalid,
     PageInputError,
-    csv_response,
+    api_limit,
+    base_path,
     end_of_day,
+    page_context,
+    page_limit,
     parse_day,
-    template_text,
-    writeback_response,
-    xlsx_response,
-)
-from tierline.segmentation.models import SchemeVersion, SegmentationRun
-from tierline.segmentation.runs.service import Preview, dry_run, submit_run
-from tierline.segmentation.schemes.document import (
-    ParsedScheme,
-    SchemeInvalid,
-    SchemeIssue,
-    parse_scheme,
-    scheme_json_schema,
-)
-from tierline.segmentation.schemes.store import (
-    create_scheme,
-    get_scheme,
-    list_schemes,
-    publish,
-    save_draft,
-    scheme_summary,
-    versions_of,
+    query_text,
+    with_query,
 )
 
-TAGS = ["segmentation"]
+# ---------------------------------------------------------------------------------------------
+# Assignments and exports
 
 
-class BodyInvalid(PageInputError):
-    title = "Invalid request body"
+@dataclass(frozen=True)
+class AssignmentQuery:
+    scheme: str
+    segment: str
+    entity: str
+    as_of: date | None
+    after: str | None
+    limit: int
+
+    def where(self) -> export.AssignmentFilter:
+        return export.AssignmentFilter(
+            self.scheme, self.segment or None, self.entity or None, end_of_day(self.as_of)
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "segment": self.segment,
+            "entity": self.entity,
+            "as_of": self.as_of.isoformat() if self.as_of else "",
+        }
 
 
-def issues_out(issues: list[SchemeIssue]) -> list[dict[str, Any]]:
-    return [{"path": i.path, "line": i.line, "message": i.message} for i in issues]
+def _assignment_query(
+    request: Request[Any, Any, Any], schemes: list[SegmentationScheme]
+) -> AssignmentQuery:
+    scheme = query_text(request, "scheme", 40)
+    if not scheme and schemes:
+        scheme = schemes[0].code
+    return AssignmentQuery(
+        scheme,
+        query_text(request, "segment", 20),
+        query_text(request, "entity", 201),
+        parse_day(query_text(request, "as_of", 10)),
+        query_text(request, "after", 201) or None,
+        page_limit(query_text(request, "limit")),
+    )
 
 
-def invalid_response(request: Request[Any, Any, Any], exc: SchemeInvalid) -> Response[Any]:
-    return problem_response(
+@get(
+    "/segments/assignments",
+    guards=[requires(READ)],
+    operation_id="assignmentsPage",
+)
+async def assignments_page(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> Template:
+    """Assignments of a scheme in force at a date, filtered; CSV / XLSX / ERP write-back."""
+    async with tenant_session(principal.tenant) as s:
+        schemes = await list_schemes(s)
+        error = None
+        try:
+            query = _assignment_query(request, schemes)
+        except PageInputError as exc:
+            error = str(exc)
+            query = AssignmentQuery(query_text(request, "scheme", 40), "", "", None, None, 100)
+        rows: list[dict[str, Any]] = []
+        next_cursor = None
+        counts: dict[str, int] = {}
+        if query.scheme:
+            page = await queries.assignments(
+                s,
+                scheme=query.scheme,
+                segment=query.segment or None,
+                entity=query.entity or None,
+                as_of=end_of_day(query.as_of),
+                after=query.after,
+                limit=query.limit,
+            )
+            rows, next_cursor = page.rows, page.next_cursor
+            counts = await queries.segment_counts(s, query.scheme, end_of_day(query.as_of))
+        catalogue = (await segment_catalogue(s, [query.scheme])).get(query.scheme, [])
+        profiles = await list_profiles(s)
+    entity = next((r.entity for r in schemes if r.code == query.scheme), None)
+    wanted = export.PROFILE_ENTITY.get(entity or "")
+    path = f"{base_path(principal.tenant)}/assignments"
+    params = query.params()
+    context = page_context(
         request,
-        422,
-        f"the scheme document has {len(exc.errors)} problem(s)",
-        "Invalid scheme",
-        {"errors": issues_out(exc.errors)},
+        principal,
+        schemes=schemes,
+        query=query,
+        form=params,
+        rows=rows,
+        counts=counts,
+        catalogue=catalogue,
+        colours={seg.code: seg.colour for seg in catalogue},
+        entity=entity,
+        profiles=[p for p in profiles if p.entity == wanted],
+        error=error,
+        next_url=with_query(path, {**params, "after": next_cursor}) if next_cursor else None,
+        first_url=with_query(path, params) if query.after else None,
+        csv_url=with_query(f"{path}.csv", params),
+        xlsx_url=with_query(f"{path}.xlsx", params),
+        writeback_path=f"{base_path(principal.tenant)}/writeback",
+    )
+    return Template(
+        "segmentation/assignments.html", context=context, status_code=422 if error else 200
     )
 
 
-async def _document_text(request: Request[Any, Any, Any], required: bool = True) -> str | None:
-    """A scheme document from the body: YAML/plain text as is, or JSON ``{"text": ...}``."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in ("application/json", ""):
-        data = await json_object(request)
-        text = data.get("text")
-        if text is None and not required:
-            return None
-        if not isinstance(text, str):
-            raise BodyInvalid('text: send the document as {"text": "..."} or as text/yaml')
-    else:
-        text = (await request.body()).decode("utf-8", errors="replace")
-    if len(text) > MAX_TEXT:
-        raise BodyInvalid(f"text: at most {MAX_TEXT:,} characters")
-    return text
+async def _export_query(request: Request[Any, Any, Any], session: AsyncSession) -> AssignmentQuery:
+    query = _assignment_query(request, [])
+    if not query.scheme:
+        raise PageInputError("scheme: choose a scheme")
+    await get_scheme(session, query.scheme)  # 404 for an unknown scheme
+    return query
 
 
-def _version_out(v: SchemeVersion) -> dict[str, Any]:
-    return {
-        "version": v.version,
-        "content_hash": v.content_hash,
-        "published_at": v.published_at,
-        "published_by": v.published_by,
-        "note": v.note,
-    }
+def _filename(scheme: str, suffix: str) -> str:
+    safe = re.sub(r"[^a-z0-9_]", "_", scheme)
+    return f"segments-{safe}-{datetime.now(UTC):%Y%m%d}.{suffix}"
 
 
-def _run_out(run: SegmentationRun) -> dict[str, Any]:
-    return {
-        "id": str(run.id),
-        "scheme": run.scheme_code,
-        "version": run.version,
-        "content_hash": run.content_hash,
-        "engine_version": run.engine_version,
-        "as_of": run.as_of,
-        "status": run.status,
-        "trigger": run.trigger,
-        "requested_by": run.requested_by,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "inputs": run.inputs,
-        "counts": run.counts,
-        "warnings": run.warnings,
-        "message": run.message,
-    }
-
-
-def _preview_out(preview: Preview) -> dict[str, Any]:
-    return {
-        "total": preview.total,
-        "counts": preview.counts,
-        "samples": preview.samples,
-        "moves": preview.moves,
-        "warnings": preview.warnings,
-    }
-
-
-def _q(request: Request[Any, Any, Any], name: str, limit: int = 200) -> str:
-    return (request.query_params.get(name) or "").strip()[:limit]
-
-
-def _limit(request: Request[Any, Any, Any], default: int = 100) -> int:
-    raw = _q(request, "limit", 10)
-    if raw and not raw.isdigit():
-        raise BodyInvalid("limit: a whole number from 1 to 1000")
-    return queries.clamp(int(raw) if raw else default, default)
-
-
-# ---------------------------------------------------------------------------------------------
-# Schemes
-
-
-@get(
-    "/schemes",
-    guards=[requires(READ)],
-    operation_id="listSchemes",
-    tags=TAGS,
-)
-async def api_list_schemes(principal: NamedDependency[Principal]) -> dict[str, Any]:
-    """Schemes of the caller's tenant with the version in force and run times."""
+async def _audit_export(
+    request: Request[Any, Any, Any], principal: Principal, kind: str, params: dict[str, Any]
+) -> None:
     async with tenant_session(principal.tenant) as s:
-        rows = await list_schemes(s)
-    return {"items": [scheme_summary(r) for r in rows]}
-
-
-@get(
-    "/schemes/schema",
-    guards=[requires(READ)],
-    operation_id="schemeJsonSchema",
-    tags=TAGS,
-)
-async def api_scheme_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a scheme document."""
-    return scheme_json_schema()
-
-
-@get(
-    "/schemes/{code:str}",
-    guards=[requires(READ)],
-    operation_id="getScheme",
-    tags=TAGS,
-)
-async def api_get_scheme(
-    principal: NamedDependency[Principal], code: FromPath[str]
-) -> dict[str, Any]:
-    """A scheme: its draft text and every published version."""
-    async with tenant_session(principal.tenant) as s:
-        row = await get_scheme(s, code)
-        versions = await versions_of(s, code)
-    return {
-        **scheme_summary(row),
-        "draft": row.draft_text,
-        "versions": [_version_out(v) for v in versions],
-    }
-
-
-@post(
-    "/schemes",
-    guards=[requires(WRITE)],
-    operation_id="createScheme",
-    status_code=HTTP_201_CREATED,
-    tags=TAGS,
-)
-async def api_create_scheme(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Response[Any]:
-    """Create a scheme from a document (text/yaml, or JSON ``{"text"}``) or a template
-    (JSON ``{"template": name, "code"?: code}``)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    text: str | None
-    if content_type in ("application/json", ""):
-        data = await json_object(request)
-        if "template" in data:
-            text = template_text(str(data["template"])[:100], str(data.get("code") or "") or None)
-        else:
-            text = await _document_text(request)
-    else:
-        text = await _document_text(request)
-    assert text is not None
-    try:
-        async with tenant_session(principal.tenant) as s:
-            parsed = await create_scheme(s, text, actor_of(request, principal))
-            row = await get_scheme(s, parsed.scheme.code)
-            summary = scheme_summary(row)
-    except SchemeInvalid as exc:
-        return invalid_response(request, exc)
-    return Response(
-        {**summary, "warnings": issues_out(parsed.warnings)}, status_code=HTTP_201_CREATED
-    )
-
-
-@put(
-    "/schemes/{code:str}/draft",
-    guards=[requires(WRITE)],
-    operation_id="saveSchemeDraft",
-    tags=TAGS,
-)
-async def api_save_draft(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
-) -> dict[str, Any]:
-    """Keep the document as the draft, valid or not; the answer says what validation found."""
-    text = await _document_text(request)
-    assert text is not None
-    async with tenant_session(principal.tenant) as s:
-        verdict = await save_draft(s, code, text, actor_of(request, principal))
-    if isinstance(verdict, SchemeInvalid):
-        return {"saved": True, "valid": False, "errors": issues_out(verdict.errors), "warnings": []}
-    return {"saved": True, "valid": True, "errors": [], "warnings": issues_out(verdict.warnings)}
-
-
-@post(
-    "/schemes/{code:str}/publish",
-    guards=[requires(WRITE)],
-    operation_id="publishScheme",
-    status_code=HTTP_201_CREATED,
-    tags=TAGS,
-)
-async def api_publish(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
-) -> Response[Any]:
-    """Publish the draft as the next version (JSON ``{"note"}`` optional)."""
-    data = await json_object(request)
-    note = str(data.get("note") or "").strip()[:2000] or None
-    try:
-        async with tenant_session(principal.tenant) as s:
-            version = await publish(s, code, actor_of(request, principal), note)
-            out = _version_out(version)
-    except SchemeInvalid as exc:
-        return invalid_response(request, exc)
-    return Response({"scheme": code, **out}, status_code=HTTP_201_CREATED)
-
-
-@post(
-    "/schemes/{target:str}",
-    guards=[requires(WRITE)],
-    operation_id="dryRunScheme",
-    status_code=200,
-    tags=TAGS,
-)
-async def api_dry_run(
-    request: Request[Any, Any, Any],
-    state: State,
-    principal: NamedDependency[Principal],
-    target: FromPath[str],
-) -> Response[Any]:
-    """``POST /api/v1/schemes/{code}:dry-run``: classify now with the draft (or JSON
-    ``{"text"}``, optional ``as_of``) and report counts, samples and moves; writes nothing."""
-    code, _, verb = target.partition(":")
-    if verb != "dry-run":
-        raise NotFoundException()
-    data = await json_object(request)
-    text = data.get("text")
-    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
-        raise BodyInvalid(f"text: a string of at most {MAX_TEXT:,} characters")
-    as_of = _as_of(data.get("as_of"))
-    async with tenant_session(principal.tenant) as s:
-        row = await get_scheme(s, code)
-    try:
-        parsed: ParsedScheme = parse_scheme(text if text is not None else row.draft_text or "")
-    except SchemeInvalid as exc:
-        return invalid_response(request, exc)
-    if parsed.scheme.code != code:
-        return invalid_response(
-            request, SchemeInvalid([SchemeIssue("code", f"the code of this scheme is '{code}'")])
-        )
-    preview = await dry_run(state.runtime, principal.tenant, parsed.scheme, as_of)
-    return Response(
-        {"scheme": code, **_preview_out(preview), "warnings_scheme": issues_out(parsed.warnings)}
-    )
-
-
-def _as_of(raw: Any) -> date | None:
-    if raw in (None, ""):
-        return None
-    if not isinstance(raw, str):
-        raise BodyInvalid("as_of: a date like 2026-03-31")
-    return parse_day(raw)
-
-
-# ---------------------------------------------------------------------------------------------
-# Runs
-
-
-@post(
-    "/segment-runs",
-    guards=[requires(RUN)],
-    operation_id="startSegmentRun",
-    status_code=HTTP_202_ACCEPTED,
-    tags=TAGS,
-)
-async def api_start_run(
-    request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """Queue a run of a scheme's version in force (``{"scheme", "as_of"?}``); poll the job."""
-    data = await json_object(request)
-    code = data.get("scheme")
-    if not isinstance(code, str) or not code:
-        raise BodyInvalid("scheme: name the scheme to run")
-    job = await submit_run(
-        state.runtime,
-        principal.tenant,
-        code[:40],
-        actor_of(request, principal),
-        as_of=_as_of(data.get("as_of")),
-        trigger="api",
-    )
-    return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}
-
-
-@get(
-    "/segment-runs",
-    guards=[requires(READ)],
-    operation_id="listSegmentRuns",
-    tags=TAGS,
-)
-async def api_list_runs(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """Runs, newest first (``scheme``, ``before`` cursor, ``limit``)."""
-    async with tenant_session(principal.tenant) as s:
-        page = await queries.list_runs(
+        await record_by(
             s,
-            _q(request, "scheme", 40) or None,
-            _limit(request, 50),
-            _q(request, "before", 200) or None,
+            actor_of(request, principal),
+            "segments.export",
+            "scheme",
+            params.get("scheme"),
+            after={"format": kind, **params},
         )
-    return {"items": [_run_out(r) for r in page.rows], "next_cursor": page.next_before}
+
+
+async def csv_response(request: Request[Any, Any, Any], principal: Principal) -> Stream:
+    """Stream the filtered assignments as CSV (shared by the page and the API)."""
+    async with tenant_session(principal.tenant) as s:
+        query = await _export_query(request, s)
+    await _audit_export(request, principal, "csv", query.params())
+    tenant = principal.tenant
+
+    async def chunks() -> Any:
+        async with tenant_session(tenant) as session:
+            async for chunk in export.assignments_csv(session, query.where()):
+                yield chunk
+
+    return Stream(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(query.scheme, "csv")}"'},
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def xlsx_response(request: Request[Any, Any, Any], principal: Principal) -> Response[bytes]:
+    async with tenant_session(principal.tenant) as s:
+        query = await _export_query(request, s)
+        body = await export.assignments_xlsx(s, query.where())
+    await _audit_export(request, principal, "xlsx", query.params())
+    return Response(
+        body,
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(query.scheme, "xlsx")}"'
+        },
+    )
+
+
+async def writeback_response(
+    request: Request[Any, Any, Any], principal: Principal
+) -> Response[bytes]:
+    scheme_code = query_text(request, "scheme", 40)
+    if not scheme_code:
+        raise PageInputError("scheme: choose a scheme")
+    column = query_text(request, "segment_column", 60) or None
+    async with tenant_session(principal.tenant) as s:
+        row = await get_scheme(s, scheme_code)
+        entity = export.profile_entity(row.entity)
+        try:
+            profile = await get_profile(s, query_text(request, "profile", 100) or None, entity)
+        except ProfileError as exc:
+            raise PageInputError(f"profile: {exc}") from None
+        body = await export.writeback_file(s, scheme_code, row.entity, profile, column)
+    await _audit_export(
+        request, principal, "writeback", {"scheme": scheme_code, "profile": profile.name}
+    )
+    name = _filename(scheme_code, "csv").replace("segments-", "writeback-")
+    return Response(
+        body,
+        media_type=f"text/csv; charset={profile.options.encoding}",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @get(
-    "/segment-runs/{run_id:str}",
+    "/segments/assignments.csv",
     guards=[requires(READ)],
-    operation_id="getSegmentRun",
-    tags=TAGS,
+    operation_id="assignmentsCsvPage",
 )
-async def api_get_run(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], run_id: FromPath[str]
-) -> dict[str, Any]:
-    """A run with its move matrix and one page of results (``outcome``, ``after``, ``limit``;
-    by default every result that is not ``unchanged``)."""
-    async with tenant_session(principal.tenant) as s:
-        detail = await queries.run_detail(
-            s,
-            run_id,
-            outcome=_q(request, "outcome", 20) or None,
-            after=_q(request, "after", 201) or None,
-            limit=_limit(request),
-        )
-    if detail is None:
-        raise NotFoundException()
-    return {
-        **_run_out(detail.run),
-        "moves": detail.moves,
-        "results": detail.results,
-        "next_cursor": detail.next_after,
-    }
+async def assignments_csv_page(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> Stream:
+    return await csv_response(request, principal)
+
+
+@get(
+    "/segments/assignments.xlsx",
+    guards=[requires(READ)],
+    operation_id="assignmentsXlsxPage",
+)
+async def assignments_xlsx_page(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> Response[bytes]:
+    return await xlsx_response(request, principal)
+
+
+@get(
+    "/segments/writeback",
+    guards=[requires(READ)],
+    operation_id="writebackPage",
+)
+async def writeback_page(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> Response[bytes]:
+    return await writeback_response(request, principal)
 
 
 # ---------------------------------------------------------------------------------------------
-# Assignments, exports, conflicts, timeline
+# Sales vs operations, and the timeline
+
+
+@get(
+    "/segments/conflicts",
+    guards=[requires(READ)],
+    operation_id="segmentConflictsPage",
+)
+async def conflicts_page(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> Template:
+    """Where the sales view (strategic, CRM tier) and the segment disagree."""
+    kind = query_text(request, "kind", 20)
+    kind = kind if kind in queries.CONFLICT_KINDS else ""
+    async with tenant_session(principal.tenant) as s:
+        schemes = [r for r in await list_schemes(s) if r.entity == "customer"]
+        code = query_text(request, "scheme", 40) or (schemes[0].code if schemes else "")
+        found = None
+        if code:
+            found = await queries.conflicts(
+                s,
+                code,
+                kind=kind or None,
+                after=query_text(request, "after", 201) or None,
+                limit=page_limit(query_text(request, "limit")),
+            )
+    path = f"{base_path(principal.tenant)}/conflicts"
+    context = page_context(
+        request,
+        principal,
+        schemes=schemes,
+        scheme=code,
+        kind=kind,
+        found=found,
+        colours={seg.code: seg.colour for seg in found.segments} if found else {},
+        top_tiers=sorted(queries.TOP_CRM_TIERS),
+        low_tiers=sorted(queries.LOW_CRM_TIERS),
+        next_url=with_query(path, {"scheme": code, "kind": kind, "after": found.next_cursor})
+        if found and found.next_cursor
+        else None,
+    )
+    return Template("segmentation/conflicts.html", context=context)
+
+
+@get(
+    "/segments/timeline",
+    guards=[requires(READ)],
+    operation_id="segmentTimelinePage",
+)
+async def timeline_page(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> Template:
+    """Every segment a customer (``?customer=``) or product (``?sku=``) has had; htmx asks for
+    the fragment only (the customer and product pages load it)."""
+    customer = query_text(request, "customer", 100)
+    sku = query_text(request, "sku", 100)
+    async with tenant_session(principal.tenant) as s:
+        rows = await queries.timeline(s, customer_code=customer or None, sku=sku or None)
+        codes = sorted({r["scheme_code"] for r in rows})
+        catalogue = await segment_catalogue(s, codes)
+    colours = {(c, seg.code): seg.colour for c, segs in catalogue.items() for seg in segs}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["scheme_code"], []).append(row)
+    fragment = request.headers.get("hx-request") == "true"
+    context = page_context(
+        request,
+        principal,
+        customer=customer,
+        sku=sku,
+        groups=groups,
+        colours=colours,
+        fragment=fragment,
+    )
+    template = "segmentation/_timeline.html" if fragment else "segmentation/timeline.html"
+    return Template(template, context=context, headers={"Vary": "HX-Request"})
+
+
+# ---------------------------------------------------------------------------------------------
+# The assignments API
 
 
 @get(
@@ -414,20 +365,20 @@ async def api_assignments(
 ) -> dict[str, Any]:
     """Assignments of ``scheme`` in force at ``as_of`` (end of that day, UTC; default now),
     filtered by ``segment`` and ``entity`` (key prefix); ``cursor`` and ``limit`` ≤ 1000."""
-    scheme = _q(request, "scheme", 40)
+    scheme = query_text(request, "scheme", 40)
     if not scheme:
         raise BodyInvalid("scheme: choose a scheme")
-    as_of = end_of_day(parse_day(_q(request, "as_of", 10)))
+    as_of = end_of_day(parse_day(query_text(request, "as_of", 10)))
     async with tenant_session(principal.tenant) as s:
         await get_scheme(s, scheme)
         page = await queries.assignments(
             s,
             scheme=scheme,
-            segment=_q(request, "segment", 20) or None,
-            entity=_q(request, "entity", 201) or None,
+            segment=query_text(request, "segment", 20) or None,
+            entity=query_text(request, "entity", 201) or None,
             as_of=as_of,
-            after=_q(request, "cursor", 201) or None,
-            limit=_limit(request),
+            after=query_text(request, "cursor", 201) or None,
+            limit=api_limit(request),
         )
     items = [{**r, "run_id": str(r["run_id"]) if r["run_id"] else None} for r in page.rows]
     return {"scheme": scheme, "as_of": as_of, "items": items, "next_cursor": page.next_cursor}
@@ -482,15 +433,19 @@ async def api_conflicts(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     """Sales view vs segment of a customer scheme: matrix, totals, one page of accounts."""
-    scheme = _q(request, "scheme", 40)
+    scheme = query_text(request, "scheme", 40)
     if not scheme:
         raise BodyInvalid("scheme: choose a customer scheme")
-    kind = _q(request, "kind", 20) or None
+    kind = query_text(request, "kind", 20) or None
     if kind and kind not in queries.CONFLICT_KINDS:
         raise BodyInvalid(f"kind: one of {', '.join(queries.CONFLICT_KINDS)}")
     async with tenant_session(principal.tenant) as s:
         found = await queries.conflicts(
-            s, scheme, kind=kind, after=_q(request, "cursor", 201) or None, limit=_limit(request)
+            s,
+            scheme,
+            kind=kind,
+            after=query_text(request, "cursor", 201) or None,
+            limit=api_limit(request),
         )
     return {
         "scheme": scheme,
@@ -514,7 +469,7 @@ async def api_timeline(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     """Every assignment of a ``customer`` or a ``sku`` in every scheme."""
-    customer, sku = _q(request, "customer", 100), _q(request, "sku", 100)
+    customer, sku = query_text(request, "customer", 100), query_text(request, "sku", 100)
     if not customer and not sku:
         raise BodyInvalid("customer or sku: name the entity")
     async with tenant_session(principal.tenant) as s:
@@ -522,118 +477,21 @@ async def api_timeline(
     return {"items": [{**r, "run_id": str(r["run_id"]) if r["run_id"] else None} for r in rows]}
 
 
-# ---------------------------------------------------------------------------------------------
-# Pending moves
-
-
-def _move_out(m: Any) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "run_id": str(m.run_id),
-        "scheme": m.scheme_code,
-        "entity_key": m.entity_key,
-        "customer_code": m.customer_code,
-        "sku": m.sku,
-        "from_segment": m.from_segment,
-        "to_segment": m.to_segment,
-        "reasons": list(m.reasons or []),
-        "source": m.source,
-        "status": m.status,
-        "created_at": m.created_at,
-        "decided_by": m.decided_by,
-        "decided_at": m.decided_at,
-        "decision_reason": m.decision_reason,
-    }
-
-
-@get(
-    "/segments/moves",
-    guards=[requires(READ)],
-    operation_id="listPendingMoves",
-    tags=TAGS,
-)
-async def api_moves(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """Moves (``status`` default pending; ``scheme``, ``reason``, ``entity``, ``cursor``)."""
-    raw_cursor = _q(request, "cursor", 20)
-    if raw_cursor and not raw_cursor.isdigit():
-        raise BodyInvalid("cursor: not a cursor this API returned")
-    async with tenant_session(principal.tenant) as s:
-        page = await queries.pending_moves(
-            s,
-            _q(request, "scheme", 40) or None,
-            _q(request, "status", 12) or "pending",
-            reason=_q(request, "reason", 40) or None,
-            entity=_q(request, "entity", 201) or None,
-            after_id=int(raw_cursor) if raw_cursor else None,
-            limit=_limit(request),
-        )
-    return {
-        "items": [_move_out(m) for m in page.rows],
-        "next_cursor": str(page.next_after_id) if page.next_after_id else None,
-    }
-
-
-@post(
-    "/segments/moves:decide",
-    guards=[requires(APPROVE)],
-    operation_id="decidePendingMoves",
-    status_code=200,
-    tags=TAGS,
-)
-async def api_decide_moves(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """``{"ids": [...], "decision": "apply"|"reject", "reason": "..."}``: all or nothing."""
-    data = await json_object(request)
-    ids = data.get("ids")
-    if not isinstance(ids, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in ids
-    ):
-        raise BodyInvalid("ids: a list of move ids")
-    decision = data.get("decision")
-    reason = data.get("reason")
-    if not isinstance(reason, str):
-        reason = ""
-    async with tenant_session(principal.tenant) as s:
-        count = await queries.decide_moves(
-            s,
-            ids,
-            decision,  # type: ignore[arg-type]  # checked by decide_moves
-            actor_of(request, principal),
-            reason[:2000],
-            allow_major=_holds(request, principal, APPROVE_MAJOR),
-            tenant_slug=principal.tenant.slug,
-        )
-    return {"decided": count, "status": "applied" if decision == "apply" else "rejected"}
-
-
-def _holds(request: Request[Any, Any, Any], principal: Principal, permission: str) -> bool:
-    if principal.is_client:
-        return permission in principal.client_scopes
-    return allowed_here(request, permission)
-
-
 ROUTES = [
+    StaffPages(
+        assignments_page,
+        assignments_csv_page,
+        assignments_xlsx_page,
+        writeback_page,
+        conflicts_page,
+        timeline_page,
+    ),
     Api(
-        api_list_schemes,
-        api_scheme_schema,
-        api_get_scheme,
-        api_create_scheme,
-        api_save_draft,
-        api_publish,
-        api_dry_run,
-        api_start_run,
-        api_list_runs,
-        api_get_run,
         api_assignments,
         api_assignments_csv,
         api_assignments_xlsx,
         api_writeback,
         api_conflicts,
         api_timeline,
-        api_moves,
-        api_decide_moves,
-    )
+    ),
 ]

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline.masterdata.service import Profile
 from tierline.platform.csv_safety import safe_csv_row
 from tierline.platform.errors import DomainError
-from tierline.segmentation.queries import assignments
+from tierline.segmentation.assignments.queries import assignments
 
 BATCH = 5000
 MAX_XLSX_ROWS = 1_000_000  # Excel's sheet holds 1,048,576 rows

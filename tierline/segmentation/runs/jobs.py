@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-import tierline.governance.jobs  # noqa: F401  (registers the override expiry task)
 from tierline.platform.identity.users import SYSTEM, Actor
 from tierline.platform.jobs import JobRun, job_handler
 from tierline.platform.jobs.registry import periodic

@@ -2,11 +2,14 @@
 
 A run reads the published scheme and the window's order history, computes features and
 classes in worker threads, decides every entity's outcome against the assignments in force
-(:mod:`stability`) and then, in ONE transaction, writes the run row, its results, the archived
-feature snapshot, the assignment changes, the pending moves, the hysteresis state and the
-notifications. A crash before that commit leaves nothing; the job is retried and, because the
-run row carries the job id under a unique index, a retry after the commit returns the
-recorded run instead of running twice.
+(:mod:`stability`), lets the move guards other domains registered hold moves for a decision
+(``segmentation.service.MOVE_GUARDS``: service levels hold moves below a customer's contract)
+and then, in ONE transaction, writes the run row, its results, the archived feature snapshot,
+the assignment changes, the pending moves, the hysteresis state and the notifications, and
+calls the ``MOVES_APPLIED`` hooks (governance tells customers of their new segment). A crash
+before that commit leaves nothing; the job is retried and, because the run row carries the job
+id under a unique index, a retry after the commit returns the recorded run instead of running
+twice.
 
 Runs of one scheme are serialised with a transaction-scoped advisory lock, and a run may not
 look back past the as-of date of the scheme's latest run: history is appended, never rewritten.
@@ -35,15 +38,13 @@ from tierline.platform.frames import copy_frame, read_frame
 from tierline.platform.jobs.service import submit_tenant_job
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.service_levels.contracts import contract_conflicts
+from tierline.segmentation.models import SegmentationRun, SegmentationScheme
 from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
 from tierline.segmentation.runs.features import compute_features
 from tierline.segmentation.runs.loading import RunInputs, UnreadableMoney, load_inputs
-from tierline.segmentation.models import SegmentationRun, SegmentationScheme
 from tierline.segmentation.runs.notices import notify_applied_moves
-from tierline.governance.notices import notices_for_applied_moves
-from tierline.segmentation.schemes.document import Scheme, in_freeze, next_run_after
 from tierline.segmentation.runs.stability import Decision, decide
+from tierline.segmentation.schemes.document import Scheme, in_freeze, next_run_after
 from tierline.segmentation.schemes.store import PublishedScheme, published
 
 RUN_JOB = "segmentation.run"
@@ -378,7 +379,7 @@ async def _write(
         decision = await asyncio.to_thread(
             decide, scheme, results, current, candidates, frozen=frozen_by is not None
         )
-        decision = await _route_contract_conflicts(session, ctx, decision)
+        decision = await _hold_guarded_moves(session, ctx, decision)
         counts = _counts(decision, results)
         row = _run_row(ctx, "succeeded", _inputs_record(ctx, classified), counts, warnings, None)
         session.add(row)
@@ -401,7 +402,7 @@ async def _write(
             decision.outcomes.filter(pl.col("outcome") == "applied"), scheme.entity
         )
         await notify_applied_moves(session, ctx.tenant.slug, row.id, scheme, applied)
-        await notices_for_applied_moves(session, scheme, applied, ctx.as_of, run_id=row.id)
+        await _moves_applied(session, scheme, applied, ctx.as_of, row.id)
         await record_by(
             session,
             ctx.actor,
@@ -413,44 +414,51 @@ async def _write(
     return RunOutcome(row.id, "succeeded", counts, warnings)
 
 
-async def _route_contract_conflicts(
-    session: AsyncSession, ctx: _Context, decision: Decision
-) -> Decision:
-    """Moves that would put a customer below its contract wait for approval (reason
-    ``contract``) instead of applying; contracts are few, so only the moving contracted
-    customers are checked one by one."""
-    if ctx.found.scheme.entity != "customer":
-        return decision
-    contracted = set(
-        (
-            await session.execute(
-                text(
-                    "SELECT DISTINCT customer_code FROM contracts WHERE valid_from <= :d "
-                    "AND (valid_to IS NULL OR valid_to > :d)"
-                ),
-                {"d": ctx.as_of},
+async def _hold_guarded_moves(session: AsyncSession, ctx: _Context, decision: Decision) -> Decision:
+    """Moves a guard objects to (e.g. one that would put a customer below its contract) wait
+    for approval, with the guard's reason, instead of applying."""
+    from tierline.segmentation.service import MOVE_GUARDS, ProposedMoves
+
+    moving = decision.outcomes.filter(pl.col("outcome").is_in(["applied", "pending"]))
+    proposed = ProposedMoves(
+        ctx.found.code,
+        ctx.found.scheme.entity,
+        ctx.as_of,
+        moving.select("entity_key", "previous_segment", "segment", "outcome"),
+    )
+    outcomes = decision.outcomes
+    held = False
+    for guard in MOVE_GUARDS:  # declared in the public face, which imports this module
+        by_reason: dict[str, list[str]] = {}
+        for key, reason in (await guard(session, proposed)).items():
+            by_reason.setdefault(reason, []).append(key)
+        for reason, keys in by_reason.items():
+            hit = pl.col("entity_key").is_in(keys)
+            outcomes = outcomes.with_columns(
+                outcome=pl.when(hit).then(pl.lit("pending")).otherwise(pl.col("outcome")),
+                reasons=pl.when(hit)
+                .then(
+                    pl.concat_list(pl.col("reasons"), pl.lit([reason])).list.unique(
+                        maintain_order=True
+                    )
+                )
+                .otherwise(pl.col("reasons")),
             )
-        ).scalars()
-    )
-    moving = decision.outcomes.filter(
-        pl.col("outcome").is_in(["applied", "pending"]) & pl.col("entity_key").is_in(contracted)
-    )
-    blocked: list[str] = []
-    for key, segment in moving.select("entity_key", "segment").iter_rows():
-        if await contract_conflicts(session, key, ctx.found.code, segment, ctx.as_of):
-            blocked.append(key)
-    if not blocked:
+            held = True
+    if not held:
         return decision
-    hit = pl.col("entity_key").is_in(blocked)
-    outcomes = decision.outcomes.with_columns(
-        outcome=pl.when(hit).then(pl.lit("pending")).otherwise(pl.col("outcome")),
-        reasons=pl.when(hit)
-        .then(
-            pl.concat_list(pl.col("reasons"), pl.lit(["contract"])).list.unique(maintain_order=True)
-        )
-        .otherwise(pl.col("reasons")),
-    )
     return Decision(outcomes, decision.candidates, decision.share_moving)
+
+
+async def _moves_applied(
+    session: AsyncSession, scheme: Scheme, applied: pl.DataFrame, as_of: date, run_id: uuid.UUID
+) -> None:
+    """Tell the hooks other domains registered, in the run's transaction (the extension points
+    live in the public face, which imports this module: hence the late import)."""
+    from tierline.segmentation.service import MOVES_APPLIED, AppliedMoves
+
+    for hook in MOVES_APPLIED:
+        await hook(session, AppliedMoves(scheme, applied, as_of, run_id))
 
 
 async def _write_results(

@@ -19,8 +19,8 @@ from tierline.platform.errors import DomainError
 from tierline.platform.frames import read_frame
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
 from tierline.segmentation.models import RunSnapshot, SegmentationRun
+from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
 from tierline.segmentation.runs.service import results_digest
 from tierline.segmentation.schemes.document import content_hash
 from tierline.segmentation.schemes.store import published

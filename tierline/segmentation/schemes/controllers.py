@@ -1,58 +1,51 @@
-"""Segmentation pages for staff under ``/t/{tenant}/segments``.
+"""Schemes: the list and the editor pages, starting a run from the editor, and the scheme API.
 
-Every page works as plain links and form posts; htmx only polls a run's progress and loads the
-segment timeline into the customer and product pages. Who may do what:
-
-- ``segments:read``: every page (schemes, editor read-only, runs, assignments and exports,
-  conflicts, timeline, pending moves);
-- ``schemes:write``: create a scheme, save / validate / dry-run / publish its draft;
-- ``segments:run``: start a run;
-- ``overrides:approve``: apply or reject pending moves (``overrides:approve_major`` as well for
-  moves that jump tiers).
-
-A principal of another tenant gets 404 (the sign-in layer refuses it; every handler repeats
-the check). Forms carry the session's CSRF token.
+Pages (``/t/{tenant}/segments``, ``/segments/schemes/{code}``): create a scheme from a template,
+then one editor form with four buttons (save, validate, dry run, publish) and a run button; the
+draft is kept even when invalid and shown with each problem next to its line. API
+(``/api/v1/schemes``): the same lifecycle; an invalid document is 422 with ``errors`` (``path``,
+``line``, ``message``), an unknown scheme 404, a refused change 409. Permissions: see
+:mod:`tierline.segmentation.web`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import Redirect, Stream, Template
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_201_CREATED
 
-from tierline.masterdata.service import ProfileError, get_profile, list_profiles
 from tierline.platform.access import requires
-from tierline.platform.audit.service import record_by
-from tierline.platform.errors import DomainError
+from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
-from tierline.platform.identity.web import actor_of, allowed_here
-from tierline.platform.jobs import JobNotFound, get_tenant_job
-from tierline.platform.pages import fmt_number, fmt_share, fmt_time
-from tierline.platform.routing import StaffPages
-from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation import export, queries
-from tierline.segmentation.models import SegmentationScheme
-from tierline.segmentation.runs.service import RUN_JOB, Preview, dry_run, submit_run
+from tierline.platform.identity.web import actor_of
+from tierline.platform.request_body import json_object
+from tierline.platform.routing import Api, StaffPages
+from tierline.platform.tenancy import tenant_session
+from tierline.segmentation.assignments.queries import segment_counts
+from tierline.segmentation.models import SchemeVersion
+from tierline.segmentation.runs.queries import list_runs
+from tierline.segmentation.runs.service import Preview, dry_run, submit_run
 from tierline.segmentation.schemes.document import (
+    ParsedScheme,
     Scheme,
     SchemeInvalid,
     SchemeIssue,
     in_freeze,
     load_template,
     parse_scheme,
+    scheme_json_schema,
     template_names,
 )
-from tierline.segmentation.runs.stability import OUTCOMES
 from tierline.segmentation.schemes.store import (
     SchemeRefused,
     create_scheme,
@@ -61,76 +54,24 @@ from tierline.segmentation.schemes.store import (
     publish,
     published,
     save_draft,
+    scheme_summary,
+    segment_catalogue,
     versions_of,
 )
+from tierline.segmentation.web import (
+    READ,
+    RUN,
+    TAGS,
+    WRITE,
+    BodyInvalid,
+    PageInputError,
+    base_path,
+    page_context,
+    parse_day,
+    query_text,
+)
 
-READ = "segments:read"
-WRITE = "schemes:write"
-RUN = "segments:run"
-APPROVE = "overrides:approve"
-APPROVE_MAJOR = "overrides:approve_major"
 MAX_TEXT = 200_000  # characters of a scheme document
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared helpers
-
-
-def _base(tenant: TenantRef) -> str:
-    return f"/t/{tenant.slug}/segments"
-
-
-def _context(request: Request[Any, Any, Any], principal: Principal, **extra: Any) -> dict[str, Any]:
-    tenant = principal.tenant
-    return {
-        "tenant": tenant,
-        "principal": principal,
-        "base": _base(tenant),
-        "can_write": allowed_here(request, WRITE),
-        "can_run": allowed_here(request, RUN),
-        "can_approve": allowed_here(request, APPROVE),
-        "fmt_time": fmt_time,
-        "fmt_number": fmt_number,
-        "fmt_share": fmt_share,
-        "quote": lambda value: quote(str(value), safe=""),
-        "customer_url": lambda code: f"/t/{tenant.slug}/customers/{quote(code, safe='')}",
-        "product_url": lambda sku: f"/t/{tenant.slug}/products/{quote(sku, safe='')}",
-        **extra,
-    }
-
-
-def _q(request: Request[Any, Any, Any], name: str, limit: int = 200) -> str:
-    return (request.query_params.get(name) or "").strip()[:limit]
-
-
-def _url(path: str, params: dict[str, Any]) -> str:
-    kept = {k: str(v) for k, v in params.items() if v not in (None, "")}
-    return f"{path}?{urlencode(kept)}" if kept else path
-
-
-def _limit(raw: str, default: int = 100) -> int:
-    return queries.clamp(int(raw) if raw.isdigit() else default, default)
-
-
-def parse_day(raw: str, name: str = "as_of") -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise PageInputError(f"{name}: use a date like 2026-03-31") from None
-
-
-def end_of_day(day: date | None) -> datetime | None:
-    """Assignments in force at the end of ``day`` (the state a planner means by "as of")."""
-    if day is None:
-        return None
-    return datetime.combine(day, time.max, UTC)
-
-
-class PageInputError(DomainError):
-    status_code = 422
-    title = "Invalid input"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +87,9 @@ async def segments_page(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Schemes with the version in force, last and next run; new scheme from a template."""
-    return await _schemes_template(request, principal, error=_q(request, "error", 500) or None)
+    return await _schemes_template(
+        request, principal, error=query_text(request, "error", 500) or None
+    )
 
 
 async def _schemes_template(
@@ -157,10 +100,10 @@ async def _schemes_template(
 ) -> Template:
     async with tenant_session(principal.tenant) as s:
         schemes = await list_schemes(s)
-        runs = await queries.list_runs(s, limit=10)
-        counts = {row.code: await queries.segment_counts(s, row.code) for row in schemes}
-        catalogue = await queries.segment_catalogue(s)
-    context = _context(
+        runs = await list_runs(s, limit=10)
+        counts = {row.code: await segment_counts(s, row.code) for row in schemes}
+        catalogue = await segment_catalogue(s)
+    context = page_context(
         request,
         principal,
         schemes=schemes,
@@ -211,7 +154,7 @@ async def create_scheme_form(
     except SchemeInvalid as exc:
         message = "; ".join(str(e) for e in exc.errors[:5])
         return await _schemes_template(request, principal, message, 422)  # type: ignore[return-value]
-    target = f"{_base(principal.tenant)}/schemes/{quote(parsed.scheme.code)}?created=1"
+    target = f"{base_path(principal.tenant)}/schemes/{quote(parsed.scheme.code)}?created=1"
     return Redirect(target, status_code=303)  # type: ignore[return-value]
 
 
@@ -260,8 +203,8 @@ async def _editor_template(
             in_force = (await published(s, code)).scheme
         except SchemeRefused:
             in_force = None
-        runs = await queries.list_runs(s, scheme_code=code, limit=10)
-        catalogue = await queries.segment_catalogue(s, [code])
+        runs = await list_runs(s, scheme_code=code, limit=10)
+        catalogue = await segment_catalogue(s, [code])
     state = state or EditorState(row.draft_text or "")
     if state.parsed is None and not state.errors and state.text:
         try:
@@ -272,7 +215,7 @@ async def _editor_template(
     colours = {seg.code: seg.colour for seg in shown.segments} if shown else {}
     names = {seg.code: seg.name for seg in shown.segments} if shown else {}
     today = datetime.now(UTC).date()
-    context = _context(
+    context = page_context(
         request,
         principal,
         row=row,
@@ -374,7 +317,7 @@ async def scheme_submit(
             else "Saved as a draft with errors; fix them before publishing."
         )
         return await _editor_template(request, principal, code, state, 422)  # type: ignore[return-value]
-    base = f"{_base(principal.tenant)}/schemes/{quote(code)}"
+    base = f"{base_path(principal.tenant)}/schemes/{quote(code)}"
     if action != "publish":
         return Redirect(f"{base}?saved=1", status_code=303)  # type: ignore[return-value]
     try:
@@ -390,7 +333,7 @@ async def scheme_submit(
 
 
 # ---------------------------------------------------------------------------------------------
-# Runs
+# Starting a run from the editor
 
 
 @post(
@@ -420,506 +363,245 @@ async def start_run(
         async with tenant_session(principal.tenant) as s:
             state = EditorState((await get_scheme(s, code)).draft_text or "", alert=str(exc))
         return await _editor_template(request, principal, code, state, exc.status_code)  # type: ignore[return-value]
-    target = f"{_base(principal.tenant)}/jobs/{quote(str(job['id']), safe='')}"
+    target = f"{base_path(principal.tenant)}/jobs/{quote(str(job['id']), safe='')}"
     return Redirect(target, status_code=303)  # type: ignore[return-value]
 
 
-@get(
-    "/segments/jobs/{job_id:str}",
-    guards=[requires(READ)],
-    operation_id="segmentRunJobPage",
-)
-async def run_job_page(
-    request: Request[Any, Any, Any],
-    state: State,
-    principal: NamedDependency[Principal],
-    job_id: FromPath[str],
-) -> Template:
-    """A queued or running run: live progress (htmx, or a refresh without JavaScript)."""
-    try:
-        job = await get_tenant_job(state.runtime, principal.tenant, job_id)
-    except JobNotFound:
-        raise NotFoundException() from None
-    if job.get("kind") != RUN_JOB:
-        raise NotFoundException()
-    fragment = request.headers.get("hx-request") == "true"
-    template = "segmentation/_job.html" if fragment else "segmentation/job.html"
-    return Template(template, context=_context(request, principal, job=job))
+# ---------------------------------------------------------------------------------------------
+# The scheme API
 
 
-@get(
-    "/segments/runs/{run_id:str}",
-    guards=[requires(READ)],
-    operation_id="segmentRunPage",
-)
-async def run_page(
-    request: Request[Any, Any, Any],
-    principal: NamedDependency[Principal],
-    run_id: FromPath[str],
-) -> Template:
-    """Inputs, counts per segment and outcome, moves (paged, by outcome), warnings."""
-    outcome = _q(request, "outcome", 20)
-    if outcome and outcome not in (*OUTCOMES, "all"):
-        outcome = ""
-    after = _q(request, "after", 201) or None
-    async with tenant_session(principal.tenant) as s:
-        detail = await queries.run_detail(
-            s, run_id, outcome=outcome or None, after=after, limit=_limit(_q(request, "limit"))
-        )
-        if detail is None:
-            raise NotFoundException()
-        catalogue = (await queries.segment_catalogue(s, [detail.run.scheme_code])).get(
-            detail.run.scheme_code, []
-        )
-    path = f"{_base(principal.tenant)}/runs/{detail.run.id}"
-    context = _context(
+def issues_out(issues: list[SchemeIssue]) -> list[dict[str, Any]]:
+    return [{"path": i.path, "line": i.line, "message": i.message} for i in issues]
+
+
+def invalid_response(request: Request[Any, Any, Any], exc: SchemeInvalid) -> Response[Any]:
+    return problem_response(
         request,
-        principal,
-        run=detail.run,
-        detail=detail,
-        catalogue=catalogue,
-        colours={seg.code: seg.colour for seg in catalogue},
-        outcomes=OUTCOMES,
-        outcome=outcome,
-        next_url=_url(path, {"outcome": outcome, "after": detail.next_after})
-        if detail.next_after
-        else None,
-        first_url=_url(path, {"outcome": outcome}) if after else None,
+        422,
+        f"the scheme document has {len(exc.errors)} problem(s)",
+        "Invalid scheme",
+        {"errors": issues_out(exc.errors)},
     )
-    return Template("segmentation/run.html", context=context)
+
+
+async def _document_text(request: Request[Any, Any, Any], required: bool = True) -> str | None:
+    """A scheme document from the body: YAML/plain text as is, or JSON ``{"text": ...}``."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("application/json", ""):
+        data = await json_object(request)
+        text = data.get("text")
+        if text is None and not required:
+            return None
+        if not isinstance(text, str):
+            raise BodyInvalid('text: send the document as {"text": "..."} or as text/yaml')
+    else:
+        text = (await request.body()).decode("utf-8", errors="replace")
+    if len(text) > MAX_TEXT:
+        raise BodyInvalid(f"text: at most {MAX_TEXT:,} characters")
+    return text
+
+
+def _version_out(v: SchemeVersion) -> dict[str, Any]:
+    return {
+        "version": v.version,
+        "content_hash": v.content_hash,
+        "published_at": v.published_at,
+        "published_by": v.published_by,
+        "note": v.note,
+    }
+
+
+def _preview_out(preview: Preview) -> dict[str, Any]:
+    return {
+        "total": preview.total,
+        "counts": preview.counts,
+        "samples": preview.samples,
+        "moves": preview.moves,
+        "warnings": preview.warnings,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
-# Pending moves
+# Schemes
 
 
 @get(
-    "/segments/moves",
+    "/schemes",
     guards=[requires(READ)],
-    operation_id="pendingMovesPage",
+    operation_id="listSchemes",
+    tags=TAGS,
 )
-async def moves_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Template:
-    """Moves waiting for a decision, with filters; bulk apply or reject with a reason."""
-    return await _moves_template(request, principal)
-
-
-async def _moves_template(
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    alert: str | None = None,
-    status: int = 200,
-    form: dict[str, Any] | None = None,
-) -> Template:
-    filters = {
-        "scheme": _q(request, "scheme", 40),
-        "reason": _q(request, "reason", 40),
-        "entity": _q(request, "entity", 201),
-        "status": _q(request, "status", 12) or "pending",
-    }
-    raw_after = _q(request, "after", 20)
+async def api_list_schemes(principal: NamedDependency[Principal]) -> dict[str, Any]:
+    """Schemes of the caller's tenant with the version in force and run times."""
     async with tenant_session(principal.tenant) as s:
-        page = await queries.pending_moves(
-            s,
-            filters["scheme"] or None,
-            filters["status"],
-            reason=filters["reason"] or None,
-            entity=filters["entity"] or None,
-            after_id=int(raw_after) if raw_after.isdigit() else None,
-            limit=_limit(_q(request, "limit")),
-        )
-        schemes = await list_schemes(s)
-        reasons = await queries.move_reasons(s)
-        catalogue = await queries.segment_catalogue(s)
-    path = f"{_base(principal.tenant)}/moves"
-    context = _context(
-        request,
-        principal,
-        moves=page.rows,
-        filters=filters,
-        schemes=schemes,
-        reasons=reasons,
-        catalogue=catalogue,
-        colours={(code, seg.code): seg.colour for code, segs in catalogue.items() for seg in segs},
-        can_approve_major=allowed_here(request, APPROVE_MAJOR),
-        next_url=_url(path, {**filters, "after": page.next_after_id})
-        if page.next_after_id
-        else None,
-        decided=_q(request, "decided", 80),
-        alert=alert,
-        form=form or {},
-        statuses=("pending", "applied", "rejected", "superseded"),
-    )
-    return Template("segmentation/moves.html", context=context, status_code=status)
+        rows = await list_schemes(s)
+    return {"items": [scheme_summary(r) for r in rows]}
 
 
-def _ids(values: list[str]) -> list[int]:
-    ids = []
-    for value in values:
-        if not value.strip().isdigit():
-            raise queries.MovesRefused(f"moves: '{value[:20]}' is not a move id")
-        ids.append(int(value))
-    return ids
+@get(
+    "/schemes/schema",
+    guards=[requires(READ)],
+    operation_id="schemeJsonSchema",
+    tags=TAGS,
+)
+async def api_scheme_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scheme document."""
+    return scheme_json_schema()
+
+
+@get(
+    "/schemes/{code:str}",
+    guards=[requires(READ)],
+    operation_id="getScheme",
+    tags=TAGS,
+)
+async def api_get_scheme(
+    principal: NamedDependency[Principal], code: FromPath[str]
+) -> dict[str, Any]:
+    """A scheme: its draft text and every published version."""
+    async with tenant_session(principal.tenant) as s:
+        row = await get_scheme(s, code)
+        versions = await versions_of(s, code)
+    return {
+        **scheme_summary(row),
+        "draft": row.draft_text,
+        "versions": [_version_out(v) for v in versions],
+    }
 
 
 @post(
-    "/segments/moves",
-    guards=[requires(APPROVE)],
-    operation_id="decideMovesPage",
+    "/schemes",
+    guards=[requires(WRITE)],
+    operation_id="createScheme",
+    status_code=HTTP_201_CREATED,
+    tags=TAGS,
 )
-async def decide_moves_form(
+async def api_create_scheme(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Response[Any]:
-    """Apply or reject the ticked moves, with one mandatory reason (all or nothing)."""
-    form = await request.form()
-    decision = str(form.get("decision", ""))
-    reason = str(form.get("reason", ""))[:2000]
+    """Create a scheme from a document (text/yaml, or JSON ``{"text"}``) or a template
+    (JSON ``{"template": name, "code"?: code}``)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    text: str | None
+    if content_type in ("application/json", ""):
+        data = await json_object(request)
+        if "template" in data:
+            text = template_text(str(data["template"])[:100], str(data.get("code") or "") or None)
+        else:
+            text = await _document_text(request)
+    else:
+        text = await _document_text(request)
+    assert text is not None
     try:
-        ids = _ids([str(v) for v in form.getall("move")] if "move" in form else [])
         async with tenant_session(principal.tenant) as s:
-            count = await queries.decide_moves(
-                s,
-                ids,
-                decision,  # type: ignore[arg-type]  # checked by decide_moves
-                actor_of(request, principal),
-                reason,
-                allow_major=allowed_here(request, APPROVE_MAJOR),
-                tenant_slug=principal.tenant.slug,
-            )
-    except (queries.MovesRefused, queries.MovesForbidden, queries.MovesNotFound) as exc:
-        sent = {
-            "reason": reason,
-            "move": [str(v) for v in form.getall("move")] if "move" in form else [],
-        }
-        return await _moves_template(request, principal, str(exc), exc.status_code, sent)  # type: ignore[return-value]
-    done = "applied" if decision == "apply" else "rejected"
-    target = f"{_base(principal.tenant)}/moves?decided={quote(f'{count} {done}')}"
-    return Redirect(target, status_code=303)  # type: ignore[return-value]
-
-
-# ---------------------------------------------------------------------------------------------
-# Assignments and exports
-
-
-@dataclass(frozen=True)
-class AssignmentQuery:
-    scheme: str
-    segment: str
-    entity: str
-    as_of: date | None
-    after: str | None
-    limit: int
-
-    def where(self) -> export.AssignmentFilter:
-        return export.AssignmentFilter(
-            self.scheme, self.segment or None, self.entity or None, end_of_day(self.as_of)
-        )
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "scheme": self.scheme,
-            "segment": self.segment,
-            "entity": self.entity,
-            "as_of": self.as_of.isoformat() if self.as_of else "",
-        }
-
-
-def _assignment_query(
-    request: Request[Any, Any, Any], schemes: list[SegmentationScheme]
-) -> AssignmentQuery:
-    scheme = _q(request, "scheme", 40)
-    if not scheme and schemes:
-        scheme = schemes[0].code
-    return AssignmentQuery(
-        scheme,
-        _q(request, "segment", 20),
-        _q(request, "entity", 201),
-        parse_day(_q(request, "as_of", 10)),
-        _q(request, "after", 201) or None,
-        _limit(_q(request, "limit")),
-    )
-
-
-@get(
-    "/segments/assignments",
-    guards=[requires(READ)],
-    operation_id="assignmentsPage",
-)
-async def assignments_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Template:
-    """Assignments of a scheme in force at a date, filtered; CSV / XLSX / ERP write-back."""
-    async with tenant_session(principal.tenant) as s:
-        schemes = await list_schemes(s)
-        error = None
-        try:
-            query = _assignment_query(request, schemes)
-        except PageInputError as exc:
-            error = str(exc)
-            query = AssignmentQuery(_q(request, "scheme", 40), "", "", None, None, 100)
-        rows: list[dict[str, Any]] = []
-        next_cursor = None
-        counts: dict[str, int] = {}
-        if query.scheme:
-            page = await queries.assignments(
-                s,
-                scheme=query.scheme,
-                segment=query.segment or None,
-                entity=query.entity or None,
-                as_of=end_of_day(query.as_of),
-                after=query.after,
-                limit=query.limit,
-            )
-            rows, next_cursor = page.rows, page.next_cursor
-            counts = await queries.segment_counts(s, query.scheme, end_of_day(query.as_of))
-        catalogue = (await queries.segment_catalogue(s, [query.scheme])).get(query.scheme, [])
-        profiles = await list_profiles(s)
-    entity = next((r.entity for r in schemes if r.code == query.scheme), None)
-    wanted = export.PROFILE_ENTITY.get(entity or "")
-    path = f"{_base(principal.tenant)}/assignments"
-    params = query.params()
-    context = _context(
-        request,
-        principal,
-        schemes=schemes,
-        query=query,
-        form=params,
-        rows=rows,
-        counts=counts,
-        catalogue=catalogue,
-        colours={seg.code: seg.colour for seg in catalogue},
-        entity=entity,
-        profiles=[p for p in profiles if p.entity == wanted],
-        error=error,
-        next_url=_url(path, {**params, "after": next_cursor}) if next_cursor else None,
-        first_url=_url(path, params) if query.after else None,
-        csv_url=_url(f"{path}.csv", params),
-        xlsx_url=_url(f"{path}.xlsx", params),
-        writeback_path=f"{_base(principal.tenant)}/writeback",
-    )
-    return Template(
-        "segmentation/assignments.html", context=context, status_code=422 if error else 200
-    )
-
-
-async def _export_query(request: Request[Any, Any, Any], session: AsyncSession) -> AssignmentQuery:
-    query = _assignment_query(request, [])
-    if not query.scheme:
-        raise PageInputError("scheme: choose a scheme")
-    await get_scheme(session, query.scheme)  # 404 for an unknown scheme
-    return query
-
-
-def _filename(scheme: str, suffix: str) -> str:
-    safe = re.sub(r"[^a-z0-9_]", "_", scheme)
-    return f"segments-{safe}-{datetime.now(UTC):%Y%m%d}.{suffix}"
-
-
-async def _audit_export(
-    request: Request[Any, Any, Any], principal: Principal, kind: str, params: dict[str, Any]
-) -> None:
-    async with tenant_session(principal.tenant) as s:
-        await record_by(
-            s,
-            actor_of(request, principal),
-            "segments.export",
-            "scheme",
-            params.get("scheme"),
-            after={"format": kind, **params},
-        )
-
-
-async def csv_response(request: Request[Any, Any, Any], principal: Principal) -> Stream:
-    """Stream the filtered assignments as CSV (shared by the page and the API)."""
-    async with tenant_session(principal.tenant) as s:
-        query = await _export_query(request, s)
-    await _audit_export(request, principal, "csv", query.params())
-    tenant = principal.tenant
-
-    async def chunks() -> Any:
-        async with tenant_session(tenant) as session:
-            async for chunk in export.assignments_csv(session, query.where()):
-                yield chunk
-
-    return Stream(
-        chunks(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(query.scheme, "csv")}"'},
-    )
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-async def xlsx_response(request: Request[Any, Any, Any], principal: Principal) -> Response[bytes]:
-    async with tenant_session(principal.tenant) as s:
-        query = await _export_query(request, s)
-        body = await export.assignments_xlsx(s, query.where())
-    await _audit_export(request, principal, "xlsx", query.params())
+            parsed = await create_scheme(s, text, actor_of(request, principal))
+            row = await get_scheme(s, parsed.scheme.code)
+            summary = scheme_summary(row)
+    except SchemeInvalid as exc:
+        return invalid_response(request, exc)
     return Response(
-        body,
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": f'attachment; filename="{_filename(query.scheme, "xlsx")}"'
-        },
+        {**summary, "warnings": issues_out(parsed.warnings)}, status_code=HTTP_201_CREATED
     )
 
 
-async def writeback_response(
-    request: Request[Any, Any, Any], principal: Principal
-) -> Response[bytes]:
-    scheme_code = _q(request, "scheme", 40)
-    if not scheme_code:
-        raise PageInputError("scheme: choose a scheme")
-    column = _q(request, "segment_column", 60) or None
+@put(
+    "/schemes/{code:str}/draft",
+    guards=[requires(WRITE)],
+    operation_id="saveSchemeDraft",
+    tags=TAGS,
+)
+async def api_save_draft(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
+) -> dict[str, Any]:
+    """Keep the document as the draft, valid or not; the answer says what validation found."""
+    text = await _document_text(request)
+    assert text is not None
     async with tenant_session(principal.tenant) as s:
-        row = await get_scheme(s, scheme_code)
-        entity = export.profile_entity(row.entity)
-        try:
-            profile = await get_profile(s, _q(request, "profile", 100) or None, entity)
-        except ProfileError as exc:
-            raise PageInputError(f"profile: {exc}") from None
-        body = await export.writeback_file(s, scheme_code, row.entity, profile, column)
-    await _audit_export(
-        request, principal, "writeback", {"scheme": scheme_code, "profile": profile.name}
-    )
-    name = _filename(scheme_code, "csv").replace("segments-", "writeback-")
+        verdict = await save_draft(s, code, text, actor_of(request, principal))
+    if isinstance(verdict, SchemeInvalid):
+        return {"saved": True, "valid": False, "errors": issues_out(verdict.errors), "warnings": []}
+    return {"saved": True, "valid": True, "errors": [], "warnings": issues_out(verdict.warnings)}
+
+
+@post(
+    "/schemes/{code:str}/publish",
+    guards=[requires(WRITE)],
+    operation_id="publishScheme",
+    status_code=HTTP_201_CREATED,
+    tags=TAGS,
+)
+async def api_publish(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
+) -> Response[Any]:
+    """Publish the draft as the next version (JSON ``{"note"}`` optional)."""
+    data = await json_object(request)
+    note = str(data.get("note") or "").strip()[:2000] or None
+    try:
+        async with tenant_session(principal.tenant) as s:
+            version = await publish(s, code, actor_of(request, principal), note)
+            out = _version_out(version)
+    except SchemeInvalid as exc:
+        return invalid_response(request, exc)
+    return Response({"scheme": code, **out}, status_code=HTTP_201_CREATED)
+
+
+@post(
+    "/schemes/{target:str}",
+    guards=[requires(WRITE)],
+    operation_id="dryRunScheme",
+    status_code=200,
+    tags=TAGS,
+)
+async def api_dry_run(
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    target: FromPath[str],
+) -> Response[Any]:
+    """``POST /api/v1/schemes/{code}:dry-run``: classify now with the draft (or JSON
+    ``{"text"}``, optional ``as_of``) and report counts, samples and moves; writes nothing."""
+    code, _, verb = target.partition(":")
+    if verb != "dry-run":
+        raise NotFoundException()
+    data = await json_object(request)
+    text = data.get("text")
+    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
+        raise BodyInvalid(f"text: a string of at most {MAX_TEXT:,} characters")
+    as_of = _as_of(data.get("as_of"))
+    async with tenant_session(principal.tenant) as s:
+        row = await get_scheme(s, code)
+    try:
+        parsed: ParsedScheme = parse_scheme(text if text is not None else row.draft_text or "")
+    except SchemeInvalid as exc:
+        return invalid_response(request, exc)
+    if parsed.scheme.code != code:
+        return invalid_response(
+            request, SchemeInvalid([SchemeIssue("code", f"the code of this scheme is '{code}'")])
+        )
+    preview = await dry_run(state.runtime, principal.tenant, parsed.scheme, as_of)
     return Response(
-        body,
-        media_type=f"text/csv; charset={profile.options.encoding}",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        {"scheme": code, **_preview_out(preview), "warnings_scheme": issues_out(parsed.warnings)}
     )
 
 
-@get(
-    "/segments/assignments.csv",
-    guards=[requires(READ)],
-    operation_id="assignmentsCsvPage",
-)
-async def assignments_csv_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Stream:
-    return await csv_response(request, principal)
-
-
-@get(
-    "/segments/assignments.xlsx",
-    guards=[requires(READ)],
-    operation_id="assignmentsXlsxPage",
-)
-async def assignments_xlsx_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Response[bytes]:
-    return await xlsx_response(request, principal)
-
-
-@get(
-    "/segments/writeback",
-    guards=[requires(READ)],
-    operation_id="writebackPage",
-)
-async def writeback_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Response[bytes]:
-    return await writeback_response(request, principal)
-
-
-# ---------------------------------------------------------------------------------------------
-# Sales vs operations, and the timeline
-
-
-@get(
-    "/segments/conflicts",
-    guards=[requires(READ)],
-    operation_id="segmentConflictsPage",
-)
-async def conflicts_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Template:
-    """Where the sales view (strategic, CRM tier) and the segment disagree."""
-    kind = _q(request, "kind", 20)
-    kind = kind if kind in queries.CONFLICT_KINDS else ""
-    async with tenant_session(principal.tenant) as s:
-        schemes = [r for r in await list_schemes(s) if r.entity == "customer"]
-        code = _q(request, "scheme", 40) or (schemes[0].code if schemes else "")
-        found = None
-        if code:
-            found = await queries.conflicts(
-                s,
-                code,
-                kind=kind or None,
-                after=_q(request, "after", 201) or None,
-                limit=_limit(_q(request, "limit")),
-            )
-    path = f"{_base(principal.tenant)}/conflicts"
-    context = _context(
-        request,
-        principal,
-        schemes=schemes,
-        scheme=code,
-        kind=kind,
-        found=found,
-        colours={seg.code: seg.colour for seg in found.segments} if found else {},
-        top_tiers=sorted(queries.TOP_CRM_TIERS),
-        low_tiers=sorted(queries.LOW_CRM_TIERS),
-        next_url=_url(path, {"scheme": code, "kind": kind, "after": found.next_cursor})
-        if found and found.next_cursor
-        else None,
-    )
-    return Template("segmentation/conflicts.html", context=context)
-
-
-@get(
-    "/segments/timeline",
-    guards=[requires(READ)],
-    operation_id="segmentTimelinePage",
-)
-async def timeline_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Template:
-    """Every segment a customer (``?customer=``) or product (``?sku=``) has had; htmx asks for
-    the fragment only (the customer and product pages load it)."""
-    customer = _q(request, "customer", 100)
-    sku = _q(request, "sku", 100)
-    async with tenant_session(principal.tenant) as s:
-        rows = await queries.timeline(s, customer_code=customer or None, sku=sku or None)
-        codes = sorted({r["scheme_code"] for r in rows})
-        catalogue = await queries.segment_catalogue(s, codes)
-    colours = {(c, seg.code): seg.colour for c, segs in catalogue.items() for seg in segs}
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(row["scheme_code"], []).append(row)
-    fragment = request.headers.get("hx-request") == "true"
-    context = _context(
-        request,
-        principal,
-        customer=customer,
-        sku=sku,
-        groups=groups,
-        colours=colours,
-        fragment=fragment,
-    )
-    template = "segmentation/_timeline.html" if fragment else "segmentation/timeline.html"
-    return Template(template, context=context, headers={"Vary": "HX-Request"})
+def _as_of(raw: Any) -> date | None:
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise BodyInvalid("as_of: a date like 2026-03-31")
+    return parse_day(raw)
 
 
 ROUTES = [
-    StaffPages(
-        segments_page,
-        create_scheme_form,
-        scheme_page,
-        scheme_submit,
-        start_run,
-        run_job_page,
-        run_page,
-        moves_page,
-        decide_moves_form,
-        assignments_page,
-        assignments_csv_page,
-        assignments_xlsx_page,
-        writeback_page,
-        conflicts_page,
-        timeline_page,
-    )
+    StaffPages(segments_page, create_scheme_form, scheme_page, scheme_submit, start_run),
+    Api(
+        api_list_schemes,
+        api_scheme_schema,
+        api_get_scheme,
+        api_create_scheme,
+        api_save_draft,
+        api_publish,
+        api_dry_run,
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Ready-made scheme templates shipped in ``tierline/segmentation/library/*.yaml``.
+"""Ready-made scheme templates shipped in ``tierline/segmentation/schemes/library/*.yaml``.
 
 Tenants start from one of these rather than a blank page; the text is returned as is, comments
 included, so an editor shows the explanations next to the keys.
@@ -11,7 +11,7 @@ from importlib.resources.abc import Traversable
 
 
 def _library() -> Traversable:
-    return resources.files("tierline.segmentation") / "library"
+    return resources.files("tierline.segmentation.schemes") / "library"
 
 
 def template_names() -> list[str]:

@@ -3,16 +3,19 @@
 A draft may be invalid (a planner saves work in progress); publishing parses it again and
 refuses anything the validator rejects, so only valid documents ever reach a run. Publishing a
 document whose content hash equals the version in force is refused: a new version must change
-something.
+something. The readers at the end answer what other pages and domains ask of the versions in
+force (segment names, ranks and colours) as plain data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+import msgspec
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.audit.service import ActingParty, record_by
@@ -23,6 +26,7 @@ from tierline.segmentation.schemes.document import (
     Scheme,
     SchemeInvalid,
     SchemeIssue,
+    Segment,
     content_hash,
     next_run_after,
     parse_scheme,
@@ -220,3 +224,95 @@ def scheme_summary(row: SegmentationScheme) -> dict[str, Any]:
         "last_run_at": row.last_run_at,
         "next_run_at": row.next_run_at,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The versions in force, as plain data
+
+
+@dataclass(frozen=True)
+class SchemeInfo:
+    """A scheme as other pages list it."""
+
+    code: str
+    name: str
+    entity: str
+    published_version: int | None
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    code: str
+    name: str
+    rank: int
+    colour: str | None
+
+
+async def scheme_infos(
+    session: AsyncSession, *, entity: str | None = None, published_only: bool = False
+) -> list[SchemeInfo]:
+    """Schemes by code: of one ``entity`` kind, or only those with a version in force."""
+    query = select(
+        SegmentationScheme.code,
+        SegmentationScheme.name,
+        SegmentationScheme.entity,
+        SegmentationScheme.published_version,
+    )
+    if entity is not None:
+        query = query.where(SegmentationScheme.entity == entity)
+    if published_only:
+        query = query.where(SegmentationScheme.published_version.is_not(None))
+    rows = await session.execute(query.order_by(SegmentationScheme.code))
+    return [SchemeInfo(str(c), str(n), str(e), v) for c, n, e, v in rows.all()]
+
+
+async def scheme_exists(session: AsyncSession, code: str) -> bool:
+    return await session.get(SegmentationScheme, code) is not None
+
+
+async def scheme_entity(session: AsyncSession, code: str) -> str | None:
+    """What the scheme classifies (``customer``, ``product``, ``customer_product``); None for
+    an unknown scheme."""
+    row = await session.get(SegmentationScheme, code)
+    return None if row is None else row.entity
+
+
+async def segment_catalogue(
+    session: AsyncSession, codes: Sequence[str] | None = None
+) -> dict[str, list[SegmentInfo]]:
+    """Scheme code -> its segments in rank order, from the published version (if any)."""
+    query = select(SchemeVersion.scheme_code, SchemeVersion.document).join(
+        SegmentationScheme,
+        and_(
+            SegmentationScheme.code == SchemeVersion.scheme_code,
+            SegmentationScheme.published_version == SchemeVersion.version,
+        ),
+    )
+    if codes is not None:
+        query = query.where(SchemeVersion.scheme_code.in_(list(codes)))
+    found: dict[str, list[SegmentInfo]] = {}
+    for code, document in (await session.execute(query)).all():
+        segments = [
+            SegmentInfo(s["code"], s["name"], int(s["rank"]), s.get("colour"))
+            for s in document.get("segments", [])
+        ]
+        found[code] = sorted(segments, key=lambda s: (s.rank, s.code))
+    return found
+
+
+async def published_segments(session: AsyncSession, scheme_code: str) -> list[Segment] | None:
+    """The published scheme's segments in rank order; None if nothing is published."""
+    row = await session.execute(
+        select(SchemeVersion.document)
+        .join(
+            SegmentationScheme,
+            (SegmentationScheme.code == SchemeVersion.scheme_code)
+            & (SegmentationScheme.published_version == SchemeVersion.version),
+        )
+        .where(SchemeVersion.scheme_code == scheme_code)
+    )
+    document = row.scalar_one_or_none()
+    if document is None:
+        return None
+    found = msgspec.convert(document.get("segments", []), list[Segment])
+    return sorted(found, key=lambda s: (s.rank, s.code))

@@ -20,10 +20,10 @@ from tierline.segmentation.models import (
     SegmentationRun,
 )
 from tierline.segmentation.runs.service import RunRefused, run_scheme
-from tierline.segmentation.schemes.document import load_template
 from tierline.segmentation.runs.stability import decide
-from tierline.segmentation.schemes.store import create_scheme, publish, save_draft
 from tierline.segmentation.runs.verify import verify_run
+from tierline.segmentation.schemes.document import load_template
+from tierline.segmentation.schemes.store import create_scheme, publish, save_draft
 
 ACTOR = Actor("planner@example.com")
 TODAY = datetime.now(UTC).date()

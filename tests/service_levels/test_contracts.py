@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import StaffFactory, TenantFactory, csrf_of, sign_in
-from tests.segmentation.test_entitlements import (
+from tests.service_levels.test_entitlements import (
     ACTOR,
     LEVELS,
     assigned_customers,
@@ -20,6 +20,7 @@ from tests.segmentation.test_entitlements import (
 )
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.runs.service import run_scheme
 from tierline.service_levels.contracts import (
     ContractInput,
     ContractInvalid,
@@ -27,9 +28,8 @@ from tierline.service_levels.contracts import (
     contract_conflicts,
     save_contract,
 )
-from tierline.service_levels.models import Contract, EntitlementVersion
 from tierline.service_levels.escalation import EscalationInvalid, StepInput, save_escalation
-from tierline.segmentation.runs.service import run_scheme
+from tierline.service_levels.models import Contract, EntitlementVersion
 
 TODAY = datetime.now(UTC).date()
 

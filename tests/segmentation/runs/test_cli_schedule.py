@@ -14,8 +14,8 @@ from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.cli import segment_app
-from tierline.segmentation.runs.jobs import schedule_tenant
 from tierline.segmentation.models import SegmentationRun, SegmentationScheme
+from tierline.segmentation.runs.jobs import schedule_tenant
 from tierline.segmentation.runs.service import run_scheme
 from tierline.segmentation.schemes.document import load_template, parse_scheme
 from tierline.segmentation.schemes.store import create_scheme, publish

@@ -13,12 +13,13 @@ from litestar import Litestar
 from sqlalchemy import select
 
 from tests.conftest import Staff, StaffFactory, TenantFactory, csrf_of, http_client, sign_in
-from tests.segmentation.test_overrides import Setup, file_request, setup_scheme
+from tests.governance.test_overrides import Setup, file_request, setup_scheme
+from tierline.governance import controllers as governance_controllers
+from tierline.governance import overrides
+from tierline.governance.models import OverrideRequest
 from tierline.platform.identity.users import Actor
 from tierline.platform.routing import declared_handlers
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation import governance_controllers, overrides
-from tierline.governance.models import OverrideRequest
 
 TODAY = datetime.now(UTC).date()
 PAGES = [

@@ -11,19 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from tierline.platform.audit.models import AuditLog
-from tierline.platform.identity.users import SYSTEM, Actor
-from tierline.platform.notifications.models import Notification
-from tierline.platform.runtime import Runtime
-from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.governance import overrides
-from tierline.service_levels.contracts import ContractInput, save_contract
-from tierline.service_levels.entitlements import EntitlementInput, save_entitlement_version
 from tierline.governance.jobs import expire_tenant
 from tierline.governance.models import CustomerNotice, OverrideRequest
-from tierline.segmentation.models import SegmentAssignment
 from tierline.governance.notices import (
-    customer_safe,
     notices_for,
     render_notice,
 )
@@ -34,9 +25,18 @@ from tierline.governance.overrides import (
     OverrideNotFound,
     OverrideRefused,
 )
+from tierline.platform.audit.models import AuditLog
+from tierline.platform.identity.users import SYSTEM, Actor
+from tierline.platform.notifications.models import Notification
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.models import SegmentAssignment
 from tierline.segmentation.runs.service import run_scheme
 from tierline.segmentation.schemes.document import load_template
 from tierline.segmentation.schemes.store import create_scheme, publish
+from tierline.service_levels.contracts import ContractInput, save_contract
+from tierline.service_levels.customer_safe import customer_safe
+from tierline.service_levels.entitlements import EntitlementInput, save_entitlement_version
 
 TODAY = datetime.now(UTC).date()
 REQUESTER = Actor("requester.gov@example.com")

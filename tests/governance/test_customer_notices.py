@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from tests.conftest import StaffFactory, TenantFactory
 from tests.portal.fixtures import SCHEME, build_portal_tenant
-from tierline.platform.tenancy import tenant_session
 from tierline.governance.notices import create_customer_notice
+from tierline.platform.tenancy import tenant_session
 
 
 async def _outbox(tenant: object) -> list[tuple[str, str]]:

@@ -13,8 +13,11 @@ from tierline.platform.audit.models import AuditLog
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.models import SegmentAssignment
+from tierline.segmentation.runs.service import run_scheme
+from tierline.segmentation.schemes.document import load_template
+from tierline.segmentation.schemes.store import create_scheme, publish
 from tierline.service_levels.contracts import ContractInput, save_contract
-from tierline.service_levels.models import EntitlementVersion
 from tierline.service_levels.entitlements import (
     DeliveryWindow,
     EntitlementInput,
@@ -24,10 +27,7 @@ from tierline.service_levels.entitlements import (
     entitlements_for_customer,
     save_entitlement_version,
 )
-from tierline.segmentation.models import SegmentAssignment
-from tierline.segmentation.runs.service import run_scheme
-from tierline.segmentation.schemes.document import load_template
-from tierline.segmentation.schemes.store import create_scheme, publish
+from tierline.service_levels.models import EntitlementVersion
 
 ACTOR = Actor("planner@example.com")
 TODAY = datetime.now(UTC).date()
