@@ -18,9 +18,7 @@ from tests.support.segmentation_builders import (
 from tierline.platform.audit.models import AuditLog
 from tierline.platform.notifications.models import Notification
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.models import (
-    SegmentAssignment,
-)
+from tierline.segmentation.models import SegmentAssignment
 
 
 async def test_moves_page_applies_and_rejects_with_a_reason(

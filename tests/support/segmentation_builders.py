@@ -30,20 +30,10 @@ from tierline.segmentation.schemes.document import load_template
 from tierline.segmentation.schemes.store import create_scheme, publish
 
 ACTOR = Actor("planner@example.com")
-
-
 NOW = datetime.now(UTC)
-
-
 T0 = NOW - timedelta(days=10)
-
-
 T1 = NOW - timedelta(days=5)
-
-
 FORMULA_NAME = '=HYPERLINK("http://evil.example","x")'
-
-
 CODE = "lightweight_abc"
 
 

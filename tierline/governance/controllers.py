@@ -16,7 +16,9 @@
   /api/v1/overrides/{id}:decide``, ``GET /api/v1/approvals``.
 
 Users see items in the scopes where they hold ``segments:read``; decisions outside the scopes
-where they hold ``overrides:approve`` are refused with 403 and a message saying why.
+where they hold ``overrides:approve`` are refused with 403 and a message saying why. What the
+queue shows and how a batch is decided live in ``queue``; the rights table in
+``decision_rights``; the pending-moves page and its API in ``moves_controllers``.
 """
 
 from __future__ import annotations

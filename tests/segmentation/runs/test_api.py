@@ -7,9 +7,7 @@ import uuid
 
 import httpx
 
-from tests.support.segmentation_builders import (
-    bearer,
-)
+from tests.support.segmentation_builders import bearer
 from tierline.platform.jobs.worker import execute_job
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef

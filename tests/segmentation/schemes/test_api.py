@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.segmentation_builders import (
-    bearer,
-)
+from tests.support.segmentation_builders import bearer
 from tierline.platform.tenancy import TenantRef
 
 INVALID = """code: api_scheme

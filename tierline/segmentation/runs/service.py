@@ -416,7 +416,8 @@ async def _write(
 
 async def _hold_guarded_moves(session: AsyncSession, ctx: _Context, decision: Decision) -> Decision:
     """Moves a guard objects to (e.g. one that would put a customer below its contract) wait
-    for approval, with the guard's reason, instead of applying."""
+    for approval, with the guard's reason, instead of applying. The extension points live in
+    the public face, which imports this module: hence the late imports here and below."""
     from tierline.segmentation.service import MOVE_GUARDS, ProposedMoves
 
     moving = decision.outcomes.filter(pl.col("outcome").is_in(["applied", "pending"]))
@@ -428,7 +429,7 @@ async def _hold_guarded_moves(session: AsyncSession, ctx: _Context, decision: De
     )
     outcomes = decision.outcomes
     held = False
-    for guard in MOVE_GUARDS:  # declared in the public face, which imports this module
+    for guard in MOVE_GUARDS:
         by_reason: dict[str, list[str]] = {}
         for key, reason in (await guard(session, proposed)).items():
             by_reason.setdefault(reason, []).append(key)
@@ -453,8 +454,7 @@ async def _hold_guarded_moves(session: AsyncSession, ctx: _Context, decision: De
 async def _moves_applied(
     session: AsyncSession, scheme: Scheme, applied: pl.DataFrame, as_of: date, run_id: uuid.UUID
 ) -> None:
-    """Tell the hooks other domains registered, in the run's transaction (the extension points
-    live in the public face, which imports this module: hence the late import)."""
+    """Tell the hooks other domains registered, in the run's transaction."""
     from tierline.segmentation.service import MOVES_APPLIED, AppliedMoves
 
     for hook in MOVES_APPLIED:

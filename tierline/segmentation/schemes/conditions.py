@@ -3,7 +3,7 @@
 A condition is one of four shapes, written as a small mapping in the scheme:
 ``{attr: NAME, OP: VALUE}`` (one operator), ``{all: [...]}``, ``{any: [...]}`` or ``{not: {...}}``.
 They share one Struct so msgspec decodes and describes them (JSON Schema) without a custom
-union; ``scheme_validation`` checks that each node uses exactly one shape.
+union; ``validation`` checks that each node uses exactly one shape.
 
 Null semantics, relied on by the engine and stated once here: a leaf test on a null value is
 false (``is_null`` excepted); ``all``/``any``/``not`` then combine those plain booleans, so

@@ -1,8 +1,8 @@
 """Segmentation scheme documents: parse, validate, canonicalise, hash, describe.
 
 The public face of the scheme modules. A scheme arrives as YAML or JSON text (or an already
-parsed mapping), is type-checked field by field (``scheme_shape``), decoded into Structs
-(``scheme_model``) and checked as a whole (``scheme_validation``); every problem is reported
+parsed mapping), is type-checked field by field (``shape``), decoded into Structs
+(``model``) and checked as a whole (``validation``); every problem is reported
 at once with its path and source line. The canonical form fills every default, so two
 documents that differ only in layout, comments, key order or spelled-out defaults have the
 same ``content_hash`` -- the value a run records to say which rules produced it.

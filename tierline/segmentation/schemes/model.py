@@ -1,7 +1,7 @@
 """The scheme document as msgspec Structs: one definition gives decoding, defaults and JSON Schema.
 
 Field constraints that hold for a single value live here (``Meta``); rules across fields
-(threshold order, references, reachability) live in ``scheme_validation``.
+(threshold order, references, reachability) live in ``validation``.
 """
 
 from __future__ import annotations

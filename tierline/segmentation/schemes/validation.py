@@ -1,6 +1,6 @@
 """Rules across fields of a well-typed scheme: references, thresholds, reachability, value types.
 
-Runs after ``scheme_shape`` found the types right, and collects every problem with its path.
+Runs after ``shape`` found the types right, and collects every problem with its path.
 Reachability is judged on the closed-domain attributes (abc, xyz, lifecycle, strategic): a rule
 is unreachable when it follows an unconditional rule, or when earlier rules in its list (or the
 rule that encloses it, or a lifecycle exception) already took every value it requires.
