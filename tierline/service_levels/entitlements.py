@@ -16,6 +16,10 @@ Saving a version checks, all in one transaction and writing nothing when anythin
 
 Writers of one tenant's entitlements and contracts are serialised by a transaction-scoped
 advisory lock, so two concurrent saves cannot each pass validation against the other's absence.
+
+Reading: the version of a segment in force on a day, and what a customer is promised
+(:func:`entitlements_for_customer`: per customer scheme its open segment and the version in
+force, customer-safe) in one statement joined to segmentation's open assignments.
 """
 
 from __future__ import annotations
