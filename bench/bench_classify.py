@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tierline.segmentation.engine import ENGINE_VERSION, classify
-from tierline.segmentation.scheme import load_template, parse_scheme
+from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
+from tierline.segmentation.schemes.document import load_template, parse_scheme
 
 RESULT_FILE = Path(__file__).resolve().parent / "results" / "classify.json"
 TARGET_RATIO = 1.5

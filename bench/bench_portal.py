@@ -74,9 +74,9 @@ async def _tenant_data(runtime: Any, index: int) -> list[tuple[str, str, str]]:
     from tierline.platform.identity.sessions import SessionStore
     from tierline.platform.identity.users import Actor
     from tierline.platform.tenancy import tenant_session
-    from tierline.segmentation.entitlements import EntitlementInput, save_entitlement_version
     from tierline.segmentation.models import SegmentAssignment
-    from tierline.segmentation.store import create_scheme, publish
+    from tierline.segmentation.schemes.store import create_scheme, publish
+    from tierline.service_levels.entitlements import EntitlementInput, save_entitlement_version
     from tierline.tenants.service import provision_tenant
 
     actor = Actor("bench@example.com")

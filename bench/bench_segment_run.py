@@ -52,9 +52,9 @@ async def main() -> None:
     from tierline.platform.encryption.store import kms_from_settings
     from tierline.platform.identity.users import Actor
     from tierline.platform.tenancy import tenant_session
-    from tierline.segmentation.runs import run_scheme
-    from tierline.segmentation.scheme import load_template
-    from tierline.segmentation.store import create_scheme, publish
+    from tierline.segmentation.runs.service import run_scheme
+    from tierline.segmentation.schemes.document import load_template
+    from tierline.segmentation.schemes.store import create_scheme, publish
     from tierline.tenants.service import provision_tenant
 
     actor = Actor("bench")

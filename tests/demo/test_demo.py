@@ -10,8 +10,8 @@ from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import tenant_session
 from tierline.platform.tenant_directory import TenantDirectory
-from tierline.segmentation.entitlement_models import EntitlementVersion
 from tierline.segmentation.models import SegmentAssignment, SegmentationRun
+from tierline.service_levels.models import EntitlementVersion
 
 
 async def test_demo_has_schemes_with_history_entitlements_and_portal_logins(

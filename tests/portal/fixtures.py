@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from tierline.governance.notices import create_customer_notice
 from tierline.masterdata.models import Customer, OrderLine, Product
 from tierline.platform.identity.users import Actor
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.entitlements import EntitlementInput, save_entitlement_version
 from tierline.segmentation.models import SegmentAssignment
-from tierline.segmentation.notices_customer import create_customer_notice
-from tierline.segmentation.scheme import load_template
-from tierline.segmentation.store import create_scheme, publish
+from tierline.segmentation.schemes.document import load_template
+from tierline.segmentation.schemes.store import create_scheme, publish
+from tierline.service_levels.entitlements import EntitlementInput, save_entitlement_version
 
 ACTOR = Actor("planner@example.com")
 SCHEME = "portal_abc"

@@ -23,8 +23,8 @@ from tierline.masterdata.models import Customer
 from tierline.platform.identity.models import RoleGrant, User
 from tierline.platform.tenancy import tenant_session
 from tierline.portal.cache import PortalCache
-from tierline.segmentation.entitlements import EntitlementInput, save_entitlement_version
 from tierline.segmentation.models import SegmentAssignment
+from tierline.service_levels.entitlements import EntitlementInput, save_entitlement_version
 
 API = "/api/v1/portal/entitlements"
 NOTIFY_WITHIN = 2.0

@@ -10,13 +10,16 @@ import httpx
 import pytest
 
 from tests.conftest import StaffFactory, TenantFactory, csrf_of, sign_in
-from tests.segmentation.test_api import CODE, History, bearer, build_history
+from tests.support.segmentation_builders import CODE, History, bearer, build_history
+from tierline.governance import moves_controllers
 from tierline.platform import access
 from tierline.platform.identity.users import Actor
 from tierline.platform.routing import declared_paths
 from tierline.platform.tenancy import TenantRef
-from tierline.segmentation import api_controllers, controllers
-from tierline.segmentation.runs import submit_run
+from tierline.segmentation.assignments import controllers as assignments
+from tierline.segmentation.runs import controllers as runs
+from tierline.segmentation.runs.service import submit_run
+from tierline.segmentation.schemes import controllers as schemes
 
 ALL_SCOPES = [
     "segments:read",
@@ -31,7 +34,8 @@ ALL_SCOPES = [
 def routes() -> list[tuple[str, str, str]]:
     """(method, path template, permission) of every segmentation route."""
     found: list[tuple[str, str, str]] = []
-    for path, handler in declared_paths([*controllers.ROUTES, *api_controllers.ROUTES]):
+    every = [*schemes.ROUTES, *runs.ROUTES, *assignments.ROUTES, *moves_controllers.ROUTES]
+    for path, handler in declared_paths(every):
         permission = access.declared_permission(handler)
         assert permission, handler
         for method in handler.http_methods:

@@ -13,10 +13,14 @@ from typing import Any
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.models import SegmentationScheme
-from tierline.segmentation.runs import run_scheme
-from tierline.segmentation.scheme import load_template, parse_scheme
-from tierline.segmentation.store import create_scheme, publish
+from tierline.segmentation.service import (
+    create_scheme,
+    load_template,
+    parse_scheme,
+    publish,
+    run_scheme,
+    scheme_exists,
+)
 
 DEMO_SCHEMES = ("customer_service", "product_abc_xyz", "customer_product")
 HISTORY_RUNS = 4
@@ -34,7 +38,7 @@ async def seed_segmentation(runtime: Runtime, tenant: TenantRef) -> list[str]:
         source = load_template(name)
         code = parse_scheme(source).scheme.code
         async with tenant_session(tenant, runtime.databases) as session:
-            if await session.get(SegmentationScheme, code) is not None:
+            if await scheme_exists(session, code):
                 continue
             await create_scheme(session, source, DEMO_ACTOR)
             await publish(session, code, DEMO_ACTOR, "demo template")

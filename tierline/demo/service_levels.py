@@ -12,22 +12,27 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.contracts import ContractInput, active_contract, save_contract
-from tierline.segmentation.entitlement_models import EntitlementVersion
-from tierline.segmentation.entitlements import (
+from tierline.segmentation.service import (
+    Segment,
+    customer_codes_in_segment,
+    published_segments,
+    scheme_infos,
+)
+from tierline.service_levels.service import (
+    ContractInput,
     DeliveryWindow,
     EntitlementInput,
+    StepInput,
+    entitlement_versions,
+    escalation_path,
+    has_contract,
+    save_contract,
     save_entitlement_version,
-    segments_of,
+    save_escalation,
 )
-from tierline.segmentation.escalation import StepInput, get_escalation, save_escalation
-from tierline.segmentation.models import SegmentAssignment, SegmentationScheme
-from tierline.segmentation.scheme_model import Segment
 
 DEMO_ACTOR = Actor("demo-seed", "system")
 BEST = (0.98, 0.97, 0.95, 0.99, 2)
@@ -68,16 +73,8 @@ def demo_entitlement(position: float, priority: int, code: str, start: date) -> 
 
 async def _seed_scheme(runtime: Runtime, tenant: TenantRef, code: str, start: date) -> None:
     async with tenant_session(tenant, runtime.databases) as s:
-        segments = await segments_of(s, code) or []
-        have = set(
-            (
-                await s.execute(
-                    select(EntitlementVersion.segment_code).where(
-                        EntitlementVersion.scheme_code == code
-                    )
-                )
-            ).scalars()
-        )
+        segments = await published_segments(s, code) or []
+        have = {v["segment_code"] for v in await entitlement_versions(s, code)}
         ranks = sorted({seg.rank for seg in segments})
         span = max(len(ranks) - 1, 1)
         for seg in segments:
@@ -85,7 +82,7 @@ async def _seed_scheme(runtime: Runtime, tenant: TenantRef, code: str, start: da
             if seg.code not in have:
                 data = demo_entitlement(index / span, index + 1, seg.code, start)
                 await save_entitlement_version(s, code, seg.code, data, DEMO_ACTOR)
-            if not await get_escalation(s, code, seg.code):
+            if not await escalation_path(s, code, seg.code):
                 steps = [
                     StepInput(step=1, notify="role:account_manager", after_periods=1),
                     StepInput(step=2, notify="role:planner", after_periods=2),
@@ -102,26 +99,13 @@ async def _seed_contracts(
     for segment in top:
         seg_code = segment.code
         async with tenant_session(tenant, runtime.databases) as s:
-            customer = await s.scalar(
-                select(SegmentAssignment.customer_code)
-                .where(
-                    SegmentAssignment.scheme_code == code,
-                    SegmentAssignment.segment == seg_code,
-                    SegmentAssignment.valid_to.is_(None),
-                    SegmentAssignment.customer_code.is_not(None),
-                )
-                .order_by(SegmentAssignment.customer_code)
-                .limit(1)
-            )
-            if customer is None or await active_contract(s, customer, today) is not None:
+            first = await customer_codes_in_segment(s, code, seg_code, limit=1)
+            customer = first[0] if first else None
+            if customer is None or await has_contract(s, customer, today):
                 continue
-            version = await s.scalar(
-                select(EntitlementVersion)
-                .where(
-                    EntitlementVersion.scheme_code == code,
-                    EntitlementVersion.segment_code == seg_code,
-                )
-                .order_by(EntitlementVersion.version.desc())
+            version = next(
+                (v for v in await entitlement_versions(s, code) if v["segment_code"] == seg_code),
+                None,
             )
             if version is None:
                 continue
@@ -131,9 +115,9 @@ async def _seed_contracts(
                     customer_code=customer,
                     reference=f"DEMO-{code.upper()}-{customer}"[:100],
                     valid_from=start,
-                    fill_rate_min=float(version.fill_rate_target) - 0.01,
-                    otif_min=float(version.otif_target) - 0.01,
-                    max_lead_time_days=version.quoted_lead_time_days + 1,
+                    fill_rate_min=version["fill_rate_target"] - 0.01,
+                    otif_min=version["otif_target"] - 0.01,
+                    max_lead_time_days=version["quoted_lead_time_days"] + 1,
                     note="demo contract",
                 ),
                 DEMO_ACTOR,
@@ -144,16 +128,7 @@ async def seed_entitlements(runtime: Runtime, tenant: TenantRef) -> None:
     """Entitlements, escalation paths and a couple of contracts for each published customer
     scheme of ``tenant``; idempotent."""
     async with tenant_session(tenant, runtime.databases) as s:
-        codes = list(
-            (
-                await s.execute(
-                    select(SegmentationScheme.code).where(
-                        SegmentationScheme.entity == "customer",
-                        SegmentationScheme.published_version.is_not(None),
-                    )
-                )
-            ).scalars()
-        )
+        codes = [i.code for i in await scheme_infos(s, entity="customer", published_only=True)]
     start = date(datetime.now(UTC).year - 1, 1, 1)
     for code in sorted(codes):
         await _seed_scheme(runtime, tenant, code, start)

@@ -1,2 +1,2 @@
-"""Governance: override requests, the approval queue for overrides and held moves, decision
-rights, and the notices customers receive."""
+"""Governance: override requests, pending-move decisions, the approval queue, decision rights
+and customer notices."""

@@ -2,202 +2,81 @@
 
 Every function takes the account code(s) the caller already checked against the user's reach
 (:mod:`tierline.portal.accounts`) and returns dictionaries with only what the customer may
-see: segments, entitlements (through segmentation's ``entitlement_public_dict`` and its
-``customer_safe`` filter), notices and service measures. Margin, cost, revenue, internal notes
-and other customers never enter these dictionaries; :func:`scrub` is a last line of defence
-for every JSON and page the portal returns.
+see: segments (segmentation's service), entitlements (service levels' customer-safe
+``entitlements_in_force``), notices (governance's service) and service measures. Margin, cost,
+revenue, internal notes and other customers never enter these dictionaries; :func:`scrub`, with
+service levels' one list of private markers, is a last line of defence for every JSON and page
+the portal returns.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.governance.service import customer_notices
 from tierline.portal.accounts import PortalAccount
-from tierline.segmentation.models import SchemeVersion, SegmentAssignment, SegmentationScheme
-from tierline.segmentation.notices_customer import customer_safe, notices_for
+from tierline.segmentation.service import open_customer_segments
+from tierline.service_levels.service import entitlements_in_force, is_private
 
-PRIVATE_MARKERS = ("margin", "cost", "revenue", "internal", "note", "price")
 SHIP_TO_LIMIT = 500
 
 
 def scrub(value: Any) -> Any:
     """``value`` with every mapping key that smells internal removed, recursively."""
     if isinstance(value, Mapping):
-        return {
-            str(k): scrub(v)
-            for k, v in value.items()
-            if not any(m in str(k).lower() for m in PRIVATE_MARKERS)
-        }
+        return {str(k): scrub(v) for k, v in value.items() if not is_private(k)}
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     return value
 
 
-def _iso(value: Any) -> Any:
+def _iso(value: date | datetime) -> str:
     if isinstance(value, datetime):
         return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _attr(obj: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(obj, Mapping) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return None
-
-
-def _entitlements_module() -> Any | None:
-    try:
-        from tierline.segmentation import entitlements
-    except ImportError:
-        return None
-    return entitlements
-
-
-def _public_entitlements(module: Any, version: Any) -> dict[str, Any] | None:
-    if version is None:
-        return None
-    public = module.entitlement_public_dict(version)
-    safe = customer_safe(public) if isinstance(public, Mapping) else None
-    return {k: _iso(v) for k, v in safe.items()} if safe else None
+    return value.isoformat()
 
 
 async def _open_segments(
     session: AsyncSession, codes: Sequence[str], limit: int
 ) -> list[dict[str, Any]]:
     """Open customer-scheme assignments of ``codes`` (segment codes only, no entitlements)."""
-    if not codes:
-        return []
-    rows = await session.execute(
-        select(
-            SegmentAssignment.customer_code,
-            SegmentAssignment.scheme_code,
-            SegmentationScheme.name,
-            SegmentAssignment.segment,
-            SegmentAssignment.valid_from,
-        )
-        .join(SegmentationScheme, SegmentationScheme.code == SegmentAssignment.scheme_code)
-        .where(
-            SegmentAssignment.customer_code.in_(list(codes)),
-            SegmentAssignment.valid_to.is_(None),
-            SegmentationScheme.entity == "customer",
-        )
-        .order_by(SegmentAssignment.customer_code, SegmentAssignment.scheme_code)
-        .limit(limit)
-    )
     return [
         {
-            "account": code,
-            "scheme": scheme,
-            "scheme_name": name,
-            "segment": segment,
-            "segment_name": segment,
+            "account": row.customer_code,
+            "scheme": row.scheme_code,
+            "scheme_name": row.scheme_name,
+            "segment": row.segment,
+            "segment_name": row.segment,
             "segment_colour": None,
-            "assigned_from": _iso(valid_from),
+            "assigned_from": _iso(row.valid_from),
             "entitlements": None,
         }
-        for code, scheme, name, segment, valid_from in rows.all()
+        for row in await open_customer_segments(session, codes, limit)
     ]
-
-
-def _in_force_statement() -> Select[Any]:
-    """Segmentation's ``entitlements_for_customer`` (open assignment per customer scheme, its
-    published version's segment, the entitlement version in force on the day) folded into one
-    statement: one round trip per page instead of one plus one per scheme. Built once; the
-    account and day are bound per call."""
-    from tierline.segmentation.entitlement_models import EntitlementVersion
-
-    day = bindparam("day", type_=Date())
-    ends = EntitlementVersion.effective_to
-    return (
-        select(
-            SegmentAssignment.scheme_code,
-            SegmentAssignment.segment,
-            SegmentAssignment.valid_from,
-            SegmentationScheme.name,
-            SchemeVersion.document,
-            EntitlementVersion,
-        )
-        .join(SegmentationScheme, SegmentationScheme.code == SegmentAssignment.scheme_code)
-        .join(
-            SchemeVersion,
-            (SchemeVersion.scheme_code == SegmentationScheme.code)
-            & (SchemeVersion.version == SegmentationScheme.published_version),
-        )
-        .outerjoin(
-            EntitlementVersion,
-            and_(
-                EntitlementVersion.scheme_code == SegmentAssignment.scheme_code,
-                EntitlementVersion.segment_code == SegmentAssignment.segment,
-                EntitlementVersion.effective_from <= day,
-                or_(ends.is_(None), ends > day),
-            ),
-        )
-        .where(
-            SegmentAssignment.customer_code == bindparam("account"),
-            SegmentAssignment.valid_to.is_(None),
-            SegmentationScheme.entity == "customer",
-        )
-        .order_by(SegmentAssignment.scheme_code, EntitlementVersion.version.desc())
-    )
-
-
-@functools.cache
-def _in_force() -> Select[Any]:
-    return _in_force_statement()
 
 
 async def account_entitlements(
     session: AsyncSession, account_code: str, day: date
 ) -> list[dict[str, Any]]:
     """The account's current segment per customer scheme with the entitlements in force."""
-    module = _entitlements_module()
-    if module is None:
-        return await _open_segments(session, [account_code], 100)
-    rows = await session.execute(_in_force(), {"account": account_code, "day": day})
-    found: list[Any] = []
-    for scheme_code, segment_code, valid_from, scheme_name, document, version in rows.all():
-        if found and found[-1].scheme_code == scheme_code:
-            continue  # overlapping versions in force (never written so): the newest one
-        segment = {s.get("code"): s for s in document.get("segments", [])}.get(segment_code, {})
-        found.append(
-            module.CustomerEntitlement(
-                scheme_code=scheme_code,
-                scheme_name=scheme_name,
-                segment_code=segment_code,
-                segment_name=str(segment.get("name") or segment_code),
-                segment_colour=segment.get("colour"),
-                segment_rank=segment.get("rank"),
-                valid_from=valid_from,
-                version=version,
-            )
-        )
-    out = []
-    for item in found:
-        version = _attr(item, "version", "entitlement", "entitlement_version")
-        out.append(
-            {
-                "account": account_code,
-                "scheme": _attr(item, "scheme_code", "scheme"),
-                "scheme_name": _attr(item, "scheme_name"),
-                "segment": _attr(item, "segment_code", "segment"),
-                "segment_name": _attr(item, "segment_name"),
-                "segment_colour": _attr(item, "segment_colour", "colour", "color"),
-                "assigned_from": _iso(_attr(item, "valid_from", "assigned_from")),
-                "entitlements": _public_entitlements(module, version),
-            }
-        )
-    return out
+    found = await entitlements_in_force(session, account_code, day)
+    return [
+        {
+            "account": account_code,
+            "scheme": item.scheme_code,
+            "scheme_name": item.scheme_name,
+            "segment": item.segment_code,
+            "segment_name": item.segment_name,
+            "segment_colour": item.segment_colour,
+            "assigned_from": _iso(item.valid_from),
+            "entitlements": item.version.as_dict() if item.version else None,
+        }
+        for item in found.schemes
+    ]
 
 
 async def overview(
@@ -239,7 +118,7 @@ def _account_dict(account: PortalAccount) -> dict[str, Any]:
 async def account_notices(
     session: AsyncSession, account_code: str, limit: int, before_id: int | None
 ) -> list[dict[str, Any]]:
-    rows = await notices_for(session, account_code, limit, before_id)
+    rows = await customer_notices(session, account_code, limit, before_id)
     result: list[dict[str, Any]] = scrub(
         [
             {
@@ -251,8 +130,8 @@ async def account_notices(
                 "effective_date": _iso(n.effective_date),
                 "old_segment": n.old_segment,
                 "new_segment": n.new_segment,
-                "old_entitlements": customer_safe(n.old_entitlements),
-                "new_entitlements": customer_safe(n.new_entitlements),
+                "old_entitlements": n.old_entitlements,
+                "new_entitlements": n.new_entitlements,
                 "created_at": n.created_at.isoformat() if n.created_at else None,
             }
             for n in rows

@@ -1,0 +1,2 @@
+"""Segmentation: schemes, classification runs and segment assignments; other domains use
+``service`` only."""

@@ -38,7 +38,7 @@ def run_command(
     from tierline.platform.commands import run
     from tierline.platform.identity.users import Actor
     from tierline.platform.runtime import open_runtime
-    from tierline.segmentation.runs import RunOutcome, run_scheme
+    from tierline.segmentation.runs.service import RunOutcome, run_scheme
 
     day = date.fromisoformat(as_of) if as_of else None
 
@@ -87,7 +87,7 @@ def verify_command(
     """Recompute a run from its archived features; exit 1 when the result differs."""
     from tierline.platform.commands import run
     from tierline.platform.runtime import open_runtime
-    from tierline.segmentation.verify import Verification, verify_run
+    from tierline.segmentation.runs.verify import Verification, verify_run
 
     try:
         ident = uuid.UUID(run_id)
@@ -127,8 +127,8 @@ def publish_command(
     from tierline.platform.identity.users import Actor
     from tierline.platform.runtime import open_runtime
     from tierline.platform.tenancy import tenant_session
-    from tierline.segmentation.scheme import SchemeInvalid, parse_scheme
-    from tierline.segmentation.store import create_scheme, publish, save_draft
+    from tierline.segmentation.schemes.document import SchemeInvalid, parse_scheme
+    from tierline.segmentation.schemes.store import create_scheme, publish, save_draft
 
     source = file.read_text(encoding="utf-8")
     try:
@@ -161,7 +161,7 @@ def list_command(tenant: TenantOption) -> None:
     from tierline.platform.commands import run
     from tierline.platform.runtime import open_runtime
     from tierline.platform.tenancy import tenant_session
-    from tierline.segmentation.store import list_schemes, scheme_summary
+    from tierline.segmentation.schemes.store import list_schemes, scheme_summary
 
     async def main() -> list[dict[str, Any]]:
         async with open_runtime() as runtime:

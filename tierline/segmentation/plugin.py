@@ -13,19 +13,5 @@ PLUGIN = Plugin(
             "Schemes and their rules, classification runs, assignments and pending moves.",
             40,
         ),
-        NavItem(
-            "Entitlements",
-            "segments/entitlements",
-            "entitlements:read",
-            "Service levels per segment, contracts and escalation paths.",
-            45,
-        ),
-        NavItem(
-            "Approvals",
-            "approvals",
-            "segments:read",
-            "Override requests and pending moves waiting for a decision.",
-            45,
-        ),
     ),
 )

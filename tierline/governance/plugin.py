@@ -1,0 +1,17 @@
+"""What governance adds: the approval queue in the menu, and the customer notices of runs."""
+
+from tierline.platform.navigation import NavItem
+from tierline.platform.plugins import Plugin
+
+PLUGIN = Plugin(
+    navigation=(
+        NavItem(
+            "Approvals",
+            "approvals",
+            "segments:read",
+            "Override requests and pending moves waiting for a decision.",
+            45,
+        ),
+    ),
+    extensions=("tierline.governance.hooks",),
+)

@@ -1,0 +1,55 @@
+"""Governance's face to the other domains: what a customer was told, customer-safe.
+Other domains import this module, never governance's models or other modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline.governance.notices import notices_for
+from tierline.service_levels.service import customer_safe
+
+__all__ = ["CustomerNotice", "customer_notices"]
+
+
+@dataclass(frozen=True)
+class CustomerNotice:
+    """A segment or entitlement change as the customer was told it; the entitlements are the
+    customer-safe dictionaries (percent, windows, lead time, ...), or None."""
+
+    id: int
+    customer_code: str
+    kind: str
+    title: str
+    body: str
+    effective_date: date
+    old_segment: str | None
+    new_segment: str | None
+    old_entitlements: dict[str, Any] | None
+    new_entitlements: dict[str, Any] | None
+    created_at: datetime | None
+
+
+async def customer_notices(
+    session: AsyncSession, customer_code: str, limit: int = 50, before_id: int | None = None
+) -> list[CustomerNotice]:
+    """A customer's notices, newest first; page on with ``before_id`` (the last id seen)."""
+    return [
+        CustomerNotice(
+            id=n.id,
+            customer_code=n.customer_code,
+            kind=n.kind,
+            title=n.title,
+            body=n.body,
+            effective_date=n.effective_date,
+            old_segment=n.old_segment,
+            new_segment=n.new_segment,
+            old_entitlements=customer_safe(n.old_entitlements),
+            new_entitlements=customer_safe(n.new_entitlements),
+            created_at=n.created_at,
+        )
+        for n in await notices_for(session, customer_code, limit, before_id)
+    ]

@@ -1,0 +1,234 @@
+"""Runs: a queued run's progress, a run's page, and the run API.
+
+Pages: ``/segments/jobs/{job_id}`` shows a queued or running run's progress (htmx polls it, a
+refresh works without JavaScript) and ``/segments/runs/{run_id}`` its inputs, counts and moves.
+API (``/api/v1/segment-runs``): queue a run (poll the job), list runs newest first, one run with
+its move matrix and a page of results. Runs are started from the editor page as well
+(:mod:`tierline.segmentation.schemes.controllers`). Permissions: see
+:mod:`tierline.segmentation.web`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Template
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from tierline.platform.access import requires
+from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.web import actor_of
+from tierline.platform.jobs import JobNotFound, get_tenant_job
+from tierline.platform.request_body import json_object
+from tierline.platform.routing import Api, StaffPages
+from tierline.platform.tenancy import tenant_session
+from tierline.segmentation.models import SegmentationRun
+from tierline.segmentation.runs.queries import list_runs, run_detail
+from tierline.segmentation.runs.service import RUN_JOB, submit_run
+from tierline.segmentation.runs.stability import OUTCOMES
+from tierline.segmentation.schemes.store import segment_catalogue
+from tierline.segmentation.web import (
+    READ,
+    RUN,
+    TAGS,
+    BodyInvalid,
+    api_limit,
+    base_path,
+    page_context,
+    page_limit,
+    parse_day,
+    query_text,
+    with_query,
+)
+
+
+@get(
+    "/segments/jobs/{job_id:str}",
+    guards=[requires(READ)],
+    operation_id="segmentRunJobPage",
+)
+async def run_job_page(
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    job_id: FromPath[str],
+) -> Template:
+    """A queued or running run: live progress (htmx, or a refresh without JavaScript)."""
+    try:
+        job = await get_tenant_job(state.runtime, principal.tenant, job_id)
+    except JobNotFound:
+        raise NotFoundException() from None
+    if job.get("kind") != RUN_JOB:
+        raise NotFoundException()
+    fragment = request.headers.get("hx-request") == "true"
+    template = "segmentation/_job.html" if fragment else "segmentation/job.html"
+    return Template(template, context=page_context(request, principal, job=job))
+
+
+@get(
+    "/segments/runs/{run_id:str}",
+    guards=[requires(READ)],
+    operation_id="segmentRunPage",
+)
+async def run_page(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    run_id: FromPath[str],
+) -> Template:
+    """Inputs, counts per segment and outcome, moves (paged, by outcome), warnings."""
+    outcome = query_text(request, "outcome", 20)
+    if outcome and outcome not in (*OUTCOMES, "all"):
+        outcome = ""
+    after = query_text(request, "after", 201) or None
+    async with tenant_session(principal.tenant) as s:
+        detail = await run_detail(
+            s,
+            run_id,
+            outcome=outcome or None,
+            after=after,
+            limit=page_limit(query_text(request, "limit")),
+        )
+        if detail is None:
+            raise NotFoundException()
+        catalogue = (await segment_catalogue(s, [detail.run.scheme_code])).get(
+            detail.run.scheme_code, []
+        )
+    path = f"{base_path(principal.tenant)}/runs/{detail.run.id}"
+    context = page_context(
+        request,
+        principal,
+        run=detail.run,
+        detail=detail,
+        catalogue=catalogue,
+        colours={seg.code: seg.colour for seg in catalogue},
+        outcomes=OUTCOMES,
+        outcome=outcome,
+        next_url=with_query(path, {"outcome": outcome, "after": detail.next_after})
+        if detail.next_after
+        else None,
+        first_url=with_query(path, {"outcome": outcome}) if after else None,
+    )
+    return Template("segmentation/run.html", context=context)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run API
+
+
+def _run_out(run: SegmentationRun) -> dict[str, Any]:
+    return {
+        "id": str(run.id),
+        "scheme": run.scheme_code,
+        "version": run.version,
+        "content_hash": run.content_hash,
+        "engine_version": run.engine_version,
+        "as_of": run.as_of,
+        "status": run.status,
+        "trigger": run.trigger,
+        "requested_by": run.requested_by,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "inputs": run.inputs,
+        "counts": run.counts,
+        "warnings": run.warnings,
+        "message": run.message,
+    }
+
+
+def _as_of(raw: Any) -> date | None:
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise BodyInvalid("as_of: a date like 2026-03-31")
+    return parse_day(raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs
+
+
+@post(
+    "/segment-runs",
+    guards=[requires(RUN)],
+    operation_id="startSegmentRun",
+    status_code=HTTP_202_ACCEPTED,
+    tags=TAGS,
+)
+async def api_start_run(
+    request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
+) -> dict[str, Any]:
+    """Queue a run of a scheme's version in force (``{"scheme", "as_of"?}``); poll the job."""
+    data = await json_object(request)
+    code = data.get("scheme")
+    if not isinstance(code, str) or not code:
+        raise BodyInvalid("scheme: name the scheme to run")
+    job = await submit_run(
+        state.runtime,
+        principal.tenant,
+        code[:40],
+        actor_of(request, principal),
+        as_of=_as_of(data.get("as_of")),
+        trigger="api",
+    )
+    return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}
+
+
+@get(
+    "/segment-runs",
+    guards=[requires(READ)],
+    operation_id="listSegmentRuns",
+    tags=TAGS,
+)
+async def api_list_runs(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> dict[str, Any]:
+    """Runs, newest first (``scheme``, ``before`` cursor, ``limit``)."""
+    async with tenant_session(principal.tenant) as s:
+        page = await list_runs(
+            s,
+            query_text(request, "scheme", 40) or None,
+            api_limit(request, 50),
+            query_text(request, "before", 200) or None,
+        )
+    return {"items": [_run_out(r) for r in page.rows], "next_cursor": page.next_before}
+
+
+@get(
+    "/segment-runs/{run_id:str}",
+    guards=[requires(READ)],
+    operation_id="getSegmentRun",
+    tags=TAGS,
+)
+async def api_get_run(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal], run_id: FromPath[str]
+) -> dict[str, Any]:
+    """A run with its move matrix and one page of results (``outcome``, ``after``, ``limit``;
+    by default every result that is not ``unchanged``)."""
+    async with tenant_session(principal.tenant) as s:
+        detail = await run_detail(
+            s,
+            run_id,
+            outcome=query_text(request, "outcome", 20) or None,
+            after=query_text(request, "after", 201) or None,
+            limit=api_limit(request),
+        )
+    if detail is None:
+        raise NotFoundException()
+    return {
+        **_run_out(detail.run),
+        "moves": detail.moves,
+        "results": detail.results,
+        "next_cursor": detail.next_after,
+    }
+
+
+ROUTES = [
+    StaffPages(run_job_page, run_page),
+    Api(api_start_run, api_list_runs, api_get_run),
+]

@@ -1,0 +1,304 @@
+"""Classification: ABC and XYZ classes, lifecycle exceptions, then the decision tree, vectorised.
+
+The scheme is compiled once into flat "decisions" (exceptions first, then every leaf of the
+tree with subtrees inlined, each a conjunction of its enclosing conditions) and evaluated as a
+single ``pl.when(...).then(index)`` chain: first match wins, as in the document, with no
+Python per row.
+
+Decided here, relied on by runs:
+- ABC ranks the driver (negative values count as 0) descending, ties by ``entity_key``
+  ascending; ``cum_share`` is the running share including the entity. An entity is A iff
+  ``cum_share <= A``, B iff ``<= B``, else C. Entities with a zero driver (or every entity,
+  when the total is zero) get ``cum_share = 1.0`` and so class C.
+- XYZ: ``cv <= X`` is X, ``<= Y`` is Y, else Z; no demand (``cv`` null) is Z.
+- Attributes are cast to their declared type; a missing column is all null. Defaults replace
+  nulls of attributes the scheme uses, and each replacement is listed in ``defaults_used``.
+  A test on a value that is still null is false (see ``conditions``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from tierline.segmentation.schemes.conditions import (
+    condition_expr,
+    lifecycle_attribute,
+    polars_type,
+    referenced_attributes,
+    resolve_attribute,
+)
+from tierline.segmentation.schemes.lines import join_path
+from tierline.segmentation.schemes.model import Rule, Scheme
+
+ENGINE_VERSION = "1.0.0"
+COMPUTED = frozenset({"abc", "xyz"})
+OUTPUT_COLUMNS = (
+    "entity_key",
+    "segment",
+    "abc",
+    "xyz",
+    "cum_share",
+    "cv",
+    "source",
+    "rule",
+    "defaults_used",
+    "boundary_distance",
+    "max_period_share",
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One way an entity can be placed: when ``condition`` holds (None = always)."""
+
+    condition: pl.Expr | None
+    segment: str
+    source: str  # "exception" | "rule"
+    rule: str
+
+
+def classify(scheme: Scheme, features: pl.DataFrame) -> pl.DataFrame:
+    """One row per entity, sorted by ``entity_key``, with its segment and why."""
+    decisions = compile_decisions(scheme)
+    used = used_attributes(scheme)
+    if not features["entity_key"].is_sorted():
+        features = features.sort("entity_key")
+    frame = features.lazy().with_columns(_typed_attributes(scheme, features, used))
+    frame = _with_defaults_used(scheme, frame, used).with_columns(_defaulted(scheme, used))
+    frame = _with_abc(scheme, frame)
+    frame = _with_xyz(scheme, frame)
+    outcomes = pl.LazyFrame(
+        {
+            "_decision": pl.Series(range(len(decisions)), dtype=pl.UInt32),
+            "segment": [d.segment for d in decisions],
+            "source": [d.source for d in decisions],
+            "rule": [d.rule for d in decisions],
+        }
+    )
+    return (
+        frame.select(
+            "entity_key",
+            _decision_index(decisions).alias("_decision"),
+            "abc",
+            "xyz",
+            "cum_share",
+            "cv",
+            "defaults_used",
+            _boundary_distance(scheme).alias("boundary_distance"),
+            "max_period_share",
+        )
+        .join(outcomes, on="_decision", how="left", maintain_order="left")
+        .select(OUTPUT_COLUMNS)
+        .collect()
+    )
+
+
+def _decision_index(decisions: list[Decision]) -> pl.Expr:
+    """Index of the first decision whose condition holds (the last one has none)."""
+    conditional = [(i, d.condition) for i, d in enumerate(decisions) if d.condition is not None]
+    fallback = pl.lit(len(decisions) - 1, pl.UInt32)
+    if not conditional:
+        return fallback
+    first_i, first_c = conditional[0]
+    chain: Any = pl.when(first_c).then(pl.lit(first_i, pl.UInt32))
+    for i, condition in conditional[1:]:
+        chain = chain.when(condition).then(pl.lit(i, pl.UInt32))
+    result: pl.Expr = chain.otherwise(fallback)
+    return result
+
+
+# -- compiling the document --------------------------------------------------------------
+
+
+def compile_decisions(scheme: Scheme) -> list[Decision]:
+    """Exceptions, then the tree's leaves in document order, subtrees inlined at each goto."""
+    decisions = _exception_decisions(scheme)
+    decisions += _rule_decisions(scheme, scheme.tree, "tree", None)
+    return decisions
+
+
+def _exception_decisions(scheme: Scheme) -> list[Decision]:
+    lifecycle = pl.col(lifecycle_attribute(scheme.entity))
+    decisions = []
+    for i, exception in enumerate(scheme.exceptions):
+        path = f"exceptions[{i}]"
+        in_lifecycle = lifecycle.is_not_null() & (lifecycle == exception.lifecycle)
+        if exception.segment is not None:
+            decisions.append(Decision(in_lifecycle, exception.segment, "exception", path))
+            continue
+        assert exception.by is not None and exception.mapping is not None
+        by = pl.col(exception.by).cast(pl.String)
+        for value, segment in exception.mapping.items():
+            matched = in_lifecycle & by.is_not_null() & (by == value)
+            decisions.append(Decision(matched, segment, "exception", path))
+        if exception.otherwise is not None:
+            decisions.append(Decision(in_lifecycle, exception.otherwise, "exception", path))
+    return decisions
+
+
+def _rule_decisions(
+    scheme: Scheme, rules: list[Rule], path: str, guard: pl.Expr | None
+) -> list[Decision]:
+    decisions: list[Decision] = []
+    for i, rule in enumerate(rules):
+        rule_path = join_path(path, i)
+        condition = guard
+        if rule.when is not None:
+            own = condition_expr(rule.when)
+            condition = own if guard is None else guard & own
+        if rule.segment is not None:
+            decisions.append(Decision(condition, rule.segment, "rule", rule_path))
+        elif rule.then is not None:
+            decisions += _rule_decisions(scheme, rule.then, join_path(rule_path, "then"), condition)
+        elif rule.goto is not None:
+            target = join_path("subtrees", rule.goto)
+            decisions += _rule_decisions(scheme, scheme.subtrees[rule.goto], target, condition)
+        if rule.when is None:
+            break  # validation makes this the last rule of its list; stop defensively anyway
+    return decisions
+
+
+def used_attributes(scheme: Scheme) -> list[str]:
+    """Attributes the tree, subtrees and exceptions read, in first-use order."""
+    found: list[str] = []
+
+    def visit(rules: list[Rule]) -> None:
+        for rule in rules:
+            if rule.when is not None:
+                found.extend(referenced_attributes(rule.when))
+            visit(rule.then or [])
+
+    if scheme.exceptions:
+        found.append(lifecycle_attribute(scheme.entity))
+        found.extend(e.by for e in scheme.exceptions if e.by is not None)
+    visit(scheme.tree)
+    for rules in scheme.subtrees.values():
+        visit(rules)
+    return list(dict.fromkeys(found))
+
+
+# -- attributes and defaults -------------------------------------------------------------
+
+
+def _typed_attributes(scheme: Scheme, features: pl.DataFrame, used: list[str]) -> list[pl.Expr]:
+    """Used attribute columns cast to their type; a missing column becomes all null."""
+    has_xyz = scheme.classifiers.xyz is not None
+    exprs = []
+    for name in used:
+        attribute = resolve_attribute(scheme.entity, name, has_xyz)
+        if name in COMPUTED or attribute is None:
+            continue
+        dtype = polars_type(attribute)
+        source = pl.col(name) if name in features.columns else pl.lit(None)
+        exprs.append(source.cast(dtype).alias(name))
+    return exprs
+
+
+def _with_defaults_used(scheme: Scheme, frame: pl.LazyFrame, used: list[str]) -> pl.LazyFrame:
+    """Add ``defaults_used``: the used attributes whose null a default replaced, per entity.
+
+    Building a list per row is slow in polars, so each row gets a bit mask of its nulls and
+    the lists come from a small table of every possible mask (2^k rows for k defaults).
+    """
+    names = [name for name in used if name in scheme.defaults]
+    if not names:
+        return frame.with_columns(pl.lit([], pl.List(pl.String)).alias("defaults_used"))
+    if len(names) > _MASK_LIMIT:
+        flags = [pl.when(pl.col(n).is_null()).then(pl.lit(n)) for n in names]
+        return frame.with_columns(pl.concat_list(flags).list.drop_nulls().alias("defaults_used"))
+    bits = [pl.col(n).is_null().cast(pl.UInt32) * (1 << i) for i, n in enumerate(names)]
+    masks = range(1 << len(names))
+    table = pl.LazyFrame(
+        {
+            "_mask": pl.Series(masks, dtype=pl.UInt32),
+            "defaults_used": [[n for i, n in enumerate(names) if m >> i & 1] for m in masks],
+        },
+        schema={"_mask": pl.UInt32, "defaults_used": pl.List(pl.String)},
+    )
+    return (
+        frame.with_columns(pl.sum_horizontal(bits).alias("_mask"))
+        .join(table, on="_mask", how="left", maintain_order="left")
+        .drop("_mask")
+    )
+
+
+_MASK_LIMIT = 10
+
+
+def _defaulted(scheme: Scheme, used: list[str]) -> list[pl.Expr]:
+    return [
+        pl.col(name).fill_null(pl.lit(scheme.defaults[name])).alias(name)
+        for name in used
+        if name in scheme.defaults
+    ]
+
+
+# -- classes -----------------------------------------------------------------------------
+
+
+def _with_abc(scheme: Scheme, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """ABC class and cum_share, on a frame already sorted by ``entity_key``.
+
+    Only the driver is put in rank order (ties by key) and the running share is scattered
+    back, so the wide frame is never re-sorted.
+    """
+    abc = scheme.classifiers.abc
+    driver = pl.col(abc.driver).fill_null(0.0).clip(lower_bound=0.0)
+    order = pl.arg_sort_by(["_driver", "entity_key"], descending=[True, False])
+    running = pl.col("_driver").gather("_order").cum_sum().gather(pl.col("_order").arg_sort())
+    total = pl.col("_driver").sum()
+    cum_share = pl.when((pl.col("_driver") > 0) & (total > 0)).then(running / total).otherwise(1.0)
+    # The entity that crosses a threshold belongs to the class it completes: its class is
+    # decided by the share *before* it, so the largest customer is always A even when it alone
+    # makes more than the A threshold.
+    before = pl.col("cum_share") - pl.col("_driver") / total
+    classes = (
+        pl.when(pl.col("_driver") <= 0)
+        .then(pl.lit("C"))
+        .when(before < abc.thresholds.a)
+        .then(pl.lit("A"))
+        .when(before < abc.thresholds.b)
+        .then(pl.lit("B"))
+        .otherwise(pl.lit("C"))
+    )
+    return (
+        frame.with_columns(driver.alias("_driver"))
+        .with_columns(order.alias("_order"))
+        .with_columns(cum_share.alias("cum_share"))
+        .with_columns(classes.alias("abc"))
+    )
+
+
+def _with_xyz(scheme: Scheme, frame: pl.LazyFrame) -> pl.LazyFrame:
+    xyz = scheme.classifiers.xyz
+    if xyz is None:
+        return frame.with_columns(pl.lit(None, pl.String).alias("xyz"))
+    cv = pl.col("cv")
+    classes = (
+        pl.when(cv.is_null())
+        .then(pl.lit("Z"))
+        .when(cv <= xyz.thresholds.x)
+        .then(pl.lit("X"))
+        .when(cv <= xyz.thresholds.y)
+        .then(pl.lit("Y"))
+        .otherwise(pl.lit("Z"))
+    )
+    return frame.with_columns(classes.alias("xyz"))
+
+
+def _boundary_distance(scheme: Scheme) -> pl.Expr:
+    """Distance to the nearest class boundary: ABC in share points, XYZ relative to the cut."""
+    t = scheme.classifiers.abc.thresholds
+    share = pl.col("cum_share")
+    distances = [(share - t.a).abs(), (share - t.b).abs()]
+    xyz = scheme.classifiers.xyz
+    if xyz is not None:
+        for cut in (xyz.thresholds.x, xyz.thresholds.y):
+            distances.append((pl.col("cv") - cut).abs() / cut)  # null cv: ignored by min
+    return pl.min_horizontal(distances)
+
+
+__all__ = ["ENGINE_VERSION", "OUTPUT_COLUMNS", "classify", "compile_decisions"]
