@@ -15,15 +15,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tierline.demo.synthetic import (
-    SCALES,
-    WEEKS,
-    SyntheticDataset,
-    generate,
-    write_csv,
-)
+from tierline.demo.synthetic import SCALES, WEEKS, SyntheticDataset, generate, write_csv
 from tierline.masterdata import models
-from tierline.masterdata.entities import ENTITIES
+from tierline.masterdata.importing.entities import ENTITIES
 
 AS_OF = dt.date(2026, 3, 31)
 WINDOW_START = AS_OF - dt.timedelta(days=7 * WEEKS - 1)
