@@ -213,7 +213,7 @@ PATTERN_BY_BAND: Final = np.array(
 )
 FX: Final = np.array([1.0, 1.08])  # EUR list prices into EUR / USD
 
-
+# The tables above as arrays and series, for vectorised look-ups.
 ISO: Final = word_series([c.iso for c in COUNTRIES])
 COUNTRY_REGION: Final = np.array([c.region for c in COUNTRIES], dtype=np.int64)
 COUNTRY_WEIGHT: Final = np.array([c.weight for c in COUNTRIES])

@@ -25,22 +25,14 @@ from tierline.masterdata.scopes import Scopes, scope_condition, visible
 from tierline.platform.encryption import FieldCodec
 
 CHILDREN_SHOWN = 50
-
-
 SOURCES_SHOWN = 50
-
-
 MAX_HIERARCHY_DEPTH = 12  # guards the parent walk against a cycle in imported data
-
-
 _CUSTOMERS = Customer.__table__
 _PRODUCTS = Product.__table__
 _LINES = OrderLine.__table__
 _CUSTOMER_SOURCES = CustomerSource.__table__
 _PRODUCT_SOURCES = ProductSource.__table__
 _CONVERSIONS = UomConversion.__table__
-
-
 _HIDDEN_COLUMNS = frozenset({"id", "row_hash"})
 
 

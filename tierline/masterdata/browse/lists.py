@@ -23,20 +23,10 @@ from tierline.masterdata.browse.query import ListQuery, ListSpec, encode_cursor
 from tierline.masterdata.scopes import Scopes, scope_condition
 
 COUNT_CAP = 1000  # counted exactly up to here; beyond, pages say "≥ 1,000"
-
-
 COUNT_BUDGET_MS = 40  # a total that takes longer to count is not shown exactly
-
-
 _QUERY_CANCELED = "57014"  # SQLSTATE of a statement stopped by statement_timeout
-
-
 OPTIONS_SHOWN = 300
-
-
 OPTIONS_TTL_SECONDS = 300.0
-
-
 _OPTIONS_MAX_ENTRIES = 2048
 
 

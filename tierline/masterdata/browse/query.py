@@ -18,20 +18,10 @@ from tierline.masterdata.models import ACCOUNT_TYPES, LIFECYCLES, Customer, Prod
 from tierline.platform.errors import DomainError
 
 DEFAULT_PAGE_SIZE = 50
-
-
 MAX_PAGE_SIZE = 200
-
-
 PAGE_SIZES = (25, DEFAULT_PAGE_SIZE, 100, MAX_PAGE_SIZE)
-
-
 SEARCH_MAX_LENGTH = 100
-
-
 CURSOR_MAX_LENGTH = 2000
-
-
 _CUSTOMERS = Customer.__table__
 _PRODUCTS = Product.__table__
 
@@ -48,11 +38,7 @@ class InvalidBrowseQuery(DomainError):
 
 
 FilterKind = Literal["text", "choice", "yesno"]
-
-
 _YES = frozenset({"yes", "true", "1"})
-
-
 _NO = frozenset({"no", "false", "0"})
 
 
@@ -137,7 +123,6 @@ CUSTOMERS = ListSpec(
     sorts={"code": ("code",), "name": ("name", "code")},
     default_sort="code",
 )
-
 
 PRODUCTS = ListSpec(
     entity="products",

@@ -12,11 +12,7 @@ from tierline.masterdata.golden.normalise import normalise_code, normalise_name
 from tierline.masterdata.golden.rules import MatchRules
 
 EXACT, STRONG, AMBIGUOUS = 1.0, 0.95, 0.7
-
-
 MAX_CANDIDATES = 5  # reviews queued per record when many golden rows look alike
-
-
 CODE_MAX = 100
 
 

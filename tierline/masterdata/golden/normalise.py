@@ -13,7 +13,6 @@ LEGAL_FORMS = (
 )
 # fmt: on
 
-
 GTIN_LENGTHS = (8, 12, 13, 14)
 
 

@@ -37,7 +37,6 @@ CUSTOMER_SURVIVORSHIP: Mapping[str, tuple[str, ...]] = {
     "region": ("logistics", "erp", "sales", "*"),
 }
 
-
 PRODUCT_SURVIVORSHIP: Mapping[str, tuple[str, ...]] = {
     # Marketing texts and the category tree are curated in the PIM.
     "description": ("pim", "erp", "*"),
@@ -51,9 +50,7 @@ PRODUCT_SURVIVORSHIP: Mapping[str, tuple[str, ...]] = {
     "lifecycle": ("erp",),
 }
 
-
 ANY_SOURCE = "*"
-
 
 # fmt: off
 # What the steward sees side by side.
@@ -67,7 +64,6 @@ PRODUCT_DISPLAY = (
     "business_unit", "attributes",
 )
 # fmt: on
-
 
 GTIN_KEYS = ("gtin", "gtin14", "gtin13", "ean", "ean13", "ean8", "upc")
 
@@ -117,7 +113,6 @@ CUSTOMER_RULES = MatchRules(
     strip_legal_forms=True,
 )
 
-
 PRODUCT_RULES = MatchRules(
     identifiers=(Identifier("id_gtin", "GTIN", normalise_gtin),),
     name_label="description",
@@ -138,7 +133,6 @@ def _gtin_sql(attributes: str) -> str:
 
 
 _SOURCE_GTIN = _gtin_sql("record->'attributes'")
-
 
 CUSTOMERS = GoldenSpec(
     entity="customer",
@@ -163,7 +157,6 @@ CUSTOMERS = GoldenSpec(
     not_null_defaults={"strategic": "false", "scope": "'*'", "attributes": "'{}'::jsonb"},
 )
 
-
 PRODUCTS = GoldenSpec(
     entity="product",
     table="products",
@@ -185,10 +178,7 @@ PRODUCTS = GoldenSpec(
     not_null_defaults={"lifecycle": "'active'", "scope": "'*'", "attributes": "'{}'::jsonb"},
 )
 
-
 SPECS: dict[str, GoldenSpec] = {"customers": CUSTOMERS, "products": PRODUCTS}
-
-
 BY_ENTITY: dict[str, GoldenSpec] = {"customer": CUSTOMERS, "product": PRODUCTS}
 
 

@@ -28,8 +28,6 @@ from tierline.masterdata.profiles.definition import Profile
 from tierline.platform.encryption.codec import SealingFloats
 
 MAX_STORED_ERRORS = 10_000
-
-
 Progress = Callable[[float, str], Awaitable[None]]
 
 

@@ -16,7 +16,6 @@ def _generic(entity_name: str) -> Profile:
 
 SAP_OPTIONS = {"delimiter": ";", "encoding": "utf-8", "decimal": ",", "date_format": "%d.%m.%Y"}
 
-
 _SAP_PRESETS: tuple[dict[str, Any], ...] = (
     {
         "name": "sap_customer_master",

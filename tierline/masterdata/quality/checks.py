@@ -20,11 +20,7 @@ from tierline.masterdata.models import Customer, OrderLine, Product
 from tierline.masterdata.scopes import Scopes, scope_condition
 
 EXAMPLES = 20
-
-
 OVER_DELIVERY = Decimal("1.5")  # exact: the quantities are NUMERIC
-
-
 _CUSTOMERS = Customer.__table__
 _PRODUCTS = Product.__table__
 _LINES = OrderLine.__table__

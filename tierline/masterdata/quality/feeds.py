@@ -27,21 +27,11 @@ from tierline.platform.identity.models import User
 from tierline.platform.identity.users import Actor
 
 FeedStatusName = Literal["fresh", "stale", "never"]
-
-
 MIN_STALENESS_HOURS = 1
-
-
 DEFAULT_STALENESS_HOURS = 24  # the column's default
-
-
 MAX_STALENESS_HOURS = 2160  # 90 days: beyond that a feed is not monitored, it is forgotten
-
-
 # The entities every segmentation run reads; they are listed even before their first load.
 SEGMENTATION_ENTITIES = ("customers", "products", "order_lines")
-
-
 PLACEHOLDER_SOURCE = "erp"
 
 

@@ -25,12 +25,8 @@ from tierline.masterdata.quality.checks import EXAMPLES, Example, Finding, examp
 from tierline.platform.encryption import FieldCodec
 
 BATCH_SIZE = 200_000
-
-
 # The same tolerance the import applies, so a line the import would accept is not flagged.
 MARGIN_TOLERANCE = 1.0001
-
-
 _CUSTOMERS = Customer.__table__
 _PRODUCTS = Product.__table__
 _LINES = OrderLine.__table__
