@@ -41,6 +41,8 @@ class ImportRejected(Exception):
 
 @dataclass
 class ImportRun:
+    """One import under way: what it reads and with which keys, what it found and wrote so far."""
+
     spec: EntitySpec
     profile: Profile
     codec: Any

@@ -51,13 +51,9 @@ from tierline.platform.tenancy import TenantRef, tenant_connection
 # instead of a million index insertions. The table is locked (ACCESS EXCLUSIVE) until the
 # import commits; it was empty, so readers wait instead of seeing nothing.
 DEFER_INDEXES_BYTES = 16 << 20
-
-
 # A file this large has chunks big enough to seal their money in the helper process: start
 # it while the file is hashed.
 HELPER_BYTES = 2 << 20
-
-
 logger = logging.getLogger(__name__)
 
 
