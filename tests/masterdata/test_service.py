@@ -87,6 +87,7 @@ async def test_customer_directory_joins_in_one_statement(tenant: TenantRef) -> N
         assert [tuple(r) for r in await s.execute(select(apac.c.code, apac.c.scope))] == [
             ("S2", "apac")
         ]
+        assert tuple(apac.c.keys()) == service.DIRECTORY_COLUMNS
         nothing = service.customer_directory(frozenset())
         assert (await s.execute(select(func.count()).select_from(nothing))).scalar_one() == 0
 

@@ -28,6 +28,7 @@ from tierline.masterdata.profiles.service import get_profile, list_profiles
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 __all__ = [
+    "DIRECTORY_COLUMNS",
     "LOAD_ORDER",
     "MAX_ACCOUNT_DEPTH",
     "AccountNode",
@@ -94,10 +95,30 @@ async def find_customer(session: AsyncSession, code: str) -> CustomerRef | None:
     return None if row is None else CustomerRef(*row)
 
 
+DIRECTORY_COLUMNS = (
+    "code",
+    "name",
+    "account_type",
+    "parent_code",
+    "global_account_code",
+    "region",
+    "country",
+    "channel",
+    "strategic",
+    "crm_tier",
+    "account_manager_email",
+    "business_unit",
+    "scope",
+)
+
+
 def customer_directory(scopes: frozenset[str] | None = None) -> Subquery:
-    """``code``, ``name`` and ``scope`` of every customer in ``scopes`` (None: every scope), as
-    a subquery to join in the caller's statement."""
-    query = select(Customer.code, Customer.name, Customer.scope)
+    """Every customer in ``scopes`` (None: every scope) with its plain attributes (the columns
+    of :data:`DIRECTORY_COLUMNS`; no money, no source attributes), as a subquery to join in the
+    caller's statement. PostgreSQL folds it into the caller's query, so the columns the caller
+    does not use cost nothing."""
+    columns = Customer.__table__.c
+    query = select(*(columns[name] for name in DIRECTORY_COLUMNS))
     if scopes is not None:
         query = query.where(Customer.scope.in_(sorted(scopes)))
     return query.subquery("customer_directory")

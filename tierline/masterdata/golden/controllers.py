@@ -144,6 +144,7 @@ async def _decide(
     reason = str(form.get("reason", "")).strip()[:REASON_MAX] or None
     query = QueueQuery.parse(form)
     try:
+        # Not ``actor_of``: a request without a peer address is audited with none, as ever.
         actor = Actor(
             principal.display,
             principal.actor_kind,
