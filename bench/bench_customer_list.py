@@ -284,8 +284,9 @@ async def baselines(
     """The same requests as bare SQL (keyset SELECT on asyncpg) and through the query layer."""
     from sqlalchemy.dialects import postgresql
 
-    from tierline.masterdata.browse import CUSTOMERS as SPEC
-    from tierline.masterdata.browse import list_page, page_select, parse_list_query
+    from tierline.masterdata.browse.lists import list_page, page_select
+    from tierline.masterdata.browse.query import CUSTOMERS as SPEC
+    from tierline.masterdata.browse.query import parse_list_query
     from tierline.platform.db import TENANT_SCHEMA
     from tierline.platform.tenancy import tenant_session
 

@@ -128,8 +128,8 @@ async def _sql(runtime, tenant, statement: str) -> None:  # type: ignore[no-unty
 
 
 async def _round(runtime, tenant, path: Path, database: DatabaseCpu) -> Round:  # type: ignore[no-untyped-def]
-    from tierline.masterdata.importing import run_import
-    from tierline.masterdata.profiles import presets
+    from tierline.masterdata.importing.service import run_import
+    from tierline.masterdata.profiles.presets import presets
     from tierline.platform.identity.users import SYSTEM
 
     # Each timed step starts after a checkpoint, so that neither pays for the other's WAL.
@@ -155,8 +155,8 @@ async def _round(runtime, tenant, path: Path, database: DatabaseCpu) -> Round:  
 
 
 async def _run(folder: Path) -> None:
-    from tierline.masterdata.importing import run_import
-    from tierline.masterdata.profiles import presets
+    from tierline.masterdata.importing.service import run_import
+    from tierline.masterdata.profiles.presets import presets
     from tierline.platform.encryption.store import kms_from_settings
     from tierline.platform.identity.users import SYSTEM
     from tierline.tenants.service import provision_tenant

@@ -3,15 +3,18 @@ pipeline (validation, unit conversion, encryption, COPY), entity by entity."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import polars as pl
 
-from tierline.masterdata.entities import LOAD_ORDER
-from tierline.masterdata.importing import ImportResult, run_import
-from tierline.masterdata.profiles import presets
+from tierline.masterdata.service import (
+    LOAD_ORDER,
+    ImportResult,
+    customer_count,
+    generic_profile,
+    run_import,
+)
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef
@@ -58,7 +61,7 @@ async def seed_tenant(
     ]
     results = []
     for index, (entity_name, frame, system) in enumerate(steps):
-        profile = dataclasses.replace(presets()[f"generic_{entity_name}"], source_system=system)
+        profile = generic_profile(entity_name, system)
         label = entity_name if system == "erp" else f"{entity_name} from {system}"
         await report(index / len(steps), f"loading {frame.height:,} {label}")
         result = await run_import(
@@ -79,8 +82,6 @@ async def seed_tenant(
 
 async def seed_demo_data(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:
     """``tierline demo``: the ``small`` data set, unless the tenant already has customers."""
-    from tierline.masterdata.service import customer_count
-
     if await customer_count(tenant):
         return []
     demo.say(f"loading demo data into {tenant.name} …")

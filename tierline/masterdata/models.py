@@ -1,4 +1,6 @@
-"""Master data and order history in the tenant schema (migration t0003).
+"""Master data and order history in the tenant schema (migration t0003): the tables every
+capability reads. Tables of one capability live beside it (``importing.models``,
+``profiles.models``, ``golden.models``).
 
 Revenue, margin and cost columns hold ciphertext only (``*_enc``); they are registered with the
 field codec so key rotation re-encrypts them. ``row_hash`` is a keyed hash of a record's source
@@ -7,18 +9,15 @@ values: an import that brings nothing new changes no row.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Date,
     DateTime,
-    Float,
     ForeignKey,
     Identity,
     Integer,
@@ -26,8 +25,6 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
-    Text,
-    Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,14 +36,16 @@ LIFECYCLES = ("active", "npi", "promotional", "one_time_project", "phase_out")
 LOCATION_KINDS = ("plant", "dc", "warehouse", "store")
 
 
-class _Stamped:
+class Stamped:
+    """When a row was created and last changed."""
+
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
 
-class Customer(_Stamped, TenantBase):
+class Customer(Stamped, TenantBase):
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -73,7 +72,7 @@ class Customer(_Stamped, TenantBase):
     )
 
 
-class Product(_Stamped, TenantBase):
+class Product(Stamped, TenantBase):
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -105,7 +104,7 @@ class UomConversion(TenantBase):
     factor: Mapped[Decimal] = mapped_column(Numeric(20, 8))
 
 
-class Location(_Stamped, TenantBase):
+class Location(Stamped, TenantBase):
     __tablename__ = "locations"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -120,7 +119,7 @@ class Location(_Stamped, TenantBase):
     row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
-class Supplier(_Stamped, TenantBase):
+class Supplier(Stamped, TenantBase):
     __tablename__ = "suppliers"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -131,7 +130,7 @@ class Supplier(_Stamped, TenantBase):
     row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
-class OrderLine(_Stamped, TenantBase):
+class OrderLine(Stamped, TenantBase):
     __tablename__ = "order_lines"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -161,7 +160,7 @@ class OrderLine(_Stamped, TenantBase):
     )
 
 
-class InventoryPosition(_Stamped, TenantBase):
+class InventoryPosition(Stamped, TenantBase):
     __tablename__ = "inventory_positions"
 
     sku: Mapped[str] = mapped_column(String(100), ForeignKey("products.sku"), primary_key=True)
@@ -174,7 +173,7 @@ class InventoryPosition(_Stamped, TenantBase):
     row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
-class LeadTime(_Stamped, TenantBase):
+class LeadTime(Stamped, TenantBase):
     __tablename__ = "lead_times"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -189,7 +188,7 @@ class LeadTime(_Stamped, TenantBase):
     row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
-class CostToServe(_Stamped, TenantBase):
+class CostToServe(Stamped, TenantBase):
     __tablename__ = "cost_to_serve"
 
     customer_code: Mapped[str] = mapped_column(
@@ -234,75 +233,6 @@ class ProductSource(TenantBase):
     )
 
 
-class MatchReview(TenantBase):
-    """An ambiguous golden-record match waiting for a data steward (merge or keep apart)."""
-
-    __tablename__ = "match_reviews"
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    entity: Mapped[str] = mapped_column(String(10))
-    source_system: Mapped[str] = mapped_column(String(40))
-    source_key: Mapped[str] = mapped_column(String(100))
-    candidate_code: Mapped[str] = mapped_column(String(100))
-    score: Mapped[float] = mapped_column(Float)
-    reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
-    status: Mapped[str] = mapped_column(String(12), default="open")
-    decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class MappingProfile(_Stamped, TenantBase):
-    """How a source system's export maps onto a Tierline entity (columns and file options)."""
-
-    __tablename__ = "mapping_profiles"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    entity: Mapped[str] = mapped_column(String(30))
-    source_system: Mapped[str] = mapped_column(String(40), default="erp")
-    options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    columns: Mapped[dict[str, str]] = mapped_column(JSONB)
-    created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
-
-
-class Import(TenantBase):
-    __tablename__ = "imports"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    entity: Mapped[str] = mapped_column(String(30))
-    profile: Mapped[str] = mapped_column(String(100))
-    source_system: Mapped[str] = mapped_column(String(40))
-    file_name: Mapped[str] = mapped_column(String(300))
-    file_sha256: Mapped[str] = mapped_column(String(64))
-    file_bytes: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(12), default="queued")
-    total_rows: Mapped[int] = mapped_column(BigInteger, default=0)
-    inserted: Mapped[int] = mapped_column(BigInteger, default=0)
-    updated: Mapped[int] = mapped_column(BigInteger, default=0)
-    unchanged: Mapped[int] = mapped_column(BigInteger, default=0)
-    error_count: Mapped[int] = mapped_column(BigInteger, default=0)
-    job_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class ImportError_(TenantBase):
-    """One problem found while validating an import (line, column, value, reason)."""
-
-    __tablename__ = "import_errors"
-
-    import_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
-    )
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    line: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    column_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    value: Mapped[str | None] = mapped_column(Text, nullable=True)
-    reason: Mapped[str] = mapped_column(Text)
-
-
 class Feed(TenantBase):
     """A data feed (entity from a source system): when it last loaded, how fresh it is."""
 
@@ -317,17 +247,6 @@ class Feed(TenantBase):
     )
     staleness_hours: Mapped[int] = mapped_column(Integer, default=24)
     steward_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
-
-
-class IdempotencyKey(TenantBase):
-    __tablename__ = "idempotency_keys"
-
-    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response: Mapped[Any] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 def _register_encrypted_columns() -> None:

@@ -4,7 +4,7 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import Command, Plugin
 
 PLUGIN = Plugin(
-    commands=(Command("import", "tierline.masterdata.cli:import_file"),),
+    commands=(Command("import", "tierline.masterdata.importing.cli:import_file"),),
     navigation=(
         NavItem(
             "Customers",

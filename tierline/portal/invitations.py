@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.masterdata.models import Customer
+from tierline.masterdata.service import CustomerRef, customer_directory, find_customer
 from tierline.platform.identity import users as user_service
 from tierline.platform.identity.models import User
 from tierline.platform.identity.users import CUSTOMER_ROLE, Actor, NewUser
@@ -40,15 +40,14 @@ async def list_portal_users(
     session: AsyncSession, scopes: frozenset[str] | None, limit: int = 500
 ) -> list[PortalUser]:
     """Customer users of accounts inside ``scopes`` (None: every scope)."""
+    customers = customer_directory(scopes)
     query = (
-        select(User, Customer.name)
-        .join(Customer, Customer.code == User.customer_code)
+        select(User, customers.c.name)
+        .join(customers, customers.c.code == User.customer_code)
         .where(User.kind == "customer")
         .order_by(User.customer_code, User.email)
         .limit(limit)
     )
-    if scopes is not None:
-        query = query.where(Customer.scope.in_(sorted(scopes)))
     rows = await session.execute(query)
     return [
         PortalUser(
@@ -66,10 +65,8 @@ async def list_portal_users(
 
 async def _customer_in_scope(
     session: AsyncSession, code: str, scopes: frozenset[str] | None
-) -> Customer:
-    customer = (
-        await session.execute(select(Customer).where(Customer.code == code.strip()))
-    ).scalar_one_or_none()
+) -> CustomerRef:
+    customer = await find_customer(session, code.strip())
     if customer is None or not _in_scope(customer.scope, scopes):
         # the same message either way: no oracle for accounts outside the inviter's scope
         raise PortalUserError(f"no customer account {code.strip()!r} in your scope")

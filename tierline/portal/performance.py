@@ -1,7 +1,7 @@
 """A customer's service performance against its entitlements, from its order lines.
 
-All four measures are aggregated in PostgreSQL (one GROUP BY over the account's subtree and
-the window), so the cost does not grow with Python loops over lines:
+All four measures are aggregated in PostgreSQL (one GROUP BY over master data's order lines of
+the account's subtree in the window), so the cost does not grow with Python loops over lines:
 
 - fill rate: delivered quantity / ordered quantity over delivered lines, each line capped at
   what was ordered;
@@ -22,8 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import Date, Float, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.masterdata.models import OrderLine
-from tierline.portal.accounts import subtree_codes
+from tierline.masterdata.service import account_order_lines
 
 Grain = Literal["week", "month"]
 GRAINS: tuple[Grain, ...] = ("week", "month")
@@ -83,7 +82,7 @@ async def performance(
     if grain not in GRAINS:
         raise ValueError(f"unknown grain {grain!r}")
     starts = period_starts(grain, today)
-    line = OrderLine
+    line = account_order_lines(account_code, starts[0], today).c
     period = cast(func.date_trunc(grain, line.order_date), Date).label("period")
     delivered = line.delivered_date.is_not(None)
     due = func.coalesce(line.promised_date, line.requested_date)
@@ -106,13 +105,7 @@ async def performance(
                 func.avg(line.delivered_date - line.order_date).filter(delivered),
                 Float(),
             ).label("lead_time"),
-        )
-        .where(
-            line.customer_code.in_(subtree_codes(account_code)),
-            line.order_date >= starts[0],
-            line.order_date <= today,
-        )
-        .group_by(period)
+        ).group_by(period)
     )
     found = {r.period: r for r in rows.all()}
     out: list[Period] = []

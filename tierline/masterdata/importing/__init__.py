@@ -1,7 +1,9 @@
 """Batch imports of CSV/XLSX files (and API batches): validate everything, then apply all rows
-in one transaction through COPY-based staging, or nothing."""
+in one transaction through COPY-based staging, or nothing.
 
-from tierline.masterdata.importing.reader import FileRejected
-from tierline.masterdata.importing.service import ImportResult, import_errors, run_import
-
-__all__ = ["FileRejected", "ImportResult", "import_errors", "run_import"]
+``service.run_import`` runs one import through its phases (``pipeline``: ``reader``,
+``validate``, ``apply`` with ``pgbinary``) and keeps its record (``records``, ``models``).
+``entities`` declares what each importable entity looks like. Files arrive through the pages and
+API (``uploads``, ``controllers``) and run in the worker (``jobs``); the real-time API upserts
+records through the same path (``batches``, ``batch_controllers``); ``cli`` is ``tierline import``.
+"""

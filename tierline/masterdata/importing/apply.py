@@ -19,8 +19,8 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tierline.masterdata import models  # noqa: F401 - registers the tables on TenantBase
-from tierline.masterdata.entities import EntitySpec
 from tierline.masterdata.importing import pgbinary
+from tierline.masterdata.importing.entities import EntitySpec
 from tierline.masterdata.importing.reader import LINE
 from tierline.masterdata.importing.validate import Lookups, scope_expr
 from tierline.platform.db import TENANT_SCHEMA, TenantBase

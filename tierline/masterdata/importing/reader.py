@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tierline.masterdata.profiles import FileOptions
+from tierline.masterdata.profiles.definition import FileOptions
 
 LINE = "__line"
 CHUNK_ROWS = 200_000

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from tierline.masterdata.entities import EntitySpec, Field
+from tierline.masterdata.importing.entities import EntitySpec, Field
 from tierline.masterdata.importing.reader import LINE, FileRejected
-from tierline.masterdata.profiles import FileOptions, Profile
+from tierline.masterdata.profiles.definition import FileOptions, Profile
 
 ERROR_SCHEMA = {"line": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 FUTURE_TOLERANCE_DAYS = 1

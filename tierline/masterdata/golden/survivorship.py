@@ -1,0 +1,151 @@
+"""Survivorship: per attribute, the value of the highest-priority source system that has one
+(ties broken by the most recent ``source_updated_at``), decided in polars and written back only
+where a winning value differs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import polars as pl
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tierline.masterdata.golden.rules import ANY_SOURCE, GoldenSpec, golden_table
+from tierline.masterdata.importing.entities import entity as entity_spec
+from tierline.masterdata.importing.validate import scope_expr
+from tierline.platform.frames import read_frame
+
+
+def _priority_frames(priority: Mapping[str, tuple[str, ...]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    named = [
+        (attribute, system, rank)
+        for attribute, systems in priority.items()
+        for rank, system in enumerate(systems)
+        if system != ANY_SOURCE
+    ]
+    wild = [
+        (attribute, systems.index(ANY_SOURCE))
+        for attribute, systems in priority.items()
+        if ANY_SOURCE in systems
+    ]
+    ranks = pl.DataFrame(
+        named,
+        schema={"attribute": pl.String, "source_system": pl.String, "rank": pl.Int32},
+        orient="row",
+    )
+    wildcards = pl.DataFrame(
+        wild, schema={"attribute": pl.String, "wild_rank": pl.Int32}, orient="row"
+    )
+    return ranks, wildcards
+
+
+def survive(records: pl.DataFrame, priority: Mapping[str, tuple[str, ...]]) -> pl.DataFrame:
+    """Winning value per golden code and attribute.
+
+    ``records``: code, source_system, updated (epoch seconds), received (epoch seconds) and one
+    text column per attribute. Returns one row per code and one column per attribute; null
+    where no source may or does fill it.
+    """
+    attributes = list(priority)
+    ranks, wildcards = _priority_frames(priority)
+    long = (
+        records.unpivot(
+            index=["code", "source_system", "updated", "received"],
+            on=attributes,
+            variable_name="attribute",
+            value_name="value",
+        )
+        .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+        .join(ranks, on=["attribute", "source_system"], how="left")
+        .join(wildcards, on="attribute", how="left")
+        .with_columns(pl.coalesce("rank", "wild_rank").alias("rank"))
+        .filter(pl.col("rank").is_not_null())
+    )
+    winners = (
+        long.sort(
+            ["code", "attribute", "rank", "updated", "received", "source_system"],
+            descending=[False, False, False, True, True, False],
+            nulls_last=True,
+        )
+        .group_by(["code", "attribute"], maintain_order=True)
+        .first()
+    )
+    wide = winners.pivot(on="attribute", index="code", values="value")
+    missing = [pl.lit(None, dtype=pl.String).alias(a) for a in attributes if a not in wide.columns]
+    return wide.with_columns(missing).select("code", *attributes)
+
+
+def _sql_type(conn: AsyncConnection, spec: GoldenSpec, column: str) -> str:
+    return str(golden_table(spec).c[column].type.compile(dialect=conn.dialect))
+
+
+def _survivorship_sql(spec: GoldenSpec) -> str:
+    values = ", ".join(f"s.record->>'{a}' AS \"{a}\"" for a in spec.survivorship)
+    return (
+        f"SELECT s.{spec.link} AS code, s.source_system, "
+        "extract(epoch FROM s.source_updated_at)::float8 AS updated, "
+        f"extract(epoch FROM s.received_at)::float8 AS received, {values} "
+        f"FROM {spec.sources} s WHERE s.{spec.link} = ANY($1::text[])"
+    )
+
+
+def _scope_inputs(spec: GoldenSpec) -> list[str]:
+    return [c for c in ("business_unit", "region") if c in golden_table(spec).c]
+
+
+def resolve_scope(winners: pl.DataFrame, current: pl.DataFrame, spec: GoldenSpec) -> pl.DataFrame:
+    """Add the row scope derived (as the import derives it) from the surviving values."""
+    inputs = _scope_inputs(spec)
+    joined = winners.join(current, on="code", how="left", suffix="_now")
+    resolved = joined.with_columns(
+        [pl.coalesce(pl.col(c), pl.col(f"{c}_now")).alias(f"__{c}") for c in inputs]
+    )
+    scoped = resolved.with_columns([pl.col(f"__{c}").alias(c) for c in inputs]).with_columns(
+        scope_expr(entity_spec(spec.table))
+    )
+    return winners.with_columns(scoped["scope"])
+
+
+async def apply_survivorship(conn: AsyncConnection, spec: GoldenSpec, codes: Iterable[str]) -> int:
+    """Re-decide every surviving attribute of these golden rows from all their linked source
+    records; write only rows where something won that differs. Returns rows changed."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return 0
+    schema: dict[str, pl.DataType] = {
+        "code": pl.String(),
+        "source_system": pl.String(),
+        "updated": pl.Float64(),
+        "received": pl.Float64(),
+        **{a: pl.String() for a in spec.survivorship},
+    }
+    records = await read_frame(conn, _survivorship_sql(spec), schema, wanted)
+    if records.is_empty():
+        return 0
+    winners = survive(records, spec.survivorship)
+    inputs = _scope_inputs(spec)
+    current = await read_frame(
+        conn,
+        f"SELECT {spec.key} AS code, {', '.join(inputs)} FROM {spec.table} "
+        f"WHERE {spec.key} = ANY($1::text[])",
+        {"code": pl.String(), **{c: pl.String() for c in inputs}},
+        wanted,
+    )
+    return await _write_winners(conn, spec, resolve_scope(winners, current, spec))
+
+
+async def _write_winners(conn: AsyncConnection, spec: GoldenSpec, winners: pl.DataFrame) -> int:
+    attributes = list(spec.survivorship)
+    new = {a: f"coalesce(CAST(u.{a} AS {_sql_type(conn, spec, a)}), g.{a})" for a in attributes}
+    new["scope"] = "u.scope"
+    arrays = ", ".join(f"CAST(:{c} AS text[])" for c in ["code", *attributes, "scope"])
+    sql = (
+        f"UPDATE {spec.table} g SET {', '.join(f'{c} = {v}' for c, v in new.items())}, "
+        f"source_updated_at = greatest(g.source_updated_at, (SELECT max(s.source_updated_at) "
+        f"FROM {spec.sources} s WHERE s.{spec.link} = g.{spec.key})), updated_at = now() "
+        f"FROM unnest({arrays}) AS u(code, {', '.join(attributes)}, scope) "
+        f"WHERE g.{spec.key} = u.code AND ({', '.join(f'g.{c}' for c in new)}) "
+        f"IS DISTINCT FROM ({', '.join(new.values())})"
+    )
+    params = {c: winners[c].to_list() for c in ["code", *attributes, "scope"]}
+    return int((await conn.execute(text(sql), params)).rowcount or 0)
