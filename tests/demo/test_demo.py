@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from tierline.demo.seeding import BOOK_SIZE
 from tierline.demo.steps import prepare_demo
-from tierline.demo.tenants import DEMO_TENANTS
+from tierline.demo.tenants import DEMO_TENANTS, demo_email
+from tierline.masterdata.service import customer_directory
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import tenant_session
@@ -32,6 +34,14 @@ async def test_demo_has_schemes_with_history_entitlements_and_portal_logins(
                 select(func.count()).where(SegmentAssignment.valid_to.is_not(None))
             )
             entitlements = await s.scalar(select(func.count()).select_from(EntitlementVersion))
+        async with tenant_session(tenant, runtime.databases) as s:
+            book = customer_directory()
+            managed = await s.scalar(
+                select(func.count()).where(
+                    book.c.account_manager_email == demo_email("account_manager", slug)
+                )
+            )
+        assert managed and managed >= BOOK_SIZE, managed  # the demo account manager has a book
         assert schemes == 3 and runs == 12, (slug, schemes, runs)
         assert closed and closed > 0  # the monthly runs moved some entities: a real timeline
         assert entitlements and entitlements > 0

@@ -6,15 +6,14 @@ import re
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import aliased
 
-from tierline.masterdata.models import Customer
+from tierline.masterdata.service import customer_directory
 from tierline.platform.identity.models import User
 from tierline.platform.identity.users import SYSTEM, create_user, set_password
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import get_settings
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.models import SegmentAssignment, SegmentationScheme
+from tierline.segmentation.service import open_customer_assignments
 
 
 def portal_demo_email(code: str, slug: str) -> str:
@@ -24,23 +23,23 @@ def portal_demo_email(code: str, slug: str) -> str:
 
 async def _demo_account(tenant: TenantRef) -> str | None:
     """A sold-to with ship-tos and an open customer segment; else any assigned customer."""
-    child = aliased(Customer)
-    assigned = (
-        select(Customer.code)
-        .join(SegmentAssignment, SegmentAssignment.customer_code == Customer.code)
-        .join(SegmentationScheme, SegmentationScheme.code == SegmentAssignment.scheme_code)
-        .where(SegmentAssignment.valid_to.is_(None), SegmentationScheme.entity == "customer")
-        .order_by(Customer.code)
+    customers = customer_directory()
+    children = customer_directory().alias("children")
+    assigned = open_customer_assignments()
+    query = (
+        select(customers.c.code)
+        .join(assigned, assigned.c.customer_code == customers.c.code)
+        .order_by(customers.c.code)
         .limit(1)
     )
-    with_children = assigned.where(
-        Customer.account_type == "sold_to",
-        exists(select(child.code).where(child.parent_code == Customer.code)),
+    with_children = query.where(
+        customers.c.account_type == "sold_to",
+        exists(select(children.c.code).where(children.c.parent_code == customers.c.code)),
     )
     async with tenant_session(tenant) as s:
         code = (await s.execute(with_children)).scalar_one_or_none()
         if code is None:
-            code = (await s.execute(assigned)).scalar_one_or_none()
+            code = (await s.execute(query)).scalar_one_or_none()
     return code
 
 

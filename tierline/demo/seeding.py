@@ -17,7 +17,7 @@ from tierline.masterdata.service import (
 )
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
-from tierline.platform.tenancy import TenantRef
+from tierline.platform.tenancy import TenantRef, tenant_session
 
 Progress = Callable[[float, str], Awaitable[None]]
 SEED_ACTOR = Actor("demo-seed", "system")
@@ -86,4 +86,38 @@ async def seed_demo_data(runtime: Runtime, tenant: TenantRef, demo: Any) -> list
         return []
     demo.say(f"loading demo data into {tenant.name} …")
     await seed_tenant(runtime, tenant, "small")
+    return []
+
+
+BOOK_SIZE = 12  # sold-to accounts (with their ship-tos) the demo account manager looks after
+
+
+async def give_account_manager_a_book(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:
+    """``tierline demo``: the demo account manager looks after a dozen sold-to accounts and
+    their ship-tos, so its pages (customers, moves, pushback) have something to show."""
+    from sqlalchemy import select
+
+    from tierline.demo.tenants import demo_email
+    from tierline.masterdata.service import customer_directory, set_account_manager
+
+    customers = customer_directory()
+    async with tenant_session(tenant) as s:
+        sold_to = list(
+            (
+                await s.execute(
+                    select(customers.c.code)
+                    .where(customers.c.account_type == "sold_to")
+                    .order_by(customers.c.code)
+                    .limit(BOOK_SIZE)
+                )
+            ).scalars()
+        )
+        ship_to = list(
+            (
+                await s.execute(
+                    select(customers.c.code).where(customers.c.parent_code.in_(sold_to))
+                )
+            ).scalars()
+        )
+        await set_account_manager(s, sold_to + ship_to, demo_email("account_manager", tenant.slug))
     return []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, Subquery, bindparam, func, literal, select
+from sqlalchemy import Select, Subquery, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.masterdata.importing.entities import LOAD_ORDER
@@ -47,6 +47,7 @@ __all__ = [
     "get_profile",
     "list_profiles",
     "run_import",
+    "set_account_manager",
     "stale_order_feeds",
 ]
 
@@ -72,6 +73,16 @@ async def customer_count(tenant: TenantRef) -> int:
     """How many customers the tenant holds."""
     async with tenant_session(tenant) as s:
         return int(await s.scalar(select(func.count()).select_from(Customer)) or 0)
+
+
+async def set_account_manager(session: AsyncSession, codes: list[str], email: str) -> int:
+    """Make ``email`` the account manager of the customers ``codes``; how many changed."""
+    result = await session.execute(
+        update(Customer)
+        .where(Customer.code.in_(codes), Customer.account_manager_email.is_distinct_from(email))
+        .values(account_manager_email=email)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def customer_exists(session: AsyncSession, code: str) -> bool:
