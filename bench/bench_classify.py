@@ -2,7 +2,7 @@
 
 A synthetic features frame of 70,000 customers (lognormal revenue with ties and a share of
 zero-demand customers, CV, margin, strategic flag, region and channel with gaps) is classified
-by (a) ``tierline.segmentation.engine.classify`` -- scheme compiled into one when/then chain --
+by (a) ``tierline.segmentation.runs.engine.classify`` -- scheme compiled into one when/then chain --
 and (b) a baseline written directly in polars for the same ABC, XYZ, defaults and tree. Both
 must agree row for row. Best of 5 runs each.
 
