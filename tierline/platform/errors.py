@@ -137,7 +137,7 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def _sign_in_redirect(request: Request[Any, Any, Any], exc: Exception) -> Response[Any] | None:
-    from tierline.platform.identity.web import LoginRequired, PasswordChangeRequired
+    from tierline.platform.identity.redirects import LoginRequired, PasswordChangeRequired
 
     if isinstance(exc, PasswordChangeRequired) and not _wants_json(request):
         return Redirect(exc.page, status_code=303)

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline.platform.access import PUBLIC, requires
 from tierline.platform.identity.oidc import provider_button
 from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.redirects import WHILE_PASSWORD_PENDING
 from tierline.platform.identity.reset_pages import ResetSurface, reset_handlers
 from tierline.platform.identity.sessions import session_cookie
 from tierline.platform.identity.signin import (
@@ -37,12 +38,7 @@ from tierline.platform.identity.signin import (
     start_session,
     throttled,
 )
-from tierline.platform.identity.web import (
-    WHILE_PASSWORD_PENDING,
-    ensure_same_tenant,
-    provide_principal,
-    session_store,
-)
+from tierline.platform.identity.web import ensure_same_tenant, provide_principal, session_store
 from tierline.platform.routing import Api, PortalPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.portal import documents, service

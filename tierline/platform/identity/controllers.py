@@ -22,6 +22,7 @@ from tierline.platform.identity import users as user_service
 from tierline.platform.identity.models import User
 from tierline.platform.identity.oidc import enabled_provider_name, invitation_provider_name
 from tierline.platform.identity.principal import Principal
+from tierline.platform.identity.redirects import WHILE_PASSWORD_PENDING
 from tierline.platform.identity.reset_pages import ResetSurface, reset_handlers
 from tierline.platform.identity.sessions import session_cookie
 from tierline.platform.identity.signin import (
@@ -34,12 +35,7 @@ from tierline.platform.identity.signin import (
     throttled,
 )
 from tierline.platform.identity.users import STAFF_ROLES, Actor
-from tierline.platform.identity.web import (
-    WHILE_PASSWORD_PENDING,
-    actor_of,
-    client_ip,
-    session_store,
-)
+from tierline.platform.identity.web import actor_of, client_ip, session_store
 from tierline.platform.observability import current_request_id
 from tierline.platform.routing import StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session

@@ -33,6 +33,11 @@ from sqlalchemy import Row, Select, bindparam, select
 from tierline.platform.access import register_permission_check
 from tierline.platform.identity.models import AuthzState, RoleGrant, User
 from tierline.platform.identity.principal import Principal, PrincipalKind
+from tierline.platform.identity.redirects import (
+    WHILE_PASSWORD_PENDING,
+    LoginRequired,
+    PasswordChangeRequired,
+)
 from tierline.platform.identity.session_cache import STATE_KEY as SESSION_CACHE
 from tierline.platform.identity.sessions import SESSION_COOKIE, BrowserSession, SessionStore
 from tierline.platform.identity.users import Actor
@@ -47,34 +52,6 @@ CSRF_HEADER = "x-csrf-token"
 PORTAL_PERMISSIONS = {"portal:self"}
 
 _policies = PolicyCache()
-
-
-# Routes a user who still holds a one-time password may use: changing it, and signing out.
-WHILE_PASSWORD_PENDING = "while_password_pending"  # noqa: S105 (an option name)
-
-
-class PasswordChangeRequired(PermissionDeniedException):
-    """The user signed in with a one-time password and must change it before anything else;
-    pages turn this into a redirect to the password page."""
-
-    def __init__(self, tenant_slug: str, portal: bool) -> None:
-        super().__init__("change your one-time password first")
-        self.tenant_slug = tenant_slug
-        self.portal = portal
-
-    @property
-    def page(self) -> str:
-        surface = "portal" if self.portal else "t"
-        return f"/{surface}/{self.tenant_slug}/account/password"
-
-
-class LoginRequired(NotAuthorizedException):
-    """Nobody is signed in; pages turn this into a redirect to the sign-in page."""
-
-    def __init__(self, tenant_slug: str | None, next_path: str) -> None:
-        super().__init__("sign-in is required")
-        self.tenant_slug = tenant_slug
-        self.next_path = next_path
 
 
 async def session_store(runtime: Runtime) -> SessionStore:

@@ -41,6 +41,7 @@ from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.models import SegmentationRun, SegmentationScheme
 from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
 from tierline.segmentation.runs.features import compute_features
+from tierline.segmentation.runs.hooks import MOVE_GUARDS, MOVES_APPLIED, AppliedMoves, ProposedMoves
 from tierline.segmentation.runs.loading import RunInputs, UnreadableMoney, load_inputs
 from tierline.segmentation.runs.notices import notify_applied_moves
 from tierline.segmentation.runs.stability import Decision, decide
@@ -418,7 +419,6 @@ async def _hold_guarded_moves(session: AsyncSession, ctx: _Context, decision: De
     """Moves a guard objects to (e.g. one that would put a customer below its contract) wait
     for approval, with the guard's reason, instead of applying. The extension points live in
     the public face, which imports this module: hence the late imports here and below."""
-    from tierline.segmentation.service import MOVE_GUARDS, ProposedMoves
 
     moving = decision.outcomes.filter(pl.col("outcome").is_in(["applied", "pending"]))
     proposed = ProposedMoves(
@@ -455,7 +455,6 @@ async def _moves_applied(
     session: AsyncSession, scheme: Scheme, applied: pl.DataFrame, as_of: date, run_id: uuid.UUID
 ) -> None:
     """Tell the hooks other domains registered, in the run's transaction."""
-    from tierline.segmentation.service import MOVES_APPLIED, AppliedMoves
 
     for hook in MOVES_APPLIED:
         await hook(session, AppliedMoves(scheme, applied, as_of, run_id))
