@@ -31,7 +31,12 @@ from tierline.platform.client_address import parse_networks
 from tierline.platform.errors import exception_handler
 from tierline.platform.health import health, ready
 from tierline.platform.observability import configure_logging, request_context_middleware
-from tierline.platform.runtime import Runtime, build_runtime, install_runtime
+from tierline.platform.runtime import (
+    Runtime,
+    build_runtime,
+    install_runtime,
+    installed_runtime,
+)
 from tierline.platform.security_headers import SecurityHeaders
 from tierline.platform.settings import Settings, get_settings
 from tierline.platform.tenant_directory import TenantDirectory
@@ -107,6 +112,7 @@ class ApplicationCore(InitPluginProtocol):
         runtime = self.runtime
         if runtime is None:
             runtime = await asyncio.to_thread(build_runtime, self.settings)
+        previous = installed_runtime()  # an embedding process (or a test) had its own
         install_runtime(runtime)
         app.state.runtime = runtime
         app.state.settings = self.settings
@@ -143,9 +149,9 @@ class ApplicationCore(InitPluginProtocol):
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await worker
+            install_runtime(previous)
             if owns_runtime:
                 await runtime.close()
-                install_runtime(None)
 
 
 def create_app(

@@ -70,6 +70,11 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     return Runtime(settings=settings, endpoints=endpoints, databases=databases)
 
 
+def installed_runtime() -> Runtime | None:
+    """The runtime ``current_runtime()`` would return, or None (no error)."""
+    return _current
+
+
 def install_runtime(runtime: Runtime | None) -> None:
     """Make ``runtime`` the one ``current_runtime()`` returns (None clears it)."""
     global _current

@@ -373,7 +373,7 @@ async def test_region_dump_holds_no_plaintext_revenue_or_margin(
 ) -> None:
     import asyncio
 
-    from tests.platform.test_keys import _pg_dump
+    from tests.platform.encryption.test_keys import _pg_dump
 
     await load_base(runtime, tenant, tmp_path)
     lines = LINES.replace("240.50", "987654.32").replace("60.25", "123456.78")
