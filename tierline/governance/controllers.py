@@ -37,20 +37,14 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED
 
 from tierline.governance import overrides
+from tierline.governance.checks import APPROVE, REQUEST, rights_of
 from tierline.governance.decision_rights import (
     GOVERNANCE_PERMISSIONS,
     grants_with_rights,
     rights_matrix,
 )
 from tierline.governance.models import REQUEST_STATUSES
-from tierline.governance.overrides import (
-    APPROVE,
-    APPROVE_MAJOR,
-    REQUEST,
-    ApproverRights,
-    OverrideInvalid,
-    RequestFilter,
-)
+from tierline.governance.overrides import OverrideInvalid, RequestFilter
 from tierline.governance.queue import (
     KINDS,
     BatchOutcome,
@@ -77,19 +71,6 @@ CSS_PATH = "/assets/segmentation.css"
 
 # ---------------------------------------------------------------------------------------------
 # Who may do what
-
-
-def rights_of(request: Request[Any, Any, Any], principal: Principal) -> ApproverRights:
-    """Where the caller may approve (machine clients: tenant-wide, if granted the scope)."""
-    if principal.is_client:
-        held = principal.client_scopes
-        return ApproverRights(
-            None if APPROVE in held else frozenset(),
-            None if APPROVE_MAJOR in held else frozenset(),
-        )
-    return ApproverRights(
-        scopes_with(request, principal, APPROVE), scopes_with(request, principal, APPROVE_MAJOR)
-    )
 
 
 def _scopes(

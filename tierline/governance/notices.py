@@ -255,9 +255,10 @@ async def notices_for_applied_moves(
     batch: str | None = None,
 ) -> int:
     """A ``segment_change`` notice per customer whose segment a run (or an approved pending
-    move) changed; ``applied`` has ``customer_code, previous_segment, segment``. Returns how
-    many notices were new. Call it in the transaction that applied the moves; ``run_id`` (or
-    ``batch``) makes the dedupe key, so a retried run writes each notice once."""
+    move) changed; ``applied`` has ``customer_code, previous_segment, segment`` and, optionally,
+    ``batch`` per row. Returns how many notices were new. Call it in the transaction that
+    applied the moves; the row's ``batch`` (else ``batch``, else ``run_id``) makes the dedupe
+    key, so a retried run or a decided move writes each notice once."""
     if scheme.entity != "customer" or applied.is_empty():
         return 0
     names = {s.code: s.name for s in scheme.segments}
@@ -269,6 +270,9 @@ async def notices_for_applied_moves(
         for code in sorted(segments)
     }
     batch = batch or (str(run_id) if run_id else effective.isoformat())
+    columns = ["customer_code", "previous_segment", "segment"]
+    if "batch" in applied.columns:
+        columns.append("batch")
     rows = [
         notice_values(
             customer_code=row["customer_code"],
@@ -278,14 +282,12 @@ async def notices_for_applied_moves(
             new_segment=row["segment"],
             old_entitlements=entitled.get(row["previous_segment"] or ""),
             new_entitlements=entitled.get(row["segment"]),
-            dedupe_key=f"segment_change:{scheme.code}:{row['customer_code']}:{batch}:"
-            f"{row['segment']}",
+            dedupe_key=f"segment_change:{scheme.code}:{row['customer_code']}:"
+            f"{row.get('batch') or batch}:{row['segment']}",
             scheme_code=scheme.code,
             segment_names=names,
         )
-        for row in applied.select("customer_code", "previous_segment", "segment")
-        .drop_nulls("customer_code")
-        .iter_rows(named=True)
+        for row in applied.select(columns).drop_nulls("customer_code").iter_rows(named=True)
     ]
     created = 0
     for start in range(0, len(rows), INSERT_BATCH):

@@ -36,12 +36,17 @@ from sqlalchemy import String, and_, column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.governance.checks import (
+    ApproverRights,
+    Refusal,
+    contract_refusal,
+    rights_refusal,
+)
 from tierline.governance.models import OverrideRequest
 from tierline.governance.notices import create_customer_notice
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
 from tierline.platform.notifications.service import notify
-from tierline.policies import PolicyEngine
 from tierline.segmentation.service import (
     Assignment,
     NewAssignment,
@@ -58,9 +63,6 @@ from tierline.segmentation.service import (
 )
 from tierline.service_levels.service import contract_conflicts, segment_entitlements
 
-REQUEST = "overrides:request"
-APPROVE = "overrides:approve"
-APPROVE_MAJOR = "overrides:approve_major"
 MAX_EXPIRY_DAYS = 366
 MAX_REASON = 2000
 MAX_EVIDENCE = 10
@@ -95,33 +97,6 @@ class OverrideForbidden(DomainError):
 class OverrideNotFound(DomainError):
     status_code = 404
     title = "Not Found"
-
-
-@dataclass(frozen=True)
-class ApproverRights:
-    """Where the approver may decide: scopes holding ``overrides:approve`` and
-    ``overrides:approve_major`` (None = every scope, as ``web.scopes_with`` answers)."""
-
-    approve: frozenset[str] | None
-    major: frozenset[str] | None
-
-    @classmethod
-    def everywhere(cls) -> ApproverRights:
-        return cls(None, None)
-
-    @classmethod
-    def of(cls, engine: PolicyEngine, subject: str) -> ApproverRights:
-        def scopes(permission: str) -> frozenset[str] | None:
-            held = engine.scopes_for(subject, permission)
-            return None if "*" in held else held
-
-        return cls(scopes(APPROVE), scopes(APPROVE_MAJOR))
-
-    def may_approve(self, scope: str) -> bool:
-        return self.approve is None or scope in self.approve
-
-    def may_approve_major(self, scope: str) -> bool:
-        return self.major is None or scope in self.major
 
 
 @dataclass(frozen=True)
@@ -370,16 +345,14 @@ def refusal(
         return OverrideForbidden(
             f"request #{request.id} is your own: someone else must decide it (maker-checker)"
         )
-    if not rights.may_approve(request.scope):
-        return OverrideForbidden(
-            f"request #{request.id} lies in scope '{request.scope}', where you hold no {APPROVE}"
-        )
-    if request.tier_jump > 1 and not rights.may_approve_major(request.scope):
-        return OverrideForbidden(
-            f"request #{request.id} jumps {request.tier_jump} tiers: only the governance "
-            f"board ({APPROVE_MAJOR}) decides that"
-        )
-    return None
+    denied = rights_refusal(f"request #{request.id}", request.scope, request.tier_jump, rights)
+    return None if denied is None else _as_error(denied)
+
+
+def _as_error(refused: Refusal) -> OverrideRefused | OverrideForbidden:
+    if refused.kind == "forbidden":
+        return OverrideForbidden(refused.message)
+    return OverrideRefused(refused.message)
 
 
 async def contract_conflicts_of(
@@ -469,19 +442,10 @@ async def _approve(
             f" -> {in_force or 'none'}); nothing was changed, ask for a new override"
         )
     conflicts = await contract_conflicts_of(session, request, now.date())
+    refused = contract_refusal(conflicts, acknowledge, request.scope, rights)
+    if refused is not None:
+        raise _as_error(refused)
     if conflicts:
-        if not acknowledge:
-            raise OverrideRefused(
-                "the move conflicts with the customer's contract: "
-                + "; ".join(conflicts)
-                + f". Nothing was changed; a {APPROVE_MAJOR} holder may approve it "
-                "acknowledging the conflicts."
-            )
-        if not rights.may_approve_major(request.scope):
-            raise OverrideForbidden(
-                f"only the governance board ({APPROVE_MAJOR}) may approve despite contract "
-                "conflicts: " + "; ".join(conflicts)
-            )
         request.conflicts_acknowledged = conflicts
     old_entitlements = await segment_entitlements(
         session, request.scheme_code, in_force, now.date()

@@ -13,6 +13,7 @@ of every customer in the segment by ``entitlements``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -79,6 +80,20 @@ async def active_contract(session: AsyncSession, customer_code: str, day: date) 
         select(Contract).where(Contract.customer_code == customer_code, *_in_force(day))
     )
     return rows.scalars().first()
+
+
+async def contracted_customers(
+    session: AsyncSession, customer_codes: Sequence[str], day: date
+) -> set[str]:
+    """Which of ``customer_codes`` have a contract in force on ``day`` (one query)."""
+    if not customer_codes:
+        return set()
+    rows = await session.execute(
+        select(Contract.customer_code)
+        .distinct()
+        .where(Contract.customer_code.in_(sorted(set(customer_codes))), *_in_force(day))
+    )
+    return {str(code) for code in rows.scalars()}
 
 
 async def list_contracts(session: AsyncSession, limit: int = 500) -> list[Contract]:

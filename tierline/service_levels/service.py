@@ -14,6 +14,7 @@ from tierline.service_levels.contracts import (
     ContractInvalid,
     active_contract,
     contract_conflicts,
+    contracted_customers,
     save_contract,
 )
 from tierline.service_levels.customer_safe import (
@@ -55,6 +56,7 @@ __all__ = [
     "SchemeEntitlement",
     "StepInput",
     "contract_conflicts",
+    "contracted_customers",
     "customer_safe",
     "entitlement_versions",
     "entitlements_in_force",
