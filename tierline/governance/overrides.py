@@ -44,6 +44,7 @@ from tierline.governance.checks import (
 )
 from tierline.governance.models import OverrideRequest
 from tierline.governance.notices import create_customer_notice
+from tierline.governance.recipients import email_address, staff_people
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
 from tierline.platform.notifications.service import notify
@@ -556,9 +557,16 @@ async def _tell_people(
     what: str,
     reason: str,
 ) -> None:
-    """The requester and the customer's account manager, in-app and by e-mail."""
-    manager = await account_manager_of(session, request.customer_code)
-    recipients = [request.requested_by, *([manager] if manager else [])]
+    """The requester and the customer's account manager, in-app and by e-mail: people only
+    (``recipients``). A request a machine client made tells its account manager, not the
+    client, which has no address to write to."""
+    manager = email_address(await account_manager_of(session, request.customer_code))
+    recipients = [
+        *await staff_people(session, [request.requested_by]),
+        *([manager] if manager else []),
+    ]
+    if not recipients:
+        return
     move = f"{request.from_segment or 'none'} -> {request.to_segment}"
     titles = {
         "approved": f"Override approved: {request.entity_key} {move}",
