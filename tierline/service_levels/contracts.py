@@ -7,7 +7,8 @@ at most one contract in force on any day (validated here, refused by the databas
 :func:`contract_conflicts` is what a reclassification asks before it moves a customer: the
 entitlements the target segment promises on that day, compared with the contract. Classification
 runs ask it through :func:`hold_moves_below_contract`, the move guard this domain registers with
-segmentation; overrides ask it directly. An entitlement change is checked against the contracts
+segmentation (for moves and first assignments alike); governance asks it directly before an
+override or a held move is applied. An entitlement change is checked against the contracts
 of every customer in the segment by ``entitlements``.
 """
 
@@ -244,8 +245,9 @@ async def hold_moves_below_contract(
     session: AsyncSession, proposed: ProposedMoves
 ) -> dict[str, str]:
     """The run's move guard: moves that would put a customer below its contract wait for
-    approval (reason ``contract``) instead of applying. Contracts are few, so only the moving
-    contracted customers are checked, one by one."""
+    approval (reason ``contract``) instead of applying, and so does a contracted customer's
+    first assignment (a move from no segment) to a segment that cannot honour the contract.
+    Contracts are few, so only the contracted customers among them are checked, one by one."""
     if proposed.entity != "customer":
         return {}
     contracted = set(
