@@ -110,3 +110,18 @@ async def test_a_manager_field_that_is_no_address_reaches_nobody(
     request_id = await _client_requests(client, held, "ERP nightly sync")
     await _decide(held, request_id)
     assert await _sent(tenant, request_id) == (set(), set())
+
+
+async def test_a_client_named_like_an_address_is_still_no_person(
+    client: httpx.AsyncClient, tenant: TenantRef
+) -> None:
+    held = await build_held_moves(tenant)
+    async with tenant_session(tenant) as s:
+        await s.execute(
+            update(Customer)
+            .where(Customer.code == "C05")
+            .values(account_manager_email="am.c05@example.com")
+        )
+    request_id = await _client_requests(client, held, "Robot@ERP.example")
+    await _decide(held, request_id)
+    assert await _sent(tenant, request_id) == ({"am.c05@example.com"}, {"am.c05@example.com"})

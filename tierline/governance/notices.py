@@ -2,13 +2,14 @@
 
 A notice is one row in ``customer_notices`` (what the portal lists, newest first) with a text
 rendered from one of the templates below (kept here, in one place, so wording reviews touch one
-file), the effective date, the old and new segment, and the old and new entitlements as
-customer-safe dictionaries (service levels' ``segment_entitlements``; keys that smell of margin,
-cost or internal notes are dropped again here by service levels' ``customer_safe``, as a second
-line of defence). Notices are written in the caller's transaction with ``ON CONFLICT
-(dedupe_key) DO NOTHING``, so a retried job or a repeated decision cannot tell a customer twice.
-A classification run reaches :func:`notices_for_applied_moves` through segmentation's
-``MOVES_APPLIED`` hook (``hooks.py``).
+file), the effective date, the old and new segment, and the old and new customer-facing
+entitlements (service levels' ``segment_entitlements``; filtered again here by ``customer_safe``
+and ``customer_facing`` as a second line of defence). What changes is worded by service levels'
+``customer_entitlements``, as on every portal page and document. Notices are written in the
+caller's transaction with ``ON CONFLICT (dedupe_key) DO NOTHING``, so a retried job or a
+repeated decision cannot tell a customer twice. A classification run reaches
+:func:`notices_for_applied_moves` through segmentation's ``MOVES_APPLIED`` hook (``hooks.py``);
+a decided pending move reaches it from ``moves.decide_moves``.
 
 Account managers are told through in-app notifications and e-mail by the code that changes the
 segment (segmentation's run notices, ``overrides.py``, ``moves.py``); this module only writes
@@ -34,7 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline.governance.models import NOTICE_KINDS, CustomerNotice
 from tierline.platform.notifications.service import notify_many
 from tierline.segmentation.service import Scheme
-from tierline.service_levels.service import customer_safe, segment_entitlements
+from tierline.service_levels.service import (
+    CUSTOMER_ENTITLEMENTS,
+    customer_entitlements,
+    customer_facing,
+    customer_safe,
+    segment_entitlements,
+)
 
 MAX_PAGE = 200
 INSERT_BATCH = 2000  # notices per INSERT (asyncpg allows 32767 bind parameters)
@@ -75,21 +82,21 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
 }
 
 
-def _label(key: str) -> str:
-    return key.replace("_", " ")
-
-
 def entitlement_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[str]:
-    """One human line per entitlement that differs (``fill rate target: 95 -> 98``)."""
-    old, new = old or {}, new or {}
+    """One line per customer-facing entitlement that differs, worded as everywhere else the
+    customer reads it (``Fill rate: 95% → 85%``); every entitlement when there were none
+    before (a first assignment)."""
+    before = {line.key: line.text for line in customer_entitlements(old)}
+    after = {line.key: line.text for line in customer_entitlements(new)}
     lines = []
-    for key in sorted(set(old) | set(new)):
-        before, after = old.get(key), new.get(key)
-        if before != after and not isinstance(before or after, Mapping):
-            lines.append(
-                f"{_label(key)}: {'-' if before is None else before} -> "
-                f"{'-' if after is None else after}"
-            )
+    for key, label, _ in CUSTOMER_ENTITLEMENTS:
+        was, now = before.get(key), after.get(key)
+        if was == now:
+            continue
+        if not before and now is not None:
+            lines.append(f"{label}: {now}")
+        else:
+            lines.append(f"{label}: {was or '—'} → {now or '—'}")
     return lines
 
 
@@ -118,7 +125,8 @@ def notice_values(
 ) -> dict[str, Any]:
     """The row of one notice, its text rendered (see :func:`create_customer_notice`)."""
     names = segment_names or {}
-    old_safe, new_safe = customer_safe(old_entitlements), customer_safe(new_entitlements)
+    old_safe = customer_facing(customer_safe(old_entitlements))
+    new_safe = customer_facing(customer_safe(new_entitlements))
 
     def label(code: str | None) -> str | None:
         return None if code is None else f"{names.get(code, code)} ({code})"

@@ -44,7 +44,7 @@ from tierline.governance.checks import (
 )
 from tierline.governance.models import OverrideRequest
 from tierline.governance.notices import create_customer_notice
-from tierline.governance.recipients import email_address, staff_people
+from tierline.governance.recipients import email_address, people
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
 from tierline.platform.notifications.service import notify
@@ -562,7 +562,7 @@ async def _tell_people(
     client, which has no address to write to."""
     manager = email_address(await account_manager_of(session, request.customer_code))
     recipients = [
-        *await staff_people(session, [request.requested_by]),
+        *await people(session, [request.requested_by]),
         *([manager] if manager else []),
     ]
     if not recipients:

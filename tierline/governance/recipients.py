@@ -2,7 +2,8 @@
 
 A request or decision is recorded under the name its author acts with: a staff user's e-mail,
 or a machine client's name (``ERP connector``). Only people are notified. Machine clients have
-no contact address registered, so they are told nothing: they read the outcome through the API
+no contact address registered, so they are told nothing (a client whose name happens to look
+like an e-mail address neither): they read the outcome through the API
 (``GET /api/v1/overrides?status=all``). An account manager's address comes from master data
 and is used only when it is an e-mail address. An address that is not one would sit in the
 e-mail outbox failing forever.
@@ -16,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.platform.identity.models import User
+from tierline.platform.identity.models import ApiClient
 
 
 def email_address(text: str | None) -> str | None:
@@ -30,16 +31,15 @@ def email_address(text: str | None) -> str | None:
     return found.normalized.lower()
 
 
-async def staff_people(session: AsyncSession, names: Iterable[str | None]) -> list[str]:
-    """Of ``names`` (authors as the audit log names them), the active staff users of this
-    tenant, by e-mail, in the order given: a machine client's name is nobody to write to."""
+async def people(session: AsyncSession, names: Iterable[str | None]) -> list[str]:
+    """Of ``names`` (authors as the audit log names them), those that are people to write to,
+    by e-mail, in the order given: an e-mail address that is not the name of one of this
+    tenant's machine clients."""
     wanted = [e for e in dict.fromkeys(email_address(n) for n in names) if e]
     if not wanted:
         return []
     rows = await session.execute(
-        select(func.lower(User.email)).where(
-            func.lower(User.email).in_(wanted), User.kind == "staff", User.status == "active"
-        )
+        select(func.lower(ApiClient.name)).where(func.lower(ApiClient.name).in_(wanted))
     )
-    found = set(rows.scalars())
-    return [e for e in wanted if e in found]
+    machines = set(rows.scalars())
+    return [e for e in wanted if e not in machines]
