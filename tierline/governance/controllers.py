@@ -3,7 +3,8 @@
 - ``GET /t/{tenant}/approvals`` (``segments:read``): one queue of pending override requests and
   pending run moves, filtered by kind, scheme, scope, reason and requester, with tier jump,
   contract conflicts, expiry and evidence. Items the signed-in user may decide carry a
-  checkbox; the others are shown read-only with the reason why.
+  checkbox; the others are shown read-only with the reason why. ``?select=all`` ticks every
+  item the user may decide (select-all without JavaScript).
 - ``POST /t/{tenant}/approvals`` (``overrides:approve``): approve or reject the ticked items
   with one mandatory reason. **Each item is decided in its own savepoint**: refusals are
   reported per item and the others are applied (one refused item does not hold back forty
@@ -27,7 +28,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
@@ -62,7 +63,7 @@ from tierline.platform.request_body import json_object
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.policies import decision_rights
-from tierline.segmentation.service import published
+from tierline.segmentation.service import published, segment_catalogue
 
 READ = "segments:read"
 _DECIDE_REF = re.compile(r"^(\d{1,18}):decide$")
@@ -103,6 +104,7 @@ async def _queue_page(
     outcome: BatchOutcome | None = None,
     form: dict[str, Any] | None = None,
     status: int = 200,
+    select_all: bool = False,
 ) -> Template:
     rights = rights_of(request, principal)
     today = datetime.now(UTC).date()
@@ -116,8 +118,20 @@ async def _queue_page(
             today=today,
         )
         schemes = await scheme_codes(s)
+        catalogue = await segment_catalogue(s, sorted({i.scheme for i in items}))
+    slug = principal.tenant.slug
+    picked = set(form.get("item", [])) if form else set()
+    if select_all:
+        picked = {i.ref for i in items if i.decidable}
     context = _context(
         principal,
+        picked=picked,
+        colours={(code, seg.code): seg.colour for code, segs in catalogue.items() for seg in segs},
+        names={(code, seg.code): seg.name for code, segs in catalogue.items() for seg in segs},
+        customer_url=lambda code: f"/t/{slug}/customers/{quote(code, safe='')}",
+        product_url=lambda sku: f"/t/{slug}/products/{quote(sku, safe='')}",
+        select_url=f"{_base(principal)}/approvals?{urlencode({**where.params(), 'select': 'all'})}",
+        clear_url=f"{_base(principal)}/approvals?{urlencode(where.params())}",
         items=items,
         where=where,
         kinds=KINDS,
@@ -146,7 +160,11 @@ async def approvals_page(
     """Pending override requests and run moves in one queue."""
     params = request.query_params
     return await _queue_page(
-        request, principal, QueueFilter.parse(params), done=(params.get("done") or "")[:200]
+        request,
+        principal,
+        QueueFilter.parse(params),
+        done=(params.get("done") or "")[:200],
+        select_all=params.get("select") == "all",
     )
 
 
