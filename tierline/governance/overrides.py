@@ -14,7 +14,10 @@ date. It is decided by someone else:
   a contract breach (e.g. the contract is being renegotiated), a planner may not. The
   acknowledged conflicts are kept on the request and in the audit entry.
 
-Every refusal raises before anything is written, so the caller's transaction changes nothing.
+The decision rights and the contract rule are ``checks``', which the pending moves of runs pass
+too (``moves.decide_moves``). The requester and the account manager are told of the decision,
+people only (``recipients``). Every refusal raises before anything is written, so the caller's
+transaction changes nothing.
 An approval closes the assignment in force and opens one with source ``override`` (through
 segmentation's service, which owns the rows); rule runs then leave the entity alone. On its
 expiry date the override is reverted: the override assignment is closed and the latest rule
