@@ -239,3 +239,57 @@ async def test_ship_to_documents_say_the_same(
             text = pdf_text(response.content)
         assert "Fill rate" in text and "95%" in text and "Pella North" in text, path
         _no_internals(path, text)
+
+
+async def test_a_notice_written_by_an_earlier_release_reads_the_same(
+    client: httpx.AsyncClient, make_staff: StaffFactory, portal: PortalData
+) -> None:
+    """Notices stored before the customer-facing list listed internal settings by field name;
+    the portal words their changes again from the stored entitlements."""
+    from tierline.governance.models import CustomerNotice
+
+    stored = {
+        "segment": "B",
+        "version": 1,
+        "fill_rate_pct": 95.0,
+        "otif_pct": 92.0,
+        "cycle_service_level_pct": 95.0,
+        "allocation_min_share_pct": 0.0,
+        "allocation_priority": 2,
+        "delivery_windows": [
+            {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00", "to": "16:00"}
+        ],
+    }
+    raised = {**stored, "fill_rate_pct": 98.0, "allocation_min_share_pct": 20.0}
+    async with tenant_session(portal.tenant) as s:
+        s.add(
+            CustomerNotice(
+                customer_code="P1",
+                kind="entitlement_change",
+                scheme_code=SCHEME,
+                title="Your service entitlements change",
+                body="From 2026-01-05, the service entitlements of your account P1 (segment B) "
+                "change.\n\nWhat changes for you:\n- allocation min share pct: 0.0 -> 20.0\n"
+                "- fill rate pct: 95.0 -> 98.0\n",
+                effective_date=portal.today,
+                old_segment="B",
+                new_segment="B",
+                old_entitlements=stored,
+                new_entitlements=raised,
+                dedupe_key="earlier-release:P1",
+            )
+        )
+    user = await make_staff(portal.tenant, "customer", customer="P1")
+    await portal_sign_in(client, portal.tenant, user.email, user.password)
+    notices = (await client.get("/api/v1/portal/notices")).json()["notices"]
+    earlier = next(n for n in notices if n["kind"] == "entitlement_change")
+    assert earlier["body"].endswith("What changes for you:\n- Fill rate: 95% → 98%\n")
+    assert [i["label"] for i in earlier["new_entitlements"]] == [
+        "Fill rate",
+        "On time in full (OTIF)",
+        "Delivery windows",
+    ]
+    page = _visible((await client.get(f"/portal/{portal.tenant.slug}/notices")).text)
+    assert "Fill rate: 95% → 98%" in page
+    _no_internals("notices page", page)
+    _no_internals("api notices", json.dumps(notices, ensure_ascii=False), JSON_FORBIDDEN)

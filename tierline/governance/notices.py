@@ -100,6 +100,20 @@ def entitlement_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | 
     return lines
 
 
+CHANGES_HEADING = "\n\nWhat changes for you:\n"
+
+
+def reworded_body(body: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
+    """``body`` with its list of changes worded again from the stored entitlements: notices
+    written before the customer-facing list existed named internal settings and field names
+    there (``allocation min share pct: 0.0 -> 20.0``); what the customer reads today does not."""
+    head, found, _ = body.partition(CHANGES_HEADING)
+    if not found:
+        return body
+    changes = entitlement_changes(old, new)
+    return head + (CHANGES_HEADING + "".join(f"- {line}\n" for line in changes) if changes else "")
+
+
 def render_notice(kind: str, **values: Any) -> tuple[str, str]:
     """(title, body) of a notice of ``kind``; ValueError for an unknown kind."""
     if kind not in TEMPLATES:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.governance.notices import notices_for
+from tierline.governance.notices import notices_for, reworded_body
 from tierline.service_levels.service import customer_facing, customer_safe
 
 __all__ = ["CustomerNotice", "customer_notices"]
@@ -17,9 +17,9 @@ __all__ = ["CustomerNotice", "customer_notices"]
 
 @dataclass(frozen=True)
 class CustomerNotice:
-    """A segment or entitlement change as the customer was told it; the entitlements are the
-    customer-facing values by key (service levels' ``customer_entitlements`` words them), or
-    None."""
+    """A segment or entitlement change as the customer was told it, its list of changes worded
+    as today (``notices.reworded_body``); the entitlements are the customer-facing values by
+    key (service levels' ``customer_entitlements`` words them), or None."""
 
     id: int
     customer_code: str
@@ -44,7 +44,7 @@ async def customer_notices(
             customer_code=n.customer_code,
             kind=n.kind,
             title=n.title,
-            body=n.body,
+            body=reworded_body(n.body, n.old_entitlements, n.new_entitlements),
             effective_date=n.effective_date,
             old_segment=n.old_segment,
             new_segment=n.new_segment,
