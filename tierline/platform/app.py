@@ -25,11 +25,11 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierline.platform import assembly, start
+from tierline.platform import assembly, metrics, start
 from tierline.platform.access import PUBLIC, requires
 from tierline.platform.client_address import parse_networks
 from tierline.platform.errors import exception_handler
-from tierline.platform.health import health, ready
+from tierline.platform.health import health, metrics_endpoint, ready
 from tierline.platform.observability import configure_logging, request_context_middleware
 from tierline.platform.runtime import (
     Runtime,
@@ -81,7 +81,14 @@ class ApplicationCore(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         assembly.install_navigation()
         app_config.route_handlers.extend(
-            [health, ready, *start.ROUTES, *assembly.domain_route_handlers(), *self.extra_routes]
+            [
+                health,
+                ready,
+                metrics_endpoint,
+                *start.ROUTES,
+                *assembly.domain_route_handlers(),
+                *self.extra_routes,
+            ]
         )
         app_config.route_handlers.append(
             create_static_files_router(
@@ -118,6 +125,7 @@ class ApplicationCore(InitPluginProtocol):
         app.state.settings = self.settings
         app.state.tenants = TenantDirectory(runtime.databases)
         app.state.operator_token = operator_token(self.settings)
+        app.state.metrics_token = self.settings.metrics_token or app.state.operator_token
         from tierline.platform.identity.session_cache import STATE_KEY as SESSION_CACHE
         from tierline.platform.identity.session_cache import SessionCache
         from tierline.platform.identity.web import install as install_identity
@@ -126,6 +134,8 @@ class ApplicationCore(InitPluginProtocol):
         sessions = SessionCache()
         await sessions.start(runtime.endpoints.redis_url)
         app.state[SESSION_CACHE] = sessions
+        metrics.register_cache("sessions", sessions)
+        metrics.register_cache("tenant_directory", app.state.tenants)
         worker: asyncio.Task[None] | None = None
         if self.run_worker:
             from tierline.platform.jobs.supervisor import WorkerSupervisor

@@ -8,7 +8,8 @@ from typing import Any
 from litestar import Response, get
 from litestar.datastructures import State
 
-from tierline.platform.access import PUBLIC, requires
+from tierline.platform import metrics
+from tierline.platform.access import METRICS, PUBLIC, requires
 from tierline.platform.databases import ping
 from tierline.platform.runtime import Runtime
 
@@ -64,3 +65,16 @@ async def ready(state: State) -> Response[dict[str, Any]]:
     return Response(
         {"status": status, "components": components}, status_code=200 if serving else 503
     )
+
+
+@get(
+    "/metrics",
+    guards=[requires(METRICS)],
+    operation_id="metrics",
+    include_in_schema=False,
+    media_type="text/plain; version=0.0.4",
+)
+async def metrics_endpoint(state: State) -> Response[bytes]:
+    """Prometheus metrics (bearer ``TIERLINE_METRICS_TOKEN``, else the operator token)."""
+    body = await metrics.scrape(state.runtime)
+    return Response(body, media_type="text/plain; version=0.0.4")

@@ -81,6 +81,7 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)  # may carry a password
     mail_from: str = "Tierline <no-reply@localhost>"
     trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def embedded_databases(self) -> bool:
@@ -172,6 +173,7 @@ class Settings:
             smtp_url=smtp_url,
             mail_from=mail_from,
             trusted_proxies=trusted,
+            metrics_token=env.get("TIERLINE_METRICS_TOKEN") or None,
         )
 
 

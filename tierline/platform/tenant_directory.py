@@ -69,16 +69,20 @@ class TenantDirectory:
         self._cache: dict[str, tuple[float, float, TenantRef | None]] = {}
         self._loading: dict[str, asyncio.Future[TenantRef | None]] = {}
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self.hits = 0  # answered from the cache (metrics)
+        self.misses = 0
 
     async def get(self, slug: str) -> TenantRef:
         """The active tenant with ``slug``; ``TenantNotFound`` for anything else."""
         now = time.monotonic()
         hit = self._cache.get(slug)
         if hit is not None and hit[0] > now:
+            self.hits += 1
             ref = hit[2]
             if now >= hit[1] and slug not in self._loading:
                 self._refresh(slug, background=True)  # the entry stays valid meanwhile
         else:
+            self.misses += 1
             # Shielded: a request that goes away does not cancel the query others wait for.
             ref = await asyncio.shield(self._refresh(slug))
         if ref is None:

@@ -29,6 +29,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tierline.platform import metrics
+
 if TYPE_CHECKING:
     import asyncpg
     from litestar import Litestar
@@ -256,9 +258,11 @@ async def lifespan(app: Litestar, runtime: Runtime) -> AsyncIterator[None]:
     await cache.start()
     app.state[STATE_KEY] = cache
     app.state[PRINCIPAL_CACHE_STATE_KEY] = cache
+    metrics.register_cache("portal", cache)
     try:
         yield
     finally:
+        metrics.register_cache("portal", None)
         app.state[STATE_KEY] = None
         app.state[PRINCIPAL_CACHE_STATE_KEY] = None
         await cache.stop()

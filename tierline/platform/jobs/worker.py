@@ -20,6 +20,7 @@ from tierline.platform.assembly import load_job_handlers
 from tierline.platform.jobs.registry import Handler, JobRun, handler_for, periodic_tasks
 from tierline.platform.jobs.service import ENTRYPOINT, enqueue
 from tierline.platform.jobs.store import JobStore
+from tierline.platform.metrics import observe_job
 from tierline.platform.runtime import Runtime, build_runtime, install_runtime
 from tierline.platform.tenancy import TenantNotFound, TenantRef
 
@@ -77,10 +78,13 @@ async def _run_handler(store: JobStore, run: JobRun, handler: Handler, started: 
     try:
         result = await handler(run)
     except ValueError as exc:  # a refusal: retrying cannot help, and its text is for users
+        observe_job(run.kind, "refused", time.perf_counter() - started)
         log.info("job refused: %s", exc)
         await store.finish(job_id, "failed", error=str(exc)[:2000], error_code=refusal_code(exc))
         return "failed"
     except Exception as exc:
+        outcome = "retrying" if run.attempt < MAX_ATTEMPTS else "failed"
+        observe_job(run.kind, outcome, time.perf_counter() - started)
         if run.attempt < MAX_ATTEMPTS:
             log.warning("job attempt %s failed; retrying", run.attempt, exc_info=True)
             message = f"a temporary failure; trying again (attempt {run.attempt} of {MAX_ATTEMPTS})"
@@ -94,6 +98,7 @@ async def _run_handler(store: JobStore, run: JobRun, handler: Handler, started: 
         await store.finish(job_id, "failed", error=message, error_code="internal_error")
         return "failed"
     await store.finish(job_id, "succeeded", result=result)
+    observe_job(run.kind, "succeeded", time.perf_counter() - started)
     log.info("job succeeded in %.2f s", time.perf_counter() - started)
     return "succeeded"
 
