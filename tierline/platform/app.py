@@ -25,7 +25,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierline.platform import assembly, metrics, start
+from tierline.platform import assembly, metrics, start, tracing
 from tierline.platform.access import PUBLIC, requires
 from tierline.platform.client_address import parse_networks
 from tierline.platform.errors import exception_handler
@@ -121,6 +121,7 @@ class ApplicationCore(InitPluginProtocol):
             runtime = await asyncio.to_thread(build_runtime, self.settings)
         previous = installed_runtime()  # an embedding process (or a test) had its own
         install_runtime(runtime)
+        tracing.instrument_databases(runtime.databases, tracing.tracer_provider(self.settings))
         app.state.runtime = runtime
         app.state.settings = self.settings
         app.state.tenants = TenantDirectory(runtime.databases)
@@ -177,10 +178,13 @@ def create_app(
     """
     settings = settings or (runtime.settings if runtime else get_settings())
     configure_logging(settings.log_level, settings.log_format)
-    app = Litestar(
-        plugins=[ApplicationCore(settings, runtime, run_worker, extra_routes)],
-        state=State({}),
-    )
+    plugins: list[Any] = [ApplicationCore(settings, runtime, run_worker, extra_routes)]
+    provider = tracing.tracer_provider(settings)
+    middleware: list[Any] = []
+    if provider is not None:
+        plugins.append(tracing.http_plugin(provider))
+        middleware.append(tracing.route_names)
+    app = Litestar(plugins=plugins, middleware=middleware, state=State({}))
     _guards_read_the_handler(app)
     # Outside Litestar's own exception handling, so unrouted requests (404) get an id and a log
     # line too, and error bodies can quote the id. One layer for both: the request id and the

@@ -59,6 +59,31 @@ def _int(env: dict[str, str], key: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _trusted_proxies(env: dict[str, str]) -> tuple[str, ...]:
+    trusted = tuple(
+        p.strip() for p in env.get("TIERLINE_TRUSTED_PROXIES", "").split(",") if p.strip()
+    )
+    try:
+        parse_networks(trusted)
+    except ValueError as exc:
+        raise SettingsError(f"TIERLINE_TRUSTED_PROXIES: {exc}") from None
+    return trusted
+
+
+def _tracing(env: dict[str, str]) -> tuple[str, float]:
+    tracing = env.get("TIERLINE_TRACING", "off").strip().lower() or "off"
+    if tracing not in {"off", "otlp", "console"}:
+        raise SettingsError("TIERLINE_TRACING must be 'off', 'otlp' or 'console'")
+    raw = env.get("TIERLINE_TRACING_SAMPLE", "0.1").strip() or "0.1"
+    try:
+        sample = float(raw)
+    except ValueError:
+        sample = -1.0
+    if not 0.0 <= sample <= 1.0:
+        raise SettingsError(f"TIERLINE_TRACING_SAMPLE must be between 0 and 1, got '{raw}'")
+    return tracing, sample
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about a Tierline process."""
@@ -82,6 +107,8 @@ class Settings:
     mail_from: str = "Tierline <no-reply@localhost>"
     trusted_proxies: tuple[str, ...] = ()
     metrics_token: str | None = field(default=None, repr=False)
+    tracing: str = "off"
+    tracing_sample: float = 0.1
 
     @property
     def embedded_databases(self) -> bool:
@@ -147,13 +174,8 @@ class Settings:
         mail_from = env.get("TIERLINE_MAIL_FROM", "").strip() or "Tierline <no-reply@localhost>"
         if "@" not in mail_from or any(ch in mail_from for ch in "\r\n"):
             raise SettingsError("TIERLINE_MAIL_FROM must be an address, e.g. Tierline <a@b.c>")
-        trusted = tuple(
-            p.strip() for p in env.get("TIERLINE_TRUSTED_PROXIES", "").split(",") if p.strip()
-        )
-        try:
-            parse_networks(trusted)
-        except ValueError as exc:
-            raise SettingsError(f"TIERLINE_TRUSTED_PROXIES: {exc}") from None
+        trusted = _trusted_proxies(env)
+        tracing, sample = _tracing(env)
         return cls(
             control_database_url=control,
             regions=parse_regions(regions_raw) if regions_raw else None,
@@ -174,6 +196,8 @@ class Settings:
             mail_from=mail_from,
             trusted_proxies=trusted,
             metrics_token=env.get("TIERLINE_METRICS_TOKEN") or None,
+            tracing=tracing,
+            tracing_sample=sample,
         )
 
 

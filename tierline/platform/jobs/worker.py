@@ -16,6 +16,7 @@ from arq import Retry, cron
 from arq.connections import RedisSettings
 from arq.worker import func
 
+from tierline.platform import tracing
 from tierline.platform.assembly import load_job_handlers
 from tierline.platform.jobs.registry import Handler, JobRun, handler_for, periodic_tasks
 from tierline.platform.jobs.service import ENTRYPOINT, enqueue
@@ -136,6 +137,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
         ctx["runtime"] = build_runtime()
         ctx["owns_runtime"] = True
         install_runtime(ctx["runtime"])
+        runtime = ctx["runtime"]
+        tracing.instrument_databases(runtime.databases, tracing.tracer_provider(runtime.settings))
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
