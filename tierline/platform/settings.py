@@ -108,6 +108,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     metrics_token: str | None = field(default=None, repr=False)
     tracing: str = "off"
+    worker_grace_seconds: int = 25
     tracing_sample: float = 0.1
 
     @property
@@ -198,6 +199,7 @@ class Settings:
             metrics_token=env.get("TIERLINE_METRICS_TOKEN") or None,
             tracing=tracing,
             tracing_sample=sample,
+            worker_grace_seconds=_int(env, "TIERLINE_WORKER_GRACE_SECONDS", 25, 0),
         )
 
 

@@ -7,6 +7,7 @@ Job arguments are plain strings (tenant slug, job id); parameters come from the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, cast
@@ -67,6 +68,13 @@ async def execute_job(runtime: Runtime, tenant_slug: str | None, job_id: str) ->
     try:
         log.info("job started (attempt %s of %s)", row.attempts, MAX_ATTEMPTS)
         return await _run_handler(store, run, handler, started)
+    except asyncio.CancelledError:
+        # The worker is stopping and its grace period ran out: the handler's transaction rolled
+        # back, so nothing of this attempt remains; the row goes back to the queue uncounted and
+        # arq hands the job to the next worker.
+        log.warning("job handed back: the worker stopped before it finished")
+        await asyncio.shield(store.hand_back(job_id))
+        raise
     finally:
         structlog.contextvars.reset_contextvars(**bound)
 
@@ -158,6 +166,9 @@ class WorkerSettings:
     job_timeout = 3600
     max_jobs = 8
     handle_signals = True
+    # On SIGTERM: stop taking jobs, let running ones finish for this long, then hand the rest
+    # back (replaced by TIERLINE_WORKER_GRACE_SECONDS in worker_kwargs).
+    job_completion_wait = 25
 
 
 def worker_kwargs(runtime: Runtime | None = None, handle_signals: bool = True) -> dict[str, Any]:
@@ -185,5 +196,6 @@ def worker_kwargs(runtime: Runtime | None = None, handle_signals: bool = True) -
         ctx["runtime"] = runtime
         kwargs["redis_settings"] = RedisSettings.from_dsn(runtime.endpoints.redis_url)
         kwargs["queue_name"] = runtime.settings.queue_name
+        kwargs["job_completion_wait"] = runtime.settings.worker_grace_seconds
     kwargs["ctx"] = ctx
     return kwargs
