@@ -58,9 +58,10 @@ def operator_token(settings: Settings) -> str:
 
 
 def _template_globals(engine: JinjaTemplateEngine) -> None:
-    from tierline.platform.navigation import nav_items
+    from tierline.platform.navigation import nav_groups, nav_items
 
     engine.engine.globals["nav_items"] = nav_items
+    engine.engine.globals["nav_groups"] = nav_groups
 
 
 class ApplicationCore(InitPluginProtocol):
