@@ -278,7 +278,8 @@ class EmbeddedPostgres:
 
     @property
     def _placed_root(self) -> Path:
-        return self.data_dir / "pgbin"
+        # Absolute: the programs are started with cwd "/".
+        return self.data_dir.resolve() / "pgbin"
 
     @property
     def _bin(self) -> Path:
