@@ -135,6 +135,15 @@ def test_regions_and_control_plane_have_their_own_servers_and_volumes(
                 assert source in declared, f"{name} uses undeclared volume {source}"
 
 
+def test_docker_waits_for_the_worker_to_hand_its_jobs_back(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    grace = Settings._from_mapping(env_example()).worker_grace_seconds
+    stop = services["worker"]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", stop)
+    assert int(stop[:-1]) >= grace + 10, "SIGKILL would cut the worker's grace period short"
+
+
 def test_web_and_worker_share_the_data_directory(services: dict[str, dict[str, Any]]) -> None:
     # uploads are written by web and read by the worker
     assert "tierline-data:/data" in services["web"]["volumes"]
@@ -220,6 +229,7 @@ def test_the_trusted_proxy_is_the_proxy(services: dict[str, dict[str, Any]]) -> 
     nginx = (ROOT / "infra" / "nginx.conf").read_text()
     assert "proxy_set_header X-Forwarded-For" in nginx
     assert "proxy_set_header X-Forwarded-Proto" in nginx
+    assert re.search(r"location = /metrics \{\s*return 404;", nginx)
 
 
 def test_master_key_recipe_in_env_example_makes_a_valid_key(tmp_path: Path) -> None:
