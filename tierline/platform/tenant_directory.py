@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from dataclasses import dataclass
@@ -10,9 +11,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from tierline.platform.alembic_runner import head_revision
 from tierline.platform.control_plane import Tenant
 from tierline.platform.databases import Databases
 from tierline.platform.db import validate_slug
+from tierline.platform.errors import DomainError
 from tierline.platform.tenancy import TenantNotFound, TenantRef
 
 
@@ -47,6 +50,20 @@ async def list_tenants(databases: Databases) -> list[TenantInfo]:
 def _retrieve(task: asyncio.Future[TenantRef | None]) -> None:
     if not task.cancelled():
         task.exception()  # marks it retrieved; callers awaiting the task still see it
+
+
+class TenantBehind(DomainError):
+    """The tenant's schema is older than this code: it is refused until ``tierline migrate``
+    has brought it to head (rather than served by code that expects tables it lacks)."""
+
+    status_code = 503
+    title = "Workspace being upgraded"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            f"workspace '{slug}' is being upgraded to a new version of Tierline; "
+            "try again in a few minutes"
+        )
 
 
 class TenantDirectory:
@@ -87,6 +104,9 @@ class TenantDirectory:
             ref = await asyncio.shield(self._refresh(slug))
         if ref is None:
             raise TenantNotFound(slug)
+        if ref.status == "behind":
+            # This code expects the newest schema; an older one is never served with it.
+            raise TenantBehind(slug)
         return ref
 
     def forget(self, slug: str) -> None:
@@ -137,11 +157,22 @@ class TenantDirectory:
         async with self._databases.control.connect() as conn:
             row = (
                 await conn.execute(
-                    select(Tenant.id, Tenant.slug, Tenant.name, Tenant.region, Tenant.status).where(
-                        Tenant.slug == slug, Tenant.status == "active"
-                    )
+                    select(
+                        Tenant.id,
+                        Tenant.slug,
+                        Tenant.name,
+                        Tenant.region,
+                        Tenant.status,
+                        Tenant.schema_revision,
+                    ).where(Tenant.slug == slug, Tenant.status == "active")
                 )
             ).one_or_none()
         if row is None:
             return None
-        return TenantRef(id=row.id, slug=row.slug, name=row.name, region=row.region)
+        status = "active" if row.schema_revision == _tenant_head() else "behind"
+        return TenantRef(id=row.id, slug=row.slug, name=row.name, region=row.region, status=status)
+
+
+@functools.cache
+def _tenant_head() -> str:
+    return head_revision("tenant")
