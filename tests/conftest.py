@@ -24,6 +24,9 @@ os.environ["TIERLINE_DATA_DIR"] = str(_DATA_DIR)
 os.environ["TIERLINE_ENV_FILE"] = str(_DATA_DIR / "no.env")
 os.environ["TIERLINE_LOG_LEVEL"] = "WARNING"
 os.environ["TIERLINE_OPERATOR_TOKEN"] = "test-operator-token-0123456789"
+# Argon2 at its lowest cost: the suite creates and signs in hundreds of users (production's
+# cost is asserted once, in tests/platform/test_passwords.py).
+os.environ["TIERLINE_PASSWORD_HASH_COST"] = "minimal"
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402

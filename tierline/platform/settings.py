@@ -15,6 +15,8 @@ from dotenv import dotenv_values
 
 _REGION_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+# ``minimal`` is for test suites only: argon2 at its lowest cost hashes in microseconds.
+PASSWORD_HASH_COSTS = ("standard", "minimal")
 
 
 class SettingsError(ValueError):
@@ -78,6 +80,7 @@ class Settings:
     max_upload_bytes: int = 512 * 1024 * 1024
     smtp_url: str | None = field(default=None, repr=False)  # may carry a password
     mail_from: str = "Tierline <no-reply@localhost>"
+    password_hash_cost: str = "standard"  # noqa: S105 (a cost level, not a password)
 
     @property
     def embedded_databases(self) -> bool:
@@ -143,6 +146,11 @@ class Settings:
         mail_from = env.get("TIERLINE_MAIL_FROM", "").strip() or "Tierline <no-reply@localhost>"
         if "@" not in mail_from or any(ch in mail_from for ch in "\r\n"):
             raise SettingsError("TIERLINE_MAIL_FROM must be an address, e.g. Tierline <a@b.c>")
+        password_hash_cost = env.get("TIERLINE_PASSWORD_HASH_COST", "").strip() or "standard"
+        if password_hash_cost not in PASSWORD_HASH_COSTS:
+            raise SettingsError(
+                "TIERLINE_PASSWORD_HASH_COST must be 'standard' or 'minimal' (test suites only)"
+            )
         return cls(
             control_database_url=control,
             regions=parse_regions(regions_raw) if regions_raw else None,
@@ -161,6 +169,7 @@ class Settings:
             max_upload_bytes=_int(env, "TIERLINE_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, 1024),
             smtp_url=smtp_url,
             mail_from=mail_from,
+            password_hash_cost=password_hash_cost,
         )
 
 
