@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -26,6 +28,7 @@ os.environ["TIERLINE_OPERATOR_TOKEN"] = "test-operator-token-0123456789"
 os.environ["TIERLINE_PASSWORD_HASH_COST"] = "minimal"
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402
 
@@ -81,8 +84,32 @@ def data_dir() -> Path:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    stop_embedded(_DATA_DIR)
+    try:
+        stop_embedded(_DATA_DIR)
+    except subprocess.SubprocessError:
+        _stop_postgres_at_once(_DATA_DIR / "postgres")
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
+
+
+def _stop_postgres_at_once(pgdata: Path) -> None:
+    """Immediate shutdown of the session's server (no checkpoint: its data is thrown away)."""
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    postmaster.send_signal(signal.SIGQUIT)
+    psutil.wait_procs([postmaster], timeout=30)
+
+
+async def _throwaway_server(runtime: Runtime) -> None:
+    """The session's PostgreSQL holds nothing worth a crash-safe write (its data directory is
+    deleted at the end): without fsync and full-page images, the thousands of tenant schemas a
+    run creates do not make every checkpoint, and the one at shutdown, wait for the disk."""
+    async with runtime.databases.control.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql("ALTER SYSTEM SET fsync = off")
+        await autocommit.exec_driver_sql("ALTER SYSTEM SET full_page_writes = off")
+        await autocommit.exec_driver_sql("SELECT pg_reload_conf()")
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +119,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
     load_job_handlers()
     async with open_runtime(settings) as rt:
+        await _throwaway_server(rt)
         await migrate_all(rt.databases)
         yield rt
         install_runtime(None)
