@@ -4,8 +4,10 @@ Running Alembic for each new tenant cost most of a provisioning (and grows with 
 Python builds and compiles every operation again, and each statement is a round trip. Instead,
 once per process and region, the tenant migrations run on a scratch schema inside a transaction
 that is then rolled back (nothing is left behind, nothing goes stale, processes cannot collide),
-and every statement they send is recorded. Provisioning replays the recording as one script in a
-single round trip, inside its own transaction, with ``search_path`` on the new schema.
+and every statement they send is recorded. Provisioning replays the recording inside its own
+transaction, with ``search_path`` on the new schema: the statements as one script in a single
+round trip, but for the few with parameters (Alembic's look for its version table), which go
+on their own with the values they had.
 
 Replaying what Alembic sent, rather than rendering the result back from the catalog (what
 ``pg_dump`` does), builds exactly what Alembic builds: PostgreSQL does not always parse its own
@@ -15,8 +17,8 @@ provisioned schema with one Alembic built, catalog by catalog.
 
 Decisions a migration takes in Python are taken once, for the scratch schema: one that reads the
 database (is an extension installed?) sees the same database; one that draws random values gives
-every tenant the same. A recording that names the scratch schema, or carries a parameter that
-cannot be written as a literal, is refused and provisioning runs Alembic instead.
+every tenant the same. A recording that names the scratch schema is refused, and provisioning
+runs Alembic instead.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event, text
@@ -41,6 +41,8 @@ SCRATCH_PREFIX = "tl_template_"
 
 # (statement, parameters, executemany) as the driver received them
 Recorded = tuple[str, Any, bool]
+# (SQL, None) for a script of statements without parameters, else (statement, rows of them)
+Step = tuple[str, tuple[tuple[Any, ...], ...] | None]
 
 
 class TemplateUnsupported(Exception):
@@ -52,7 +54,7 @@ class SchemaScript:
     """Builds a tenant schema at ``revision`` in the empty schema ``search_path`` names."""
 
     revision: str
-    sql: str
+    steps: tuple[Step, ...]
     # Extensions the recorded run installed (name, schema); the others were there already.
     extensions: tuple[tuple[str, str], ...] = ()
 
@@ -78,25 +80,24 @@ async def schema_script(engine: AsyncEngine) -> SchemaScript | None:
     return script
 
 
-def forget_scripts() -> None:
-    """Drop every recorded script (the next provisioning records again)."""
-    _scripts.clear()
-
-
 async def build_schema(conn: AsyncConnection, schema: str, script: SchemaScript | None) -> str:
     """Bring the new, empty ``schema`` (``search_path`` already set to it, in the caller's
     transaction) to head with ``script``, else with Alembic; return the revision reached."""
     if script is not None and await _extensions_ready(conn, script):
-        await run_script(conn, script.sql)
+        await run_steps(conn, script.steps)
         return script.revision
     return await run_upgrade(conn, "tenant", schema)
 
 
-async def run_script(conn: AsyncConnection, sql: str) -> None:
-    """Run ``sql`` (many statements) in one round trip, in ``conn``'s open transaction."""
-    raw = await conn.get_raw_connection()
-    # asyncpg's simple-query path; SQLAlchemy's prepares, which allows one statement only.
-    await raw.driver_connection.execute(sql)  # type: ignore[union-attr]
+async def run_steps(conn: AsyncConnection, steps: Sequence[Step]) -> None:
+    """Run ``steps`` in ``conn``'s open transaction: a script in one round trip (asyncpg's
+    simple-query path; SQLAlchemy's prepares, which allows one statement only)."""
+    raw: Any = (await conn.get_raw_connection()).driver_connection
+    for sql, rows in steps:
+        if rows is None:
+            await raw.execute(sql)
+        else:
+            await raw.executemany(sql, rows)
 
 
 async def _extensions_ready(conn: AsyncConnection, script: SchemaScript) -> bool:
@@ -146,7 +147,7 @@ async def render_script(engine: AsyncEngine) -> SchemaScript:
             added = tuple(sorted(set(await _extensions(conn)) - before))
         finally:
             await transaction.rollback()
-    return SchemaScript(revision, to_script(recorded, scratch), added)
+    return SchemaScript(revision, to_steps(recorded, scratch), added)
 
 
 async def _extensions(conn: AsyncConnection) -> list[tuple[str, str]]:
@@ -159,44 +160,26 @@ async def _extensions(conn: AsyncConnection) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in found]
 
 
-def to_script(recorded: Sequence[Recorded], scratch: str) -> str:
-    """One script replaying ``recorded``; statements with parameters run as prepared ones."""
-    parts = []
-    for number, (statement, parameters, many) in enumerate(recorded):
+def to_steps(recorded: Sequence[Recorded], scratch: str) -> tuple[Step, ...]:
+    """``recorded`` as steps: each run of statements without parameters is one script; a
+    statement with parameters is sent with them, as it was (the migrations have a couple)."""
+    steps: list[Step] = []
+    script: list[str] = []
+
+    def end_script() -> None:
+        if script:
+            # A newline before each ';' ends a trailing '--' comment first.
+            steps.append(("\n;\n".join(script) + "\n;", None))
+            script.clear()
+
+    for statement, parameters, many in recorded:
+        if scratch in statement or scratch in repr(parameters):
+            raise TemplateUnsupported(f"a migration names its schema ({scratch})")
         if not parameters:
-            parts.append(statement)
+            script.append(statement)
             continue
-        name = f"tl_template_statement_{number}"
+        end_script()
         rows = parameters if many else [parameters]
-        parts.append(f"PREPARE {name} AS {statement}")
-        parts += [f"EXECUTE {name}({', '.join(literal(v) for v in row)})" for row in rows]
-        parts.append(f"DEALLOCATE {name}")
-    # A newline before each ';' ends a trailing '--' comment first.
-    sql = "\n;\n".join(parts) + "\n;"
-    if scratch in sql:
-        raise TemplateUnsupported(f"a migration names its schema ({scratch})")
-    return sql
-
-
-def literal(value: Any) -> str:
-    """``value`` as an SQL literal whose type the prepared statement's parameter decides."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float | Decimal):  # quoted: 'NaN' and 'Infinity' read back too
-        return _quoted(repr(value) if isinstance(value, float) else str(value))
-    if isinstance(value, bytes | bytearray | memoryview):
-        return _quoted("\\x" + bytes(value).hex())
-    if isinstance(value, datetime | date | time):
-        return _quoted(value.isoformat())
-    if isinstance(value, str | uuid.UUID):
-        return _quoted(str(value))
-    raise TemplateUnsupported(f"a migration passes a {type(value).__name__} parameter")
-
-
-def _quoted(value: str) -> str:
-    """A string literal that reads the same whatever ``standard_conforming_strings`` says."""
-    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+        steps.append((statement, tuple(tuple(row) for row in rows)))
+    end_script()
+    return tuple(steps)
