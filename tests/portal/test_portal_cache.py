@@ -205,6 +205,7 @@ async def test_disabled_user_and_revoked_grant_are_refused(
     await _until(second_client, lambda r: r.status_code in (403, 404))
 
 
+@pytest.mark.own_app  # it cuts the app's listener
 async def test_lost_listener_switches_the_cache_off(
     client: httpx.AsyncClient,
     make_staff: StaffFactory,

@@ -17,6 +17,8 @@ from tierline.platform.client_address import parse_networks
 
 _REGION_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+# ``minimal`` is for test suites only: argon2 at its lowest cost hashes in microseconds.
+PASSWORD_HASH_COSTS = ("standard", "minimal")
 
 
 class SettingsError(ValueError):
@@ -70,6 +72,15 @@ def _trusted_proxies(env: dict[str, str]) -> tuple[str, ...]:
     return trusted
 
 
+def _password_hash_cost(env: dict[str, str]) -> str:
+    cost = env.get("TIERLINE_PASSWORD_HASH_COST", "").strip() or "standard"
+    if cost not in PASSWORD_HASH_COSTS:
+        raise SettingsError(
+            "TIERLINE_PASSWORD_HASH_COST must be 'standard' or 'minimal' (test suites only)"
+        )
+    return cost
+
+
 def _tracing(env: dict[str, str]) -> tuple[str, float]:
     tracing = env.get("TIERLINE_TRACING", "off").strip().lower() or "off"
     if tracing not in {"off", "otlp", "console"}:
@@ -110,6 +121,7 @@ class Settings:
     tracing: str = "off"
     worker_grace_seconds: int = 25
     tracing_sample: float = 0.1
+    password_hash_cost: str = "standard"  # noqa: S105 (a cost level, not a password)
 
     @property
     def embedded_databases(self) -> bool:
@@ -177,6 +189,7 @@ class Settings:
             raise SettingsError("TIERLINE_MAIL_FROM must be an address, e.g. Tierline <a@b.c>")
         trusted = _trusted_proxies(env)
         tracing, sample = _tracing(env)
+        password_hash_cost = _password_hash_cost(env)
         return cls(
             control_database_url=control,
             regions=parse_regions(regions_raw) if regions_raw else None,
@@ -200,6 +213,7 @@ class Settings:
             tracing=tracing,
             tracing_sample=sample,
             worker_grace_seconds=_int(env, "TIERLINE_WORKER_GRACE_SECONDS", 25, 0),
+            password_hash_cost=password_hash_cost,
         )
 
 
