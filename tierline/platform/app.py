@@ -138,6 +138,7 @@ class ApplicationCore(InitPluginProtocol):
         app.state[SESSION_CACHE] = sessions
         metrics.register_cache("sessions", sessions)
         metrics.register_cache("tenant_directory", app.state.tenants)
+        directory = app.state.tenants
         worker: asyncio.Task[None] | None = None
         if self.run_worker:
             from tierline.platform.jobs.supervisor import WorkerSupervisor
@@ -155,6 +156,8 @@ class ApplicationCore(InitPluginProtocol):
             yield
         finally:
             await hooks.aclose()
+            metrics.unregister_cache("sessions", sessions)
+            metrics.unregister_cache("tenant_directory", directory)
             app.state[SESSION_CACHE] = None
             await sessions.stop()
             if worker is not None:

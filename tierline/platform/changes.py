@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -27,6 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 CHANNEL = "tl:tenant-changes"
 WROTE = "tierline_wrote"  # key in the DBAPI connection's info: this transaction wrote
+# This process's name on the channel: its own announcements were applied before they were
+# published (``listen_locally``), so its listeners skip them when they come back.
+ORIGIN = uuid.uuid4().hex[:16]
+
+Listener = Callable[[str, str], None]
+_local: list[Listener] = []
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +88,35 @@ def wrote(conn: AsyncConnection) -> bool:
     return bool(conn.sync_connection is not None and conn.sync_connection.info.get(WROTE))
 
 
-def message(region: str, schema: str) -> str:
-    return f"{region} {schema}"
+def listen_locally(listener: Listener) -> None:
+    """Call ``listener(region, schema)`` in this process for each of its own announcements, at
+    once, before the change's request or job goes on (its next request sees it, whatever the
+    channel's delay); announcements of other processes arrive through the channel."""
+    if listener not in _local:
+        _local.append(listener)
 
 
-def parse(payload: str) -> tuple[str, str] | None:
-    region, _, schema = payload.partition(" ")
-    return (region, schema) if region and schema else None
+def stop_listening_locally(listener: Listener) -> None:
+    if listener in _local:
+        _local.remove(listener)
+
+
+def message(region: str, schema: str, origin: str = ORIGIN) -> str:
+    return f"{origin} {region} {schema}"
+
+
+def parse(payload: str) -> tuple[str, str, str] | None:
+    """``(origin, region, schema)`` of an announcement, None when it is not one."""
+    parts = payload.split(" ")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 and all(parts) else None
 
 
 async def announce(redis: Any, region: str, schema: str) -> None:
-    """Publish that ``schema`` in ``region`` changed (after its transaction committed). A
-    failure is logged, not raised: the commit stands, and listeners that cannot hear it are
-    off anyway when Redis is unreachable for them too."""
+    """Tell this process's listeners, then publish that ``schema`` in ``region`` changed (after
+    its transaction committed). A failed publish is logged, not raised: the commit stands, and
+    listeners that cannot hear it are off anyway when Redis is unreachable for them too."""
+    for listener in tuple(_local):
+        listener(region, schema)
     try:
         async with asyncio.timeout(2):
             await redis.publish(CHANNEL, message(region, schema))

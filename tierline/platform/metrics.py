@@ -105,10 +105,11 @@ class CountsHits(Protocol):
 
 
 class _CacheCollector(Collector):
-    """Hit and miss counts of the caches that registered, read when scraped."""
+    """Hit and miss counts of the caches that registered, read when scraped (summed over the
+    caches of one name: a process embedding several apps has one per app)."""
 
     def __init__(self) -> None:
-        self.caches: dict[str, CountsHits] = {}
+        self.caches: dict[str, list[CountsHits]] = {}
 
     def collect(self) -> Iterable[CounterMetricFamily]:
         family = CounterMetricFamily(
@@ -116,9 +117,9 @@ class _CacheCollector(Collector):
             "Cache lookups, by cache and result.",
             labels=("cache", "result"),
         )
-        for name, cache in sorted(self.caches.items()):
-            family.add_metric([name, "hit"], cache.hits)
-            family.add_metric([name, "miss"], cache.misses)
+        for name, caches in sorted(self.caches.items()):
+            family.add_metric([name, "hit"], sum(c.hits for c in caches))
+            family.add_metric([name, "miss"], sum(c.misses for c in caches))
         yield family
 
 
@@ -126,12 +127,16 @@ _caches = _CacheCollector()
 REGISTRY.register(_caches)
 
 
-def register_cache(name: str, cache: CountsHits | None) -> None:
-    """Report ``cache``'s ``hits``/``misses`` under ``name`` (None stops reporting it)."""
-    if cache is None:
-        _caches.caches.pop(name, None)
-    else:
-        _caches.caches[name] = cache
+def register_cache(name: str, cache: CountsHits) -> None:
+    """Report ``cache``'s ``hits``/``misses`` under ``name``."""
+    found = _caches.caches.setdefault(name, [])
+    if not any(c is cache for c in found):
+        found.append(cache)
+
+
+def unregister_cache(name: str, cache: CountsHits) -> None:
+    """Stop reporting ``cache`` (its app stopped)."""
+    _caches.caches[name] = [c for c in _caches.caches.get(name, []) if c is not cache]
 
 
 _OUTBOX_EVERY = 30.0  # seconds between outbox counts: they read every tenant schema

@@ -1,8 +1,9 @@
 """The portal's in-process cache, kept exact by the change announcements of the unit of work.
 
-After every committed transaction that wrote to a tenant's schema, the writing process
-publishes the tenant on Redis (``tierline.platform.changes``); one subscription per process
-receives them and drops that tenant's cached entries. (Database triggers sending ``NOTIFY``
+After every committed transaction that wrote to a tenant's schema, the writing process drops
+that tenant's entries in its own cache at once and publishes the tenant on Redis
+(``tierline.platform.changes``); one subscription per process receives the other processes'
+announcements and drops that tenant's entries. (Database triggers sending ``NOTIFY``
 did this before; under Citus a trigger on a worker node never reaches a listener on the
 coordinator, so the announcement now comes from the application.)
 
@@ -194,6 +195,7 @@ class PortalCache:
     # The subscription
 
     async def start(self) -> None:
+        changes.listen_locally(self.invalidate)
         if self._redis_url is not None:
             self._tasks.append(asyncio.create_task(self._listen(self._redis_url)))
 
@@ -204,6 +206,7 @@ class PortalCache:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        changes.stop_listening_locally(self.invalidate)
         self._lost()
 
     async def _listen(self, redis_url: str) -> None:
@@ -258,8 +261,8 @@ class PortalCache:
                 pending = None
             elif kind == "message":
                 found = changes.parse(_text(message.get("data")))
-                if found is not None:
-                    self.invalidate(*found)
+                if found is not None and found[0] != changes.ORIGIN:  # ours: applied already
+                    self.invalidate(found[1], found[2])
 
 
 def _text(value: Any) -> str:
@@ -282,7 +285,7 @@ async def lifespan(app: Litestar, runtime: Runtime) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        metrics.register_cache("portal", None)
+        metrics.unregister_cache("portal", cache)
         app.state[STATE_KEY] = None
         app.state[PRINCIPAL_CACHE_STATE_KEY] = None
         await cache.stop()
