@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import StaffFactory, TenantFactory
 from tests.portal.fixtures import SCHEME, PortalData, build_portal_tenant
@@ -20,6 +21,7 @@ from tests.portal.pdf_text import pdf_text
 from tests.portal.test_portal import portal_sign_in
 from tierline.governance import overrides
 from tierline.governance.checks import ApproverRights
+from tierline.masterdata.models import Customer
 from tierline.platform.identity.users import Actor
 from tierline.platform.tenancy import tenant_session
 from tierline.service_levels.service import customer_entitlements
@@ -149,6 +151,10 @@ async def portal(make_tenant: TenantFactory) -> PortalData:
 async def test_customer_reads_the_same_words_everywhere(
     client: httpx.AsyncClient, make_staff: StaffFactory, portal: PortalData
 ) -> None:
+    async with tenant_session(portal.tenant) as s:
+        await s.execute(
+            update(Customer).where(Customer.code == "P1").values(name="Zakłady Mięsne Łódź")
+        )
     user = await make_staff(portal.tenant, "customer", customer="P1")
     assert (await portal_sign_in(client, portal.tenant, user.email, user.password)).is_redirect
     slug = portal.tenant.slug
@@ -216,12 +222,13 @@ async def test_customer_reads_the_same_words_everywhere(
     assert {r[2] for r in rows[2:]} == {"B customers (B)"}
     _no_internals("csv", body)
 
-    # the PDF: the segment once, then the entitlements (Latin-1 core fonts: plain dashes)
+    # the PDF: the segment once, then the entitlements, the account's name as written
     pdf = await client.get(f"/portal/{slug}/entitlements.pdf")
     text = pdf_text(pdf.content)
     assert text.count("B customers (B)") == 1
+    assert "Zakłady Mięsne Łódź (P1)" in text
     for item in b_items:
-        assert item["label"] in text and item["text"].replace(EN, "-") in text, item
+        assert item["label"] in text and item["text"] in text, item
     _no_internals("pdf", text)
 
 

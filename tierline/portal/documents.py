@@ -3,7 +3,8 @@
 Both take the rows the portal pages show (``service.account_entitlements``): entitlements are
 already worded by service levels (label and text), so the documents say exactly what the pages
 and notices say. The PDF states each scheme's segment and dates once, above its entitlements,
-and wraps long labels and values instead of cutting them.
+wraps long labels and values instead of cutting them, and prints names in any script (the
+chassis' embedded Unicode font).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from tierline.platform.csv_safety import safe_csv_row
+from tierline.platform.pdf import FAMILY, unicode_pdf
 from tierline.portal.accounts import PortalAccount
 from tierline.portal.branding import Branding
 
@@ -76,26 +77,6 @@ def entitlements_csv(account: PortalAccount, segments: list[dict[str, Any]], day
     return out.getvalue().encode("utf-8")
 
 
-# The PDF core fonts speak Latin-1: typographic characters become their plain equivalents,
-# anything else '?'.
-_PLAIN = str.maketrans(
-    {
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2192": "->",
-        "\u2265": ">=",
-        "\u2264": "<=",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-    }
-)
-
-
-def _latin(text: str) -> str:
-    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
-
-
 def _period(entitlements: dict[str, Any]) -> str:
     start, end = entitlements.get("effective_from"), entitlements.get("effective_to")
     if not start:
@@ -106,22 +87,20 @@ def _period(entitlements: dict[str, Any]) -> str:
 def entitlements_pdf(
     branding: Branding, account: PortalAccount, segments: list[dict[str, Any]], day: date
 ) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_title(_latin(f"Service entitlements - {account.code}"))
-    pdf.set_author(_latin(branding.display_name))
+    pdf = unicode_pdf(format="A4")
+    pdf.set_title(f"Service entitlements - {account.code}")
+    pdf.set_author(branding.display_name)
     pdf.add_page()
     r, g, b = (int(branding.primary_colour[i : i + 2], 16) for i in (1, 3, 5))
     pdf.set_fill_color(r, g, b)
     pdf.set_text_color(255, 255, 255)
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 12, _latin(branding.display_name), fill=True, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, size=16)
+    pdf.cell(0, 12, branding.display_name, fill=True, new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 13)
-    pdf.multi_cell(
-        0, 7, _latin(f"Service entitlements: {account.name} ({account.code})"), new_x="LMARGIN"
-    )
-    pdf.set_font("Helvetica", "", 10)
+    pdf.set_font(FAMILY, size=14)
+    pdf.multi_cell(0, 7, f"Service entitlements: {account.name} ({account.code})", new_x="LMARGIN")
+    pdf.set_font(FAMILY, size=10)
     pdf.cell(0, 6, f"As of {day.isoformat()}", new_x="LMARGIN", new_y="NEXT")
     if not segments:
         pdf.ln(3)
@@ -129,12 +108,12 @@ def entitlements_pdf(
     for row in segments:
         entitlements = row.get("entitlements") or {}
         pdf.ln(4)
-        pdf.set_font("Helvetica", "B", 12)
+        pdf.set_font(FAMILY, size=12.5)
         scheme = str(row.get("scheme_name") or row.get("scheme") or "")
-        pdf.multi_cell(0, 7, _latin(f"{scheme}: {_segment(row)}"), new_x="LMARGIN")
-        pdf.set_font("Helvetica", "", 10)
+        pdf.multi_cell(0, 7, f"{scheme}: {_segment(row)}", new_x="LMARGIN")
+        pdf.set_font(FAMILY, size=10)
         since = f"In this segment since {row.get('assigned_from') or '-'}."
-        pdf.multi_cell(0, 6, _latin(since + _period(entitlements)), new_x="LMARGIN")
+        pdf.multi_cell(0, 6, since + _period(entitlements), new_x="LMARGIN")
         items = list(_items(row))
         if not items:
             pdf.multi_cell(0, 6, NONE_PUBLISHED, new_x="LMARGIN")
@@ -144,16 +123,16 @@ def entitlements_pdf(
             col_widths=(2, 3),
             text_align="LEFT",
             line_height=6,
-            headings_style=FontFace(emphasis="BOLD"),
+            headings_style=FontFace(fill_color=(240, 243, 248)),
         ) as table:
             heading = table.row()
             heading.cell("Entitlement")
             heading.cell("Value")
             for label, text in items:
                 line = table.row()
-                line.cell(_latin(label))
-                line.cell(_latin(text))
+                line.cell(label)
+                line.cell(text)
     if branding.support_email:
         pdf.ln(4)
-        pdf.multi_cell(0, 6, _latin(f"Questions: {branding.support_email}"), new_x="LMARGIN")
+        pdf.multi_cell(0, 6, f"Questions: {branding.support_email}", new_x="LMARGIN")
     return bytes(pdf.output())
