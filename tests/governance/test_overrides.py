@@ -538,8 +538,15 @@ async def test_contract_conflict_refused_unless_the_board_acknowledges(
     async with tenant_session(gov.tenant) as s:
         notice = next(n for n in await notices_for(s, customer) if n.scheme_code == gov.code)
         assert notice.old_entitlements and notice.new_entitlements
-        assert notice.old_entitlements["fill_rate_pct"] == pytest.approx(95)
-        assert notice.new_entitlements["fill_rate_pct"] == pytest.approx(90)
-        assert "fill rate pct: 95" in notice.body
+        assert notice.old_entitlements["fill_rate"] == pytest.approx(95)
+        assert notice.new_entitlements["fill_rate"] == pytest.approx(90)
+        assert "Fill rate: 95% → 90%" in notice.body
         for values in (notice.old_entitlements, notice.new_entitlements):
             assert not any("note" in k or "margin" in k or "cost" in k for k in values)
+            assert set(values) <= {
+                "fill_rate",
+                "otif",
+                "perfect_order",
+                "quoted_lead_time_days",
+                "delivery_windows",
+            }

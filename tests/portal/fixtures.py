@@ -2,10 +2,11 @@
 
     P1 (sold-to) ── S1, S2 (ship-tos)        Q1 (sold-to) ── Q1S (ship-to)
 
-a published customer scheme ``portal_abc`` (segments A > B > C) with entitlements, open
-assignments P1=A, S1=B, S2=B, Q1=C, Q1S=C, order lines for S1 and Q1S over the last weeks
-(with encrypted-looking revenue/margin bytes that must never surface), and one notice each
-for P1 and Q1."""
+a published customer scheme ``portal_abc`` (segments A > B > C) with entitlements (A delivers
+Mon-Fri 08:00-18:00 and Sat 08:00-12:00, B and C Mon-Fri 08:00-16:00; the internal settings
+differ per segment), open assignments P1=A, S1=B, S2=B, Q1=C, Q1S=C, order lines for S1 and
+Q1S over the last weeks (with encrypted-looking revenue/margin bytes that must never surface),
+and one notice each for P1 and Q1 (stored with the entitlement names of earlier releases)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.models import SegmentAssignment
 from tierline.segmentation.schemes.document import load_template
 from tierline.segmentation.schemes.store import create_scheme, publish
-from tierline.service_levels.entitlements import EntitlementInput, save_entitlement_version
+from tierline.service_levels.entitlements import (
+    DeliveryWindow,
+    EntitlementInput,
+    save_entitlement_version,
+)
 
 ACTOR = Actor("planner@example.com")
 SCHEME = "portal_abc"
@@ -34,6 +39,8 @@ class PortalData:
 
 
 TARGETS = {"A": (98, 97, 95, 2), "B": (95, 92, 90, 4), "C": (90, 85, 80, 7)}
+WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
+WINDOW_END = {"A": "18:00", "B": "16:00", "C": "16:00"}
 
 
 async def build_portal_tenant(tenant: TenantRef) -> PortalData:
@@ -114,8 +121,14 @@ async def build_portal_tenant(tenant: TenantRef) -> PortalData:
                     perfect_order_target=perfect / 100,
                     cycle_service_level=0.95,
                     quoted_lead_time_days=lead,
+                    delivery_windows=[
+                        DeliveryWindow(list(WORKDAYS), "08:00", WINDOW_END[segment]),
+                        *([DeliveryWindow(["sat"], "08:00", "12:00")] if segment == "A" else []),
+                    ],
                     allocation_priority={"A": 1, "B": 2, "C": 3}[segment],
+                    allocation_min_share={"A": 0.2, "B": 0.1, "C": 0.0}[segment],
                     picking_priority={"A": 1, "B": 2, "C": 3}[segment],
+                    transport_rules="Dedicated carrier" if segment == "A" else "Consolidated LTL",
                     taxonomy_code=f"GLOBAL-{segment}",
                     note=f"internal {SECRET_MARKER}",
                 ),

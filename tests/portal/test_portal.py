@@ -58,8 +58,9 @@ async def test_customer_sees_own_segment_entitlements_and_ship_tos(
     api = (await client.get("/api/v1/portal/entitlements")).json()
     assert api["account"]["code"] == "P1"
     seg = api["segments"][0]
-    assert seg["segment"] == "A" and seg["entitlements"]["fill_rate_pct"] == 98.0
-    assert seg["entitlements"]["taxonomy_code"] == "GLOBAL-A"
+    items = {i["key"]: i for i in seg["entitlements"]["items"]}
+    assert seg["segment"] == "A" and items["fill_rate"]["value"] == 98.0
+    assert items["fill_rate"]["text"] == "98%" and "taxonomy_code" not in items
     assert {a["code"] for a in api["accounts_below"]} == {"S1", "S2"}
 
 
@@ -104,7 +105,7 @@ async def test_notices_and_documents(
     assert page.status_code == 200 and notices[0]["title"] in page.text
     csv_body = await client.get(f"/portal/{slug}/entitlements.csv")
     assert csv_body.status_code == 200 and csv_body.headers["content-type"].startswith("text/csv")
-    assert "fill rate pct,98.0" in csv_body.text
+    assert "Fill rate,98%" in csv_body.text
     pdf = await client.get(f"/portal/{slug}/entitlements.pdf?account=S1")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 

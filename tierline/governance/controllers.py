@@ -3,7 +3,8 @@
 - ``GET /t/{tenant}/approvals`` (``segments:read``): one queue of pending override requests and
   pending run moves, filtered by kind, scheme, scope, reason and requester, with tier jump,
   contract conflicts, expiry and evidence. Items the signed-in user may decide carry a
-  checkbox; the others are shown read-only with the reason why.
+  checkbox; the others are shown read-only with the reason why. ``?select=all`` ticks every
+  item the user may decide (select-all without JavaScript).
 - ``POST /t/{tenant}/approvals`` (``overrides:approve``): approve or reject the ticked items
   with one mandatory reason. **Each item is decided in its own savepoint**: refusals are
   reported per item and the others are applied (one refused item does not hold back forty
@@ -27,7 +28,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
@@ -37,20 +38,14 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED
 
 from tierline.governance import overrides
+from tierline.governance.checks import APPROVE, REQUEST, rights_of
 from tierline.governance.decision_rights import (
     GOVERNANCE_PERMISSIONS,
     grants_with_rights,
     rights_matrix,
 )
 from tierline.governance.models import REQUEST_STATUSES
-from tierline.governance.overrides import (
-    APPROVE,
-    APPROVE_MAJOR,
-    REQUEST,
-    ApproverRights,
-    OverrideInvalid,
-    RequestFilter,
-)
+from tierline.governance.overrides import OverrideInvalid, RequestFilter
 from tierline.governance.queue import (
     KINDS,
     BatchOutcome,
@@ -68,7 +63,7 @@ from tierline.platform.request_body import json_object
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.policies import decision_rights
-from tierline.segmentation.service import published
+from tierline.segmentation.service import published, segment_catalogue
 
 READ = "segments:read"
 _DECIDE_REF = re.compile(r"^(\d{1,18}):decide$")
@@ -77,19 +72,6 @@ CSS_PATH = "/assets/segmentation.css"
 
 # ---------------------------------------------------------------------------------------------
 # Who may do what
-
-
-def rights_of(request: Request[Any, Any, Any], principal: Principal) -> ApproverRights:
-    """Where the caller may approve (machine clients: tenant-wide, if granted the scope)."""
-    if principal.is_client:
-        held = principal.client_scopes
-        return ApproverRights(
-            None if APPROVE in held else frozenset(),
-            None if APPROVE_MAJOR in held else frozenset(),
-        )
-    return ApproverRights(
-        scopes_with(request, principal, APPROVE), scopes_with(request, principal, APPROVE_MAJOR)
-    )
 
 
 def _scopes(
@@ -122,6 +104,7 @@ async def _queue_page(
     outcome: BatchOutcome | None = None,
     form: dict[str, Any] | None = None,
     status: int = 200,
+    select_all: bool = False,
 ) -> Template:
     rights = rights_of(request, principal)
     today = datetime.now(UTC).date()
@@ -135,8 +118,20 @@ async def _queue_page(
             today=today,
         )
         schemes = await scheme_codes(s)
+        catalogue = await segment_catalogue(s, sorted({i.scheme for i in items}))
+    slug = principal.tenant.slug
+    picked = set(form.get("item", [])) if form else set()
+    if select_all:
+        picked = {i.ref for i in items if i.decidable}
     context = _context(
         principal,
+        picked=picked,
+        colours={(code, seg.code): seg.colour for code, segs in catalogue.items() for seg in segs},
+        names={(code, seg.code): seg.name for code, segs in catalogue.items() for seg in segs},
+        customer_url=lambda code: f"/t/{slug}/customers/{quote(code, safe='')}",
+        product_url=lambda sku: f"/t/{slug}/products/{quote(sku, safe='')}",
+        select_url=f"{_base(principal)}/approvals?{urlencode({**where.params(), 'select': 'all'})}",
+        clear_url=f"{_base(principal)}/approvals?{urlencode(where.params())}",
         items=items,
         where=where,
         kinds=KINDS,
@@ -165,7 +160,11 @@ async def approvals_page(
     """Pending override requests and run moves in one queue."""
     params = request.query_params
     return await _queue_page(
-        request, principal, QueueFilter.parse(params), done=(params.get("done") or "")[:200]
+        request,
+        principal,
+        QueueFilter.parse(params),
+        done=(params.get("done") or "")[:200],
+        select_all=params.get("select") == "all",
     )
 
 

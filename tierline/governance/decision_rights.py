@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.governance.overrides import APPROVE, APPROVE_MAJOR, REQUEST
+from tierline.governance.checks import APPROVE, APPROVE_MAJOR, REQUEST
 from tierline.platform.identity.models import RoleGrant, User
 from tierline.policies import DEFAULT_POLICY, ROLES, decision_rights
 

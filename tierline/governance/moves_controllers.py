@@ -1,13 +1,15 @@
 """Pending moves: the page that lists them with filters and decides ticked ones in bulk, and
 its API (``/t/{tenant}/segments/moves``, ``/api/v1/segments/moves``).
 
-Reading needs ``segments:read``; deciding ``overrides:approve``, and ``overrides:approve_major``
-as well for moves that jump tiers. A decision is all or nothing with one mandatory reason
-(:mod:`tierline.governance.moves`); the approval queue decides moves one by one instead.
+Reading needs ``segments:read``; deciding ``overrides:approve`` in the entity's scope, and
+``overrides:approve_major`` as well for moves that jump tiers or (acknowledged) break a contract:
+the checks of :func:`tierline.governance.moves.decide_moves`, which the approval queue calls too.
+A decision here is all or nothing with one mandatory reason; the queue decides moves one by one.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -16,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from tierline.governance import moves as decisions
-from tierline.governance.overrides import APPROVE, APPROVE_MAJOR
+from tierline.governance.checks import APPROVE, APPROVE_MAJOR, rights_of
 from tierline.platform.access import requires
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
@@ -126,6 +128,15 @@ async def _moves_template(
         schemes = await scheme_infos(s)
         reasons = await move_reasons(s)
         catalogue = await segment_catalogue(s)
+        checks = {
+            c.move.id: c
+            for c in await decisions.check_moves(
+                s,
+                page.rows if filters["status"] == "pending" else [],
+                rights_of(request, principal),
+                datetime.now(UTC).date(),
+            )
+        }
     path = f"{_base(principal)}/moves"
     context = _context(
         request,
@@ -137,6 +148,7 @@ async def _moves_template(
         catalogue=catalogue,
         colours={(code, seg.code): seg.colour for code, segs in catalogue.items() for seg in segs},
         can_approve_major=allowed_here(request, APPROVE_MAJOR),
+        checks=checks,
         next_url=_url(path, {**filters, "after": page.next_after_id})
         if page.next_after_id
         else None,
@@ -178,7 +190,8 @@ async def decide_moves_form(
                 decision,  # type: ignore[arg-type]  # checked by decide_moves
                 actor_of(request, principal),
                 reason,
-                allow_major=allowed_here(request, APPROVE_MAJOR),
+                rights=rights_of(request, principal),
+                acknowledge_conflicts=str(form.get("acknowledge_conflicts", "")) == "yes",
                 tenant_slug=principal.tenant.slug,
             )
     except (decisions.MovesRefused, decisions.MovesForbidden, decisions.MovesNotFound) as exc:
@@ -255,7 +268,9 @@ async def api_moves(
 async def api_decide_moves(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
-    """``{"ids": [...], "decision": "apply"|"reject", "reason": "..."}``: all or nothing."""
+    """``{"ids": [...], "decision": "apply"|"reject", "reason": "...",
+    "acknowledge_conflicts": false}``: all or nothing (the governance board acknowledges
+    contract conflicts with ``true``)."""
     data = await json_object(request)
     ids = data.get("ids")
     if not isinstance(ids, list) or not all(
@@ -266,6 +281,9 @@ async def api_decide_moves(
     reason = data.get("reason")
     if not isinstance(reason, str):
         reason = ""
+    acknowledge = data.get("acknowledge_conflicts", False)
+    if not isinstance(acknowledge, bool):
+        raise InputInvalid("acknowledge_conflicts: true or false")
     async with tenant_session(principal.tenant) as s:
         count = await decisions.decide_moves(
             s,
@@ -273,16 +291,11 @@ async def api_decide_moves(
             decision,  # type: ignore[arg-type]  # checked by decide_moves
             actor_of(request, principal),
             reason[:2000],
-            allow_major=_holds(request, principal, APPROVE_MAJOR),
+            rights=rights_of(request, principal),
+            acknowledge_conflicts=acknowledge,
             tenant_slug=principal.tenant.slug,
         )
     return {"decided": count, "status": "applied" if decision == "apply" else "rejected"}
-
-
-def _holds(request: Request[Any, Any, Any], principal: Principal, permission: str) -> bool:
-    if principal.is_client:
-        return permission in principal.client_scopes
-    return allowed_here(request, permission)
 
 
 ROUTES = [StaffPages(moves_page, decide_moves_form), Api(api_moves, api_decide_moves)]

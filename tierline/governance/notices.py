@@ -2,13 +2,14 @@
 
 A notice is one row in ``customer_notices`` (what the portal lists, newest first) with a text
 rendered from one of the templates below (kept here, in one place, so wording reviews touch one
-file), the effective date, the old and new segment, and the old and new entitlements as
-customer-safe dictionaries (service levels' ``segment_entitlements``; keys that smell of margin,
-cost or internal notes are dropped again here by service levels' ``customer_safe``, as a second
-line of defence). Notices are written in the caller's transaction with ``ON CONFLICT
-(dedupe_key) DO NOTHING``, so a retried job or a repeated decision cannot tell a customer twice.
-A classification run reaches :func:`notices_for_applied_moves` through segmentation's
-``MOVES_APPLIED`` hook (``hooks.py``).
+file), the effective date, the old and new segment, and the old and new customer-facing
+entitlements (service levels' ``segment_entitlements``; filtered again here by ``customer_safe``
+and ``customer_facing`` as a second line of defence). What changes is worded by service levels'
+``customer_entitlements``, as on every portal page and document. Notices are written in the
+caller's transaction with ``ON CONFLICT (dedupe_key) DO NOTHING``, so a retried job or a
+repeated decision cannot tell a customer twice. A classification run reaches
+:func:`notices_for_applied_moves` through segmentation's ``MOVES_APPLIED`` hook (``hooks.py``);
+a decided pending move reaches it from ``moves.decide_moves``.
 
 Account managers are told through in-app notifications and e-mail by the code that changes the
 segment (segmentation's run notices, ``overrides.py``, ``moves.py``); this module only writes
@@ -34,7 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline.governance.models import NOTICE_KINDS, CustomerNotice
 from tierline.platform.notifications.service import notify_many
 from tierline.segmentation.service import Scheme
-from tierline.service_levels.service import customer_safe, segment_entitlements
+from tierline.service_levels.service import (
+    CUSTOMER_ENTITLEMENTS,
+    customer_entitlements,
+    customer_facing,
+    customer_safe,
+    segment_entitlements,
+)
 
 MAX_PAGE = 200
 INSERT_BATCH = 2000  # notices per INSERT (asyncpg allows 32767 bind parameters)
@@ -75,22 +82,36 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
 }
 
 
-def _label(key: str) -> str:
-    return key.replace("_", " ")
-
-
 def entitlement_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[str]:
-    """One human line per entitlement that differs (``fill rate target: 95 -> 98``)."""
-    old, new = old or {}, new or {}
+    """One line per customer-facing entitlement that differs, worded as everywhere else the
+    customer reads it (``Fill rate: 95% → 85%``); every entitlement when there were none
+    before (a first assignment)."""
+    before = {line.key: line.text for line in customer_entitlements(old)}
+    after = {line.key: line.text for line in customer_entitlements(new)}
     lines = []
-    for key in sorted(set(old) | set(new)):
-        before, after = old.get(key), new.get(key)
-        if before != after and not isinstance(before or after, Mapping):
-            lines.append(
-                f"{_label(key)}: {'-' if before is None else before} -> "
-                f"{'-' if after is None else after}"
-            )
+    for key, label, _ in CUSTOMER_ENTITLEMENTS:
+        was, now = before.get(key), after.get(key)
+        if was == now:
+            continue
+        if not before and now is not None:
+            lines.append(f"{label}: {now}")
+        else:
+            lines.append(f"{label}: {was or '—'} → {now or '—'}")
     return lines
+
+
+CHANGES_HEADING = "\n\nWhat changes for you:\n"
+
+
+def reworded_body(body: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
+    """``body`` with its list of changes worded again from the stored entitlements: notices
+    written before the customer-facing list existed named internal settings and field names
+    there (``allocation min share pct: 0.0 -> 20.0``); what the customer reads today does not."""
+    head, found, _ = body.partition(CHANGES_HEADING)
+    if not found:
+        return body
+    changes = entitlement_changes(old, new)
+    return head + (CHANGES_HEADING + "".join(f"- {line}\n" for line in changes) if changes else "")
 
 
 def render_notice(kind: str, **values: Any) -> tuple[str, str]:
@@ -118,7 +139,8 @@ def notice_values(
 ) -> dict[str, Any]:
     """The row of one notice, its text rendered (see :func:`create_customer_notice`)."""
     names = segment_names or {}
-    old_safe, new_safe = customer_safe(old_entitlements), customer_safe(new_entitlements)
+    old_safe = customer_facing(customer_safe(old_entitlements))
+    new_safe = customer_facing(customer_safe(new_entitlements))
 
     def label(code: str | None) -> str | None:
         return None if code is None else f"{names.get(code, code)} ({code})"
@@ -255,9 +277,10 @@ async def notices_for_applied_moves(
     batch: str | None = None,
 ) -> int:
     """A ``segment_change`` notice per customer whose segment a run (or an approved pending
-    move) changed; ``applied`` has ``customer_code, previous_segment, segment``. Returns how
-    many notices were new. Call it in the transaction that applied the moves; ``run_id`` (or
-    ``batch``) makes the dedupe key, so a retried run writes each notice once."""
+    move) changed; ``applied`` has ``customer_code, previous_segment, segment`` and, optionally,
+    ``batch`` per row. Returns how many notices were new. Call it in the transaction that
+    applied the moves; the row's ``batch`` (else ``batch``, else ``run_id``) makes the dedupe
+    key, so a retried run or a decided move writes each notice once."""
     if scheme.entity != "customer" or applied.is_empty():
         return 0
     names = {s.code: s.name for s in scheme.segments}
@@ -269,6 +292,9 @@ async def notices_for_applied_moves(
         for code in sorted(segments)
     }
     batch = batch or (str(run_id) if run_id else effective.isoformat())
+    columns = ["customer_code", "previous_segment", "segment"]
+    if "batch" in applied.columns:
+        columns.append("batch")
     rows = [
         notice_values(
             customer_code=row["customer_code"],
@@ -278,14 +304,12 @@ async def notices_for_applied_moves(
             new_segment=row["segment"],
             old_entitlements=entitled.get(row["previous_segment"] or ""),
             new_entitlements=entitled.get(row["segment"]),
-            dedupe_key=f"segment_change:{scheme.code}:{row['customer_code']}:{batch}:"
-            f"{row['segment']}",
+            dedupe_key=f"segment_change:{scheme.code}:{row['customer_code']}:"
+            f"{row.get('batch') or batch}:{row['segment']}",
             scheme_code=scheme.code,
             segment_names=names,
         )
-        for row in applied.select("customer_code", "previous_segment", "segment")
-        .drop_nulls("customer_code")
-        .iter_rows(named=True)
+        for row in applied.select(columns).drop_nulls("customer_code").iter_rows(named=True)
     ]
     created = 0
     for start in range(0, len(rows), INSERT_BATCH):

@@ -14,7 +14,10 @@ date. It is decided by someone else:
   a contract breach (e.g. the contract is being renegotiated), a planner may not. The
   acknowledged conflicts are kept on the request and in the audit entry.
 
-Every refusal raises before anything is written, so the caller's transaction changes nothing.
+The decision rights and the contract rule are ``checks``', which the pending moves of runs pass
+too (``moves.decide_moves``). The requester and the account manager are told of the decision,
+people only (``recipients``). Every refusal raises before anything is written, so the caller's
+transaction changes nothing.
 An approval closes the assignment in force and opens one with source ``override`` (through
 segmentation's service, which owns the rows); rule runs then leave the entity alone. On its
 expiry date the override is reverted: the override assignment is closed and the latest rule
@@ -36,12 +39,18 @@ from sqlalchemy import String, and_, column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.governance.checks import (
+    ApproverRights,
+    Refusal,
+    contract_refusal,
+    rights_refusal,
+)
 from tierline.governance.models import OverrideRequest
 from tierline.governance.notices import create_customer_notice
+from tierline.governance.recipients import email_address, people
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
 from tierline.platform.notifications.service import notify
-from tierline.policies import PolicyEngine
 from tierline.segmentation.service import (
     Assignment,
     NewAssignment,
@@ -58,9 +67,6 @@ from tierline.segmentation.service import (
 )
 from tierline.service_levels.service import contract_conflicts, segment_entitlements
 
-REQUEST = "overrides:request"
-APPROVE = "overrides:approve"
-APPROVE_MAJOR = "overrides:approve_major"
 MAX_EXPIRY_DAYS = 366
 MAX_REASON = 2000
 MAX_EVIDENCE = 10
@@ -95,33 +101,6 @@ class OverrideForbidden(DomainError):
 class OverrideNotFound(DomainError):
     status_code = 404
     title = "Not Found"
-
-
-@dataclass(frozen=True)
-class ApproverRights:
-    """Where the approver may decide: scopes holding ``overrides:approve`` and
-    ``overrides:approve_major`` (None = every scope, as ``web.scopes_with`` answers)."""
-
-    approve: frozenset[str] | None
-    major: frozenset[str] | None
-
-    @classmethod
-    def everywhere(cls) -> ApproverRights:
-        return cls(None, None)
-
-    @classmethod
-    def of(cls, engine: PolicyEngine, subject: str) -> ApproverRights:
-        def scopes(permission: str) -> frozenset[str] | None:
-            held = engine.scopes_for(subject, permission)
-            return None if "*" in held else held
-
-        return cls(scopes(APPROVE), scopes(APPROVE_MAJOR))
-
-    def may_approve(self, scope: str) -> bool:
-        return self.approve is None or scope in self.approve
-
-    def may_approve_major(self, scope: str) -> bool:
-        return self.major is None or scope in self.major
 
 
 @dataclass(frozen=True)
@@ -370,16 +349,14 @@ def refusal(
         return OverrideForbidden(
             f"request #{request.id} is your own: someone else must decide it (maker-checker)"
         )
-    if not rights.may_approve(request.scope):
-        return OverrideForbidden(
-            f"request #{request.id} lies in scope '{request.scope}', where you hold no {APPROVE}"
-        )
-    if request.tier_jump > 1 and not rights.may_approve_major(request.scope):
-        return OverrideForbidden(
-            f"request #{request.id} jumps {request.tier_jump} tiers: only the governance "
-            f"board ({APPROVE_MAJOR}) decides that"
-        )
-    return None
+    denied = rights_refusal(f"request #{request.id}", request.scope, request.tier_jump, rights)
+    return None if denied is None else _as_error(denied)
+
+
+def _as_error(refused: Refusal) -> OverrideRefused | OverrideForbidden:
+    if refused.kind == "forbidden":
+        return OverrideForbidden(refused.message)
+    return OverrideRefused(refused.message)
 
 
 async def contract_conflicts_of(
@@ -469,19 +446,10 @@ async def _approve(
             f" -> {in_force or 'none'}); nothing was changed, ask for a new override"
         )
     conflicts = await contract_conflicts_of(session, request, now.date())
+    refused = contract_refusal(conflicts, acknowledge, request.scope, rights)
+    if refused is not None:
+        raise _as_error(refused)
     if conflicts:
-        if not acknowledge:
-            raise OverrideRefused(
-                "the move conflicts with the customer's contract: "
-                + "; ".join(conflicts)
-                + f". Nothing was changed; a {APPROVE_MAJOR} holder may approve it "
-                "acknowledging the conflicts."
-            )
-        if not rights.may_approve_major(request.scope):
-            raise OverrideForbidden(
-                f"only the governance board ({APPROVE_MAJOR}) may approve despite contract "
-                "conflicts: " + "; ".join(conflicts)
-            )
         request.conflicts_acknowledged = conflicts
     old_entitlements = await segment_entitlements(
         session, request.scheme_code, in_force, now.date()
@@ -592,9 +560,16 @@ async def _tell_people(
     what: str,
     reason: str,
 ) -> None:
-    """The requester and the customer's account manager, in-app and by e-mail."""
-    manager = await account_manager_of(session, request.customer_code)
-    recipients = [request.requested_by, *([manager] if manager else [])]
+    """The requester and the customer's account manager, in-app and by e-mail: people only
+    (``recipients``). A request a machine client made tells its account manager, not the
+    client, which has no address to write to."""
+    manager = email_address(await account_manager_of(session, request.customer_code))
+    recipients = [
+        *await people(session, [request.requested_by]),
+        *([manager] if manager else []),
+    ]
+    if not recipients:
+        return
     move = f"{request.from_segment or 'none'} -> {request.to_segment}"
     titles = {
         "approved": f"Override approved: {request.entity_key} {move}",

@@ -5,38 +5,28 @@ Users see items in the scopes where they hold ``segments:read``; each item says 
 caller may decide it and, if not, why (the same reason the decision would give). A batch is
 approved or rejected with one mandatory reason, **each item in its own savepoint**: refusals
 are reported per item and the others are applied (one refused item does not hold back forty
-good ones); an empty reason or no item refuses the whole batch.
+good ones); an empty reason or no item refuses the whole batch. Overrides are decided by
+``overrides.decide_override`` and moves by ``moves.decide_moves``, the same functions the other
+pages and the API call, with the same checks (``checks``) and the same notices.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-import polars as pl
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.governance import overrides
+from tierline.governance.checks import ApproverRights
 from tierline.governance.models import OverrideRequest
-from tierline.governance.moves import MovesNotFound, decide_moves
-from tierline.governance.notices import notices_for_applied_moves
-from tierline.governance.overrides import APPROVE, APPROVE_MAJOR, ApproverRights, RequestFilter
+from tierline.governance.moves import MoveCheck, check_moves, decide_moves
+from tierline.governance.overrides import RequestFilter
 from tierline.platform.audit.service import ActingParty
 from tierline.platform.errors import DomainError
-from tierline.segmentation.service import (
-    Move,
-    PublishedScheme,
-    Scheme,
-    SchemeNotFound,
-    SchemeRefused,
-    pending_move,
-    pending_moves,
-    published,
-    scheme_infos,
-)
-from tierline.service_levels.service import contract_conflicts
+from tierline.segmentation.service import pending_moves, scheme_infos
 
 KINDS = ("override", "move")
 MAX_ITEMS = 500
@@ -111,23 +101,6 @@ class QueueFilter:
         return {k: v for k, v in asdict(self).items() if v}
 
 
-class _Schemes:
-    """Published schemes, parsed once per request."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._found: dict[str, PublishedScheme | None] = {}
-
-    async def get(self, code: str) -> Scheme | None:
-        if code not in self._found:
-            try:
-                self._found[code] = await published(self._session, code)
-            except (SchemeNotFound, SchemeRefused):
-                self._found[code] = None
-        found = self._found[code]
-        return found.scheme if found else None
-
-
 def _override_item(row: OverrideRequest) -> QueueItem:
     return QueueItem(
         kind="override",
@@ -149,36 +122,15 @@ def _override_item(row: OverrideRequest) -> QueueItem:
 
 
 async def _move_items(
-    session: AsyncSession, where: QueueFilter, schemes: _Schemes, limit: int
+    session: AsyncSession, where: QueueFilter, rights: ApproverRights, today: date, limit: int
 ) -> list[QueueItem]:
     page = await pending_moves(session, where.scheme, "pending", reason=where.reason, limit=limit)
-    customers, products = await overrides.entity_scopes(
-        session,
-        [m.customer_code for m in page.rows if m.customer_code],
-        [m.sku for m in page.rows if m.sku and not m.customer_code],
-    )
-    items = []
-    for move in page.rows:
-        scope = (
-            customers.get(move.customer_code, "*")
-            if move.customer_code
-            else products.get(move.sku or "", "*")
-        )
-        if where.scope and scope != where.scope:
-            continue
-        scheme = await schemes.get(move.scheme_code)
-        jump = (
-            overrides.tier_jump(scheme, move.from_segment, move.to_segment)
-            if scheme and move.to_segment in overrides.tier_positions(scheme)
-            else 0
-        )
-        if "tier_jump" in (move.reasons or []):
-            jump = max(jump, 2)
-        items.append(_move_item(move, scope, jump))
-    return items
+    checked = await check_moves(session, page.rows, rights, today)
+    return [_move_item(c) for c in checked if not where.scope or c.scope == where.scope]
 
 
-def _move_item(move: Move, scope: str, jump: int) -> QueueItem:
+def _move_item(checked: MoveCheck) -> QueueItem:
+    move = checked.move
     return QueueItem(
         kind="move",
         id=move.id,
@@ -188,21 +140,15 @@ def _move_item(move: Move, scope: str, jump: int) -> QueueItem:
         sku=move.sku,
         from_segment=move.from_segment,
         to_segment=move.to_segment,
-        tier_jump=jump,
-        scope=scope,
+        tier_jump=checked.tier_jump,
+        scope=checked.scope,
         requested_by=f"run {str(move.run_id)[:8]}",
         requested_at=move.created_at,
         reason=", ".join(r.replace("_", " ") for r in move.reasons or []),
         reasons=list(move.reasons or []),
+        conflicts=checked.conflicts,
+        why_not=str(checked.refusal) if checked.refusal else None,
     )
-
-
-def _why_not_move(item: QueueItem, rights: ApproverRights) -> str | None:
-    if not rights.may_approve(item.scope):
-        return f"scope '{item.scope}': you hold no {APPROVE} there"
-    if item.tier_jump > 1 and not rights.may_approve_major(item.scope):
-        return f"jumps {item.tier_jump} tiers: needs {APPROVE_MAJOR} (governance board)"
-    return None
 
 
 async def approval_queue(
@@ -217,7 +163,6 @@ async def approval_queue(
 ) -> list[QueueItem]:
     """Pending items the caller may see (``visible`` scopes), each marked decidable or not."""
     items: list[QueueItem] = []
-    schemes = _Schemes(session)
     if where.kind in (None, "override"):
         rows, _ = await overrides.list_requests(
             session,
@@ -232,24 +177,12 @@ async def approval_queue(
             item.conflicts = await overrides.contract_conflicts_of(session, row, today)
             items.append(item)
     if where.kind in (None, "move") and not where.requested_by:
-        for item in await _move_items(session, where, schemes, limit):
-            if visible is not None and item.scope not in visible:
-                continue
-            item.why_not = _why_not_move(item, rights)
-            if item.customer_code and not item.sku:
-                item.conflicts = await _move_conflicts(session, item, today)
-            items.append(item)
+        for item in await _move_items(session, where, rights, today, limit):
+            if visible is None or item.scope in visible:
+                items.append(item)
     for item in items:
         item.decidable = item.why_not is None
     return items
-
-
-async def _move_conflicts(session: AsyncSession, item: QueueItem, today: date) -> list[str]:
-    if item.customer_code is None:
-        return []
-    return await contract_conflicts(
-        session, item.customer_code, item.scheme, item.to_segment, today
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +226,6 @@ async def decide_batch(
     if not reason.strip():
         raise InputRefused("reason: say why (it goes into the audit log)")
     outcome = BatchOutcome()
-    schemes = _Schemes(session)
     for kind, item_id in refs:
         try:
             async with session.begin_nested():
@@ -309,66 +241,20 @@ async def decide_batch(
                         tenant_slug=tenant_slug,
                     )
                 else:
-                    await _decide_move(
-                        session, item_id, decision, reason, rights, actor, schemes, tenant_slug
+                    await decide_moves(
+                        session,
+                        [item_id],
+                        "apply" if decision == "approve" else "reject",
+                        actor,
+                        reason,
+                        rights=rights,
+                        acknowledge_conflicts=acknowledge_conflicts,
+                        tenant_slug=tenant_slug,
                     )
             outcome.done.append(f"{kind}:{item_id}")
         except DomainError as refused:
             outcome.refused.append((f"{kind}:{item_id}", str(refused)))
     return outcome
-
-
-async def _decide_move(
-    session: AsyncSession,
-    move_id: int,
-    decision: str,
-    reason: str,
-    rights: ApproverRights,
-    actor: ActingParty,
-    schemes: _Schemes,
-    tenant_slug: str,
-) -> None:
-    move = await pending_move(session, move_id)
-    if move is None:
-        raise MovesNotFound(f"there is no move #{move_id}")
-    customers, products = await overrides.entity_scopes(
-        session, [move.customer_code] if move.customer_code else [], [move.sku] if move.sku else []
-    )
-    scope = (
-        customers.get(move.customer_code, "*")
-        if move.customer_code
-        else products.get(move.sku or "", "*")
-    )
-    if not rights.may_approve(scope):
-        raise overrides.OverrideForbidden(
-            f"move #{move_id} lies in scope '{scope}', where you hold no {APPROVE}"
-        )
-    await decide_moves(
-        session,
-        [move_id],
-        "apply" if decision == "approve" else "reject",
-        actor,
-        reason,
-        allow_major=rights.may_approve_major(scope),
-        tenant_slug=tenant_slug,
-    )
-    scheme = await schemes.get(move.scheme_code)
-    if decision == "approve" and scheme is not None:
-        applied = pl.DataFrame(
-            {
-                "customer_code": [move.customer_code],
-                "previous_segment": [move.from_segment],
-                "segment": [move.to_segment],
-            },
-            schema={
-                "customer_code": pl.String,
-                "previous_segment": pl.String,
-                "segment": pl.String,
-            },
-        )
-        await notices_for_applied_moves(
-            session, scheme, applied, datetime.now(UTC).date(), batch=f"move{move_id}"
-        )
 
 
 async def scheme_codes(session: AsyncSession) -> list[str]:

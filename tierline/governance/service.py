@@ -9,16 +9,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.governance.notices import notices_for
-from tierline.service_levels.service import customer_safe
+from tierline.governance.notices import notices_for, reworded_body
+from tierline.service_levels.service import customer_facing, customer_safe
 
 __all__ = ["CustomerNotice", "customer_notices"]
 
 
 @dataclass(frozen=True)
 class CustomerNotice:
-    """A segment or entitlement change as the customer was told it; the entitlements are the
-    customer-safe dictionaries (percent, windows, lead time, ...), or None."""
+    """A segment or entitlement change as the customer was told it, its list of changes worded
+    as today (``notices.reworded_body``); the entitlements are the customer-facing values by
+    key (service levels' ``customer_entitlements`` words them), or None."""
 
     id: int
     customer_code: str
@@ -43,12 +44,12 @@ async def customer_notices(
             customer_code=n.customer_code,
             kind=n.kind,
             title=n.title,
-            body=n.body,
+            body=reworded_body(n.body, n.old_entitlements, n.new_entitlements),
             effective_date=n.effective_date,
             old_segment=n.old_segment,
             new_segment=n.new_segment,
-            old_entitlements=customer_safe(n.old_entitlements),
-            new_entitlements=customer_safe(n.new_entitlements),
+            old_entitlements=customer_facing(customer_safe(n.old_entitlements)),
+            new_entitlements=customer_facing(customer_safe(n.new_entitlements)),
             created_at=n.created_at,
         )
         for n in await notices_for(session, customer_code, limit, before_id)

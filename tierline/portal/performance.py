@@ -141,7 +141,8 @@ class Bar:
     x: float
     y: float
     height: float
-    label: str
+    label: str  # the period, under the bar ("" where a neighbour's label would collide)
+    period: str  # the period, always (the text alternative names every bar)
     value: str
 
 
@@ -156,31 +157,52 @@ class Chart:
     target_y: float | None
     target_label: str | None
     axis: list[tuple[float, str]]
+    axis_x: float  # where the value labels end (they are right-aligned)
+    label_y: float  # the baseline of the period labels
+
+
+# The chart is drawn for a phone first: its view box is about as wide as a phone's screen, so
+# text sized in view-box units reads at its size there (the SVG scales down no further than the
+# screen) and grows moderately in the wider cards of a desktop. The stylesheet sizes the text.
+WIDTH, HEIGHT = 360, 220
+TOP, BOTTOM, LEFT, RIGHT = 22, 30, 44, 18  # room for the labels at either end
+LABEL_EVERY = 2  # a period label under every other bar: twelve would overlap on a phone
 
 
 def chart_for(measure: str, periods: list[Period], target: float | None, grain: Grain) -> Chart:
     """Bars for one measure over the periods; ``target`` (a fraction, or days for lead time)
     is drawn as a line."""
-    width, height, top, bottom, left = 640, 220, 10, 30, 44
-    plot = height - top - bottom
+    plot = HEIGHT - TOP - BOTTOM
     values = [getattr(p, measure) for p in periods]
     is_ratio = measure != "lead_time_days"
     ceiling = 1.0 if is_ratio else max([v or 0 for v in values] + [target or 0, 1.0]) * 1.15
-    slot = (width - left) / len(periods)
+    slot = (WIDTH - LEFT - RIGHT) / len(periods)
     bars: list[Bar] = []
     for i, (p, v) in enumerate(zip(periods, values, strict=True)):
         h = 0.0 if v is None else plot * (v / ceiling)
-        label = p.start.strftime("%d %b") if grain == "week" else p.start.strftime("%b %y")
-        shown = "no data" if v is None else (f"{v:.0%}" if is_ratio else f"{v:.1f} d")
-        bars.append(Bar(left + i * slot + slot * 0.15, top + plot - h, h, label, shown))
-    target_y = None if target is None else top + plot - plot * min(target / ceiling, 1.0)
+        period = p.start.strftime("%d %b") if grain == "week" else p.start.strftime("%b %y")
+        # the newest period is always labelled, then every other one back from it
+        shown = period if (len(periods) - 1 - i) % LABEL_EVERY == 0 else ""
+        value = "no data" if v is None else (f"{v:.0%}" if is_ratio else f"{v:.1f} days")
+        bars.append(Bar(LEFT + i * slot + slot * 0.15, TOP + plot - h, h, shown, period, value))
+    target_y = None if target is None else TOP + plot - plot * min(target / ceiling, 1.0)
     target_label = None
     if target is not None:
-        target_label = f"target {target:.0%}" if is_ratio else f"target {target:.0f} d"
+        target_label = f"target {target:.0%}" if is_ratio else f"target {target:.0f} days"
     ticks = [0.0, 0.5, 1.0]
     axis = [
-        (top + plot - plot * t, f"{t:.0%}" if is_ratio else f"{t * ceiling:.0f}") for t in ticks
+        (TOP + plot - plot * t, f"{t:.0%}" if is_ratio else f"{t * ceiling:.0f}") for t in ticks
     ]
     return Chart(
-        measure, LABELS[measure], width, height, slot * 0.7, bars, target_y, target_label, axis
+        measure,
+        LABELS[measure],
+        WIDTH,
+        HEIGHT,
+        slot * 0.7,
+        bars,
+        target_y,
+        target_label,
+        axis,
+        LEFT - 6,
+        HEIGHT - 10,
     )

@@ -2,8 +2,9 @@
 
 Every function takes the account code(s) the caller already checked against the user's reach
 (:mod:`tierline.portal.accounts`) and returns dictionaries with only what the customer may
-see: segments (segmentation's service), entitlements (service levels' customer-safe
-``entitlements_in_force``), notices (governance's service) and service measures. Margin, cost,
+see: segments (segmentation's service), entitlements (service levels' customer-facing
+``entitlements_in_force``, worded by its ``customer_entitlements`` exactly as notices and
+documents word them), notices (governance's service) and service measures. Margin, cost,
 revenue, internal notes and other customers never enter these dictionaries; :func:`scrub`, with
 service levels' one list of private markers, is a last line of defence for every JSON and page
 the portal returns.
@@ -20,7 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline.governance.service import customer_notices
 from tierline.portal.accounts import PortalAccount
 from tierline.segmentation.service import open_customer_segments
-from tierline.service_levels.service import entitlements_in_force, is_private
+from tierline.service_levels.service import (
+    PublicEntitlement,
+    customer_entitlements,
+    entitlements_in_force,
+    is_private,
+)
 
 SHIP_TO_LIMIT = 500
 
@@ -73,10 +79,27 @@ async def account_entitlements(
             "segment_name": item.segment_name,
             "segment_colour": item.segment_colour,
             "assigned_from": _iso(item.valid_from),
-            "entitlements": item.version.as_dict() if item.version else None,
+            "entitlements": entitlements_view(item.version),
         }
         for item in found.schemes
     ]
+
+
+def entitlements_view(version: PublicEntitlement | None) -> dict[str, Any] | None:
+    """What a segment promises, as the portal shows it everywhere: the period it is in force
+    and the customer-facing entitlements, worded by service levels (label, value, unit,
+    text)."""
+    if version is None:
+        return None
+    return {
+        "effective_from": _iso(version.effective_from),
+        "effective_to": _iso(version.effective_to) if version.effective_to else None,
+        "items": [line.as_dict() for line in customer_entitlements(version.values())],
+    }
+
+
+def _worded(values: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    return None if values is None else [line.as_dict() for line in customer_entitlements(values)]
 
 
 async def overview(
@@ -130,8 +153,8 @@ async def account_notices(
                 "effective_date": _iso(n.effective_date),
                 "old_segment": n.old_segment,
                 "new_segment": n.new_segment,
-                "old_entitlements": n.old_entitlements,
-                "new_entitlements": n.new_entitlements,
+                "old_entitlements": _worded(n.old_entitlements),
+                "new_entitlements": _worded(n.new_entitlements),
                 "created_at": n.created_at.isoformat() if n.created_at else None,
             }
             for n in rows
@@ -141,10 +164,10 @@ async def account_notices(
 
 
 TARGET_KEYS = {
-    "fill_rate": ("fill_rate_target", "fill_rate_pct", "fill_rate"),
-    "otif": ("otif_target", "otif_pct", "otif"),
-    "perfect_order": ("perfect_order_target", "perfect_order_pct", "perfect_order"),
-    "lead_time_days": ("quoted_lead_time_days", "lead_time_days", "quoted_lead_time"),
+    "fill_rate": "fill_rate",
+    "otif": "otif",
+    "perfect_order": "perfect_order",
+    "lead_time_days": "quoted_lead_time_days",
 }
 
 
@@ -155,13 +178,14 @@ def targets_of(segments: list[dict[str, Any]]) -> dict[str, float | None]:
         ent = row.get("entitlements")
         if not ent:
             continue
+        values = {item["key"]: item for item in ent.get("items", [])}
         out: dict[str, float | None] = {}
-        for measure, keys in TARGET_KEYS.items():
-            key = next((k for k in keys if isinstance(ent.get(k), int | float)), None)
-            if key is None:
+        for measure, key in TARGET_KEYS.items():
+            item = values.get(key) or {}
+            value = item.get("value")
+            if not isinstance(value, int | float):
                 out[measure] = None
-                continue
-            value = float(ent[key])
-            out[measure] = value / 100.0 if key.endswith("_pct") else value
+            else:
+                out[measure] = float(value) / (100.0 if item.get("unit") == "%" else 1.0)
         return out
     return dict.fromkeys(TARGET_KEYS)

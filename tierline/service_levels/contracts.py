@@ -7,12 +7,14 @@ at most one contract in force on any day (validated here, refused by the databas
 :func:`contract_conflicts` is what a reclassification asks before it moves a customer: the
 entitlements the target segment promises on that day, compared with the contract. Classification
 runs ask it through :func:`hold_moves_below_contract`, the move guard this domain registers with
-segmentation; overrides ask it directly. An entitlement change is checked against the contracts
+segmentation (for moves and first assignments alike); governance asks it directly before an
+override or a held move is applied. An entitlement change is checked against the contracts
 of every customer in the segment by ``entitlements``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -79,6 +81,20 @@ async def active_contract(session: AsyncSession, customer_code: str, day: date) 
         select(Contract).where(Contract.customer_code == customer_code, *_in_force(day))
     )
     return rows.scalars().first()
+
+
+async def contracted_customers(
+    session: AsyncSession, customer_codes: Sequence[str], day: date
+) -> set[str]:
+    """Which of ``customer_codes`` have a contract in force on ``day`` (one query)."""
+    if not customer_codes:
+        return set()
+    rows = await session.execute(
+        select(Contract.customer_code)
+        .distinct()
+        .where(Contract.customer_code.in_(sorted(set(customer_codes))), *_in_force(day))
+    )
+    return {str(code) for code in rows.scalars()}
 
 
 async def list_contracts(session: AsyncSession, limit: int = 500) -> list[Contract]:
@@ -229,8 +245,9 @@ async def hold_moves_below_contract(
     session: AsyncSession, proposed: ProposedMoves
 ) -> dict[str, str]:
     """The run's move guard: moves that would put a customer below its contract wait for
-    approval (reason ``contract``) instead of applying. Contracts are few, so only the moving
-    contracted customers are checked, one by one."""
+    approval (reason ``contract``) instead of applying, and so does a contracted customer's
+    first assignment (a move from no segment) to a segment that cannot honour the contract.
+    Contracts are few, so only the contracted customers among them are checked, one by one."""
     if proposed.entity != "customer":
         return {}
     contracted = set(

@@ -18,8 +18,8 @@ Writers of one tenant's entitlements and contracts are serialised by a transacti
 advisory lock, so two concurrent saves cannot each pass validation against the other's absence.
 
 Reading: the version of a segment in force on a day, and what a customer is promised
-(:func:`entitlements_for_customer`: per customer scheme its open segment and the version in
-force, customer-safe) in one statement joined to segmentation's open assignments.
+(:func:`entitlements_for_customer`: per customer scheme its open segment and the customer-facing
+entitlements in force) in one statement joined to segmentation's open assignments.
 """
 
 from __future__ import annotations
@@ -43,11 +43,7 @@ from tierline.segmentation.service import (
     published_segments,
     scheme_entity,
 )
-from tierline.service_levels.customer_safe import (
-    PublicEntitlement,
-    SchemeEntitlement,
-    customer_safe,
-)
+from tierline.service_levels.customer_safe import PublicEntitlement, SchemeEntitlement
 from tierline.service_levels.levels import FieldError, lock_service_levels, shortfalls
 from tierline.service_levels.models import Contract, EntitlementVersion
 
@@ -268,23 +264,18 @@ def _public(version: EntitlementVersion) -> PublicEntitlement:
         version=version.version,
         effective_from=version.effective_from,
         effective_to=version.effective_to,
-        fill_rate_pct=_pct(version.fill_rate_target),
-        otif_pct=_pct(version.otif_target),
-        perfect_order_pct=_pct(version.perfect_order_target),
-        cycle_service_level_pct=_pct(version.cycle_service_level),
+        fill_rate=_pct(version.fill_rate_target),
+        otif=_pct(version.otif_target),
+        perfect_order=_pct(version.perfect_order_target),
         quoted_lead_time_days=version.quoted_lead_time_days,
         delivery_windows=list(version.delivery_windows or []),
-        allocation_priority=version.allocation_priority,
-        allocation_min_share_pct=_pct(version.allocation_min_share),
-        picking_priority=version.picking_priority,
-        transport_rules=version.transport_rules,
-        taxonomy_code=version.taxonomy_code,
     )
 
 
 def public_entitlement(version: EntitlementVersion | None) -> PublicEntitlement | None:
-    """The customer-safe shape of a version: targets in percent, windows, lead time,
-    priorities, taxonomy, effective dates. No internal note, no author, nothing about money."""
+    """The customer-facing shape of a version (``customer_safe.CUSTOMER_ENTITLEMENTS``, rates
+    in percent, with its effective dates): no cycle service level, priorities, transport
+    rules, taxonomy, note, author, nothing about money."""
     return None if version is None else _public(version)
 
 
@@ -351,27 +342,28 @@ async def entitlements_for_customer(
 def entitlement_public_dict(
     version: EntitlementVersion | PublicEntitlement | SchemeEntitlement | None,
 ) -> dict[str, Any]:
-    """The customer-safe shape as a dictionary (dates in ISO form); empty for no version."""
+    """The customer-facing shape as a dictionary (dates in ISO form); empty for no version."""
     if isinstance(version, SchemeEntitlement):
         version = version.version
     if isinstance(version, EntitlementVersion):
         version = _public(version)
     if version is None:
         return {}
-    return version.as_dict()
+    found: dict[str, Any] = msgspec.to_builtins(version)
+    return found
 
 
 async def segment_entitlements(
     session: AsyncSession, scheme_code: str, segment: str | None, day: date
 ) -> dict[str, Any] | None:
-    """The customer-safe entitlements of ``segment`` in force on ``day`` as a dictionary (what a
+    """The customer-facing entitlements of ``segment`` in force on ``day`` by key (what a
     customer notice keeps), or None."""
     if segment is None:
         return None
     version = await entitlement_at(session, scheme_code, segment, day)
     if version is None:
         return None
-    return customer_safe(entitlement_public_dict(version))
+    return _public(version).values()
 
 
 def entitlement_dict(version: EntitlementVersion) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Service levels' face to the other domains: what a customer is promised (customer-safe), the
-contract check of a move, the one customer-safe filter, and the writers the demo seeds with.
+"""Service levels' face to the other domains: what a customer is promised (customer-facing, and
+the one wording of it), the contract check of a move, the one customer-safe filter, and the
+writers the demo seeds with.
 Other domains import this module, never service levels' models or other modules."""
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from tierline.service_levels.contracts import (
     ContractInvalid,
     active_contract,
     contract_conflicts,
+    contracted_customers,
     save_contract,
 )
 from tierline.service_levels.customer_safe import (
+    CUSTOMER_ENTITLEMENTS,
     PRIVATE_MARKERS,
     CustomerEntitlements,
+    EntitlementLine,
     PublicEntitlement,
     SchemeEntitlement,
+    customer_entitlements,
+    customer_facing,
     customer_safe,
     is_private,
 )
@@ -43,6 +49,7 @@ from tierline.service_levels.escalation import (
 )
 
 __all__ = [
+    "CUSTOMER_ENTITLEMENTS",
     "PRIVATE_MARKERS",
     "ContractInput",
     "ContractInvalid",
@@ -50,11 +57,15 @@ __all__ = [
     "DeliveryWindow",
     "EntitlementInput",
     "EntitlementInvalid",
+    "EntitlementLine",
     "EscalationInvalid",
     "PublicEntitlement",
     "SchemeEntitlement",
     "StepInput",
     "contract_conflicts",
+    "contracted_customers",
+    "customer_entitlements",
+    "customer_facing",
     "customer_safe",
     "entitlement_versions",
     "entitlements_in_force",

@@ -420,7 +420,7 @@ async def _hold_guarded_moves(session: AsyncSession, ctx: _Context, decision: De
     for approval, with the guard's reason, instead of applying. The extension points live in
     the public face, which imports this module: hence the late imports here and below."""
 
-    moving = decision.outcomes.filter(pl.col("outcome").is_in(["applied", "pending"]))
+    moving = decision.outcomes.filter(pl.col("outcome").is_in(["new", "applied", "pending"]))
     proposed = ProposedMoves(
         ctx.found.code,
         ctx.found.scheme.entity,
