@@ -26,6 +26,7 @@ TRUE_WORDS = ["true", "t", "1", "yes", "y", "x", "ja", "oui"]
 FALSE_WORDS = ["false", "f", "0", "no", "n", "nein", "non"]
 _BOOL_WORDS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+CONTROL_OR_DEL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _SCOPE_CLEAN = r"[^a-z0-9_]"
 
 
@@ -34,7 +35,9 @@ def empty_errors() -> pl.DataFrame:
 
 
 _NO_PRODUCTS = pl.DataFrame(schema={"sku": pl.String, "base_uom": pl.String})
-_NO_CONVERSIONS = pl.DataFrame(schema={"sku": pl.String, "uom": pl.String, "factor": pl.Float64})
+_NO_CONVERSIONS = pl.DataFrame(
+    schema={"sku": pl.String, "uom": pl.String, "factor": pl.Float64, "denominator": pl.Float64}
+)
 
 
 @dataclass
@@ -43,25 +46,35 @@ class Lookups:
 
     keys: dict[str, pl.Series] = field(default_factory=dict)  # "table.column" -> values
     products: pl.DataFrame | None = None  # sku, base_uom
-    conversions: pl.DataFrame | None = None  # sku, uom, factor
+    conversions: pl.DataFrame | None = None  # sku, uom, factor, denominator
     _factors: pl.DataFrame | None = field(default=None, repr=False)
 
     def known(self, table: str, column: str) -> pl.Series:
         return self.keys.get(f"{table}.{column}", pl.Series([], dtype=pl.String))
 
     def factors(self) -> pl.DataFrame:
-        """``sku, __unit, __factor``: base units per unit, for every unit a product can be
-        ordered in (its base unit at 1). Built once per import."""
+        """``sku, __unit, __factor, __per``: one unit holds ``__factor / __per`` base units,
+        for every unit a product can be ordered in (its base unit at 1/1). Kept as the two
+        numbers so a quantity is multiplied, then divided once (10/9 is no decimal). Built once
+        per import."""
         if self._factors is None:
             products = self.products if self.products is not None else _NO_PRODUCTS
             conversions = self.conversions if self.conversions is not None else _NO_CONVERSIONS
             base = products.select(
-                "sku", pl.col("base_uom").alias("__unit"), pl.lit(1.0).alias("__factor")
+                "sku",
+                pl.col("base_uom").alias("__unit"),
+                pl.lit(1.0).alias("__factor"),
+                pl.lit(1.0).alias("__per"),
             )
             other = (
                 conversions.join(products, on="sku")
                 .filter(pl.col("uom") != pl.col("base_uom"))
-                .select("sku", pl.col("uom").alias("__unit"), pl.col("factor").alias("__factor"))
+                .select(
+                    "sku",
+                    pl.col("uom").alias("__unit"),
+                    pl.col("factor").alias("__factor"),
+                    pl.col("denominator").alias("__per"),
+                )
             )
             self._factors = pl.concat([base, other])
         return self._factors
@@ -147,6 +160,8 @@ def typed_expr(f: Field, options: FileOptions) -> pl.Expr:
     col = pl.col(f.name)
     if f.kind == "int":
         return col.cast(pl.Int64, strict=False)
+    if f.kind == "decimal" and f.scale is not None:
+        return _number_text(f, options).cast(pl.Decimal(38, f.scale), strict=False)
     if f.kind in ("decimal", "money"):
         return _number_text(f, options).cast(pl.Float64, strict=False)
     if f.kind == "date":
@@ -225,6 +240,10 @@ def _field_checks(
         if f.kind == "date":
             reason += f" (expected {_date_hint(options)})"
         checks.append((present & typed.is_null(), f.name, reason))
+    if f.scale is not None:
+        # A digit other than 0 past the scale would be rounded away by the cast: refused.
+        past = _number_text(f, options).str.contains(rf"\.\d{{{f.scale}}}\d*[1-9]")
+        checks.append((present & past, f.name, f"more than {f.scale} decimal places"))
     if f.max_len is not None:
         checks.append(
             (
@@ -338,8 +357,8 @@ def reference_errors(frame: pl.DataFrame, spec: EntitySpec, lookups: Lookups) ->
 def unit_conversion(
     frame: pl.DataFrame, spec: EntitySpec, lookups: Lookups
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Attach ``__factor`` (base units per ordered unit); errors for unknown units or a
-    missing conversion. Never a silent 1:1."""
+    """Attach ``__factor`` and ``__per`` (one ordered unit holds ``__factor / __per`` base
+    units); errors for unknown units or a missing conversion. Never a silent 1:1."""
     assert spec.uom is not None
     _, unit_field, sku_field = spec.uom
     joined = frame.with_columns(pl.col(unit_field).str.to_uppercase().alias("__unit")).join(
@@ -450,13 +469,18 @@ def _converted_size_errors(frame: pl.DataFrame, spec: EntitySpec) -> list[pl.Dat
         _errors(
             frame,
             # (a value too large as ordered is reported once, by its field check)
-            (pl.col(q).abs() <= DECIMAL_MAX)
-            & ((pl.col(q) * pl.col("__factor")).abs() > DECIMAL_MAX),
+            (pl.col(q).abs() <= DECIMAL_MAX) & (base_quantity(pl.col(q)).abs() > DECIMAL_MAX),
             q,
             "too large once converted to the base unit",
         )
         for q in (spec.uom[0], *spec.extra_quantities)
     ]
+
+
+def base_quantity(quantity: pl.Expr) -> pl.Expr:
+    """A quantity in the product's base unit (after :func:`unit_conversion`): multiplied by
+    the factor's numerator, divided once by its denominator."""
+    return quantity * pl.col("__factor") / pl.col("__per")
 
 
 def typed_frame(frame: pl.DataFrame, spec: EntitySpec, options: FileOptions) -> pl.DataFrame:
