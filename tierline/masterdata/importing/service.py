@@ -189,7 +189,10 @@ class _Input:
         """Whether validation must look for control characters in the values."""
         _, _, control = await self.digest
         # An XLSX file's text is compressed: its raw bytes tell nothing.
-        xlsx = isinstance(self.source, Path) and detect_format(self.source) == "xlsx"
+        xlsx = (
+            isinstance(self.source, Path)
+            and detect_format(self.source, profile.options.encoding) == "xlsx"
+        )
         return control or not _control_free(profile) or xlsx
 
     async def finish(self) -> None:
@@ -212,7 +215,7 @@ async def _import(
     source = given.source
     try:
         with (
-            utf8_copy(source, profile.options.encoding)
+            utf8_copy(source, profile.options)
             if isinstance(source, Path)
             else _same(source) as readable
         ):

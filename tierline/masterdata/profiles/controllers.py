@@ -80,6 +80,7 @@ async def save_profile_page(
             "decimal",
             "date_format",
             "sheet",
+            "detect",
         )
     }
     try:
