@@ -87,6 +87,18 @@ def records_frame(entity_name: str, records: list[Any]) -> pl.DataFrame:
     )
 
 
+def _kept_by_record(
+    entity_name: str, records: list[Any], kept: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Records whose sent values lost to another source, by their index in the request:
+    which fields, the value sent and the one kept, the source holding it and the rule."""
+    if not kept:
+        return []
+    key = entity(entity_name).key[0]
+    index = {str(r.get(key)): i for i, r in reversed(list(enumerate(records)))}
+    return [{"index": index.get(k["key"]), **k} for k in kept]
+
+
 def request_hash(body: bytes) -> str:
     """The request body's SHA-256: a retry must send the same body as the first try."""
     return hashlib.sha256(body).hexdigest()
@@ -154,6 +166,8 @@ async def upsert_records(
             "inserted": result.inserted,
             "updated": result.updated,
             "unchanged": result.unchanged,
+            "to_steward": result.to_steward,
+            "kept": _kept_by_record(entity_name, records, result.kept),
         }
     return 422, {
         "status": "rejected",

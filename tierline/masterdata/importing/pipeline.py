@@ -18,9 +18,7 @@ import numpy.typing as npt
 import polars as pl
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tierline.masterdata.golden.reconcile import reconcile
-from tierline.masterdata.golden.rules import golden_spec
-from tierline.masterdata.golden.survivorship import apply_survivorship
+from tierline.masterdata.golden.outcomes import GoldenOutcome, apply_erp, apply_source
 from tierline.masterdata.importing import apply, reader, validate
 from tierline.masterdata.importing.entities import EntitySpec, entity
 from tierline.masterdata.importing.reader import LINE, csv_chunks, detect_format, xlsx_chunks
@@ -390,32 +388,20 @@ async def validate_and_stage(
         raise ImportRejected(errors, run.error_count, run.total)
 
 
-async def apply_rows(conn: AsyncConnection, run: ImportRun, source_system: str) -> tuple[int, int]:
-    """Write the staged rows (inserted, updated); customers and products from a system other
-    than the ERP are kept as source records and reconciled into golden records instead."""
+async def apply_rows(conn: AsyncConnection, run: ImportRun, source_system: str) -> GoldenOutcome:
+    """Write the staged rows: what happened to them (for customers and products, to their
+    golden records). Customers and products from a system other than the ERP are kept as
+    source records and reconciled into golden records instead."""
     spec = run.spec
-    golden = spec.name in ("customers", "products")
+    if spec.name in ("customers", "products"):
+        if source_system == "erp":
+            return await apply_erp(conn, spec)
+        return await apply_source(conn, spec, source_system)
     inserted = updated = 0
     if run.direct:
         if run.staged:
             inserted, updated = await apply.upsert(conn, spec)
-        return run.inserted + inserted, updated
-    if not golden or source_system == "erp":
+        inserted += run.inserted
+    else:
         inserted, updated = await apply.upsert(conn, spec)
-    if golden:
-        await apply.record_sources(conn, spec, source_system)
-        if source_system != "erp":
-            await reconcile(conn, spec.name, source_system)
-        else:
-            # An ERP row must not undo what other systems won by survivorship (legal name
-            # from finance, tier from sales…): re-decide the rows that have other sources.
-            key, link = ("code", "customer_code") if spec.name == "customers" else ("sku", "sku")
-            entity = "customer" if spec.name == "customers" else "product"
-            rows = await conn.exec_driver_sql(
-                f"SELECT DISTINCT src.{link} FROM {entity}_sources src "
-                f"JOIN {apply.STAGE} s ON s.{key} = src.{link} WHERE src.source_system <> 'erp'"
-            )
-            codes = [r[0] for r in rows]
-            if codes:
-                await apply_survivorship(conn, golden_spec(spec.name), codes)
-    return inserted, updated
+    return GoldenOutcome(inserted, updated, run.total - inserted - updated)

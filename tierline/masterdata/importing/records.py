@@ -234,6 +234,7 @@ async def record_applied(
             inserted=result.inserted,
             updated=result.updated,
             unchanged=result.unchanged,
+            to_steward=result.to_steward,
             finished_at=utcnow(),
         )
     )
@@ -254,6 +255,8 @@ async def record_applied(
                 "inserted": result.inserted,
                 "updated": result.updated,
                 "unchanged": result.unchanged,
+                "to_steward": result.to_steward,
+                "fields_kept_by_other_sources": sum(len(k["fields"]) for k in result.kept),
             },
             request_id=actor.request_id,
             client_ip=actor.client_ip,

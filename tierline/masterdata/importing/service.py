@@ -241,7 +241,7 @@ async def _import(
                 await validate_and_stage(conn, run, readable, given.size, report)
                 await report(0.9, "writing")
                 started = time.perf_counter()
-                inserted, updated = await apply_rows(conn, run, profile.source_system)
+                outcome = await apply_rows(conn, run, profile.source_system)
                 run.timed("apply", started)
                 started = time.perf_counter()
                 await apply.rebuild_indexes(conn, deferred)
@@ -252,9 +252,11 @@ async def _import(
                     spec.name,
                     "applied",
                     run.total,
-                    inserted,
-                    updated,
-                    run.total - inserted - updated,
+                    outcome.inserted,
+                    outcome.updated,
+                    outcome.unchanged,
+                    to_steward=outcome.to_steward,
+                    kept=outcome.kept,
                 )
                 await record_applied(conn, actor, result, given.name, await given.sha())
             logger.info(
