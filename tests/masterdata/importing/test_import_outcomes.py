@@ -119,10 +119,13 @@ async def test_imports_left_validating_by_a_dead_process_are_marked_failed_by_th
     hour = dt.timedelta(hours=1)
     # its job failed (three attempts that each died) while the import said "validating"
     await _job(tenant, "j-dead", "failed", utcnow() - hour)
-    dead_job = await _import_row(tenant, age=dt.timedelta(minutes=1), job_id="j-dead")
+    dead_job = await _import_row(tenant, age=dt.timedelta(minutes=2), job_id="j-dead")
     # its job was started again since: this attempt is over (the next records its own)
     await _job(tenant, "j-again", "running", utcnow())
-    retried = await _import_row(tenant, age=dt.timedelta(minutes=2), job_id="j-again")
+    retried = await _import_row(tenant, age=dt.timedelta(minutes=3), job_id="j-again")
+    # its job was delivered twice and started again, but this import still beats: alive
+    await _job(tenant, "j-twice", "running", utcnow())
+    beating = await _import_row(tenant, age=dt.timedelta(minutes=3), job_id="j-twice", beat=True)
     # a command-line import whose process was killed: no heartbeat for ten minutes
     silent = await _import_row(tenant, age=dt.timedelta(minutes=10))
     # alive: a running job that started before it, and a fresh heartbeat
@@ -145,6 +148,7 @@ async def test_imports_left_validating_by_a_dead_process_are_marked_failed_by_th
         assert (rows[swept].status, rows[swept].failure_reason) == ("failed", INTERRUPTED)
         assert rows[swept].finished_at is not None and str(swept) in actions
     assert rows[alive].status == rows[just_started].status == "validating"
+    assert rows[beating].status == "validating"
 
     await sign_in(client, await make_staff(tenant, "data_steward"))
     page = await client.get(f"/t/{tenant.slug}/imports/{silent}")
@@ -197,3 +201,19 @@ async def test_the_command_line_says_the_outcome_once_and_counts_in_words(
     assert refused.exit_code == 1
     assert "rejected: 1 problem in 1 row; nothing applied" in refused.output
     assert "rejected rejected" not in refused.output and "(s)" not in refused.output
+
+
+async def test_a_running_import_beats(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat the sweep reads is written while the import runs (here every 10 ms)."""
+    from tierline.masterdata.importing import records
+
+    monkeypatch.setattr(records, "HEARTBEAT_SECONDS", 0.01)
+    started = utcnow()
+    result = await load(runtime, tenant, "customers", write(tmp_path, "c.csv", CUSTOMERS))
+    assert result.status == "applied"
+    async with tenant_session(tenant) as s:
+        row = await s.get(Import, result.import_id)
+    assert row is not None and row.heartbeat_at is not None and row.heartbeat_at >= started
+    assert row.failure_reason is None

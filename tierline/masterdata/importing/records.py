@@ -170,6 +170,7 @@ async def record_rejection(
             .where(Import.id == import_id)
             .values(
                 status="rejected",
+                failure_reason=None,
                 file_sha256=sha,
                 total_rows=total,
                 error_count=count,
@@ -229,6 +230,7 @@ async def record_applied(
         .where(Import.id == result.import_id)
         .values(
             status="applied",
+            failure_reason=None,
             file_sha256=sha,
             total_rows=result.total_rows,
             inserted=result.inserted,
@@ -318,20 +320,27 @@ async def beat(tenant: TenantRef, import_id: uuid.UUID) -> None:
 
 
 async def fail_interrupted(tenant: TenantRef, stale_after: dt.timedelta = STALE_AFTER) -> list[str]:
-    """Mark failed every import still ``validating`` that nothing runs any more: its job ended
-    or started again since (each attempt records an import of its own), or its heartbeat
-    (the import's creation, before the first beat) is older than ``stale_after``. The ids."""
+    """Mark failed every import still ``validating`` that nothing runs any more: its heartbeat
+    (the import's creation, before the first beat) is older than ``stale_after``; or its job
+    ended or started again since (each attempt records an import of its own) and it missed
+    two beats — an import still beating is never taken for dead (arq may deliver a job
+    twice). The ids."""
     async with tenant_session(tenant) as s:
         found = await s.execute(
             text(
                 "UPDATE imports i SET status = 'failed', failure_reason = :reason, "
                 "finished_at = now() WHERE i.status = 'validating' AND ("
                 "coalesce(i.heartbeat_at, i.created_at) < now() - CAST(:stale AS interval) "
-                "OR EXISTS (SELECT 1 FROM jobs j WHERE j.id = i.job_id "
+                "OR coalesce(i.heartbeat_at, i.created_at) < now() - CAST(:missed AS interval) "
+                "AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = i.job_id "
                 "AND (j.status <> 'running' OR j.started_at > i.created_at))) "
                 "RETURNING i.id, i.entity"
             ),
-            {"reason": INTERRUPTED, "stale": stale_after},
+            {
+                "reason": INTERRUPTED,
+                "stale": stale_after,
+                "missed": dt.timedelta(seconds=2 * HEARTBEAT_SECONDS),
+            },
         )
         swept = [(str(r[0]), str(r[1])) for r in found]
         for import_id, entity_name in swept:
