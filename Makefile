@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 VENDOR := tierline/platform/static/vendor
 
-.PHONY: setup demo test lint format bench clean services-stop
+.PHONY: setup demo test lint lint-infra format bench clean services-stop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -36,10 +36,16 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-lint: setup
+lint: setup lint-infra
 	$(BIN)/ruff check tierline tests bench migrations
 	$(BIN)/ruff format --check tierline tests bench migrations
 	$(BIN)/mypy tierline
+
+# The deployment files, with no Docker daemon: hadolint on the Dockerfile, and compose.yaml
+# against the Compose Specification's JSON schema (shipped inside check-jsonschema).
+lint-infra: setup
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 
 format: setup
 	$(BIN)/ruff check --fix tierline tests bench migrations

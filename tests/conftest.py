@@ -1,19 +1,18 @@
 """Test harness: real embedded PostgreSQL and Redis for the whole session, a fresh tenant per
-test, an HTTP client against the app. Environment is set before Tierline is imported."""
+test, one app for the session and HTTP clients against it. Environment is set before Tierline
+is imported. The builders and web helpers live in ``tests/support``; the names tests import
+from here (``Staff``, ``sign_in``, ``http_client``...) are re-exported."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
 import shutil
+import signal
+import subprocess
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # A short path keeps PostgreSQL's socket path under the 107-byte limit.
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="tl-tests-", dir="/tmp"))
@@ -24,11 +23,25 @@ os.environ["TIERLINE_DATA_DIR"] = str(_DATA_DIR)
 os.environ["TIERLINE_ENV_FILE"] = str(_DATA_DIR / "no.env")
 os.environ["TIERLINE_LOG_LEVEL"] = "WARNING"
 os.environ["TIERLINE_OPERATOR_TOKEN"] = "test-operator-token-0123456789"
+# Argon2 at its lowest cost: the suite creates and signs in hundreds of users (production's
+# cost is asserted once, in tests/platform/test_passwords.py).
+os.environ["TIERLINE_PASSWORD_HASH_COST"] = "minimal"
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402
 
+from tests.support.builders import (  # noqa: E402
+    Staff,
+    add_customers,
+    add_order_lines,
+    add_products,
+    new_tenant,
+    new_user,
+    unique_slug,
+)
+from tests.support.web import asgi_lifespan, csrf_of, http_client, running, sign_in  # noqa: E402
 from tierline.platform.embedded import stop_embedded  # noqa: E402
 from tierline.platform.runtime import Runtime, install_runtime, open_runtime  # noqa: E402
 from tierline.platform.settings import Settings, get_settings  # noqa: E402
@@ -37,7 +50,27 @@ from tierline.platform.tenancy import TenantRef  # noqa: E402
 if TYPE_CHECKING:
     from tests.support.oidc_provider import OidcTestProvider
 
+__all__ = [
+    "OPERATOR_TOKEN",
+    "Staff",
+    "StaffFactory",
+    "TenantFactory",
+    "asgi_lifespan",
+    "csrf_of",
+    "http_client",
+    "sign_in",
+    "unique_slug",
+]
+
 OPERATOR_TOKEN = os.environ["TIERLINE_OPERATOR_TOKEN"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "own_app: the test gets an app of its own instead of the session's (it changes the "
+        "app's state or runs its lifespan)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -51,8 +84,32 @@ def data_dir() -> Path:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    stop_embedded(_DATA_DIR)
+    try:
+        stop_embedded(_DATA_DIR)
+    except subprocess.SubprocessError:
+        _stop_postgres_at_once(_DATA_DIR / "postgres")
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
+
+
+def _stop_postgres_at_once(pgdata: Path) -> None:
+    """Immediate shutdown of the session's server (no checkpoint: its data is thrown away)."""
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    postmaster.send_signal(signal.SIGQUIT)
+    psutil.wait_procs([postmaster], timeout=30)
+
+
+async def _throwaway_server(runtime: Runtime) -> None:
+    """The session's PostgreSQL holds nothing worth a crash-safe write (its data directory is
+    deleted at the end): without fsync and full-page images, the thousands of tenant schemas a
+    run creates do not make every checkpoint, and the one at shutdown, wait for the disk."""
+    async with runtime.databases.control.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql("ALTER SYSTEM SET fsync = off")
+        await autocommit.exec_driver_sql("ALTER SYSTEM SET full_page_writes = off")
+        await autocommit.exec_driver_sql("SELECT pg_reload_conf()")
 
 
 @pytest.fixture(scope="session")
@@ -62,13 +119,10 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
     load_job_handlers()
     async with open_runtime(settings) as rt:
+        await _throwaway_server(rt)
         await migrate_all(rt.databases)
         yield rt
         install_runtime(None)
-
-
-def unique_slug(prefix: str = "t") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
 TenantFactory = Callable[..., Awaitable[TenantRef]]
@@ -76,18 +130,10 @@ TenantFactory = Callable[..., Awaitable[TenantRef]]
 
 @pytest.fixture
 async def make_tenant(runtime: Runtime) -> TenantFactory:
-    """Provision a fresh tenant (own schema) in a region; about 30 ms each."""
-    from tierline.platform.encryption.store import kms_from_settings
-    from tierline.tenants.service import provision_tenant
+    """Provision a fresh tenant (own schema) in a region: ``make_tenant(region, name, prefix)``."""
 
     async def make(region: str = "eu", name: str = "Test Tenant", prefix: str = "t") -> TenantRef:
-        return await provision_tenant(
-            runtime.databases,
-            unique_slug(prefix),
-            name,
-            region,
-            kms=kms_from_settings(runtime.settings),
-        )
+        return await new_tenant(runtime, region, name, prefix)
 
     return make
 
@@ -97,16 +143,8 @@ async def seeded_tenant(runtime: Runtime) -> TenantRef:
     """One tenant with the ``small`` synthetic data set, shared by the session (read-mostly:
     tests that write to it use their own scheme codes)."""
     from tierline.demo.seeding import seed_tenant
-    from tierline.platform.encryption.store import kms_from_settings
-    from tierline.tenants.service import provision_tenant
 
-    tenant = await provision_tenant(
-        runtime.databases,
-        unique_slug("seeded"),
-        "Seeded Tenant",
-        "eu",
-        kms=kms_from_settings(runtime.settings),
-    )
+    tenant = await new_tenant(runtime, "eu", "Seeded Tenant", "seeded")
     await seed_tenant(runtime, tenant, "small")
     return tenant
 
@@ -116,40 +154,28 @@ async def tenant(make_tenant: TenantFactory) -> TenantRef:
     return await make_tenant()
 
 
+@pytest.fixture(scope="session")
+async def session_app(runtime: Runtime, settings: Settings) -> AsyncIterator[Litestar]:
+    """The app most tests share, its lifespan running for the whole session (building an app
+    costs a few hundred milliseconds; tests keep apart by their own tenants and users)."""
+    from tierline.platform.app import create_app
+
+    app = create_app(settings, runtime=runtime)
+    async with running(app):
+        yield app
+
+
 @pytest.fixture
-async def app(runtime: Runtime, settings: Settings) -> Litestar:
+def app(
+    request: pytest.FixtureRequest, session_app: Litestar, runtime: Runtime, settings: Settings
+) -> Litestar:
+    """The session's app; a test marked ``own_app`` gets a new one, whose lifespan runs while
+    a client of it is open."""
+    if request.node.get_closest_marker("own_app") is None:
+        return session_app
     from tierline.platform.app import create_app
 
     return create_app(settings, runtime=runtime)
-
-
-@asynccontextmanager
-async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client that runs ``app`` (and its lifespan) on the test's own event loop, so the
-    app shares the session's engines. Litestar's test client would run it in another loop."""
-    async with asgi_lifespan(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-
-
-@asynccontextmanager
-async def asgi_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Drive the ASGI lifespan protocol from one background task (startup and shutdown must
-    happen in the same task, and fixtures set up and tear down in different ones)."""
-    to_app: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    from_app: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-    task = asyncio.create_task(app(scope, to_app.get, from_app.put))  # type: ignore[arg-type]
-    await to_app.put({"type": "lifespan.startup"})
-    started = await from_app.get()
-    assert started["type"] == "lifespan.startup.complete", started
-    try:
-        yield
-    finally:
-        await to_app.put({"type": "lifespan.shutdown"})
-        await from_app.get()
-        await task
 
 
 @pytest.fixture
@@ -191,57 +217,36 @@ def operator_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
-@dataclass(frozen=True)
-class Staff:
-    tenant: TenantRef
-    email: str
-    password: str
-    user_id: str
-
-
 StaffFactory = Callable[..., Awaitable[Staff]]
 
 
 @pytest.fixture
-async def make_staff(runtime: Runtime) -> StaffFactory:
-    """Create an active user with a known password and one role (customer users: a code)."""
-    from tierline.platform.identity.users import SYSTEM, create_user
-    from tierline.platform.tenancy import tenant_session
+def make_staff(runtime: Runtime) -> StaffFactory:
+    """Create an active user with a known password and one role (customer users: a code):
+    ``make_staff(tenant, role="admin", scope="*", customer=None)``."""
+    return new_user
 
-    async def make(
-        tenant: TenantRef, role: str = "admin", scope: str = "*", customer: str | None = None
-    ) -> Staff:
-        email = f"{role}.{uuid.uuid4().hex[:8]}@example.com"
-        password = "correct horse battery staple"
-        async with tenant_session(tenant) as s:
-            created = await create_user(
-                s,
-                email=email,
-                role=role,
-                scope=scope,
-                actor=SYSTEM,
-                password=password,
-                kind="customer" if role == "customer" else "staff",
-                customer_code=customer,
-            )
-        return Staff(tenant, email, password, str(created.user.id))
+
+@pytest.fixture
+def make_customers(runtime: Runtime) -> Callable[..., Awaitable[None]]:
+    """``make_customers(tenant, "C1", {"code": "C2", "strategic": True}, ...)``."""
+    return add_customers
+
+
+@pytest.fixture
+def make_products(runtime: Runtime) -> Callable[..., Awaitable[None]]:
+    """``make_products(tenant, "SKU1", {"sku": "SKU2", "base_uom": "KG"}, ...)``."""
+    return add_products
+
+
+@pytest.fixture
+def make_order_lines(runtime: Runtime) -> Callable[..., Awaitable[None]]:
+    """``make_order_lines(tenant, [{"customer_code": "C1", "sku": "SKU1", "revenue": 10.0}])``:
+    revenue and margin sealed with the tenant's own codec."""
+    from tierline.platform.encryption.store import kms_from_settings, load_codec
+
+    async def make(tenant: TenantRef, lines: list[dict[str, Any]]) -> None:
+        codec = await load_codec(tenant, kms_from_settings(runtime.settings))
+        await add_order_lines(tenant, lines, codec)
 
     return make
-
-
-CSRF_INPUT = re.compile(r'name="_csrf" value="([^"]+)"')
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF_INPUT.search(html)
-    assert found, "page has no CSRF field"
-    return found.group(1)
-
-
-async def sign_in(client: httpx.AsyncClient, staff: Staff) -> httpx.Response:
-    """Sign in through the real login form (CSRF cookie and field included)."""
-    page = await client.get(f"/t/{staff.tenant.slug}/login")
-    return await client.post(
-        f"/t/{staff.tenant.slug}/login",
-        data={"email": staff.email, "password": staff.password, "_csrf": csrf_of(page.text)},
-    )

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -80,12 +81,22 @@ def live_server(runtime: object) -> Iterator[str]:
         proc.kill()
 
 
-@pytest.fixture
-async def page(chromium: str) -> AsyncIterator[object]:
+@pytest.fixture(scope="session")
+async def chromium_browser(chromium: str) -> AsyncIterator[object]:
+    """One headless Chromium for the session (launching one costs about a second)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        context = await browser.new_context()
-        yield await context.new_page()
+        yield browser
         await browser.close()
+
+
+@pytest.fixture
+async def page(chromium_browser: Any) -> AsyncIterator[object]:
+    """A page in a browser context of its own: no cookies or storage from another test."""
+    context = await chromium_browser.new_context()
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()

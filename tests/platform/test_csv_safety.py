@@ -14,8 +14,12 @@ from tierline.platform.csv_safety import safe_csv_cell, safe_csv_row
     ("value", "expected"),
     [
         ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
-        ("+1", "'+1"),
-        ("-1", "'-1"),
+        ("+1+1", "'+1+1"),
+        ("-1+A1", "'-1+A1"),
+        ("-2-3", "'-2-3"),
+        ("-SUM(A1:A9)", "'-SUM(A1:A9)"),
+        ("+A1", "'+A1"),
+        ("-1e5e", "'-1e5e"),
         ("@x", "'@x"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
@@ -35,11 +39,21 @@ def test_harmless_text_is_unchanged(value: str) -> None:
     assert safe_csv_cell(value) == value
 
 
+@pytest.mark.parametrize(
+    "value", ["-1", "+1", "-12.50", "-1,234.5", "-1,5", "-1.2e-3", "+3E+4", "-0"]
+)
+def test_signed_numbers_stay_numbers(value: str) -> None:
+    """A negative quantity or amount must still add up in a spreadsheet."""
+    assert safe_csv_cell(value) == value
+
+
 def test_non_strings() -> None:
     assert safe_csv_cell(None) == ""
     assert safe_csv_cell(42) == "42"
-    assert safe_csv_cell(-5) == "'-5"  # a negative number is inert text, by design
+    assert safe_csv_cell(-5) == "-5"  # a negative number stays a number
+    assert safe_csv_cell(-2.5) == "-2.5"
     assert safe_csv_cell(1.5) == "1.5"
+    assert safe_csv_cell(True) == "True"
 
 
 def test_row_round_trips_through_the_csv_module() -> None:

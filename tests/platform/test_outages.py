@@ -91,7 +91,7 @@ async def test_a_redis_outage_answers_503_and_everything_recovers_by_itself(
 
         await _until(worker_down, 30)
         ready = await client.get("/ready")
-        assert ready.status_code == 503
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         components = ready.json()["components"]
         assert components["redis"]["status"] == components["worker"]["status"] == "unavailable"
 
@@ -144,6 +144,9 @@ async def test_a_region_database_down_answers_503_for_its_tenants_only(
         assert api.status_code in (401, 503) and "Traceback" not in api.text
         assert (await sign_in(client, us_admin)).status_code == 303
         assert (await client.get(f"/t/{us.slug}/admin/users")).status_code == 200
+        ready = await client.get("/ready")
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        assert ready.json()["components"]["region:eu"]["status"] == "unavailable"
     await databases.regions["eu"].dispose()
 
 

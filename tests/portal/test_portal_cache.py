@@ -1,6 +1,7 @@
 """The portal cache stays exact: a change committed elsewhere shows on the next request once
-its notification arrived (polled, at most 2 s), a lost listener switches the cache off and
-leaves nothing stale behind, and customers never see each other's cached entries."""
+its announcement arrived (polled, at most 2 s), a lost subscription switches the cache off and
+leaves nothing stale behind, a change made outside Tierline shows within the entry lifetime,
+and customers never see each other's cached entries."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.portal.fixtures import ACTOR, SCHEME, PortalData, build_portal_tenant
 from tests.portal.test_portal import portal_sign_in
 from tierline.masterdata.models import Customer
 from tierline.platform.identity.models import RoleGrant, User
+from tierline.platform.runtime import Runtime, current_runtime
 from tierline.platform.tenancy import tenant_session
 from tierline.portal.cache import PortalCache
 from tierline.segmentation.models import SegmentAssignment
@@ -203,29 +205,82 @@ async def test_disabled_user_and_revoked_grant_are_refused(
     await _until(second_client, lambda r: r.status_code in (403, 404))
 
 
+@pytest.mark.own_app  # it cuts the app's listener
 async def test_lost_listener_switches_the_cache_off(
-    client: httpx.AsyncClient, make_staff: StaffFactory, portal: PortalData, cache: PortalCache
+    client: httpx.AsyncClient,
+    make_staff: StaffFactory,
+    portal: PortalData,
+    cache: PortalCache,
+    runtime: Runtime,
 ) -> None:
     region = portal.tenant.region
     await _as(client, make_staff, portal, "P1")
     await _cached_get(client, cache)
-    pid = cache.listener_pid(region)
-    assert pid is not None
-    async with tenant_session(portal.tenant) as s:
-        await s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    name = cache.listener_name()
+    assert name is not None
+    redis = await runtime.redis()
+    killed = 0
+    for entry in await redis.client_list():
+        if entry.get("name") == name:
+            killed += await redis.client_kill_filter(_id=entry["id"])
+    assert killed == 1
     deadline = time.monotonic() + NOTIFY_WITHIN
-    while cache.is_live(region) and cache.listener_pid(region) == pid:
+    while cache.is_live(region) and cache.listener_name() == name:
         assert time.monotonic() < deadline, "the lost listener was not noticed"
         await asyncio.sleep(0.005)
-    # Off (or already reconnected and cleared): a change made now shows at once, no polling.
+    # Off (or already resubscribed and cleared): a change made now shows at once, no polling.
     await _move(portal, "S1", "C")
     assert _below((await client.get(API)).json())["S1"] == ["C"]
     await asyncio.wait_for(cache.wait_live(region), 10)
-    assert cache.listener_pid(region) not in (None, pid)
+    assert cache.listener_name() not in (None, name)
     body = await _cached_get(client, cache)
     assert _below(body)["S1"] == ["C"]
     await _move(portal, "S1", "A")
     await _until(client, lambda r: _below(r.json()).get("S1") == ["A"])
+
+
+async def test_a_change_made_outside_tierline_shows_within_the_entry_lifetime(
+    client: httpx.AsyncClient, make_staff: StaffFactory, portal: PortalData, cache: PortalCache
+) -> None:
+    """A change nobody announced (SQL by hand) is served at most ``max_age`` seconds late."""
+    await _as(client, make_staff, portal, "P1")
+    await _cached_get(client, cache)
+    engine = await current_runtime().databases.verified_region(portal.tenant.region)
+    async with engine.begin() as conn:  # not the unit of work: no announcement
+        await conn.execute(
+            text(
+                f"UPDATE \"{portal.tenant.schema}\".segment_assignments SET segment = 'C' "
+                "WHERE customer_code = 'S1' AND valid_to IS NULL"
+            )
+        )
+    cache._max_age = 0.2
+    await asyncio.sleep(0.3)
+    assert _below((await client.get(API)).json())["S1"] == ["C"]
+
+
+async def test_every_write_through_the_unit_of_work_is_announced() -> None:
+    from tierline.platform.changes import is_write
+
+    for statement in (
+        "INSERT INTO t VALUES (1)",
+        "  update t set a = 1",
+        "DELETE FROM t",
+        "TRUNCATE t",
+        "COPY t (a) FROM STDIN",
+        "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+        "/* c */ MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE",
+        "ALTER TABLE t ADD COLUMN b int",
+    ):
+        assert is_write(statement), statement
+    for statement in (
+        "SELECT 1",
+        "SELECT * FROM t FOR UPDATE",
+        "COPY (SELECT 1) TO STDOUT",
+        "WITH x AS (SELECT 1) SELECT * FROM x",
+        "SET LOCAL search_path TO t_x",
+        "SELECT pg_advisory_xact_lock(1)",
+    ):
+        assert not is_write(statement), statement
 
 
 async def test_customers_never_share_entries(

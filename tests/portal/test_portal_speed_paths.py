@@ -290,6 +290,7 @@ async def test_portal_principals_are_reused_until_their_user_changes(
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.own_app  # it watches what the app's start-up does
 async def test_an_embedded_app_leaves_the_collector_alone(
     app: Litestar, portal: PortalData
 ) -> None:

@@ -11,6 +11,7 @@ PLUGIN = Plugin(
             "segments:read",
             "Override requests and pending moves waiting for a decision.",
             45,
+            group="Segments",
         ),
     ),
     extensions=("tierline.governance.hooks",),

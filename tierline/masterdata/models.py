@@ -108,7 +108,7 @@ class UomConversion(TenantBase):
     )
     uom: Mapped[str] = mapped_column(String(20), primary_key=True)
     factor: Mapped[Decimal] = mapped_column(Numeric(20, 8))
-    denominator: Mapped[Decimal] = mapped_column(Numeric(20, 8), default=Decimal(1))  # t0013
+    denominator: Mapped[Decimal] = mapped_column(Numeric(20, 8), default=Decimal(1))  # t0014
 
 
 class Location(Stamped, TenantBase):

@@ -12,6 +12,7 @@ PLUGIN = Plugin(
             "masterdata:read",
             "Search accounts by code or name; hierarchy, sources and twelve months of orders.",
             10,
+            group="Data",
         ),
         NavItem(
             "Products",
@@ -19,6 +20,7 @@ PLUGIN = Plugin(
             "masterdata:read",
             "Search SKUs; unit conversions, sources and twelve months of demand.",
             20,
+            group="Data",
         ),
         NavItem(
             "Imports",
@@ -26,6 +28,7 @@ PLUGIN = Plugin(
             "imports:run",
             "Load ERP exports (CSV/XLSX) with full validation and error reports.",
             30,
+            group="Data",
         ),
         NavItem(
             "Data quality",
@@ -33,6 +36,7 @@ PLUGIN = Plugin(
             "dataquality:read",
             "Stale feeds, estimated margins, implausible values, missing attributes.",
             35,
+            group="Data",
         ),
         NavItem(
             "Data steward",
@@ -40,6 +44,7 @@ PLUGIN = Plugin(
             "steward:resolve",
             "Resolve ambiguous golden-record matches.",
             40,
+            group="Data",
         ),
     ),
 )

@@ -17,6 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 PUBLIC = "public"
 OPERATOR = "operator"
+METRICS = "metrics"  # the metrics scraper: TIERLINE_METRICS_TOKEN, else the operator token
 
 # Routes Litestar adds itself (the OpenAPI document) are public and declared here by prefix.
 PUBLIC_PREFIXES = ("/schema",)
@@ -36,8 +37,10 @@ def get_permission_check(kind: str) -> PermissionCheck | None:
     return _checks.get(kind)
 
 
-def _operator_check(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    expected = connection.app.state.get("operator_token")
+def _operator_check(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler, key: str = "operator_token"
+) -> None:
+    expected = connection.app.state.get(key)
     header = connection.headers.get("authorization", "")
     scheme, _sep, token = header.partition(" ")
     if (
@@ -58,6 +61,9 @@ def requires(permission: str) -> Guard:
             return
         if permission == OPERATOR:
             _operator_check(connection, handler)
+            return
+        if permission == METRICS:
+            _operator_check(connection, handler, "metrics_token")
             return
         check = _checks.get("tenant")
         if check is None:

@@ -25,11 +25,11 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierline.platform import assembly, start
+from tierline.platform import assembly, metrics, start, tracing
 from tierline.platform.access import PUBLIC, requires
 from tierline.platform.client_address import parse_networks
 from tierline.platform.errors import exception_handler
-from tierline.platform.health import health, ready
+from tierline.platform.health import health, metrics_endpoint, ready
 from tierline.platform.observability import configure_logging, request_context_middleware
 from tierline.platform.runtime import (
     Runtime,
@@ -58,9 +58,10 @@ def operator_token(settings: Settings) -> str:
 
 
 def _template_globals(engine: JinjaTemplateEngine) -> None:
-    from tierline.platform.navigation import nav_items
+    from tierline.platform.navigation import nav_groups, nav_items
 
     engine.engine.globals["nav_items"] = nav_items
+    engine.engine.globals["nav_groups"] = nav_groups
 
 
 class ApplicationCore(InitPluginProtocol):
@@ -81,7 +82,14 @@ class ApplicationCore(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         assembly.install_navigation()
         app_config.route_handlers.extend(
-            [health, ready, *start.ROUTES, *assembly.domain_route_handlers(), *self.extra_routes]
+            [
+                health,
+                ready,
+                metrics_endpoint,
+                *start.ROUTES,
+                *assembly.domain_route_handlers(),
+                *self.extra_routes,
+            ]
         )
         app_config.route_handlers.append(
             create_static_files_router(
@@ -114,10 +122,12 @@ class ApplicationCore(InitPluginProtocol):
             runtime = await asyncio.to_thread(build_runtime, self.settings)
         previous = installed_runtime()  # an embedding process (or a test) had its own
         install_runtime(runtime)
+        tracing.instrument_databases(runtime.databases, tracing.tracer_provider(self.settings))
         app.state.runtime = runtime
         app.state.settings = self.settings
         app.state.tenants = TenantDirectory(runtime.databases)
         app.state.operator_token = operator_token(self.settings)
+        app.state.metrics_token = self.settings.metrics_token or app.state.operator_token
         from tierline.platform.identity.session_cache import STATE_KEY as SESSION_CACHE
         from tierline.platform.identity.session_cache import SessionCache
         from tierline.platform.identity.web import install as install_identity
@@ -126,6 +136,9 @@ class ApplicationCore(InitPluginProtocol):
         sessions = SessionCache()
         await sessions.start(runtime.endpoints.redis_url)
         app.state[SESSION_CACHE] = sessions
+        metrics.register_cache("sessions", sessions)
+        metrics.register_cache("tenant_directory", app.state.tenants)
+        directory = app.state.tenants
         worker: asyncio.Task[None] | None = None
         if self.run_worker:
             from tierline.platform.jobs.supervisor import WorkerSupervisor
@@ -143,6 +156,8 @@ class ApplicationCore(InitPluginProtocol):
             yield
         finally:
             await hooks.aclose()
+            metrics.unregister_cache("sessions", sessions)
+            metrics.unregister_cache("tenant_directory", directory)
             app.state[SESSION_CACHE] = None
             await sessions.stop()
             if worker is not None:
@@ -167,10 +182,13 @@ def create_app(
     """
     settings = settings or (runtime.settings if runtime else get_settings())
     configure_logging(settings.log_level, settings.log_format)
-    app = Litestar(
-        plugins=[ApplicationCore(settings, runtime, run_worker, extra_routes)],
-        state=State({}),
-    )
+    plugins: list[Any] = [ApplicationCore(settings, runtime, run_worker, extra_routes)]
+    provider = tracing.tracer_provider(settings)
+    middleware: list[Any] = []
+    if provider is not None:
+        plugins.append(tracing.http_plugin(provider))
+        middleware.append(tracing.route_names)
+    app = Litestar(plugins=plugins, middleware=middleware, state=State({}))
     _guards_read_the_handler(app)
     # Outside Litestar's own exception handling, so unrouted requests (404) get an id and a log
     # line too, and error bodies can quote the id. One layer for both: the request id and the

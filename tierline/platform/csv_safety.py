@@ -10,23 +10,29 @@ one quote. Every export and import in Tierline writes its cells through here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 # OWASP's list, plus the full-width forms of the four operators: East Asian locales of Excel
 # treat those as the ASCII ones when a cell is typed in, so they are quoted too.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# A plain number (``-12``, ``+3.5``, ``-1.2e-3``, ``-1,234.5``, ``-1,5``) is data, not a
+# formula: digits and separators alone cannot call anything, whatever the spreadsheet's locale.
+_NUMBER = re.compile(r"^[+-]?\d[\d.,]*(?:[eE][+-]?\d+)?$")
 
 
 def safe_csv_cell(value: object) -> str:
     """``value`` as CSV cell text; prefixed with ``'`` if a spreadsheet would run it.
 
-    ``None`` is the empty cell. Numbers go through the same rule, so a negative number is
-    quoted as well: exports favour being inert over being arithmetic-ready.
+    ``None`` is the empty cell. A negative (or explicitly signed) plain number stays a number:
+    only text that a spreadsheet would evaluate as a formula is quoted.
     """
     if value is None:
         return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # numbers are never formulas
     text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_TRIGGERS):
+    if text.startswith(FORMULA_TRIGGERS) and not _NUMBER.match(text):
         return "'" + text
     return text
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tierline.platform import changes
 from tierline.platform.settings import Settings
 
 
@@ -62,7 +63,7 @@ def resolve_endpoints(settings: Settings) -> ServiceEndpoints:
 
 
 def _engine(url: str, pool_size: int) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -70,6 +71,8 @@ def _engine(url: str, pool_size: int) -> AsyncEngine:
         pool_recycle=1800,
         connect_args={"timeout": 5, "server_settings": {"application_name": "tierline"}},
     )
+    changes.watch(engine)
+    return engine
 
 
 @dataclass

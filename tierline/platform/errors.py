@@ -180,6 +180,9 @@ def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
         return problem_response(
             request, 503, UNAVAILABLE, "Service unavailable", headers={"Retry-After": "5"}
         )
+    from tierline.platform.metrics import UNHANDLED
+
+    UNHANDLED.inc()
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         request,

@@ -9,6 +9,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tierline.platform import changes
+
 
 async def _driver(conn: AsyncConnection) -> Any:
     return (await conn.get_raw_connection()).driver_connection
@@ -47,5 +49,6 @@ async def copy_frame(conn: AsyncConnection, table: str, frame: pl.DataFrame) -> 
     frame.write_csv(buffer, include_header=False, null_value="")
     buffer.seek(0)
     raw = await _driver(conn)
+    changes.mark_written(conn)  # the driver's COPY bypasses SQLAlchemy's statement events
     await raw.copy_to_table(table, source=buffer, columns=list(frame.columns), format="csv")
     return frame.height

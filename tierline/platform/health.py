@@ -8,7 +8,8 @@ from typing import Any
 from litestar import Response, get
 from litestar.datastructures import State
 
-from tierline.platform.access import PUBLIC, requires
+from tierline.platform import metrics
+from tierline.platform.access import METRICS, PUBLIC, requires
 from tierline.platform.databases import ping
 from tierline.platform.runtime import Runtime
 
@@ -29,10 +30,18 @@ async def _redis_reason(runtime: Runtime) -> str | None:
     return None
 
 
+# What this process cannot serve anything without; a region or the job worker being down only
+# degrades it (that region's tenants get 503s, jobs wait), and the process stays in rotation.
+ESSENTIAL = ("control", "redis")
+
+
 @get("/ready", guards=[requires(PUBLIC)], operation_id="ready", tags=["operations"])
 async def ready(state: State) -> Response[dict[str, Any]]:
-    """Every database (control and each region) and Redis answer, and the in-process job worker
-    (when this process runs one) polls its queue; 503 names what does not."""
+    """Whether this process can serve: 200 while the control database and Redis answer, with
+    each region's database and the in-process job worker (when this process runs one) listed
+    as ``ok`` or ``unavailable`` with the reason (the status then says ``degraded``: requests for
+    a failed region's tenants get 503, the others are served). 503 when the control database
+    or Redis is down: nothing can be served."""
     runtime: Runtime = state.runtime
     names = ["control", *(f"region:{r}" for r in runtime.databases.region_names), "redis"]
     checks = [
@@ -50,8 +59,22 @@ async def ready(state: State) -> Response[dict[str, Any]]:
         name: {"status": "ok"} if reason is None else {"status": "unavailable", "reason": reason}
         for name, reason in zip(names, reasons, strict=True)
     }
-    ok = all(r is None for r in reasons)
+    serving = all(components[name]["status"] == "ok" for name in ESSENTIAL)
+    everything = all(r is None for r in reasons)
+    status = "ready" if everything else ("degraded" if serving else "unavailable")
     return Response(
-        {"status": "ready" if ok else "degraded", "components": components},
-        status_code=200 if ok else 503,
+        {"status": status, "components": components}, status_code=200 if serving else 503
     )
+
+
+@get(
+    "/metrics",
+    guards=[requires(METRICS)],
+    operation_id="metrics",
+    include_in_schema=False,
+    media_type="text/plain; version=0.0.4",
+)
+async def metrics_endpoint(state: State) -> Response[bytes]:
+    """Prometheus metrics (bearer ``TIERLINE_METRICS_TOKEN``, else the operator token)."""
+    body = await metrics.scrape(state.runtime)
+    return Response(body, media_type="text/plain; version=0.0.4")

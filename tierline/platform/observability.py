@@ -15,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierline.platform.client_address import Network, client_address
+from tierline.platform.metrics import observe_request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -121,6 +122,9 @@ def request_context_middleware(
         try:
             await app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "(unrouted)"
+            observe_request(str(scope.get("method")), str(route), status, elapsed)
             if _access_enabled():
                 access_log.info(
                     "request",
@@ -128,7 +132,7 @@ def request_context_middleware(
                     client=(scope.get("client") or ("-",))[0],
                     path=path,
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(elapsed * 1000, 2),
                 )
             structlog.contextvars.reset_contextvars(**tokens)
 

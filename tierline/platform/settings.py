@@ -17,6 +17,8 @@ from tierline.platform.client_address import parse_networks
 
 _REGION_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+# ``minimal`` is for test suites only: argon2 at its lowest cost hashes in microseconds.
+PASSWORD_HASH_COSTS = ("standard", "minimal")
 
 
 class SettingsError(ValueError):
@@ -59,6 +61,40 @@ def _int(env: dict[str, str], key: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _trusted_proxies(env: dict[str, str]) -> tuple[str, ...]:
+    trusted = tuple(
+        p.strip() for p in env.get("TIERLINE_TRUSTED_PROXIES", "").split(",") if p.strip()
+    )
+    try:
+        parse_networks(trusted)
+    except ValueError as exc:
+        raise SettingsError(f"TIERLINE_TRUSTED_PROXIES: {exc}") from None
+    return trusted
+
+
+def _password_hash_cost(env: dict[str, str]) -> str:
+    cost = env.get("TIERLINE_PASSWORD_HASH_COST", "").strip() or "standard"
+    if cost not in PASSWORD_HASH_COSTS:
+        raise SettingsError(
+            "TIERLINE_PASSWORD_HASH_COST must be 'standard' or 'minimal' (test suites only)"
+        )
+    return cost
+
+
+def _tracing(env: dict[str, str]) -> tuple[str, float]:
+    tracing = env.get("TIERLINE_TRACING", "off").strip().lower() or "off"
+    if tracing not in {"off", "otlp", "console"}:
+        raise SettingsError("TIERLINE_TRACING must be 'off', 'otlp' or 'console'")
+    raw = env.get("TIERLINE_TRACING_SAMPLE", "0.1").strip() or "0.1"
+    try:
+        sample = float(raw)
+    except ValueError:
+        sample = -1.0
+    if not 0.0 <= sample <= 1.0:
+        raise SettingsError(f"TIERLINE_TRACING_SAMPLE must be between 0 and 1, got '{raw}'")
+    return tracing, sample
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about a Tierline process."""
@@ -81,6 +117,11 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)  # may carry a password
     mail_from: str = "Tierline <no-reply@localhost>"
     trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str | None = field(default=None, repr=False)
+    tracing: str = "off"
+    worker_grace_seconds: int = 25
+    tracing_sample: float = 0.1
+    password_hash_cost: str = "standard"  # noqa: S105 (a cost level, not a password)
 
     @property
     def embedded_databases(self) -> bool:
@@ -146,13 +187,9 @@ class Settings:
         mail_from = env.get("TIERLINE_MAIL_FROM", "").strip() or "Tierline <no-reply@localhost>"
         if "@" not in mail_from or any(ch in mail_from for ch in "\r\n"):
             raise SettingsError("TIERLINE_MAIL_FROM must be an address, e.g. Tierline <a@b.c>")
-        trusted = tuple(
-            p.strip() for p in env.get("TIERLINE_TRUSTED_PROXIES", "").split(",") if p.strip()
-        )
-        try:
-            parse_networks(trusted)
-        except ValueError as exc:
-            raise SettingsError(f"TIERLINE_TRUSTED_PROXIES: {exc}") from None
+        trusted = _trusted_proxies(env)
+        tracing, sample = _tracing(env)
+        password_hash_cost = _password_hash_cost(env)
         return cls(
             control_database_url=control,
             regions=parse_regions(regions_raw) if regions_raw else None,
@@ -172,6 +209,11 @@ class Settings:
             smtp_url=smtp_url,
             mail_from=mail_from,
             trusted_proxies=trusted,
+            metrics_token=env.get("TIERLINE_METRICS_TOKEN") or None,
+            tracing=tracing,
+            tracing_sample=sample,
+            worker_grace_seconds=_int(env, "TIERLINE_WORKER_GRACE_SECONDS", 25, 0),
+            password_hash_cost=password_hash_cost,
         )
 
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from tierline.platform import changes
 from tierline.platform.databases import Databases
 from tierline.platform.db import TENANT_SCHEMA, schema_for
-from tierline.platform.runtime import current_runtime
+from tierline.platform.runtime import current_runtime, installed_runtime
 
 
 class TenantNotFound(LookupError):
@@ -52,11 +53,22 @@ async def _bind(conn: AsyncConnection, tenant: TenantRef) -> AsyncConnection:
 async def tenant_connection(
     tenant: TenantRef, databases: Databases | None = None
 ) -> AsyncIterator[AsyncConnection]:
-    """A Core connection in one transaction bound to ``tenant``; commits on success."""
+    """A Core connection in one transaction bound to ``tenant``; commits on success, and then
+    announces the change to every process (``changes``) if the transaction wrote anything."""
     dbs = databases or current_runtime().databases
     engine = await dbs.verified_region(tenant.region)
-    async with engine.connect() as conn, conn.begin():
-        yield await _bind(conn, tenant)
+    async with engine.connect() as conn:
+        async with conn.begin():
+            changes.start_transaction(conn)
+            yield await _bind(conn, tenant)
+        if changes.wrote(conn):  # committed: tell the caches of every process
+            await _announce(tenant)
+
+
+async def _announce(tenant: TenantRef) -> None:
+    runtime = installed_runtime()
+    if runtime is not None:
+        await changes.announce(await runtime.redis(), tenant.region, tenant.schema)
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from dataclasses import dataclass
@@ -10,9 +11,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from tierline.platform.alembic_runner import head_revision
 from tierline.platform.control_plane import Tenant
 from tierline.platform.databases import Databases
 from tierline.platform.db import validate_slug
+from tierline.platform.errors import DomainError
 from tierline.platform.tenancy import TenantNotFound, TenantRef
 
 
@@ -49,6 +52,20 @@ def _retrieve(task: asyncio.Future[TenantRef | None]) -> None:
         task.exception()  # marks it retrieved; callers awaiting the task still see it
 
 
+class TenantBehind(DomainError):
+    """The tenant's schema is older than this code: it is refused until ``tierline migrate``
+    has brought it to head (rather than served by code that expects tables it lacks)."""
+
+    status_code = 503
+    title = "Workspace being upgraded"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            f"workspace '{slug}' is being upgraded to a new version of Tierline; "
+            "try again in a few minutes"
+        )
+
+
 class TenantDirectory:
     """Resolves slugs to active tenants, with a short cache so requests skip the control DB.
 
@@ -69,20 +86,27 @@ class TenantDirectory:
         self._cache: dict[str, tuple[float, float, TenantRef | None]] = {}
         self._loading: dict[str, asyncio.Future[TenantRef | None]] = {}
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self.hits = 0  # answered from the cache (metrics)
+        self.misses = 0
 
     async def get(self, slug: str) -> TenantRef:
         """The active tenant with ``slug``; ``TenantNotFound`` for anything else."""
         now = time.monotonic()
         hit = self._cache.get(slug)
         if hit is not None and hit[0] > now:
+            self.hits += 1
             ref = hit[2]
             if now >= hit[1] and slug not in self._loading:
                 self._refresh(slug, background=True)  # the entry stays valid meanwhile
         else:
+            self.misses += 1
             # Shielded: a request that goes away does not cancel the query others wait for.
             ref = await asyncio.shield(self._refresh(slug))
         if ref is None:
             raise TenantNotFound(slug)
+        if ref.status == "behind":
+            # This code expects the newest schema; an older one is never served with it.
+            raise TenantBehind(slug)
         return ref
 
     def forget(self, slug: str) -> None:
@@ -133,11 +157,22 @@ class TenantDirectory:
         async with self._databases.control.connect() as conn:
             row = (
                 await conn.execute(
-                    select(Tenant.id, Tenant.slug, Tenant.name, Tenant.region, Tenant.status).where(
-                        Tenant.slug == slug, Tenant.status == "active"
-                    )
+                    select(
+                        Tenant.id,
+                        Tenant.slug,
+                        Tenant.name,
+                        Tenant.region,
+                        Tenant.status,
+                        Tenant.schema_revision,
+                    ).where(Tenant.slug == slug, Tenant.status == "active")
                 )
             ).one_or_none()
         if row is None:
             return None
-        return TenantRef(id=row.id, slug=row.slug, name=row.name, region=row.region)
+        status = "active" if row.schema_revision == _tenant_head() else "behind"
+        return TenantRef(id=row.id, slug=row.slug, name=row.name, region=row.region, status=status)
+
+
+@functools.cache
+def _tenant_head() -> str:
+    return head_revision("tenant")

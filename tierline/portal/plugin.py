@@ -12,6 +12,7 @@ PLUGIN = Plugin(
             "portal:invite",
             "Invite your customers' people to the customer portal; revoke their access.",
             70,
+            group="Portal",
         ),
         NavItem(
             "Portal branding",
@@ -19,6 +20,7 @@ PLUGIN = Plugin(
             "users:manage",
             "Name, logo and colours of the customer portal.",
             86,
+            group="Portal",
         ),
     ),
 )

@@ -12,6 +12,7 @@ PLUGIN = Plugin(
             "segments:read",
             "Schemes and their rules, classification runs, assignments and pending moves.",
             40,
+            group="Segments",
         ),
     ),
 )

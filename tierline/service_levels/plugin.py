@@ -11,6 +11,7 @@ PLUGIN = Plugin(
             "entitlements:read",
             "Service levels per segment, contracts and escalation paths.",
             45,
+            group="Segments",
         ),
     ),
     extensions=("tierline.service_levels.hooks",),

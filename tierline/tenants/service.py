@@ -1,9 +1,10 @@
 """Tenant lifecycle: provisioning, listing and resolving tenants.
 
 Provisioning is all-or-nothing. The control row is inserted first (status ``provisioning``) so
-the slug is reserved; the schema is then created and migrated in one region transaction; only
-then is the row marked ``active``. Any failure rolls the region transaction back and deletes the
-row, so no schema and no control row remain.
+the slug is reserved; the schema is then created and brought to head in one region transaction;
+only then is the row marked ``active``. Any failure rolls the region transaction back and deletes
+the row, so no schema and no control row remain. The schema is built by the region's rendered
+template script (``tenants.template``: one round trip), or by Alembic when there is none.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tierline.platform.alembic_runner import head_revision, run_upgrade
+from tierline.platform.alembic_runner import head_revision
 from tierline.platform.control_plane import Tenant, ensure_region_rows
 from tierline.platform.databases import Databases, RegionUnavailable, ping
 from tierline.platform.db import schema_for, utcnow, validate_slug
 from tierline.platform.encryption.kms import Kms
 from tierline.platform.encryption.store import create_initial_key, default_kms
 from tierline.platform.tenancy import TenantRef
+from tierline.tenants import template
 from tierline.tenants.errors import (
     DuplicateTenant,
     InvalidTenantName,
@@ -80,12 +82,13 @@ async def _create_schema(
     tenant_id: uuid.UUID,
     kms: Kms,
 ) -> str:
+    script = await template.schema_script(engine)  # rendered once per process and region
     try:
         async with engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
             await conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
             await progress(0.4, "schema created")
-            revision = await run_upgrade(conn, "tenant", schema)
+            revision = await template.build_schema(conn, schema, script)
             # The first data key commits or rolls back with the schema: no tenant without one.
             await create_initial_key(conn, tenant_id, kms)
             await progress(0.8, "schema migrated")

@@ -346,7 +346,7 @@ async def test_csv_export_is_inert_complete_and_audited(
         1,
         actor="=cmd|' /C calc'!A0",
         action="@x",
-        object_id="+1",
+        object_id="+1+A1",
         reason="-1",
         before={"k": "=1+1"},
         after=None,
@@ -364,8 +364,8 @@ async def test_csv_export_is_inert_complete_and_audited(
     evil = rows[3]
     assert evil["actor"] == "'=cmd|' /C calc'!A0"
     assert evil["action"] == "'@x"
-    assert evil["object_id"] == "'+1"
-    assert evil["reason"] == "'-1"
+    assert evil["object_id"] == "'+1+A1"
+    assert evil["reason"] == "-1"  # a plain signed number stays a number
     assert evil["before"] == '{"k":"=1+1"}' and evil["after"] == ""
     assert evil["at"].endswith("Z") and len(evil["hash"]) == 64
     assert datetime.fromisoformat(evil["at"]).tzinfo is not None

@@ -67,9 +67,10 @@ async def whoami(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"tenant": principal.tenant.slug, "subject": principal.subject}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def app(runtime: Runtime, settings: Settings) -> Litestar:
-    """The app with a probe that says who the caller is."""
+    """The app with a probe that says who the caller is (one for the module: its own, since
+    it has a route the others lack)."""
     return create_app(settings, runtime=runtime, extra_routes=[whoami])
 
 

@@ -65,6 +65,7 @@ def _cookie(session_id: str) -> dict[str, str]:
     return {"cookie": f"tl_session={session_id}"}
 
 
+@pytest.mark.own_app  # two fresh processes: it counts their caches' hits
 async def test_sign_out_in_one_process_ends_the_session_in_another_at_once(
     two_apps: tuple[httpx.AsyncClient, httpx.AsyncClient, Litestar, Litestar],
     portal: PortalData,
@@ -90,6 +91,7 @@ async def test_sign_out_in_one_process_ends_the_session_in_another_at_once(
     assert _key(sid) not in cache_b._entries
 
 
+@pytest.mark.own_app  # two fresh processes: it counts their caches' hits
 async def test_ending_all_sessions_from_a_process_without_a_cache(
     two_apps: tuple[httpx.AsyncClient, httpx.AsyncClient, Litestar, Litestar],
     portal: PortalData,

@@ -27,20 +27,12 @@ from tests.support.sso import (
     users_of,
     with_query,
 )
-from tierline.platform.app import create_app
 from tierline.platform.encryption.store import kms_from_settings, load_codec
 from tierline.platform.identity import oidc
 from tierline.platform.identity.models import OidcProvider
 from tierline.platform.identity.users import SYSTEM, set_status
-from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import TenantRef, tenant_connection, tenant_session
-
-
-@pytest.fixture
-async def app(runtime: Runtime, settings: Settings) -> Litestar:
-    return create_app(settings, runtime=runtime)
-
 
 # ---------------------------------------------------------------------------------------------
 # The happy path

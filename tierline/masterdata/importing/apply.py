@@ -23,6 +23,7 @@ from tierline.masterdata.importing import pgbinary
 from tierline.masterdata.importing.entities import EntitySpec
 from tierline.masterdata.importing.reader import LINE
 from tierline.masterdata.importing.validate import Lookups, base_quantity, scope_expr
+from tierline.platform import changes
 from tierline.platform.db import TENANT_SCHEMA, TenantBase
 from tierline.platform.encryption.codec import RowKeys, SealingFloats
 from tierline.platform.frames import read_frame
@@ -271,6 +272,7 @@ async def copy_rows(
 ) -> None:
     if not payload:
         return
+    changes.mark_written(conn)  # the driver's COPY bypasses SQLAlchemy's statement events
     raw = (await conn.get_raw_connection()).driver_connection
     await raw.copy_to_table(  # type: ignore[union-attr]
         table, source=_pieces(payload), columns=columns, format=copy_format

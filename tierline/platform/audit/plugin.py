@@ -12,6 +12,7 @@ PLUGIN = Plugin(
             "audit:read",
             "Every sign-in, change and export, hash-chained and verifiable.",
             90,
+            group="Administration",
         ),
     ),
 )

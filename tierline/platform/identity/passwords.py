@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
+
+from tierline.platform.settings import get_settings
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
@@ -25,9 +28,32 @@ _COMMON = {
 }
 
 
-@lru_cache(maxsize=1)
+# Argon2id cost by ``TIERLINE_PASSWORD_HASH_COST``. ``standard`` is RFC 9106's second
+# recommendation (3 passes over 64 MiB, 4 lanes; argon2-cffi's default). ``minimal`` is the
+# least argon2 accepts, same salt and digest lengths: only for test suites, which create and
+# sign in hundreds of users. Either verifies hashes made by the other (a hash carries its
+# parameters), and sign-in upgrades a hash made at another cost (``needs_rehash``).
+COSTS = {
+    "standard": RFC_9106_LOW_MEMORY,
+    "minimal": Parameters(
+        type=Type.ID,
+        version=19,
+        salt_len=RFC_9106_LOW_MEMORY.salt_len,
+        hash_len=RFC_9106_LOW_MEMORY.hash_len,
+        time_cost=1,
+        memory_cost=8,
+        parallelism=1,
+    ),
+}
+
+
+@lru_cache(maxsize=2)
+def hasher_for(cost: str) -> PasswordHasher:
+    return PasswordHasher.from_parameters(COSTS[cost])
+
+
 def _hasher() -> PasswordHasher:
-    return PasswordHasher()
+    return hasher_for(get_settings().password_hash_cost)
 
 
 def hash_password(password: str) -> str:
@@ -48,9 +74,13 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher().check_needs_rehash(stored_hash)
 
 
-@lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    return _hasher().hash("not-a-real-password-but-the-same-cost")
+    return _dummy_hash_at(get_settings().password_hash_cost)
+
+
+@lru_cache(maxsize=2)
+def _dummy_hash_at(cost: str) -> str:
+    return hasher_for(cost).hash("not-a-real-password-but-the-same-cost")
 
 
 def password_problems(password: str, email: str = "") -> list[str]:

@@ -15,6 +15,7 @@ PLUGIN = Plugin(
             "users:manage",
             "Invite staff, grant roles per scope, lock or disable accounts.",
             80,
+            group="Administration",
         ),
         NavItem(
             "Single sign-on",
@@ -23,6 +24,7 @@ PLUGIN = Plugin(
             "Let staff and customer portal users sign in through your identity provider "
             "(OpenID Connect).",
             85,
+            group="Administration",
         ),
     ),
 )

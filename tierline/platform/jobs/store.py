@@ -133,6 +133,21 @@ class JobStore:
         async with self.sessions() as s:
             await s.execute(update(self.model).where(self.model.id == job_id).values(**values))
 
+    async def hand_back(self, job_id: str) -> None:
+        """Return a running row to the queue without counting the interrupted attempt (its
+        worker stopped; its transaction rolled back)."""
+        async with self.sessions() as s:
+            await s.execute(
+                update(self.model)
+                .where(self.model.id == job_id, self.model.status == "running")
+                .values(
+                    status="queued",
+                    attempts=self.model.attempts - 1,
+                    message="handed back: the worker stopped; another worker resumes it",
+                    enqueued_at=utcnow(),
+                )
+            )
+
     async def get(self, job_id: str) -> dict[str, Any] | None:
         async with self.sessions() as s:
             row = cast(JobColumns | None, await s.get(self.model, job_id))

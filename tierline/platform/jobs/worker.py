@@ -7,6 +7,7 @@ Job arguments are plain strings (tenant slug, job id); parameters come from the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, cast
@@ -16,10 +17,12 @@ from arq import Retry, cron
 from arq.connections import RedisSettings
 from arq.worker import func
 
+from tierline.platform import tracing
 from tierline.platform.assembly import load_job_handlers
 from tierline.platform.jobs.registry import Handler, JobRun, handler_for, periodic_tasks
 from tierline.platform.jobs.service import ENTRYPOINT, enqueue
 from tierline.platform.jobs.store import JobStore
+from tierline.platform.metrics import observe_job
 from tierline.platform.runtime import Runtime, build_runtime, install_runtime
 from tierline.platform.tenancy import TenantNotFound, TenantRef
 
@@ -65,6 +68,13 @@ async def execute_job(runtime: Runtime, tenant_slug: str | None, job_id: str) ->
     try:
         log.info("job started (attempt %s of %s)", row.attempts, MAX_ATTEMPTS)
         return await _run_handler(store, run, handler, started)
+    except asyncio.CancelledError:
+        # The worker is stopping and its grace period ran out: the handler's transaction rolled
+        # back, so nothing of this attempt remains; the row goes back to the queue uncounted and
+        # arq hands the job to the next worker.
+        log.warning("job handed back: the worker stopped before it finished")
+        await asyncio.shield(store.hand_back(job_id))
+        raise
     finally:
         structlog.contextvars.reset_contextvars(**bound)
 
@@ -77,10 +87,13 @@ async def _run_handler(store: JobStore, run: JobRun, handler: Handler, started: 
     try:
         result = await handler(run)
     except ValueError as exc:  # a refusal: retrying cannot help, and its text is for users
+        observe_job(run.kind, "refused", time.perf_counter() - started)
         log.info("job refused: %s", exc)
         await store.finish(job_id, "failed", error=str(exc)[:2000], error_code=refusal_code(exc))
         return "failed"
     except Exception as exc:
+        outcome = "retrying" if run.attempt < MAX_ATTEMPTS else "failed"
+        observe_job(run.kind, outcome, time.perf_counter() - started)
         if run.attempt < MAX_ATTEMPTS:
             log.warning("job attempt %s failed; retrying", run.attempt, exc_info=True)
             message = f"a temporary failure; trying again (attempt {run.attempt} of {MAX_ATTEMPTS})"
@@ -94,6 +107,7 @@ async def _run_handler(store: JobStore, run: JobRun, handler: Handler, started: 
         await store.finish(job_id, "failed", error=message, error_code="internal_error")
         return "failed"
     await store.finish(job_id, "succeeded", result=result)
+    observe_job(run.kind, "succeeded", time.perf_counter() - started)
     log.info("job succeeded in %.2f s", time.perf_counter() - started)
     return "succeeded"
 
@@ -131,6 +145,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
         ctx["runtime"] = build_runtime()
         ctx["owns_runtime"] = True
         install_runtime(ctx["runtime"])
+        runtime = ctx["runtime"]
+        tracing.instrument_databases(runtime.databases, tracing.tracer_provider(runtime.settings))
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
@@ -150,6 +166,9 @@ class WorkerSettings:
     job_timeout = 3600
     max_jobs = 8
     handle_signals = True
+    # On SIGTERM: stop taking jobs, let running ones finish for this long, then hand the rest
+    # back (replaced by TIERLINE_WORKER_GRACE_SECONDS in worker_kwargs).
+    job_completion_wait = 25
 
 
 def worker_kwargs(runtime: Runtime | None = None, handle_signals: bool = True) -> dict[str, Any]:
@@ -177,5 +196,6 @@ def worker_kwargs(runtime: Runtime | None = None, handle_signals: bool = True) -
         ctx["runtime"] = runtime
         kwargs["redis_settings"] = RedisSettings.from_dsn(runtime.endpoints.redis_url)
         kwargs["queue_name"] = runtime.settings.queue_name
+        kwargs["job_completion_wait"] = runtime.settings.worker_grace_seconds
     kwargs["ctx"] = ctx
     return kwargs

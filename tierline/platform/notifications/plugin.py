@@ -11,6 +11,7 @@ PLUGIN = Plugin(
             "tenant:view",
             "Segment moves, customer notices and escalations addressed to you.",
             5,
+            group="Workspace",
         ),
     ),
 )

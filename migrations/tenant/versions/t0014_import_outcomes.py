@@ -1,8 +1,8 @@
 """Tenant schema: imports say why they failed, beat while they run and count records sent to
 the data steward; unit conversions keep their denominator.
 
-Revision ID: t0013
-Revises: t0012
+Revision ID: t0014
+Revises: t0013
 Create Date: 2026-12-10
 
 - ``imports.failure_reason``: an import that could not finish (its process was killed, or it
@@ -20,8 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "t0013"
-down_revision = "t0012"
+revision = "t0014"
+down_revision = "t0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Deployment files: Dockerfile, compose.yaml, .env.example, infra/."""
