@@ -165,3 +165,14 @@ async def test_the_api_bounds_extra_attributes_the_same_way(
     fine = {**base, **{f"erp_{i}": str(i) for i in range(MAX_EXTRA_ATTRIBUTES)}}
     resp = await client.put("/api/v1/customers/A1", json=fine, headers=headers)
     assert resp.status_code == 200, resp.text
+
+
+async def test_a_header_name_with_a_control_character_is_refused(
+    runtime: Runtime, tenant: TenantRef, tmp_path: Path
+) -> None:
+    """It would become an attribute name (a NUL cannot even be stored as a JSON key)."""
+    content = "code,name,account_type,memo\x00x\nC1,Alpha,ship_to,1\n"
+    result = await load(runtime, tenant, "customers", write(tmp_path, "c.csv", content))
+    assert result.status == "rejected"
+    assert result.errors[0]["reason"] == "control characters in the header: column 4 ('memo\\x00x')"
+    assert await count(tenant, Customer) == 0

@@ -8,6 +8,7 @@ Nothing here touches the database: existing keys, products and unit conversions 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -137,7 +138,8 @@ def check_header(header: list[str], profile: Profile, spec: EntitySpec) -> None:
 
 
 def _has_control(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    """The characters values may not hold either (``_CONTROL``)."""
+    return re.search(_CONTROL, text) is not None
 
 
 def _shown(name: str) -> str:
