@@ -288,8 +288,8 @@ def csv_chunks(path: Path, layout: Layout, chunk_rows: int = CHUNK_ROWS) -> Iter
 def _without_blank_lines(chunk: pl.DataFrame) -> pl.DataFrame:
     """Blank lines (trailing ones above all, as SAP exports end) read as rows of nulls."""
     values = [c for c in chunk.columns if c != LINE]
-    if not values:
-        return chunk
+    if not values or not chunk[values[0]].null_count():
+        return chunk  # (a count polars keeps: no blank line without a null in every column)
     blank = chunk.select(pl.all_horizontal(pl.col(values).is_null())).to_series()
     return chunk.filter(~blank) if blank.any() else chunk
 
