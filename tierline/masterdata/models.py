@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -93,15 +94,21 @@ class Product(Stamped, TenantBase):
 
 
 class UomConversion(TenantBase):
-    """How many base units one ``uom`` of a product holds (the base unit itself is implicit)."""
+    """How many base units one ``uom`` of a product holds: ``factor / denominator``, kept as
+    the two numbers the ERP sends (SAP ``UMREZ`` / ``UMREN``) so 10/9 or 1/24 stay exact (the
+    base unit itself is implicit)."""
 
     __tablename__ = "uom_conversions"
+    __table_args__ = (
+        CheckConstraint("factor > 0 AND denominator > 0", name="ck_uom_conversions_positive"),
+    )
 
     sku: Mapped[str] = mapped_column(
         String(100), ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True
     )
     uom: Mapped[str] = mapped_column(String(20), primary_key=True)
     factor: Mapped[Decimal] = mapped_column(Numeric(20, 8))
+    denominator: Mapped[Decimal] = mapped_column(Numeric(20, 8), default=Decimal(1))  # t0014
 
 
 class Location(Stamped, TenantBase):

@@ -566,7 +566,10 @@ async def test_product_detail_shows_units_sources_and_demand(
     assert "PAL" in page.text and "480" in page.text and "MAT-1" in page.text
     assert page.text.count("<meter") == 12
     body = (await client.get("/api/v1/products/SKU-1")).json()
-    assert body["conversions"] == [{"uom": "CS", "factor": 12.0}, {"uom": "PAL", "factor": 480.0}]
+    assert body["conversions"] == [
+        {"uom": "CS", "factor": 12.0, "ratio": "12"},
+        {"uom": "PAL", "factor": 480.0, "ratio": "480"},
+    ]
     demand = body["demand_12m"]
     assert (demand["lines"], demand["customers"], demand["quantity"]) == (4, 1, 20.0)
     assert len(demand["months"]) == 12 and demand["months"][-1]["month"] == TODAY.strftime("%Y-%m")

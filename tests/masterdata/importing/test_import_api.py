@@ -77,7 +77,8 @@ async def test_rejected_upload_has_an_error_page_and_a_safe_csv_report(
     assert "must be one of" in detail.text and "nothing was loaded" in detail.text
     report = await client.get(f"{import_url}/errors.csv")
     assert report.headers["content-disposition"].startswith("attachment")
-    rows = list(csv.reader(io.StringIO(report.text)))
+    assert report.content.startswith("\ufeff".encode())  # UTF-8 with a BOM, for Excel
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
     assert rows[0] == ["line", "column", "value", "reason"]
     assert rows[1][:3] == ["2", "account_type", "'=cmd|' /C calc'!A0"]
 

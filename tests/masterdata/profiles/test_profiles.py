@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+from sqlalchemy import select
 
 from tests.conftest import StaffFactory, csrf_of, sign_in
-from tierline.platform.tenancy import TenantRef
+from tierline.masterdata.importing.service import run_import
+from tierline.masterdata.models import Customer
+from tierline.masterdata.profiles.service import get_profile
+from tierline.platform.identity.users import SYSTEM
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_session
 
 
 async def test_profile_page_saves_validates_and_the_import_uses_it(
@@ -72,3 +80,42 @@ async def test_profiles_api(
     assert no_csrf.status_code == 403
     other = await make_tenant()
     assert (await client.get(f"/t/{other.slug}/imports/profiles")).status_code == 404
+
+
+async def test_a_profile_with_alternative_column_names_reads_files_as_they_come(
+    client: httpx.AsyncClient,
+    tenant: TenantRef,
+    make_staff: StaffFactory,
+    runtime: Runtime,
+    tmp_path: Path,
+) -> None:
+    """``code = Account | Konto`` on the page: a file may name the column either way; a
+    profile that detects reads tab-separated Windows-1252 without being told."""
+    await sign_in(client, await make_staff(tenant, "data_steward"))
+    page = await client.get(f"/t/{tenant.slug}/imports/profiles")
+    saved = await client.post(
+        f"/t/{tenant.slug}/imports/profiles",
+        data={
+            "name": "crm_de",
+            "entity": "customers",
+            "delimiter": ";",
+            "detect": "1",
+            "columns": "code = Account | Konto\nname = Account Name | Kontoname\naccount_type = Type",
+            "_csrf": csrf_of(page.text),
+        },
+    )
+    assert saved.status_code == 303
+    listed = {p["name"]: p for p in (await client.get("/api/v1/import-profiles")).json()}
+    assert listed["crm_de"]["aliases"] == {"code": ["Konto"], "name": ["Kontoname"]}
+    assert listed["crm_de"]["options"]["detect"] is True
+    shown = await client.get(f"/t/{tenant.slug}/imports/profiles")
+    assert "code←Account | Konto" in shown.text
+    async with tenant_session(tenant) as s:
+        profile = await get_profile(s, "crm_de", "customers")
+    content = "Konto\tKontoname\tType\r\nK1\tGärtnerei Groß\tship_to\r\n".encode("cp1252")
+    path = tmp_path / "konten.txt"
+    path.write_bytes(content)
+    result = await run_import(runtime, tenant, "customers", path, profile, SYSTEM)
+    assert result.status == "applied", result.errors
+    async with tenant_session(tenant) as s:
+        assert (await s.execute(select(Customer.name))).scalar_one() == "Gärtnerei Groß"

@@ -430,7 +430,7 @@ async def get_product(
     detail = await _load_product(request, state, principal, current_tenant, _code_of(sku))
     return ProductOut(
         **detail.record,
-        conversions=[ConversionOut(uom, factor) for uom, factor in detail.conversions],
+        conversions=[ConversionOut(c.uom, c.value, c.ratio) for c in detail.conversions],
         sources=sources_out(detail.sources),
         demand_12m=demand_out(detail.demand, _sees_margin(principal)),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Integer, func, literal_column, select
@@ -74,9 +75,29 @@ class CustomerDetail:
 
 
 @dataclass(frozen=True)
+class Conversion:
+    """One unit of a product holds ``factor / denominator`` base units, exactly."""
+
+    uom: str
+    factor: Decimal
+    denominator: Decimal
+
+    @property
+    def ratio(self) -> str:
+        """``12``, ``0.5`` or ``10/9``: the exact figure, as the ERP states it."""
+        top, bottom = (f"{d.normalize():f}" for d in (self.factor, self.denominator))
+        return top if bottom == "1" else f"{top}/{bottom}"
+
+    @property
+    def value(self) -> float:
+        """Base units in one unit, for showing (rounded)."""
+        return float(self.factor / self.denominator)
+
+
+@dataclass(frozen=True)
 class ProductDetail:
     record: dict[str, Any]
-    conversions: list[tuple[str, float]]  # (unit, base units in one of it)
+    conversions: list[Conversion]
     sources: list[SourceRecord]
     more_sources: bool
     demand: OrderSummary
@@ -203,9 +224,11 @@ async def product_detail(
         return None
     conv = _CONVERSIONS.c
     conversions = [
-        (uom, float(factor))
-        for uom, factor in await session.execute(
-            select(conv.uom, conv.factor).where(conv.sku == sku).order_by(conv.uom)
+        Conversion(uom, factor, denominator)
+        for uom, factor, denominator in await session.execute(
+            select(conv.uom, conv.factor, conv.denominator)
+            .where(conv.sku == sku)
+            .order_by(conv.uom)
         )
     ]
     sources, more = await _sources(session, _PRODUCT_SOURCES, _PRODUCT_SOURCES.c.sku, sku)

@@ -142,7 +142,8 @@ class CustomerOut(msgspec.Struct):
 
 class ConversionOut(msgspec.Struct):
     uom: str
-    factor: float  # base units in one ``uom``
+    factor: float  # base units in one ``uom`` (rounded; ``ratio`` is exact)
+    ratio: str  # exactly, as the ERP states it: "12", "0.5" or "10/9" (numerator/denominator)
 
 
 class ProductOut(msgspec.Struct):

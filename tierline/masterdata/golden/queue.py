@@ -121,6 +121,60 @@ async def _records(
     return records, golden
 
 
+async def _views(conn: AsyncConnection, reviews: Sequence[Any]) -> list[ReviewView]:
+    """The reviews with their source record and candidate golden row side by side."""
+    views: list[ReviewView] = []
+    loaded = {s.entity: await _records(conn, s, reviews) for s in (CUSTOMERS, PRODUCTS)}
+    for r in reviews:
+        spec = BY_ENTITY[r.entity]
+        records, golden = loaded[r.entity]
+        candidate = golden.get(r.candidate_code)
+        fields = compare(spec, records.get((r.source_system, r.source_key), {}), candidate or {})
+        views.append(
+            ReviewView(
+                r.id,
+                r.entity,
+                r.source_system,
+                r.source_key,
+                r.candidate_code,
+                r.score,
+                list(r.reasons or []),
+                r.created_at,
+                fields,
+                candidate is None,
+            )
+        )
+    return views
+
+
+async def open_reviews(
+    conn: AsyncConnection,
+    *,
+    entity: str | None = None,
+    source_system: str | None = None,
+    scopes: frozenset[str] | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> tuple[list[ReviewView], int | None]:
+    """Open reviews in the order they were queued (by id), from after ``after``; with the id
+    to continue after when there are more."""
+    joined, where = _queue_filter(entity, source_system, scopes)
+    if after is not None:
+        where.append(MatchReview.id > after)
+    reviews = list(
+        await conn.execute(
+            select(MatchReview.__table__)
+            .select_from(joined)
+            .where(*where)
+            .order_by(MatchReview.id)
+            .limit(limit + 1)
+        )
+    )
+    more = len(reviews) > limit
+    views = await _views(conn, reviews[:limit])
+    return views, (views[-1].id if more and views else None)
+
+
 async def queue_page(
     conn: AsyncConnection,
     *,
@@ -146,27 +200,7 @@ async def queue_page(
             .offset((page - 1) * size)
         )
     )
-    views: list[ReviewView] = []
-    loaded = {s.entity: await _records(conn, s, reviews) for s in (CUSTOMERS, PRODUCTS)}
-    for r in reviews:
-        spec = BY_ENTITY[r.entity]
-        records, golden = loaded[r.entity]
-        candidate = golden.get(r.candidate_code)
-        fields = compare(spec, records.get((r.source_system, r.source_key), {}), candidate or {})
-        views.append(
-            ReviewView(
-                r.id,
-                r.entity,
-                r.source_system,
-                r.source_key,
-                r.candidate_code,
-                r.score,
-                list(r.reasons or []),
-                r.created_at,
-                fields,
-                candidate is None,
-            )
-        )
+    views = await _views(conn, reviews)
     systems = await conn.execute(
         select(MatchReview.source_system)
         .where(MatchReview.status == "open")

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 from sqlalchemy import text
@@ -57,6 +57,9 @@ class ReconcileSummary:
     created: int = 0  # golden rows created from source records
     queued: int = 0  # source records left for a data steward
     updated: int = 0  # golden rows whose values survivorship changed
+    # Which: what each record's golden row went through (see ``pipeline.golden_outcomes``).
+    created_codes: frozenset[str] = field(default=frozenset(), compare=False)
+    updated_codes: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 def _match_schema(rules: MatchRules) -> dict[str, pl.DataType]:
@@ -220,6 +223,7 @@ async def reconcile(
     sources = await read_frame(conn, spec.source_sql, schema, source_system)
     matched = created = queued = 0
     touched: list[str] = []
+    new_codes: list[str] = []
     if not sources.is_empty():
         golden = await read_frame(conn, spec.golden_sql, schema)
         result = await asyncio.to_thread(match_records, sources, golden, spec.rules)
@@ -237,4 +241,6 @@ async def reconcile(
     touched += await _codes_received_now(conn, spec, source_system)
     updated = await apply_survivorship(conn, spec, touched)
     await _settle_reviews(conn, spec, source_system)
-    return ReconcileSummary(matched, created, queued, updated)
+    return ReconcileSummary(
+        matched, created, queued, len(updated), frozenset(new_codes), frozenset(updated)
+    )

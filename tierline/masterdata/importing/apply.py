@@ -22,7 +22,7 @@ from tierline.masterdata import models  # noqa: F401 - registers the tables on T
 from tierline.masterdata.importing import pgbinary
 from tierline.masterdata.importing.entities import EntitySpec
 from tierline.masterdata.importing.reader import LINE
-from tierline.masterdata.importing.validate import Lookups, scope_expr
+from tierline.masterdata.importing.validate import Lookups, base_quantity, scope_expr
 from tierline.platform import changes
 from tierline.platform.db import TENANT_SCHEMA, TenantBase
 from tierline.platform.encryption.codec import RowKeys, SealingFloats
@@ -39,6 +39,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "locations": {"echelon": 1},
     "order_lines": {"margin_estimated": False, "damaged": False, "documentation_ok": True},
     "inventory_positions": {"on_order": 0.0},
+    "uom_conversions": {"denominator": 1},
 }
 
 
@@ -63,8 +64,8 @@ async def load_lookups(conn: AsyncConnection, spec: EntitySpec) -> Lookups:
         )
         lookups.conversions = await read_frame(
             conn,
-            "SELECT sku, uom, factor::float8 FROM uom_conversions",
-            {"sku": pl.String, "uom": pl.String, "factor": pl.Float64},
+            "SELECT sku, uom, factor::float8, denominator::float8 FROM uom_conversions",
+            {"sku": pl.String, "uom": pl.String, "factor": pl.Float64, "denominator": pl.Float64},
         )
     return lookups
 
@@ -135,9 +136,9 @@ def build_rows(
         qty = spec.uom[0]
         out = out.with_columns(
             pl.col(qty).alias("ordered_quantity"),
-            (pl.col(qty) * pl.col("__factor")).alias("quantity"),
+            base_quantity(pl.col(qty)).alias("quantity"),
             pl.col(spec.uom[1]).str.to_uppercase().alias("ordered_uom"),
-            *[(pl.col(q) * pl.col("__factor")).alias(q) for q in spec.extra_quantities],
+            *[base_quantity(pl.col(q)).alias(q) for q in spec.extra_quantities],
         )
     if spec.scoped:
         out = out.with_columns(scope_expr(spec))

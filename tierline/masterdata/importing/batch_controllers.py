@@ -3,11 +3,14 @@
 Records go through the same validation and COPY-based upsert as file imports, all or nothing
 per request, with per-record errors. ``Idempotency-Key`` makes retries safe: the same key with
 the same body answers the stored response; with another body it is refused.
+
+Bodies are read the one typed way every JSON endpoint reads them (``request_body``): a wrong
+content type, malformed JSON, invalid UTF-8, NUL characters, lone surrogates and integers
+beyond 64 bits are refused with a problem naming the reason, before anything is written.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from litestar import Request, Response, post, put
@@ -15,10 +18,18 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 
-from tierline.masterdata.importing.batches import remember, replay, request_hash, upsert_records
+from tierline.masterdata.importing.batches import (
+    MAX_BATCH,
+    remember,
+    replay,
+    request_hash,
+    upsert_records,
+)
 from tierline.platform.access import requires
+from tierline.platform.documents import Bounds
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
+from tierline.platform.request_body import json_body, json_object
 from tierline.platform.routing import Api
 
 ROUTED = {"customers": "customers", "products": "products", "order-lines": "order_lines"}
@@ -48,6 +59,17 @@ async def _upsert(
     return Response(body, status_code=status)
 
 
+def _batch_bounds(state: State) -> Bounds:
+    """A batch may be as large as the request limit allows: up to 50,000 flat records, each
+    with its fields and extra attributes (the records themselves are checked one by one)."""
+    return Bounds(
+        max_bytes=state.settings.max_request_bytes,
+        max_depth=8,
+        max_values=MAX_BATCH * 80,
+        max_aliases=0,
+    )
+
+
 def _batch_records(data: Any) -> list[Any]:
     if not isinstance(data, dict) or not isinstance(data.get("records"), list):
         raise ValidationException('send {"records": [ ... ]}')
@@ -74,7 +96,7 @@ def _batch_route(path: str, entity_name: str, op: str) -> Any:
         principal: NamedDependency[Principal], state: State, request: Request[Any, Any, Any]
     ) -> Response[Any]:
         """Upsert up to 50,000 records in one transaction; 422 with per-record errors."""
-        data = json.loads(await request.body() or b"null")
+        data = await json_body(request, _batch_bounds(state))
         return await _upsert(
             state, principal, entity_name, _batch_records(data), _source(request), request
         )
@@ -95,9 +117,7 @@ def _single_route(path: str, entity_name: str, op: str, keys: tuple[str, ...]) -
         principal: NamedDependency[Principal], state: State, request: Request[Any, Any, Any]
     ) -> Response[Any]:
         """Create or update one record; the key comes from the path."""
-        data = json.loads(await request.body() or b"null")
-        if not isinstance(data, dict):
-            raise ValidationException("send one JSON object with the record's attributes")
+        data = await json_object(request)
         for k in keys:
             supplied = data.get(k)
             from_path = request.path_params[k]

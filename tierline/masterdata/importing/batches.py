@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tierline.masterdata.importing.entities import entity
 from tierline.masterdata.importing.models import IdempotencyKey
 from tierline.masterdata.importing.service import run_import
+from tierline.masterdata.importing.validate import MAX_ATTRIBUTE_NAME, MAX_EXTRA_ATTRIBUTES
 from tierline.masterdata.profiles.presets import presets
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.users import Actor
@@ -37,32 +38,65 @@ def _text(value: Any) -> str | None:
 
 def records_frame(entity_name: str, records: list[Any]) -> pl.DataFrame:
     """The records as a frame of text columns, like a file's; unknown attributes (unless the
-    entity keeps extra ones) and nested values are refused, every problem at once."""
+    entity keeps extra ones) and nested values are refused, every problem at once. Extra
+    attributes have a file's bounds: names of at most 64 characters, and at most 50 distinct
+    ones in a request (a request is one frame, like a file with one header; values are
+    checked like a file's)."""
     spec = entity(entity_name)
     known = {f.name for f in spec.fields}
     problems = []
     rows: list[dict[str, str | None]] = []
+    extras: set[str] = set()
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             problems.append(
                 {"index": index, "field": None, "reason": "a record must be a JSON object"}
             )
             continue
-        unknown = sorted(set(record) - known) if not spec.extra_attributes else []
-        for name in unknown:
-            problems.append(
-                {"index": index, "field": name, "reason": f"unknown attribute of {spec.name}"}
-            )
+        unknown = sorted(set(record) - known)
+        if not spec.extra_attributes:
+            for name in unknown:
+                problems.append(
+                    {"index": index, "field": name, "reason": f"unknown attribute of {spec.name}"}
+                )
+        for name in unknown if spec.extra_attributes else ():
+            if len(name) > MAX_ATTRIBUTE_NAME:
+                problems.append(
+                    {
+                        "index": index,
+                        "field": name[:MAX_ATTRIBUTE_NAME] + "…",
+                        "reason": f"extra attribute names may be at most {MAX_ATTRIBUTE_NAME} "
+                        "characters long",
+                    }
+                )
+        extras.update(unknown)
         try:
             rows.append({k: _text(v) for k, v in record.items()})
         except ValueError as exc:
             problems.append({"index": index, "field": None, "reason": str(exc)})
     if problems:
-        raise ValidationException("invalid records", extra=problems)
+        raise ValidationException("invalid records", extra=problems[:1000])
+    if spec.extra_attributes and len(extras) > MAX_EXTRA_ATTRIBUTES:
+        raise ValidationException(
+            f"the records carry {len(extras):,} distinct extra attributes (not attributes of "
+            f"{spec.name}); at most {MAX_EXTRA_ATTRIBUTES} are accepted in a request"
+        )
     columns = sorted({k for r in rows for k in r})
     return pl.DataFrame(
         [{c: r.get(c) for c in columns} for r in rows], schema=dict.fromkeys(columns, pl.String)
     )
+
+
+def _kept_by_record(
+    entity_name: str, records: list[Any], kept: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Records whose sent values lost to another source, by their index in the request:
+    which fields, the value sent and the one kept, the source holding it and the rule."""
+    if not kept:
+        return []
+    key = entity(entity_name).key[0]
+    index = {str(r.get(key)): i for i, r in reversed(list(enumerate(records)))}
+    return [{"index": index.get(k["key"]), **k} for k in kept]
 
 
 def request_hash(body: bytes) -> str:
@@ -132,6 +166,8 @@ async def upsert_records(
             "inserted": result.inserted,
             "updated": result.updated,
             "unchanged": result.unchanged,
+            "to_steward": result.to_steward,
+            "kept": _kept_by_record(entity_name, records, result.kept),
         }
     return 422, {
         "status": "rejected",

@@ -48,9 +48,9 @@ def import_file(
                     runtime, ref, entity, file, chosen, SYSTEM, progress=progress
                 )
         if result.status == "applied":
-            console.print(f"[green]applied[/green] {result.summary()}")
+            console.print(f"[green]applied:[/green] {result.summary()}")
             return 0
-        err.print(f"[red]rejected[/red] {result.summary()}")
+        err.print(f"[red]rejected:[/red] {result.summary()}")
         for e in result.errors[:20]:
             where = f"line {e['line']}" if e["line"] is not None else "file"
             column = f", column {e['column']}" if e["column"] else ""

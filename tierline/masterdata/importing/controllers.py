@@ -142,7 +142,7 @@ async def import_errors_csv(
     body = errors_csv(await import_errors(principal.tenant, row.id))
     return Response(
         body,
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types itself
         headers={"Content-Disposition": f'attachment; filename="import-{row.id}-errors.csv"'},
     )
 
@@ -207,7 +207,9 @@ async def api_import(
         "inserted": row.inserted,
         "updated": row.updated,
         "unchanged": row.unchanged,
+        "to_steward": row.to_steward,
         "error_count": row.error_count,
+        "failure_reason": row.failure_reason,  # why a failed import could not finish
         "errors": [
             {"line": e.line, "column": e.column_name, "value": e.value, "reason": e.reason}
             for e in errors

@@ -27,6 +27,9 @@ class Field:
     column: str | None = None  # the table column when it differs (e.g. money -> revenue_enc)
     lower: bool = False  # normalise to lower case (codes of enumerations, countries upper)
     upper: bool = False
+    # Decimals kept exactly, with at most this many decimal places (typed as a polars Decimal,
+    # never a float): unit conversion factors. None: a float, like quantities.
+    scale: int | None = None
 
     @property
     def target(self) -> str:
@@ -134,7 +137,9 @@ UOM_CONVERSIONS = EntitySpec(
     fields=(
         Field("sku", "code", required=True, max_len=CODE),
         Field("uom", required=True, max_len=20, upper=True),
-        Field("factor", "decimal", required=True, minimum=1e-9, maximum=999_999_999_999),
+        # One ``uom`` holds factor / denominator base units (SAP MARM: UMREZ / UMREN).
+        Field("factor", "decimal", required=True, minimum=1e-8, maximum=999_999_999_999, scale=8),
+        Field("denominator", "decimal", minimum=1e-8, maximum=999_999_999_999, scale=8),
     ),
     references=(Reference("sku", "products", "sku", "product"),),
 )

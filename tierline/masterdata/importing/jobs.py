@@ -1,17 +1,23 @@
-"""Import jobs: the uploaded file waits in the tenant's import area until the worker runs it."""
+"""Import jobs: the uploaded file waits in the tenant's import area until the worker runs it;
+and the sweep that marks failed the imports a killed process left ``validating``."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+from tierline.masterdata.importing.records import fail_interrupted
 from tierline.masterdata.importing.service import run_import
 from tierline.masterdata.profiles.service import get_profile
 from tierline.platform.identity.users import Actor
 from tierline.platform.jobs import JobRun, job_handler
-from tierline.platform.tenancy import tenant_session
+from tierline.platform.jobs.registry import periodic
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantNotFound, tenant_session
 
 IMPORT = "masterdata.import"
+log = logging.getLogger(__name__)
 
 
 @job_handler(IMPORT)
@@ -41,3 +47,33 @@ async def import_job(run: JobRun) -> dict[str, Any]:
         "status": result.status,
         "summary": result.summary(),
     }
+
+
+async def sweep_interrupted_imports(runtime: Runtime) -> int:
+    """Every active tenant in every region: imports whose process stopped are marked failed
+    with the reason (see ``records.fail_interrupted``); how many."""
+    from tierline.platform.tenant_directory import TenantDirectory, list_tenants
+
+    directory = TenantDirectory(runtime.databases, ttl_seconds=0)
+    swept = 0
+    for info in await list_tenants(runtime.databases):
+        if info.status != "active":
+            continue
+        try:
+            tenant = await directory.get(info.slug)
+            failed = await fail_interrupted(tenant)
+        except TenantNotFound:
+            continue
+        except Exception:  # one tenant's trouble must not stop the others' sweep
+            log.exception("sweeping interrupted imports of tenant %s failed", info.slug)
+            continue
+        if failed:
+            log.warning("tenant %s: interrupted imports marked failed: %s", info.slug, failed)
+        swept += len(failed)
+    return swept
+
+
+@periodic(second=53, minute=set(range(0, 60, 5)))
+async def sweep_imports(ctx: dict[str, Any]) -> int:
+    """Every five minutes in the worker."""
+    return await sweep_interrupted_imports(ctx["runtime"])

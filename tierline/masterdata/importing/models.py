@@ -1,5 +1,5 @@
 """Import records: each import with its outcome, its problems, and the idempotency keys of the
-real-time API (migration t0003)."""
+real-time API (migrations t0003, t0014)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ class Import(TenantBase):
     updated: Mapped[int] = mapped_column(BigInteger, default=0)
     unchanged: Mapped[int] = mapped_column(BigInteger, default=0)
     error_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Source records of a non-ERP customer/product file left for a data steward (t0014).
+    to_steward: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Why the import could not finish (status failed), shown on its page and the API (t0014).
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Refreshed while the import runs: a validating import whose heart stopped is swept (t0014).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     job_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -18,11 +18,9 @@ import numpy.typing as npt
 import polars as pl
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tierline.masterdata.golden.reconcile import reconcile
-from tierline.masterdata.golden.rules import golden_spec
-from tierline.masterdata.golden.survivorship import apply_survivorship
+from tierline.masterdata.golden.outcomes import GoldenOutcome, apply_erp, apply_source
 from tierline.masterdata.importing import apply, reader, validate
-from tierline.masterdata.importing.entities import EntitySpec
+from tierline.masterdata.importing.entities import EntitySpec, entity
 from tierline.masterdata.importing.reader import LINE, csv_chunks, detect_format, xlsx_chunks
 from tierline.masterdata.profiles.definition import Profile
 from tierline.platform.encryption.codec import SealingFloats
@@ -130,6 +128,7 @@ def _check_chunk(run: ImportRun, chunk: pl.DataFrame) -> _Checked | None:
     started = time.perf_counter()
     spec, options = run.spec, run.profile.options
     frame = validate.map_columns(chunk, run.profile, spec)
+    extra_errors = validate.extra_errors(chunk, run.profile, spec, run.scan_control)
     unit_errors = None
     if spec.uom is not None:
         frame, unit_errors = validate.unit_conversion(frame, spec, run.lookups)
@@ -140,6 +139,7 @@ def _check_chunk(run: ImportRun, chunk: pl.DataFrame) -> _Checked | None:
     ]
     if unit_errors is not None:
         found.append(unit_errors)
+    found.append(extra_errors)
     found.append(validate.derived_errors(typed, spec))
     self_refs = [r.field for r in spec.references if r.table == spec.table]
     run.keys.append(typed.select(LINE, *spec.key, *self_refs))
@@ -235,11 +235,27 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String).alias(name)
 
 
-def chunks_of(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.DataFrame]:
+def read_header(
+    source: Path | pl.DataFrame, profile: Profile, spec: EntitySpec
+) -> tuple[list[str], reader.Layout | None]:
+    """The source's column names (and a CSV file's layout), read before any row: a file is
+    checked by its header before its rows are parsed."""
+    if isinstance(source, pl.DataFrame):
+        return list(source.columns), None
+    if detect_format(source) == "xlsx":
+        return reader.xlsx_header(source, profile.options), None
+    wanted = [profile.candidates(f) for f in spec.required]
+    layout = reader.csv_layout(source, profile.options, wanted)
+    return layout.columns, layout
+
+
+def chunks_of(
+    source: Path | pl.DataFrame, profile: Profile, layout: reader.Layout | None = None
+) -> Iterator[pl.DataFrame]:
     """The source in chunks, the first and the last one cut smaller: the pipeline's first
     COPY starts after a fraction of a chunk has been checked, and the last COPY, which
     nothing else overlaps, is short."""
-    chunks = _chunks(source, profile)
+    chunks = _chunks(source, profile, layout)
     current, first = next(chunks, None), True
     while current is not None:
         following = next(chunks, None)
@@ -261,7 +277,9 @@ def _cut(chunk: pl.DataFrame, *, first: bool, last: bool) -> Iterator[pl.DataFra
         yield rest
 
 
-def _chunks(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.DataFrame]:
+def _chunks(
+    source: Path | pl.DataFrame, profile: Profile, layout: reader.Layout | None
+) -> Iterator[pl.DataFrame]:
     if isinstance(source, pl.DataFrame):
         frame = source.select([_as_text(c, t) for c, t in source.schema.items()])
         frame = frame.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
@@ -272,7 +290,10 @@ def _chunks(source: Path | pl.DataFrame, profile: Profile) -> Iterator[pl.DataFr
     if detect_format(source) == "xlsx":
         yield from xlsx_chunks(source, profile.options)
     else:
-        yield from csv_chunks(source, profile.options, reader.CHUNK_ROWS)
+        if layout is None:
+            wanted = [profile.candidates(f) for f in entity(profile.entity).required]
+            layout = reader.csv_layout(source, profile.options, wanted)
+        yield from csv_chunks(source, layout, reader.CHUNK_ROWS)
 
 
 class _Pipeline:
@@ -314,18 +335,22 @@ class _Pipeline:
 
     async def check(self) -> None:
         run = self.run
-        iterator = chunks_of(self.source, run.profile)
-        header_checked = False
+        started = time.perf_counter()
+        header, layout = await asyncio.to_thread(read_header, self.source, run.profile, run.spec)
+        # The file names each column by one of the names the profile allows for it.
+        run.profile = run.profile.for_header(header)
+        validate.check_header(header, run.profile, run.spec)
+        run.timed("read", started)
+        iterator = chunks_of(self.source, run.profile, layout)
+        first = True
         while True:
             started = time.perf_counter()
             chunk = await asyncio.to_thread(next, iterator, None)
             run.timed("read", started)
             if chunk is None:
                 break
-            if not header_checked:
-                header = [c for c in chunk.columns if c != LINE]
-                validate.check_header(header, run.profile, run.spec)
-                header_checked = True
+            if first:
+                first = False
                 if run.control_scan is not None:
                     run.scan_control = await run.control_scan()
             checked = await asyncio.to_thread(_check_chunk, run, chunk)
@@ -363,32 +388,20 @@ async def validate_and_stage(
         raise ImportRejected(errors, run.error_count, run.total)
 
 
-async def apply_rows(conn: AsyncConnection, run: ImportRun, source_system: str) -> tuple[int, int]:
-    """Write the staged rows (inserted, updated); customers and products from a system other
-    than the ERP are kept as source records and reconciled into golden records instead."""
+async def apply_rows(conn: AsyncConnection, run: ImportRun, source_system: str) -> GoldenOutcome:
+    """Write the staged rows: what happened to them (for customers and products, to their
+    golden records). Customers and products from a system other than the ERP are kept as
+    source records and reconciled into golden records instead."""
     spec = run.spec
-    golden = spec.name in ("customers", "products")
+    if spec.name in ("customers", "products"):
+        if source_system == "erp":
+            return await apply_erp(conn, spec)
+        return await apply_source(conn, spec, source_system)
     inserted = updated = 0
     if run.direct:
         if run.staged:
             inserted, updated = await apply.upsert(conn, spec)
-        return run.inserted + inserted, updated
-    if not golden or source_system == "erp":
+        inserted += run.inserted
+    else:
         inserted, updated = await apply.upsert(conn, spec)
-    if golden:
-        await apply.record_sources(conn, spec, source_system)
-        if source_system != "erp":
-            await reconcile(conn, spec.name, source_system)
-        else:
-            # An ERP row must not undo what other systems won by survivorship (legal name
-            # from finance, tier from sales…): re-decide the rows that have other sources.
-            key, link = ("code", "customer_code") if spec.name == "customers" else ("sku", "sku")
-            entity = "customer" if spec.name == "customers" else "product"
-            rows = await conn.exec_driver_sql(
-                f"SELECT DISTINCT src.{link} FROM {entity}_sources src "
-                f"JOIN {apply.STAGE} s ON s.{key} = src.{link} WHERE src.source_system <> 'erp'"
-            )
-            codes = [r[0] for r in rows]
-            if codes:
-                await apply_survivorship(conn, golden_spec(spec.name), codes)
-    return inserted, updated
+    return GoldenOutcome(inserted, updated, run.total - inserted - updated)

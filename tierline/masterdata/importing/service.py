@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from tierline.masterdata.importing import apply
+from tierline.masterdata.importing import apply, records
 from tierline.masterdata.importing.entities import EntitySpec, entity
 from tierline.masterdata.importing.pipeline import (
     ImportRejected,
@@ -34,8 +36,11 @@ from tierline.masterdata.importing.reader import (
     utf8_copy,
 )
 from tierline.masterdata.importing.records import (
+    FAILED_HERE,
     ImportResult,
+    beat,
     record_applied,
+    record_failure,
     record_rejection,
     record_start,
     update_feed,
@@ -112,9 +117,45 @@ async def run_import(
     given = _Input.start(source, file_name, spec)
     try:
         import_id = await record_start(tenant, spec, profile, given.name, given.size, actor, job_id)
-        return await _import(runtime, tenant, spec, profile, actor, import_id, given, report, began)
+        async with _heartbeat(tenant, import_id):
+            try:
+                return await _import(
+                    runtime, tenant, spec, profile, actor, import_id, given, report, began
+                )
+            except Exception:
+                # The import is not left "validating" for ever: failed, with a reason to show;
+                # what went wrong goes to the log (and the job, if any, may try again).
+                logger.exception("import %s of %s failed", import_id, spec.name)
+                reason = FAILED_HERE.format(id=import_id)
+                with contextlib.suppress(Exception):
+                    await record_failure(tenant, import_id, reason, actor, spec)
+                raise
     finally:
         await given.finish()
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(tenant: TenantRef, import_id: uuid.UUID) -> AsyncIterator[None]:
+    """Beat every ``HEARTBEAT_SECONDS`` while the import runs, so a process killed mid-import
+    leaves an import the sweep recognises. Stopped by an event, never cancelled mid-query."""
+    stop = asyncio.Event()
+
+    async def beating() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), records.HEARTBEAT_SECONDS)
+                return
+            try:
+                await beat(tenant, import_id)
+            except Exception:  # a missed beat is no reason to stop the import
+                logger.warning("import %s: heartbeat failed", import_id, exc_info=True)
+
+    task = asyncio.ensure_future(beating())
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @dataclass
@@ -148,7 +189,10 @@ class _Input:
         """Whether validation must look for control characters in the values."""
         _, _, control = await self.digest
         # An XLSX file's text is compressed: its raw bytes tell nothing.
-        xlsx = isinstance(self.source, Path) and detect_format(self.source) == "xlsx"
+        xlsx = (
+            isinstance(self.source, Path)
+            and detect_format(self.source, profile.options.encoding) == "xlsx"
+        )
         return control or not _control_free(profile) or xlsx
 
     async def finish(self) -> None:
@@ -171,7 +215,7 @@ async def _import(
     source = given.source
     try:
         with (
-            utf8_copy(source, profile.options.encoding)
+            utf8_copy(source, profile.options)
             if isinstance(source, Path)
             else _same(source) as readable
         ):
@@ -197,7 +241,7 @@ async def _import(
                 await validate_and_stage(conn, run, readable, given.size, report)
                 await report(0.9, "writing")
                 started = time.perf_counter()
-                inserted, updated = await apply_rows(conn, run, profile.source_system)
+                outcome = await apply_rows(conn, run, profile.source_system)
                 run.timed("apply", started)
                 started = time.perf_counter()
                 await apply.rebuild_indexes(conn, deferred)
@@ -208,9 +252,11 @@ async def _import(
                     spec.name,
                     "applied",
                     run.total,
-                    inserted,
-                    updated,
-                    run.total - inserted - updated,
+                    outcome.inserted,
+                    outcome.updated,
+                    outcome.unchanged,
+                    to_steward=outcome.to_steward,
+                    kept=outcome.kept,
                 )
                 await record_applied(conn, actor, result, given.name, await given.sha())
             logger.info(

@@ -8,12 +8,13 @@ Nothing here touches the database: existing keys, products and unit conversions 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from tierline.masterdata.importing.entities import EntitySpec, Field
-from tierline.masterdata.importing.reader import LINE, FileRejected
+from tierline.masterdata.importing.reader import BLANK, LINE, FileRejected
 from tierline.masterdata.profiles.definition import FileOptions, Profile
 
 ERROR_SCHEMA = {"line": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
@@ -26,6 +27,16 @@ TRUE_WORDS = ["true", "t", "1", "yes", "y", "x", "ja", "oui"]
 FALSE_WORDS = ["false", "f", "0", "no", "n", "nein", "non"]
 _BOOL_WORDS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_CONTROLS = "control characters are not allowed"
+CONTROL_OR_DEL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# Columns an entity keeps as extra attributes (JSON beside its row): how many, how long a
+# name and a value may be. A file is an ERP table's export, not a place for 100,000 columns.
+MAX_EXTRA_ATTRIBUTES = 50
+MAX_ATTRIBUTE_NAME = 64
+MAX_ATTRIBUTE_VALUE = 1000
+_TOO_LONG = f"longer than {MAX_ATTRIBUTE_VALUE:,} characters (the limit for an extra attribute)"
+# What ERPs write for "no date": SAP's initial date, in its display and internal forms.
+INITIAL_DATES = ("00.00.0000", "00000000", "0000-00-00", "00/00/0000")
 _SCOPE_CLEAN = r"[^a-z0-9_]"
 
 
@@ -34,7 +45,9 @@ def empty_errors() -> pl.DataFrame:
 
 
 _NO_PRODUCTS = pl.DataFrame(schema={"sku": pl.String, "base_uom": pl.String})
-_NO_CONVERSIONS = pl.DataFrame(schema={"sku": pl.String, "uom": pl.String, "factor": pl.Float64})
+_NO_CONVERSIONS = pl.DataFrame(
+    schema={"sku": pl.String, "uom": pl.String, "factor": pl.Float64, "denominator": pl.Float64}
+)
 
 
 @dataclass
@@ -43,25 +56,35 @@ class Lookups:
 
     keys: dict[str, pl.Series] = field(default_factory=dict)  # "table.column" -> values
     products: pl.DataFrame | None = None  # sku, base_uom
-    conversions: pl.DataFrame | None = None  # sku, uom, factor
+    conversions: pl.DataFrame | None = None  # sku, uom, factor, denominator
     _factors: pl.DataFrame | None = field(default=None, repr=False)
 
     def known(self, table: str, column: str) -> pl.Series:
         return self.keys.get(f"{table}.{column}", pl.Series([], dtype=pl.String))
 
     def factors(self) -> pl.DataFrame:
-        """``sku, __unit, __factor``: base units per unit, for every unit a product can be
-        ordered in (its base unit at 1). Built once per import."""
+        """``sku, __unit, __factor, __per``: one unit holds ``__factor / __per`` base units,
+        for every unit a product can be ordered in (its base unit at 1/1). Kept as the two
+        numbers so a quantity is multiplied, then divided once (10/9 is no decimal). Built once
+        per import."""
         if self._factors is None:
             products = self.products if self.products is not None else _NO_PRODUCTS
             conversions = self.conversions if self.conversions is not None else _NO_CONVERSIONS
             base = products.select(
-                "sku", pl.col("base_uom").alias("__unit"), pl.lit(1.0).alias("__factor")
+                "sku",
+                pl.col("base_uom").alias("__unit"),
+                pl.lit(1.0).alias("__factor"),
+                pl.lit(1.0).alias("__per"),
             )
             other = (
                 conversions.join(products, on="sku")
                 .filter(pl.col("uom") != pl.col("base_uom"))
-                .select("sku", pl.col("uom").alias("__unit"), pl.col("factor").alias("__factor"))
+                .select(
+                    "sku",
+                    pl.col("uom").alias("__unit"),
+                    pl.col("factor").alias("__factor"),
+                    pl.col("denominator").alias("__per"),
+                )
             )
             self._factors = pl.concat([base, other])
         return self._factors
@@ -75,13 +98,63 @@ class Lookups:
         return pl.concat(parts).unique() if parts else pl.Series([], dtype=pl.String)
 
 
+def extra_columns(columns: list[str], profile: Profile, spec: EntitySpec) -> list[str]:
+    """The columns no attribute maps (kept as extra attributes where the entity keeps them);
+    ``profile`` resolved to the header (``Profile.for_header``)."""
+    used = {profile.source_column(f.name) for f in spec.fields}
+    return [
+        c for c in columns if c not in used and c != LINE and c.strip() and not c.startswith(BLANK)
+    ]
+
+
 def check_header(header: list[str], profile: Profile, spec: EntitySpec) -> None:
-    """Refuse a file that lacks a required column, with a hint when the delimiter is wrong."""
+    """Refuse a file that lacks a required column (with a hint when the delimiter is wrong),
+    or whose extra columns the entity could not keep: too many, names too long or holding
+    control characters."""
+    _check_missing(header, profile, spec)
+    columns = [c for c in header if c != LINE]
+    bad = [f"column {i} ('{_shown(c)}')" for i, c in enumerate(columns, start=1) if _has_control(c)]
+    if bad:
+        raise FileRejected(f"control characters in the header: {', '.join(bad[:10])}")
+    if not spec.extra_attributes:
+        return  # columns the entity does not map are not read at all
+    extras = extra_columns(columns, profile, spec)
+    if len(extras) > MAX_EXTRA_ATTRIBUTES:
+        raise FileRejected(
+            f"{len(extras):,} columns are not mapped to an attribute of {spec.name} (kept as "
+            f"extra attributes): at most {MAX_EXTRA_ATTRIBUTES} are accepted; leave out "
+            f"columns you do not need (the first unmapped: {', '.join(extras[:5])}, …)"
+        )
+    long = [
+        f"column {columns.index(c) + 1} ('{_shown(c)}…')"
+        for c in extras
+        if len(c) > MAX_ATTRIBUTE_NAME
+    ]
+    if long:
+        raise FileRejected(
+            f"extra attribute names may be at most {MAX_ATTRIBUTE_NAME} characters long: "
+            f"{', '.join(long[:10])}"
+        )
+
+
+def _has_control(text: str) -> bool:
+    """The characters values may not hold either (``_CONTROL``)."""
+    return re.search(_CONTROL, text) is not None
+
+
+def _shown(name: str) -> str:
+    return "".join(
+        ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in name[:MAX_ATTRIBUTE_NAME]
+    )
+
+
+def _check_missing(header: list[str], profile: Profile, spec: EntitySpec) -> None:
     present = set(header)
     missing = [
-        f"{profile.source_column(f)} (for {f})" if profile.source_column(f) != f else f
+        " or ".join(profile.candidates(f))
+        + (f" (for {f})" if profile.source_column(f) != f else "")
         for f in spec.required
-        if profile.source_column(f) not in present
+        if not present.intersection(profile.candidates(f))
     ]
     if not missing:
         return
@@ -99,21 +172,20 @@ def check_header(header: list[str], profile: Profile, spec: EntitySpec) -> None:
 
 def map_columns(chunk: pl.DataFrame, profile: Profile, spec: EntitySpec) -> pl.DataFrame:
     """Rename source columns to attributes, translate values, keep extras as ``__extra``."""
-    used = set()
     exprs: list[pl.Expr] = [pl.col(LINE).cast(pl.Int64)]
     for f in spec.fields:
         source = profile.source_column(f.name)
         if source in chunk.columns:
-            used.add(source)
             expr = pl.col(source).str.strip_chars()
             mapping = profile.values.get(f.name)
             if mapping:
                 expr = expr.fill_null("").replace(mapping)
-            # Empty means absent (also once translated).
-            exprs.append(expr.replace("", None).alias(f.name))
+            # Empty means absent (also once translated); so is an ERP's initial date.
+            absent = [""] if f.kind != "date" else ["", *INITIAL_DATES]
+            exprs.append(expr.replace(absent, None).alias(f.name))
         else:
             exprs.append(pl.lit(None, dtype=pl.String).alias(f.name))
-    extras = [c for c in chunk.columns if c not in used and c != LINE and c.strip()]
+    extras = extra_columns(chunk.columns, profile, spec)
     if spec.extra_attributes and extras:
         exprs.append(
             pl.struct([pl.col(c).str.strip_chars().alias(c) for c in extras])
@@ -123,6 +195,31 @@ def map_columns(chunk: pl.DataFrame, profile: Profile, spec: EntitySpec) -> pl.D
     elif spec.extra_attributes:
         exprs.append(pl.lit("{}").alias("__extra"))
     return chunk.select(exprs)
+
+
+def extra_errors(
+    chunk: pl.DataFrame, profile: Profile, spec: EntitySpec, control: bool
+) -> pl.DataFrame:
+    """Extra attributes' values that are too long, or (``control``) hold control characters
+    (NUL cannot even be stored), each with its line and column."""
+    extras = extra_columns(chunk.columns, profile, spec) if spec.extra_attributes else []
+    if not extras:
+        return empty_errors()
+    frame = chunk.select(
+        pl.col(LINE).cast(pl.Int64), *[pl.col(c).str.strip_chars() for c in extras]
+    )
+    checks = [(pl.col(c).str.len_chars() > MAX_ATTRIBUTE_VALUE, c, _TOO_LONG) for c in extras]
+    if control:
+        checks += [(pl.col(c).str.contains(_CONTROL), c, _CONTROLS) for c in extras]
+    hits = frame.select(
+        [mask.fill_null(False).any().alias(str(i)) for i, (mask, _, _) in enumerate(checks)]
+    ).row(0)
+    found = [
+        _errors(frame, mask.fill_null(False), column, reason)
+        for hit, (mask, column, reason) in zip(hits, checks, strict=True)
+        if hit
+    ]
+    return pl.concat(found) if found else empty_errors()
 
 
 def _errors(frame: pl.DataFrame, mask: pl.Expr, column: str, reason: str | pl.Expr) -> pl.DataFrame:
@@ -147,6 +244,8 @@ def typed_expr(f: Field, options: FileOptions) -> pl.Expr:
     col = pl.col(f.name)
     if f.kind == "int":
         return col.cast(pl.Int64, strict=False)
+    if f.kind == "decimal" and f.scale is not None:
+        return _number_text(f, options).cast(pl.Decimal(38, f.scale), strict=False)
     if f.kind in ("decimal", "money"):
         return _number_text(f, options).cast(pl.Float64, strict=False)
     if f.kind == "date":
@@ -217,14 +316,16 @@ def _field_checks(
     if f.required:
         checks.append((col.is_null(), f.name, "required value is missing"))
     if control:
-        checks.append(
-            (present & col.str.contains(_CONTROL), f.name, "control characters are not allowed")
-        )
+        checks.append((present & col.str.contains(_CONTROL), f.name, _CONTROLS))
     if f.kind in _KIND_WORDS:
         reason = _KIND_WORDS[f.kind]
         if f.kind == "date":
             reason += f" (expected {_date_hint(options)})"
         checks.append((present & typed.is_null(), f.name, reason))
+    if f.scale is not None:
+        # A digit other than 0 past the scale would be rounded away by the cast: refused.
+        past = _number_text(f, options).str.contains(rf"\.\d{{{f.scale}}}\d*[1-9]")
+        checks.append((present & past, f.name, f"more than {f.scale} decimal places"))
     if f.max_len is not None:
         checks.append(
             (
@@ -338,8 +439,8 @@ def reference_errors(frame: pl.DataFrame, spec: EntitySpec, lookups: Lookups) ->
 def unit_conversion(
     frame: pl.DataFrame, spec: EntitySpec, lookups: Lookups
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Attach ``__factor`` (base units per ordered unit); errors for unknown units or a
-    missing conversion. Never a silent 1:1."""
+    """Attach ``__factor`` and ``__per`` (one ordered unit holds ``__factor / __per`` base
+    units); errors for unknown units or a missing conversion. Never a silent 1:1."""
     assert spec.uom is not None
     _, unit_field, sku_field = spec.uom
     joined = frame.with_columns(pl.col(unit_field).str.to_uppercase().alias("__unit")).join(
@@ -450,13 +551,18 @@ def _converted_size_errors(frame: pl.DataFrame, spec: EntitySpec) -> list[pl.Dat
         _errors(
             frame,
             # (a value too large as ordered is reported once, by its field check)
-            (pl.col(q).abs() <= DECIMAL_MAX)
-            & ((pl.col(q) * pl.col("__factor")).abs() > DECIMAL_MAX),
+            (pl.col(q).abs() <= DECIMAL_MAX) & (base_quantity(pl.col(q)).abs() > DECIMAL_MAX),
             q,
             "too large once converted to the base unit",
         )
         for q in (spec.uom[0], *spec.extra_quantities)
     ]
+
+
+def base_quantity(quantity: pl.Expr) -> pl.Expr:
+    """A quantity in the product's base unit (after :func:`unit_conversion`): multiplied by
+    the factor's numerator, divided once by its denominator."""
+    return quantity * pl.col("__factor") / pl.col("__per")
 
 
 def typed_frame(frame: pl.DataFrame, spec: EntitySpec, options: FileOptions) -> pl.DataFrame:

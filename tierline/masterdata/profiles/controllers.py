@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from litestar import Request, Response, get, post, put
@@ -17,6 +16,7 @@ from tierline.masterdata.profiles.service import form_to_raw, list_profiles, sav
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
+from tierline.platform.request_body import json_object
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 
@@ -80,6 +80,7 @@ async def save_profile_page(
             "decimal",
             "date_format",
             "sheet",
+            "detect",
         )
     }
     try:
@@ -114,12 +115,7 @@ async def api_save_profile(
     principal: NamedDependency[Principal], name: FromPath[str], request: Request[Any, Any, Any]
 ) -> dict[str, Any]:
     """Create or replace a profile (entity, source_system, columns, values, options)."""
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise ValidationException("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise ValidationException("send the profile as a JSON object")
+    body = await json_object(request)
     try:
         async with tenant_session(principal.tenant) as s:
             profile = await save_profile(s, {**body, "name": name}, actor_of(request, principal))

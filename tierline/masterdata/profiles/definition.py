@@ -4,10 +4,13 @@ and the file's format (delimiter, encoding, decimal mark, date format); checked 
 from __future__ import annotations
 
 import codecs
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from tierline.masterdata.importing.entities import entity
+
+MAX_COLUMN_NAME = 200  # a source column's name, as ``import_errors.column_name`` holds it
 
 
 class ProfileError(ValueError):
@@ -16,11 +19,20 @@ class ProfileError(ValueError):
 
 @dataclass(frozen=True)
 class FileOptions:
+    """How a file is written. Whatever the options, a byte-order mark (UTF-8, UTF-16) decides
+    the encoding, lines above the header (a title) are skipped and blank lines ignored.
+
+    ``detect``: read files as ERP front ends save them — the delimiter is whichever of the
+    usual ones (``;``, tab, ``,``, ``|``) makes the header line name the columns, and a file
+    without a byte-order mark that is not valid UTF-8 is read as Windows-1252. ``delimiter``
+    and ``encoding`` still say how files are *written* for this profile (ERP write-back)."""
+
     delimiter: str = ","
     encoding: str = "utf-8"
     decimal: str = "."
     date_format: str | None = None  # None: ISO 8601 (YYYY-MM-DD)
     sheet: str | None = None  # XLSX: sheet name (default: the first sheet)
+    detect: bool = False
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> FileOptions:
@@ -41,6 +53,8 @@ class FileOptions:
             raise ProfileError(f"options.encoding: unknown encoding '{self.encoding}'") from None
         if self.date_format is not None and "%" not in self.date_format:
             raise ProfileError("options.date_format: use strftime codes, e.g. %d.%m.%Y")
+        if not isinstance(self.detect, bool):
+            raise ProfileError("options.detect: true or false")
 
 
 @dataclass(frozen=True)
@@ -52,9 +66,27 @@ class Profile:
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # attribute -> {src: dst}
     options: FileOptions = field(default_factory=FileOptions)
     preset: bool = False
+    # attribute -> other names its source column goes by (an SE16N export's German labels
+    # instead of the technical field names): a file may use any one of them.
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def source_column(self, attribute: str) -> str:
         return self.columns.get(attribute, attribute)
+
+    def candidates(self, attribute: str) -> tuple[str, ...]:
+        """Every header name that feeds ``attribute``, the profile's own name first."""
+        return (self.source_column(attribute), *self.aliases.get(attribute, ()))
+
+    def for_header(self, header: list[str]) -> Profile:
+        """This profile with each attribute mapped to the name its column has in ``header``
+        (the first of :meth:`candidates` present); unchanged where none is."""
+        present = set(header)
+        found = {
+            attribute: next(n for n in self.candidates(attribute) if n in present)
+            for attribute in {*self.columns, *self.aliases}
+            if any(n in present for n in self.candidates(attribute))
+        }
+        return dataclasses.replace(self, columns={**self.columns, **found})
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +96,7 @@ class Profile:
             "columns": dict(self.columns),
             "values": {k: dict(v) for k, v in self.values.items()},
             "options": {k: getattr(self.options, k) for k in FileOptions.__dataclass_fields__},
+            "aliases": {k: list(v) for k, v in self.aliases.items()},
             "preset": self.preset,
         }
 
@@ -93,5 +126,23 @@ def build_profile(raw: dict[str, Any], preset: bool = False) -> Profile:
     for attribute in values:
         if attribute not in known:
             raise ProfileError(f"values.{attribute}: not an attribute of {spec.name}")
+    aliases = _aliases(raw.get("aliases") or {}, known, spec.name)
     options = FileOptions.from_dict(raw.get("options") or {})
-    return Profile(name, spec.name, source_system, columns, values, options, preset)
+    return Profile(name, spec.name, source_system, columns, values, options, preset, aliases)
+
+
+def _aliases(raw: Any, known: set[str], entity_name: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise ProfileError("aliases: an object of attribute -> list of column names")
+    found: dict[str, tuple[str, ...]] = {}
+    for attribute, names in raw.items():
+        if attribute not in known:
+            raise ProfileError(f"aliases.{attribute}: not an attribute of {entity_name}")
+        listed = [names] if isinstance(names, str) else names
+        if not isinstance(listed, list | tuple) or not all(isinstance(n, str) for n in listed):
+            raise ProfileError(f"aliases.{attribute}: a list of column names")
+        cleaned = tuple(n.strip() for n in listed if n.strip())
+        if any(len(n) > MAX_COLUMN_NAME for n in cleaned):
+            raise ProfileError(f"aliases.{attribute}: at most {MAX_COLUMN_NAME} characters a name")
+        found[str(attribute)] = cleaned
+    return found

@@ -1,6 +1,12 @@
 """The profiles Tierline ships: a generic CSV layout per entity (columns named like the
 attributes) and SAP-style customer-master (KNA1/KNVV) and material-master (MARA/MAKT/MARM)
-exports. A profile a tenant saves under a preset's name overrides the preset."""
+exports. A profile a tenant saves under a preset's name overrides the preset.
+
+The SAP presets read files as SAP GUI and SE16N save them: semicolon- or tab-separated (the
+header line tells), UTF-8, UTF-16 with its byte-order mark or Windows-1252, a title above the
+header, blank lines at the end, technical field names (``KUNNR``) or the German labels SE16N
+shows (``Kunde``), decimal comma, ``DD.MM.YYYY`` dates and ``00.00.0000`` for no date. A unit
+conversion is ``UMREZ`` / ``UMREN`` (numerator and denominator, both kept)."""
 
 from __future__ import annotations
 
@@ -14,7 +20,13 @@ def _generic(entity_name: str) -> Profile:
     return Profile(name=f"generic_{entity_name}", entity=entity_name, preset=True)
 
 
-SAP_OPTIONS = {"delimiter": ";", "encoding": "utf-8", "decimal": ",", "date_format": "%d.%m.%Y"}
+SAP_OPTIONS = {
+    "delimiter": ";",
+    "encoding": "utf-8",
+    "decimal": ",",
+    "date_format": "%d.%m.%Y",
+    "detect": True,
+}
 
 _SAP_PRESETS: tuple[dict[str, Any], ...] = (
     {
@@ -44,6 +56,21 @@ _SAP_PRESETS: tuple[dict[str, Any], ...] = (
             "channel": {"10": "retail", "20": "distributor", "30": "oem", "40": "ecommerce"},
             "strategic": {"S01": "true", "": "false"},
         },
+        # The German labels SE16N shows instead of the field names (and English ones).
+        "aliases": {
+            "code": ["Kunde", "Debitor", "Kundennummer", "Customer"],
+            "name": ["Name 1", "Name"],
+            "country": ["Land", "Länderschlüssel", "Country Key"],
+            "postal_code": ["Postleitzahl", "PLZ", "Postal Code"],
+            "tax_id": ["Steuernummer 1", "Tax Number 1"],
+            "account_type": ["Kontengruppe", "Account Group"],
+            "business_unit": ["Verkaufsorganisation", "VkOrg", "Sales Organization"],
+            "channel": ["Vertriebsweg", "Distribution Channel"],
+            "crm_tier": ["Kundengruppe", "Customer Group"],
+            "parent_code": ["Übergeordneter Kunde", "Higher-Level Customer"],
+            "region": ["Verkaufsbezirk", "Sales District"],
+            "strategic": ["Kundengruppe 1", "Customer Group 1"],
+        },
         "options": SAP_OPTIONS,
     },
     {
@@ -69,13 +96,30 @@ _SAP_PRESETS: tuple[dict[str, Any], ...] = (
                 "99": "phase_out",
             },
         },
+        "aliases": {
+            "sku": ["Material", "Materialnummer", "Material Number"],
+            "description": ["Materialkurztext", "Materialbezeichnung", "Material Description"],
+            "base_uom": ["Basismengeneinheit", "BME", "Base Unit of Measure"],
+            "category": ["Warengruppe", "Material Group"],
+            "product_line": ["Produkthierarchie", "Product Hierarchy"],
+            "lifecycle": ["Werksübergr. Materialstatus", "Materialstatus", "X-Plant Matl Status"],
+            "business_unit": ["Sparte", "Division"],
+            "launch_date": ["Angelegt am", "Erstellt am", "Created On"],
+        },
         "options": SAP_OPTIONS,
     },
     {
         "name": "sap_material_units",
         "entity": "uom_conversions",
-        "columns": {"sku": "MATNR", "uom": "MEINH", "factor": "UMREZ"},
+        # One alternative unit holds UMREZ / UMREN base units (10 / 9, 1 / 24: both kept).
+        "columns": {"sku": "MATNR", "uom": "MEINH", "factor": "UMREZ", "denominator": "UMREN"},
         "values": {"uom": {"ST": "EA", "KAR": "CS"}},
+        "aliases": {
+            "sku": ["Material", "Materialnummer", "Material Number"],
+            "uom": ["Alternative Mengeneinheit", "Alternativmengeneinheit", "AME", "Alt. Unit"],
+            "factor": ["Zähler", "Numerator"],
+            "denominator": ["Nenner", "Denominator"],
+        },
         "options": SAP_OPTIONS,
     },
 )

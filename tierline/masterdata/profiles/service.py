@@ -22,7 +22,8 @@ def _from_row(row: MappingProfile) -> Profile:
         "source_system": row.source_system,
         "columns": row.columns,
         "values": (row.options or {}).get("values", {}),
-        "options": {k: v for k, v in (row.options or {}).items() if k != "values"},
+        "aliases": (row.options or {}).get("aliases", {}),
+        "options": {k: v for k, v in (row.options or {}).items() if k not in ("values", "aliases")},
     }
     return build_profile(raw)
 
@@ -55,7 +56,9 @@ async def save_profile(session: AsyncSession, raw: dict[str, Any], actor: Actor)
         await session.execute(select(MappingProfile).where(MappingProfile.name == profile.name))
     ).scalar_one_or_none()
     before = _from_row(row).as_dict() if row is not None else None
-    options = {**profile.as_dict()["options"], "values": profile.as_dict()["values"]}
+    document = profile.as_dict()
+    # Value translations and aliases travel in the options column (no column of their own).
+    options = {**document["options"], "values": document["values"], "aliases": document["aliases"]}
     if row is None:
         row = MappingProfile(
             name=profile.name,
@@ -120,12 +123,15 @@ def parse_values(text: str) -> dict[str, dict[str, str]]:
 
 def form_to_raw(form: Any) -> dict[str, Any]:
     """The profile page's form as a profile document; ``ProfileError`` names a line that does
-    not parse."""
+    not parse. A column line may name alternatives: ``sku = MATNR | Material``."""
+    lines = parse_lines(str(form.get("columns", "")), "=")
+    named = {a: [n.strip() for n in source.split("|")] for a, source in lines.items()}
     return {
         "name": str(form.get("name", "")),
         "entity": str(form.get("entity", "")),
         "source_system": str(form.get("source_system", "erp")),
-        "columns": parse_lines(str(form.get("columns", "")), "="),
+        "columns": {a: names[0] for a, names in named.items()},
+        "aliases": {a: names[1:] for a, names in named.items() if len(names) > 1},
         "values": parse_values(str(form.get("values", ""))),
         "options": {
             "delimiter": "\t"
@@ -135,5 +141,6 @@ def form_to_raw(form: Any) -> dict[str, Any]:
             "decimal": str(form.get("decimal") or "."),
             "date_format": str(form.get("date_format") or "") or None,
             "sheet": str(form.get("sheet") or "") or None,
+            "detect": bool(form.get("detect")),
         },
     }
