@@ -7,9 +7,11 @@ Python per row.
 
 Decided here, relied on by runs:
 - ABC ranks the driver (negative values count as 0) descending, ties by ``entity_key``
-  ascending; ``cum_share`` is the running share including the entity. An entity is A iff
-  ``cum_share <= A``, B iff ``<= B``, else C. Entities with a zero driver (or every entity,
-  when the total is zero) get ``cum_share = 1.0`` and so class C.
+  ascending; ``cum_share`` is the running share including the entity. An entity is decided by
+  the share *before* it: A iff ``before < A``, else B iff ``before < B``, else C, compared
+  exactly (integer units of 1/10,000 against the thresholds as written: see ``_with_abc``).
+  Entities with a zero driver (or every entity, when the total is zero) get
+  ``cum_share = 1.0`` and class C.
 - XYZ: ``cv <= X`` is X, ``<= Y`` is Y, else Z; no demand (``cv`` null) is Z.
 - Attributes are cast to their declared type; a missing column is all null. Defaults replace
   nulls of attributes the scheme uses, and each replacement is listed in ``defaults_used``.
@@ -18,11 +20,15 @@ Decided here, relied on by runs:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import polars as pl
 
+from tierline.segmentation.runs.features import EXACT_UNITS
 from tierline.segmentation.schemes.conditions import (
     condition_expr,
     lifecycle_attribute,
@@ -33,7 +39,9 @@ from tierline.segmentation.schemes.conditions import (
 from tierline.segmentation.schemes.lines import join_path
 from tierline.segmentation.schemes.model import Rule, Scheme
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
+DRIVER_UNITS = EXACT_UNITS  # ABC compares drivers in 1/10,000: the order-line quantity scale
+_MAX_DRIVER = 1e30  # far beyond any real total; keeps the integer units finite
 COMPUTED = frozenset({"abc", "xyz"})
 OUTPUT_COLUMNS = (
     "entity_key",
@@ -68,7 +76,7 @@ def classify(scheme: Scheme, features: pl.DataFrame) -> pl.DataFrame:
         features = features.sort("entity_key")
     frame = features.lazy().with_columns(_typed_attributes(scheme, features, used))
     frame = _with_defaults_used(scheme, frame, used).with_columns(_defaulted(scheme, used))
-    frame = _with_abc(scheme, frame)
+    frame = _with_abc(scheme, features, frame)
     frame = _with_xyz(scheme, frame)
     outcomes = pl.LazyFrame(
         {
@@ -239,36 +247,61 @@ def _defaulted(scheme: Scheme, used: list[str]) -> list[pl.Expr]:
 # -- classes -----------------------------------------------------------------------------
 
 
-def _with_abc(scheme: Scheme, frame: pl.LazyFrame) -> pl.LazyFrame:
+def driver_units(driver: str) -> pl.Expr:
+    """The ABC driver in exact integer units of 1/10,000 (negative and missing count as 0)."""
+    value = pl.col(driver).cast(pl.Float64).fill_nan(None).fill_null(0.0)
+    scaled = (value.clip(0.0, _MAX_DRIVER) * DRIVER_UNITS).round(0)
+    return scaled.cast(pl.Int128)
+
+
+def share_cutoff(threshold: float, total: int) -> int:
+    """The smallest whole number of units ``c`` such that ``before < c`` holds exactly when
+    ``before / total < threshold``; the threshold is read as the decimal it is written as
+    (0.8 is 4/5, not the binary float just below it)."""
+    exact = Fraction(Decimal(repr(threshold))) * total
+    return math.ceil(exact)
+
+
+def _with_abc(scheme: Scheme, features: pl.DataFrame, frame: pl.LazyFrame) -> pl.LazyFrame:
     """ABC class and cum_share, on a frame already sorted by ``entity_key``.
 
-    Only the driver is put in rank order (ties by key) and the running share is scattered
-    back, so the wide frame is never re-sorted.
+    Only the driver is put in rank order (ties by key) and the running total is scattered
+    back, so the wide frame is never re-sorted. Class boundaries are decided on integers: the
+    running total in units (:func:`driver_units`) against each threshold's exact cut-off in
+    the same units (:func:`share_cutoff`), so a share that is exactly 0.80 is 0.80, never
+    0.7999999999999999. ``cum_share`` (a float) is for people and the hysteresis band only.
     """
     abc = scheme.classifiers.abc
-    driver = pl.col(abc.driver).fill_null(0.0).clip(lower_bound=0.0)
+    units = driver_units(abc.driver)
+    total = int(features.select(units.sum()).item() or 0) if features.height else 0
+    cut_a = pl.lit(share_cutoff(abc.thresholds.a, total), pl.Int128)
+    cut_b = pl.lit(share_cutoff(abc.thresholds.b, total), pl.Int128)
     order = pl.arg_sort_by(["_driver", "entity_key"], descending=[True, False])
     running = pl.col("_driver").gather("_order").cum_sum().gather(pl.col("_order").arg_sort())
-    total = pl.col("_driver").sum()
-    cum_share = pl.when((pl.col("_driver") > 0) & (total > 0)).then(running / total).otherwise(1.0)
+    positive = (pl.col("_driver") > 0) & pl.lit(total > 0)
+    cum_share = (
+        pl.when(positive)
+        .then(pl.col("_running").cast(pl.Float64) / max(total, 1))
+        .otherwise(pl.lit(1.0))
+    )
     # The entity that crosses a threshold belongs to the class it completes: its class is
-    # decided by the share *before* it, so the largest customer is always A even when it alone
+    # decided by the total *before* it, so the largest customer is always A even when it alone
     # makes more than the A threshold.
-    before = pl.col("cum_share") - pl.col("_driver") / total
+    before = pl.col("_running") - pl.col("_driver")
     classes = (
-        pl.when(pl.col("_driver") <= 0)
+        pl.when(~positive)
         .then(pl.lit("C"))
-        .when(before < abc.thresholds.a)
+        .when(before < cut_a)
         .then(pl.lit("A"))
-        .when(before < abc.thresholds.b)
+        .when(before < cut_b)
         .then(pl.lit("B"))
         .otherwise(pl.lit("C"))
     )
     return (
-        frame.with_columns(driver.alias("_driver"))
+        frame.with_columns(units.alias("_driver"))
         .with_columns(order.alias("_order"))
-        .with_columns(cum_share.alias("cum_share"))
-        .with_columns(classes.alias("abc"))
+        .with_columns(running.alias("_running"))
+        .with_columns(cum_share.alias("cum_share"), classes.alias("abc"))
     )
 
 
