@@ -5,6 +5,7 @@ stored draft), and never stall the event loop that serves every other tenant."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import httpx
@@ -20,10 +21,10 @@ FAST = 2.0  # seconds: the old loader needed ~25 s for BOMB, and ~9 times more p
 
 
 def alias_bomb(levels: int = 9) -> str:
-    """"Billion laughs": each level lists the previous one nine times (9**levels values)."""
+    """ "Billion laughs": each level lists the previous one nine times (9**levels values)."""
     names = [f"l{i}" for i in range(levels)]
     lines = [f'{names[0]}: &{names[0]} ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for previous, name in zip(names, names[1:], strict=False):
+    for previous, name in itertools.pairwise(names):
         lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
     return "\n".join(lines) + "\n"
 
@@ -65,7 +66,9 @@ async def test_bombs_and_deep_documents_are_4xx_through_every_api_door(
         answers = [
             await client.post("/api/v1/schemes", content=text, headers={**headers, **YAML}),
             await client.post("/api/v1/schemes", json={"text": text}, headers=headers),
-            await client.post("/api/v1/schemes/hostile:dry-run", json={"text": text}, headers=headers),
+            await client.post(
+                "/api/v1/schemes/hostile:dry-run", json={"text": text}, headers=headers
+            ),
         ]
         for answer in answers:
             assert answer.status_code == 422, answer.text

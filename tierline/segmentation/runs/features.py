@@ -107,7 +107,6 @@ def compute_features(
         pl.col("quantity").sum().alias("q"),
         pl.col(driver if driver != "volume" else "quantity").sum().alias("d"),
     )
-    buckets = len(bounds) - 1
     per_bucket = per_bucket.join(
         _spans(scheme, lines, entities, bounds), on="entity_key", how="left"
     )
@@ -177,9 +176,7 @@ def _spans(
         )
         first = first.join(known, on="entity_key", how="left").select(
             "entity_key",
-            pl.min_horizontal(pl.col("first_bucket").cast(pl.Int64), "known").alias(
-                "first_bucket"
-            ),
+            pl.min_horizontal(pl.col("first_bucket").cast(pl.Int64), "known").alias("first_bucket"),
         )
     return first.select(
         "entity_key", (buckets - pl.col("first_bucket")).cast(pl.Int64).alias("span")

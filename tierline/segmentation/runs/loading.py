@@ -173,7 +173,9 @@ async def first_orders(conn: AsyncConnection, scheme: Scheme, as_of: date) -> pl
         f"SELECT {columns}, min(order_date)::text AS first_order FROM order_lines "
         f"WHERE order_date <= $1 GROUP BY {columns}"
     )
-    frame = await read_frame(conn, sql, {**{k: pl.String for k in keys}, FIRST_ORDER: pl.String}, as_of)
+    frame = await read_frame(
+        conn, sql, {**{k: pl.String for k in keys}, FIRST_ORDER: pl.String}, as_of
+    )
     frame = frame.with_columns(pl.col(FIRST_ORDER).str.to_date("%Y-%m-%d"))
     if scheme.entity == "customer_product":
         return frame

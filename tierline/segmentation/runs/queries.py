@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, any_, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.errors import DomainError
@@ -143,7 +143,7 @@ async def run_detail(
     if default == "any":
         query = query.where(func.cardinality(r.defaults_used) > 0)
     elif default:
-        query = query.where(r.defaults_used.any(default))
+        query = query.where(literal(default) == any_(r.defaults_used))
     if outcome and outcome != "all":
         query = query.where(r.outcome == outcome)
     elif not outcome:

@@ -49,7 +49,7 @@ from tierline.platform.jobs.service import submit_tenant_job
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.models import SegmentAssignment, SegmentationRun, SegmentationScheme
-from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
+from tierline.segmentation.runs.engine import ENGINE_VERSION, classify, diagnose
 from tierline.segmentation.runs.features import compute_features
 from tierline.segmentation.runs.hooks import MOVE_GUARDS, MOVES_APPLIED, AppliedMoves, ProposedMoves
 from tierline.segmentation.runs.loading import RunInputs, UnreadableMoney, load_inputs
@@ -248,8 +248,9 @@ async def _latest_change(session: AsyncSession, code: str) -> datetime | None:
     a = SegmentAssignment
     latest: datetime | None = (
         await session.execute(
-            select(func.max(func.greatest(a.valid_from, func.coalesce(a.valid_to, a.valid_from))))
-            .where(a.scheme_code == code)
+            select(
+                func.max(func.greatest(a.valid_from, func.coalesce(a.valid_to, a.valid_from)))
+            ).where(a.scheme_code == code)
         )
     ).scalar_one()
     return latest
@@ -710,6 +711,8 @@ async def dry_run(
         warnings.append(
             f"no order lines in the window ending {as_of}: every entity has zero demand"
         )
+    # rules that would never fire on this data: conditions no entity meets, unknown values
+    warnings += await asyncio.to_thread(diagnose, scheme, classified.features)
     async with tenant_session(tenant, runtime.databases) as session:
         current, _ = await _state(await session.connection(), scheme.code)
         top = (
