@@ -137,7 +137,7 @@ def diagnose(scheme: Scheme, features: pl.DataFrame) -> list[str]:
         if exception.by in texts and exception.mapping:
             values += [(f"exceptions[{i}].map.{k}", exception.by, k) for k in exception.mapping]
     probes = [condition_expr(c, texts).sum().alias(f"w{i}") for i, (_, c) in enumerate(whens)] + [
-        (pl.col(attr) == text_value(value)).fill_null(False).any().alias(f"v{i}")
+        pl.col(attr).eq(pl.lit(text_value(value))).fill_null(False).any().alias(f"v{i}")
         for i, (_, attr, value) in enumerate(values)
     ]
     if not probes:
