@@ -69,11 +69,15 @@ def test_classification_properties(rows: list[tuple[object, ...]], rng: object) 
     # zero demand is C with cum_share 1
     zero = result.join(features, on="entity_key").filter(pl.col("revenue") == 0)
     assert zero["abc"].eq("C").all() and zero["cum_share"].eq(1.0).all()
-    # cum_share is monotone in the driver: bigger revenue never has a larger share
-    ordered = result.join(features, on="entity_key").sort(
-        ["revenue", "entity_key"], descending=[True, False]
+    # cum_share is monotone in the driver: bigger revenue never has a larger share (drivers are
+    # compared in units of 1/10,000: 2.0 and 2.00001 are a tie, broken by key)
+    units = (pl.col("revenue").fill_null(0.0) * 10_000).round(0)
+    ordered = (
+        result.join(features, on="entity_key")
+        .with_columns(units.alias("units"))
+        .sort(["units", "entity_key"], descending=[True, False])
     )
-    shares = ordered.filter(pl.col("revenue") > 0)["cum_share"].to_list()
+    shares = ordered.filter(pl.col("units") > 0)["cum_share"].to_list()
     assert all(b >= a - 1e-12 for a, b in itertools.pairwise(shares))  # float noise
 
     # permuting the rows changes nothing; re-running changes nothing

@@ -43,6 +43,7 @@ async def test_dry_run_then_run_from_the_page(
     ]
     assert total > 0 and sum(counts) == total
     assert "<svg" in preview.text and "Samples" in preview.text
+    assert 'id="preview-defaults"' in preview.text  # the use of defaults, counted (if any)
 
     published = await client.post(
         url, data={"text": text, "action": "publish", "_csrf": csrf_of(editor.text)}
