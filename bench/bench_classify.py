@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -55,32 +57,45 @@ def make_features(entities: int, seed: int) -> pl.DataFrame:
             "cv": [None if r == 0 else c for r, c in zip(revenue, cv, strict=True)],
             "max_period_share": rng.random(entities),
             "strategic": gaps(rng.random(entities) < 0.03, 0.2),
-            "region": gaps(rng.choice(["EMEA", "AMER", "APAC"], entities), 0.1),
-            "channel": gaps(rng.choice(["DIRECT", "KEY_ACCOUNT", "DISTRIBUTOR"], entities), 0.1),
+            # as imports store them (lower case), with some spelled otherwise
+            "region": gaps(rng.choice(["emea", "amer", "apac", "EMEA", " Apac "], entities), 0.1),
+            "channel": gaps(
+                rng.choice(["distributor", "retail", "oem", "project", "OEM"], entities), 0.1
+            ),
         }
     )
 
 
+def _text(name: str, default: str) -> pl.Expr:
+    """Trimmed, lower case, empty as missing, then the default (as the engine compares)."""
+    text = pl.col(name).str.strip_chars().str.to_lowercase()
+    return pl.when(text.str.len_chars() > 0).then(text).fill_null(default)
+
+
 def baseline(features: pl.DataFrame) -> pl.DataFrame:
-    """The customer_service template, written by hand (segment, abc, xyz only)."""
-    driver = pl.col("revenue").fill_null(0.0).clip(lower_bound=0.0)
+    """The customer_service template, written by hand (segment, abc, xyz only): ABC decided
+    exactly on integer units of 1/10,000 against the thresholds' exact cut-offs."""
+    driver = (pl.col("revenue").fill_null(0.0).clip(lower_bound=0.0) * 10_000).round(0)
+    units = driver.cast(pl.Int128)
+    total = int(features.select(units.sum()).item())
+    cut_a = pl.lit(math.ceil(Fraction(4, 5) * total), pl.Int128)
+    cut_b = pl.lit(math.ceil(Fraction(19, 20) * total), pl.Int128)
     ranked = (
         features.lazy()
-        .with_columns(driver.alias("d"))
+        .with_columns(units.alias("d"))
         .sort(["d", "entity_key"], descending=[True, False])
     )
-    share = pl.when(pl.col("d") > 0).then(pl.col("d").cum_sum() / pl.col("d").sum()).otherwise(1.0)
-    before = pl.col("s") - pl.col("d") / pl.col("d").sum()  # share before the entity
-    abc = pl.when(pl.col("d") <= 0).then(pl.lit("C")).when(before < 0.8).then(pl.lit("A"))
-    abc = abc.when(before < 0.95)
+    before = pl.col("d").cum_sum() - pl.col("d")  # units before the entity
+    abc = pl.when(pl.col("d") <= 0).then(pl.lit("C")).when(before < cut_a).then(pl.lit("A"))
+    abc = abc.when(before < cut_b)
     cv = pl.col("cv")
     xyz = pl.when(cv.is_null()).then(pl.lit("Z")).when(cv <= 0.5).then(pl.lit("X"))
-    region = pl.col("region").fill_null("UNKNOWN")
-    channel = pl.col("channel").fill_null("UNKNOWN")
+    region = _text("region", "unknown")
+    channel = _text("channel", "unknown")
     margin_pct = pl.col("margin_pct").fill_null(0.0)
     strategic = pl.col("strategic").fill_null(False)
     a, b = pl.col("abc") == "A", pl.col("abc") == "B"
-    mid = b | (channel == "KEY_ACCOUNT")
+    mid = b | channel.is_in(["oem", "project"])
     segment = (
         pl.when(strategic & pl.col("abc").is_in(["A", "B"]))
         .then(pl.lit("PLAT"))
@@ -88,7 +103,7 @@ def baseline(features: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("PLAT"))
         .when(a)
         .then(pl.lit("GOLD"))
-        .when(mid & (region == "EMEA"))
+        .when(mid & (region == "emea"))
         .then(pl.lit("GOLD"))
         .when(mid)
         .then(pl.lit("SILV"))
@@ -97,8 +112,7 @@ def baseline(features: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("BRNZ"))
     )
     return (
-        ranked.with_columns(share.alias("s"))
-        .with_columns(
+        ranked.with_columns(
             abc.then(pl.lit("B")).otherwise(pl.lit("C")).alias("abc"),
             xyz.when(cv <= 1.0).then(pl.lit("Y")).otherwise(pl.lit("Z")).alias("xyz"),
         )

@@ -35,12 +35,16 @@ def run_command(
     ] = None,
 ) -> None:
     """Classify now with the scheme's published version and apply what its rules allow."""
-    from tierline.platform.commands import run
+    from tierline.platform.commands import err, run
     from tierline.platform.identity.users import Actor
     from tierline.platform.runtime import open_runtime
     from tierline.segmentation.runs.service import RunOutcome, run_scheme
 
-    day = date.fromisoformat(as_of) if as_of else None
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        err.print(f"[red]error:[/red] --as-of: use a date like 2026-03-31, not '{as_of}'")
+        raise typer.Exit(1) from None
 
     async def main() -> RunOutcome:
         async with open_runtime() as runtime:
@@ -66,13 +70,16 @@ def run_command(
                     progress=progress,
                 )
 
-    outcome = run(main)
+    outcome = run(main)  # a refused as-of date: one line on stderr, exit 1
+    if outcome.status != "succeeded":
+        err.print(
+            f"[red]error:[/red] run {outcome.run_id} {outcome.status}: {outcome.message}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
     console.print(f"run {outcome.run_id}: {outcome.status}")
     for warning in outcome.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
-    if outcome.status != "succeeded":
-        console.print(f"[red]{outcome.message}[/red]")
-        raise typer.Exit(1)
     table = Table("outcome", "entities")
     for name, count in sorted(outcome.counts.get("outcomes", {}).items()):
         table.add_row(name, f"{count:,}")

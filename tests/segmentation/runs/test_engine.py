@@ -34,7 +34,7 @@ def customers(**columns: list[Any]) -> pl.DataFrame:
 def test_output_shape_and_version() -> None:
     result = classify(template("lightweight"), customers(revenue=[5.0, 1.0]))
     assert tuple(result.columns) == OUTPUT_COLUMNS
-    assert ENGINE_VERSION == "1.0.0"
+    assert ENGINE_VERSION == "1.1.0"
     assert result["xyz"].to_list() == [None, None]
 
 

@@ -214,3 +214,58 @@ def test_required_order_columns() -> None:
         tree="  - when: {attr: margin_pct, gt: 0.1}\n    segment: S\n  - segment: S\n",
     )
     assert required_order_columns(with_pct) == base | {"revenue", "margin"}
+
+
+def pair_scheme(since: str | None) -> Scheme:
+    option = f", since: {since}" if since else ""
+    text = (
+        "code: pairs\nname: P\nentity: customer_product\nwindow: {months: 12}\n"
+        f"variability: {{bucket: month{option}}}\nsegments: [{{code: S, name: S, rank: 1}}]\n"
+        "tree:\n  - segment: S\n"
+    )
+    return parse_scheme(text).scheme
+
+
+def test_pair_variability_from_the_first_order_or_over_the_whole_window() -> None:
+    # A pair that started trading three months ago orders 5 every month since; an established
+    # pair (it ordered before the window) orders the same, but nothing earlier in the window.
+    as_of = date(2025, 12, 31)
+    lines = [
+        (customer, "p1", f"{customer}-{m}", date(2025, m, 10), 5.0, 50.0, 5.0)
+        for customer in ("new", "old")
+        for m in (10, 11, 12)
+    ]
+    entities = pl.DataFrame(
+        {
+            "customer_code": ["new", "old"],
+            "sku": ["p1", "p1"],
+            "first_order": [date(2025, 10, 10), date(2023, 5, 2)],
+        }
+    )
+    whole = by_key(compute_features(pair_scheme(None), orders(lines), entities, as_of))
+    # the default counts the nine empty months before the first order as zero demand:
+    # 3 of 12 months at 5 -> mean 1.25, std sqrt(3) * 1.25 -> cv sqrt(3)
+    assert pair_scheme(None).variability.since == "window"
+    assert whole["new|p1"]["cv"] == pytest.approx(math.sqrt(3))
+    assert whole["old|p1"]["cv"] == pytest.approx(math.sqrt(3))
+    since = by_key(compute_features(pair_scheme("first_order"), orders(lines), entities, as_of))
+    assert since["new|p1"]["cv"] == pytest.approx(0.0)  # steady since it began
+    assert since["old|p1"]["cv"] == pytest.approx(math.sqrt(3))  # quiet months were real
+    assert "first_order" not in since["new|p1"]  # an input, not a feature
+    # without a known first order, the first order inside the window is where it starts
+    bare = by_key(
+        compute_features(
+            pair_scheme("first_order"), orders(lines), entities.drop("first_order"), as_of
+        )
+    )
+    assert bare["new|p1"]["cv"] == pytest.approx(0.0) and bare["old|p1"]["cv"] == 0.0
+
+
+def test_variability_since_keeps_earlier_content_hashes() -> None:
+    from tierline.segmentation.schemes.document import content_hash, scheme_to_dict
+
+    # versions published before the key existed keep their hash; choosing it changes it
+    assert "since" not in scheme_to_dict(pair_scheme(None))["variability"]
+    assert content_hash(pair_scheme(None)) == content_hash(pair_scheme("window"))
+    assert content_hash(pair_scheme("first_order")) != content_hash(pair_scheme(None))
+    assert scheme_to_dict(pair_scheme("first_order"))["variability"]["since"] == "first_order"

@@ -43,6 +43,7 @@ async def test_dry_run_then_run_from_the_page(
     ]
     assert total > 0 and sum(counts) == total
     assert "<svg" in preview.text and "Samples" in preview.text
+    assert 'id="preview-defaults"' in preview.text  # the use of defaults, counted (if any)
 
     published = await client.post(
         url, data={"text": text, "action": "publish", "_csrf": csrf_of(editor.text)}
@@ -66,6 +67,11 @@ async def test_dry_run_then_run_from_the_page(
     run_counts = [
         int(n.replace(",", "")) for n in re.findall(r'<td class="num">([\d,]+)</td>', segment_table)
     ]
-    assert sum(run_counts) == total
+    # two columns: the rule result of the run, and what is in force now (the same after a
+    # first run: every entity is new), explained under the table
+    rule_result, in_force = run_counts[0::2], run_counts[1::2]
+    assert sum(rule_result) == total and in_force == rule_result
+    assert "Rule result" in run.text and "In force now" in run.text
+    assert "held, frozen and pending moves" in run.text
     new_only = await client.get(run_url, params={"outcome": "new", "limit": "5"})
     assert new_only.status_code == 200 and "Next page" in new_only.text

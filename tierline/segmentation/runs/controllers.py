@@ -28,8 +28,9 @@ from tierline.platform.jobs import JobNotFound, get_tenant_job
 from tierline.platform.request_body import json_object
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
+from tierline.segmentation.assignments.queries import segment_counts
 from tierline.segmentation.models import SegmentationRun
-from tierline.segmentation.runs.queries import list_runs, run_detail
+from tierline.segmentation.runs.queries import list_runs, run_detail, run_variability
 from tierline.segmentation.runs.service import RUN_JOB, submit_run
 from tierline.segmentation.runs.stability import OUTCOMES
 from tierline.segmentation.schemes.store import segment_catalogue
@@ -85,6 +86,7 @@ async def run_page(
     outcome = query_text(request, "outcome", 20)
     if outcome and outcome not in (*OUTCOMES, "all"):
         outcome = ""
+    default = query_text(request, "default", 80)
     after = query_text(request, "after", 201) or None
     async with tenant_session(principal.tenant) as s:
         detail = await run_detail(
@@ -93,13 +95,17 @@ async def run_page(
             outcome=outcome or None,
             after=after,
             limit=page_limit(query_text(request, "limit")),
+            default=default or None,
         )
         if detail is None:
             raise NotFoundException()
         catalogue = (await segment_catalogue(s, [detail.run.scheme_code])).get(
             detail.run.scheme_code, []
         )
+        variability = await run_variability(s, detail.run)
+        in_force = await segment_counts(s, detail.run.scheme_code)
     path = f"{base_path(principal.tenant)}/runs/{detail.run.id}"
+    kept = {"outcome": outcome, "default": default}
     context = page_context(
         request,
         principal,
@@ -109,10 +115,14 @@ async def run_page(
         colours={seg.code: seg.colour for seg in catalogue},
         outcomes=OUTCOMES,
         outcome=outcome,
-        next_url=with_query(path, {"outcome": outcome, "after": detail.next_after})
+        default=default,
+        variability=variability,
+        in_force=in_force,
+        filter_url=lambda **changes: with_query(path, {**kept, **changes}),
+        next_url=with_query(path, {**kept, "after": detail.next_after})
         if detail.next_after
         else None,
-        first_url=with_query(path, {"outcome": outcome}) if after else None,
+        first_url=with_query(path, kept) if after else None,
     )
     return Template("segmentation/run.html", context=context)
 
@@ -208,8 +218,10 @@ async def api_list_runs(
 async def api_get_run(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal], run_id: FromPath[str]
 ) -> dict[str, Any]:
-    """A run with its move matrix and one page of results (``outcome``, ``after``, ``limit``;
-    by default every result that is not ``unchanged``)."""
+    """A run with its move matrix, the count of entities classified on each default
+    (``defaults_used``: attribute -> entities) and one page of results (``outcome``,
+    ``default`` — an attribute, or ``any`` —, ``after``, ``limit``; by default every result
+    that is not ``unchanged``; each result lists its ``defaults_used``)."""
     async with tenant_session(principal.tenant) as s:
         detail = await run_detail(
             s,
@@ -217,11 +229,13 @@ async def api_get_run(
             outcome=query_text(request, "outcome", 20) or None,
             after=query_text(request, "after", 201) or None,
             limit=api_limit(request),
+            default=query_text(request, "default", 80) or None,
         )
     if detail is None:
         raise NotFoundException()
     return {
         **_run_out(detail.run),
+        "defaults_used": detail.defaults_used,
         "moves": detail.moves,
         "results": detail.results,
         "next_cursor": detail.next_after,

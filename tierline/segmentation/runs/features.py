@@ -3,12 +3,14 @@
 The window is ``(as_of - window.months, as_of]``. It is cut into buckets aligned on the as-of
 date, so every bucket but the oldest is full: months end on the as-of day of each month
 (clamped to month end); weeks are the 7-day spans ending on as_of, and the 0-6 days left over
-join the oldest week. Buckets without orders count as zero demand.
+join the oldest week. Buckets without orders count as zero demand; with
+``variability.since: first_order`` only the buckets from an entity's first order on count.
 
 Zero and negative demand: ``cv`` (population std / mean of quantity per bucket) is null when
 the mean is not positive; ``max_period_share`` (largest bucket's share of the ABC driver) is 0
 when the driver total is not positive; ``margin_pct`` is null when revenue is 0 or unknown.
 ``revenue``/``margin`` are null when the column was not loaded or every value is null.
+Volume, revenue and margin are summed exactly in units of 1/10,000 (:data:`EXACT_UNITS`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import polars as pl
 from tierline.segmentation.schemes.conditions import referenced_attributes
 from tierline.segmentation.schemes.model import Rule, Scheme
 
+EXACT_UNITS = 10_000  # measures are summed, and ABC compares them, in units of 1/10,000
+FIRST_ORDER = "first_order"  # entities' column: the first order date (``since: first_order``)
 ORDER_KEYS = {"customer_code", "sku", "order_no", "order_date", "quantity"}
 MEASURE_COLUMNS = (
     "volume",
@@ -103,17 +107,21 @@ def compute_features(
         pl.col("quantity").sum().alias("q"),
         pl.col(driver if driver != "volume" else "quantity").sum().alias("d"),
     )
-    buckets = len(bounds) - 1
-    mean = pl.col("q").sum() / buckets
+    per_bucket = per_bucket.join(
+        _spans(scheme, lines, entities, bounds), on="entity_key", how="left"
+    )
+    span = pl.col("span").first()
+    mean = pl.col("q").sum() / span
     variability = per_bucket.group_by("entity_key").agg(
-        # population variance over all buckets: the empty ones add (0 - mean)^2 each
-        (((pl.col("q") - mean) ** 2).sum() + (buckets - pl.len()) * mean**2).alias("ss"),
+        # population variance over the entity's buckets: the empty ones add (0 - mean)^2 each
+        (((pl.col("q") - mean) ** 2).sum() + (span - pl.len()) * mean**2).alias("ss"),
         mean.alias("mean"),
+        span.alias("span"),
         pl.col("d").max().alias("d_max"),
         pl.col("d").sum().alias("d_sum"),
     )
     totals = lines.group_by("entity_key").agg(
-        pl.col("quantity").sum().alias("volume"),
+        _exact_sum("quantity").alias("volume"),
         _null_safe_sum("revenue"),
         _null_safe_sum("margin"),
         pl.col("order_no").n_unique().alias("order_count"),
@@ -130,7 +138,7 @@ def compute_features(
         "order_count",
         "order_lines",
         pl.when(pl.col("mean") > 0)
-        .then((pl.col("ss") / buckets).clip(lower_bound=0).sqrt() / pl.col("mean"))
+        .then((pl.col("ss") / pl.col("span")).clip(lower_bound=0).sqrt() / pl.col("mean"))
         .alias("cv"),
         pl.when(pl.col("d_sum") > 0)
         .then(pl.col("d_max") / pl.col("d_sum"))
@@ -138,7 +146,41 @@ def compute_features(
         .alias("max_period_share"),
     )
     loaded: set[str] = {c for c in ("revenue", "margin") if c in orders.columns}
-    return _attach(scheme, entities, measures, loaded)
+    return _attach(scheme, entities.drop(FIRST_ORDER, strict=False), measures, loaded)
+
+
+def _spans(
+    scheme: Scheme, lines: pl.DataFrame, entities: pl.DataFrame, bounds: list[date]
+) -> pl.DataFrame:
+    """``entity_key, span``: how many buckets (the newest ones) an entity's variability is
+    measured over. ``since: window``: every bucket. ``since: first_order``: from the bucket of
+    its first order -- the ``first_order`` date of ``entities`` when loaded (an order before
+    the window means every bucket), else its first order inside the window."""
+    buckets = len(bounds) - 1
+    keys = lines.select("entity_key").unique()
+    if scheme.variability.since == "window":
+        return keys.with_columns(pl.lit(buckets, pl.Int64).alias("span"))
+    first = lines.group_by("entity_key").agg(pl.col("bucket").min().alias("first_bucket"))
+    if FIRST_ORDER in entities.columns:
+        edges = pl.lit(pl.Series(bounds, dtype=pl.Date))
+        known = (
+            _with_entity_key(scheme, entities)
+            .select(
+                "entity_key",
+                (edges.search_sorted(pl.col(FIRST_ORDER), side="left").cast(pl.Int64) - 1)
+                .clip(lower_bound=0)
+                .alias("known"),
+            )
+            .filter(pl.col("known").is_not_null())
+            .unique("entity_key", keep="first")
+        )
+        first = first.join(known, on="entity_key", how="left").select(
+            "entity_key",
+            pl.min_horizontal(pl.col("first_bucket").cast(pl.Int64), "known").alias("first_bucket"),
+        )
+    return first.select(
+        "entity_key", (buckets - pl.col("first_bucket")).cast(pl.Int64).alias("span")
+    )
 
 
 def _with_entity_key(scheme: Scheme, entities: pl.DataFrame) -> pl.DataFrame:
@@ -166,10 +208,18 @@ def _window_lines(scheme: Scheme, orders: pl.DataFrame, bounds: list[date]) -> p
     ).collect()
 
 
+def _exact_sum(column: str) -> pl.Expr:
+    """Sum in whole units of 1/10,000 (the scale of stored quantities; money to a hundredth of
+    a cent), so 0.1 + 0.2 is 0.3 and an entity's total is the float nearest the exact sum
+    whatever the order of its lines."""
+    units = (pl.col(column) * EXACT_UNITS).round(0).cast(pl.Int128)
+    return units.sum().cast(pl.Float64) / EXACT_UNITS
+
+
 def _null_safe_sum(column: str) -> pl.Expr:
-    """Sum ignoring nulls; null (unknown), not 0, when no value is known."""
+    """Exact sum ignoring nulls; null (unknown), not 0, when no value is known."""
     known = pl.col(column).count() > 0
-    return pl.when(known).then(pl.col(column).sum()).alias(column)
+    return pl.when(known).then(_exact_sum(column)).alias(column)
 
 
 def _attach(

@@ -20,7 +20,7 @@ from tierline.platform.jobs.registry import periodic
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantNotFound, TenantRef, tenant_session
 from tierline.segmentation.models import SegmentationScheme
-from tierline.segmentation.runs.service import RUN_JOB, run_scheme, submit_run
+from tierline.segmentation.runs.service import RUN_JOB, RunRefused, run_scheme, submit_run
 from tierline.segmentation.schemes.document import next_run_after
 from tierline.segmentation.schemes.store import published
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 @job_handler(RUN_JOB)
 async def run_job(run: JobRun) -> dict[str, Any]:
+    """A run as a job. A refused run (its as-of date, its data) is recorded as a run and fails
+    the job at once with the code ``run_refused``: retrying cannot change the answer."""
     assert run.tenant is not None
     params = run.params
     actor = Actor(params["actor"], params.get("actor_kind", "user"), params.get("request_id"))
@@ -43,6 +45,8 @@ async def run_job(run: JobRun) -> dict[str, Any]:
         job_id=run.job_id,
         progress=run.progress,
     )
+    if outcome.status == "refused":  # recorded with its reason; the job fails, no retry
+        raise RunRefused(f"run refused: {outcome.message} (recorded as run {outcome.run_id})")
     await run.progress(1.0, f"run {outcome.status}")
     return outcome.as_dict()
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tierline.platform.encryption.codec import FieldCodec
 from tierline.platform.frames import read_frame
-from tierline.segmentation.runs.features import required_order_columns
+from tierline.segmentation.runs.features import FIRST_ORDER, required_order_columns
 from tierline.segmentation.schemes.document import Scheme, scheme_to_dict
 
 DECRYPT_BATCH = 250_000
@@ -162,6 +162,26 @@ async def load_entities(
     )
 
 
+async def first_orders(conn: AsyncConnection, scheme: Scheme, as_of: date) -> pl.DataFrame:
+    """Each entity's first order date up to ``as_of`` (for ``variability.since: first_order``):
+    the key columns of the scheme's entities and ``first_order``."""
+    keys = {"customer": ["customer_code"], "product": ["sku"]}.get(
+        scheme.entity, ["customer_code", "sku"]
+    )
+    columns = ", ".join(keys)
+    sql = (
+        f"SELECT {columns}, min(order_date)::text AS first_order FROM order_lines "
+        f"WHERE order_date <= $1 GROUP BY {columns}"
+    )
+    frame = await read_frame(
+        conn, sql, {**{k: pl.String for k in keys}, FIRST_ORDER: pl.String}, as_of
+    )
+    frame = frame.with_columns(pl.col(FIRST_ORDER).str.to_date("%Y-%m-%d"))
+    if scheme.entity == "customer_product":
+        return frame
+    return frame.rename({keys[0]: "entity_key"})
+
+
 async def load_orders(
     conn: AsyncConnection, window: tuple[date, date], money: set[str]
 ) -> pl.DataFrame:
@@ -259,4 +279,7 @@ async def load_inputs(
             "'tierline keys rotate' diagnostics or re-import the affected order lines"
         ) from exc
     entities = await load_entities(conn, scheme, orders, window)
+    if scheme.variability.since == "first_order":
+        keys = ["customer_code", "sku"] if scheme.entity == "customer_product" else ["entity_key"]
+        entities = entities.join(await first_orders(conn, scheme, as_of), on=keys, how="left")
     return RunInputs(orders.drop("line_no"), entities, window[0], window[1], tuple(sorted(money)))

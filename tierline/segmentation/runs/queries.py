@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+import msgspec
+from sqlalchemy import and_, any_, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.errors import DomainError
-from tierline.segmentation.models import RunResult, SegmentationRun
+from tierline.segmentation.models import RunResult, SchemeVersion, SegmentationRun
+from tierline.segmentation.schemes.model import Variability
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -89,6 +91,8 @@ class RunDetail:
     results: list[dict[str, Any]]  # one page of run_results (filtered by outcome)
     next_after: str | None  # entity_key to pass as ``after``
     moves: list[dict[str, Any]] = field(default_factory=list)  # from -> to counts
+    # attribute -> entities classified on the scheme's default for it (a missing value)
+    defaults_used: dict[str, int] = field(default_factory=dict)
 
 
 def as_uuid(value: str | uuid.UUID) -> uuid.UUID | None:
@@ -107,11 +111,14 @@ async def run_detail(
     outcome: str | None = None,
     after: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    default: str | None = None,
 ) -> RunDetail | None:
-    """A run, its move matrix and one page of its results; None when there is no such run.
+    """A run, its move matrix, how many entities used each default, and one page of its
+    results; None when there is no such run.
 
     Without ``outcome`` the page lists the entities whose segment changed or may change (every
-    outcome but ``unchanged``); ``outcome="all"`` lists every result."""
+    outcome but ``unchanged``); ``outcome="all"`` lists every result. ``default`` keeps the
+    results classified on the default of that attribute (``"any"``: on any default)."""
     key = as_uuid(run_id)
     if key is None:
         return None
@@ -131,7 +138,12 @@ async def run_detail(
         r.cv,
         r.source,
         r.rule,
+        r.defaults_used,
     ).where(r.run_id == key)
+    if default == "any":
+        query = query.where(func.cardinality(r.defaults_used) > 0)
+    elif default:
+        query = query.where(literal(default) == any_(r.defaults_used))
     if outcome and outcome != "all":
         query = query.where(r.outcome == outcome)
     elif not outcome:
@@ -155,7 +167,17 @@ async def run_detail(
         .order_by(func.count().desc())
     )
     moves = [{"from_segment": a, "to_segment": b, "count": n} for a, b, n in matrix.all()]
-    return RunDetail(run, rows, rows[-1]["entity_key"] if more and rows else None, moves)
+    per_attribute = await session.execute(
+        text(
+            "SELECT u.attr, count(*) FROM run_results r "
+            "CROSS JOIN LATERAL unnest(r.defaults_used) AS u(attr) "
+            "WHERE r.run_id = :r GROUP BY u.attr ORDER BY u.attr"
+        ),
+        {"r": key},
+    )
+    defaults = {str(name): int(n) for name, n in per_attribute.all()}
+    next_after = rows[-1]["entity_key"] if more and rows else None
+    return RunDetail(run, rows, next_after, moves, defaults)
 
 
 async def latest_run(session: AsyncSession, scheme_code: str) -> uuid.UUID | None:
@@ -171,3 +193,19 @@ async def latest_run(session: AsyncSession, scheme_code: str) -> uuid.UUID | Non
         )
     ).scalar_one_or_none()
     return found
+
+
+async def run_variability(session: AsyncSession, run: SegmentationRun) -> Variability:
+    """How the run's scheme version measured demand variability (bucket, and from when)."""
+    document = (
+        await session.execute(
+            select(SchemeVersion.document).where(
+                SchemeVersion.scheme_code == run.scheme_code, SchemeVersion.version == run.version
+            )
+        )
+    ).scalar_one_or_none()
+    found = (document or {}).get("variability") or {}
+    try:
+        return msgspec.convert(found, Variability)
+    except msgspec.ValidationError:
+        return Variability()

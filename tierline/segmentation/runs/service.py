@@ -11,8 +11,18 @@ before that commit leaves nothing; the job is retried and, because the run row c
 id under a unique index, a retry after the commit returns the recorded run instead of running
 twice.
 
-Runs of one scheme are serialised with a transaction-scoped advisory lock, and a run may not
-look back past the as-of date of the scheme's latest run: history is appended, never rewritten.
+Runs of one scheme are serialised with a transaction-scoped advisory lock. The as-of date is
+checked before anything is read (:func:`as_of_refusal`): not more than
+:data:`FUTURE_TOLERANCE` ahead of today (UTC), not before the scheme's latest run, and not so
+far back that the moves would take effect before the latest change to the scheme's assignments
+(an earlier run, an approved move, an override): history is appended, never rewritten. Such a
+refusal is recorded as a refused run, like the data-check refusals, and raised as
+:class:`RunRefused` (a ``ValueError``: a job fails at once with ``run_refused``, no retry).
+
+Freeze windows follow the dates the moves take effect, not only the as-of date: a run holds its
+moves when any day from the earlier of its as-of date and today to the later one is frozen
+(:func:`freeze_crossed`), so neither a back-dated nor a forward-dated run applies moves during
+a freeze.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import io
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
@@ -38,18 +48,24 @@ from tierline.platform.frames import copy_frame, read_frame
 from tierline.platform.jobs.service import submit_tenant_job
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.models import SegmentationRun, SegmentationScheme
-from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
+from tierline.segmentation.models import SegmentAssignment, SegmentationRun, SegmentationScheme
+from tierline.segmentation.runs.engine import ENGINE_VERSION, classify, diagnose
 from tierline.segmentation.runs.features import compute_features
 from tierline.segmentation.runs.hooks import MOVE_GUARDS, MOVES_APPLIED, AppliedMoves, ProposedMoves
 from tierline.segmentation.runs.loading import RunInputs, UnreadableMoney, load_inputs
 from tierline.segmentation.runs.notices import notify_applied_moves
 from tierline.segmentation.runs.stability import Decision, decide
-from tierline.segmentation.schemes.document import Scheme, in_freeze, next_run_after
+from tierline.segmentation.schemes.document import (
+    FreezeWindow,
+    Scheme,
+    in_freeze,
+    next_run_after,
+)
 from tierline.segmentation.schemes.store import PublishedScheme, published
 
 RUN_JOB = "segmentation.run"
 TRIGGERS = ("manual", "schedule", "api", "cli", "demo")
+FUTURE_TOLERANCE = timedelta(days=1)  # an as-of date may be tomorrow (UTC): time zones
 
 Progress = Callable[[float, str], Awaitable[None]]
 
@@ -58,7 +74,9 @@ async def _quiet(_fraction: float, _message: str) -> None:
     return None
 
 
-class RunRefused(DomainError):
+class RunRefused(DomainError, ValueError):
+    """A run that must not happen (its as-of date, its data): recorded, never retried."""
+
     status_code = 409
     title = "Classification run refused"
 
@@ -107,6 +125,10 @@ async def submit_run(
     a schedule fires once per slot; manual runs get a fresh id each time."""
     if trigger not in TRIGGERS:
         raise RunRefused(f"unknown trigger '{trigger}'")
+    if as_of is not None:
+        future = future_refusal(as_of, datetime.now(UTC))
+        if future is not None:
+            raise RunRefused(future)
     async with tenant_session(tenant, runtime.databases) as session:
         await published(session, scheme_code)  # refuses an unknown or unpublished scheme now
     key = f"{scheme_code}:{slot}" if slot else f"{scheme_code}:{uuid.uuid4().hex}"
@@ -166,6 +188,74 @@ def effective_time(as_of: date, now: datetime) -> datetime:
     return datetime.combine(as_of, time(), UTC)
 
 
+def future_refusal(as_of: date, now: datetime) -> str | None:
+    """Why ``as_of`` is too far in the future (beyond :data:`FUTURE_TOLERANCE`), or None."""
+    latest = now.date() + FUTURE_TOLERANCE
+    if as_of <= latest:
+        return None
+    return (
+        f"as-of {as_of} is in the future; a run may be dated at most "
+        f"{FUTURE_TOLERANCE.days} day after today ({now.date()}, UTC)"
+    )
+
+
+def as_of_refusal(
+    code: str,
+    as_of: date,
+    now: datetime,
+    previous: date | None,
+    latest_change: datetime | None,
+) -> str | None:
+    """Why a run of ``code`` as of ``as_of`` must not happen, or None. ``previous`` is the
+    as-of date of the scheme's latest succeeded run, ``latest_change`` the latest start or end
+    of any of its assignments (runs, approved moves, overrides)."""
+    future = future_refusal(as_of, now)
+    if future is not None:
+        return future
+    if previous is not None and as_of < previous:
+        return (
+            f"as-of {as_of} is before the latest run of '{code}' ({previous}); "
+            "assignment history is appended, never rewritten"
+        )
+    at = effective_time(as_of, now)
+    if latest_change is not None and at < latest_change:
+        return (
+            f"as-of {as_of} would make moves take effect before the latest change to the "
+            f"assignments of '{code}' ({latest_change.astimezone(UTC):%Y-%m-%d %H:%M} UTC: a run, "
+            "an approved move or an override); assignment history is appended, never "
+            f"rewritten: run as of {latest_change.astimezone(UTC).date()} or later"
+        )
+    return None
+
+
+def freeze_crossed(scheme: Scheme, as_of: date, today: date) -> tuple[FreezeWindow, date] | None:
+    """The first freeze window holding any day between ``as_of`` and ``today`` (both included,
+    in either order), with that day: the days on which the run's moves would take effect."""
+    if not scheme.schedule.freeze:
+        return None
+    start, end = sorted((as_of, today))
+    end = min(end, start + timedelta(days=366))  # a year or more crosses every window
+    day = start
+    while day <= end:
+        window = in_freeze(scheme, day)
+        if window is not None:
+            return window, day
+        day += timedelta(days=1)
+    return None
+
+
+async def _latest_change(session: AsyncSession, code: str) -> datetime | None:
+    a = SegmentAssignment
+    latest: datetime | None = (
+        await session.execute(
+            select(
+                func.max(func.greatest(a.valid_from, func.coalesce(a.valid_to, a.valid_from)))
+            ).where(a.scheme_code == code)
+        )
+    ).scalar_one()
+    return latest
+
+
 async def _previous_as_of(session: AsyncSession, code: str) -> date | None:
     return (
         await session.execute(
@@ -221,13 +311,13 @@ async def run_scheme(
             return _outcome_of(existing)
         found = await published(session, scheme_code)
         previous = await _previous_as_of(session, scheme_code)
+        latest_change = await _latest_change(session, scheme_code)
         stale = await stale_order_feeds(session, now)
-    if previous is not None and as_of < previous:
-        raise RunRefused(
-            f"as-of {as_of} is before the latest run of '{scheme_code}' ({previous}); "
-            "assignment history is appended, never rewritten"
-        )
     ctx = _Context(tenant, found, as_of, trigger, actor, job_id, now)
+    refusal = as_of_refusal(scheme_code, as_of, now, previous, latest_change)
+    if refusal is not None:
+        await _refuse(runtime, ctx, refusal)
+        raise RunRefused(refusal)
     scheme = found.scheme
     warnings: list[str] = []
     if stale and scheme.data_checks.stale_feeds == "refuse":
@@ -313,7 +403,17 @@ def _inputs_record(ctx: _Context, classified: Classified) -> dict[str, Any]:
     }
 
 
+def defaults_used_counts(results: pl.DataFrame) -> dict[str, int]:
+    """Attribute -> how many entities were classified on the scheme's default for it."""
+    used = results["defaults_used"].explode().drop_nulls()
+    counts = used.value_counts(name="n").sort(used.name)
+    return {str(k): int(n) for k, n in counts.iter_rows()}
+
+
 def _counts(decision: Decision, results: pl.DataFrame) -> dict[str, Any]:
+    """What a run records: ``segments`` is what the rules gave each entity (the rule result);
+    ``outcomes`` says what became of it against the assignments in force (held, frozen and
+    pending moves keep the segment in force)."""
     outcomes = decision.outcomes.group_by("outcome").len()
     segments = results.group_by("segment").len()
     return {
@@ -321,6 +421,7 @@ def _counts(decision: Decision, results: pl.DataFrame) -> dict[str, Any]:
         "outcomes": dict(zip(outcomes["outcome"], outcomes["len"], strict=True)),
         "segments": dict(zip(segments["segment"], segments["len"], strict=True)),
         "share_moving": round(decision.share_moving, 6),
+        "defaults_used": defaults_used_counts(results),
     }
 
 
@@ -365,10 +466,14 @@ async def _write(
 ) -> RunOutcome:
     scheme, code = ctx.found.scheme, ctx.found.code
     results = classified.results
-    frozen_by = in_freeze(scheme, ctx.as_of)
-    if frozen_by is not None:
+    crossed = freeze_crossed(scheme, ctx.as_of, ctx.now.date())
+    frozen_by = crossed[0] if crossed else None
+    if crossed is not None:
+        window, day = crossed
+        reason = f" ({window.reason})" if window.reason else ""
+        when = "the as-of date" if day == ctx.as_of else f"{day}, a day the moves would cover,"
         warnings.append(
-            f"freeze window {frozen_by.start} to {frozen_by.end} ({frozen_by.reason}): "
+            f"freeze window {window.start} to {window.end}{reason} holds {when}: "
             "moves are held, only new entities are assigned"
         )
     async with tenant_session(ctx.tenant, runtime.databases) as session:
@@ -580,6 +685,7 @@ class Preview:
     moves: list[dict[str, Any]]
     total: int
     warnings: list[str]
+    defaults_used: dict[str, int] = field(default_factory=dict)  # attribute -> entities
 
 
 async def _names(session: AsyncSession, entity: str, keys: list[str]) -> dict[str, str]:
@@ -605,6 +711,8 @@ async def dry_run(
         warnings.append(
             f"no order lines in the window ending {as_of}: every entity has zero demand"
         )
+    # rules that would never fire on this data: conditions no entity meets, unknown values
+    warnings += await asyncio.to_thread(diagnose, scheme, classified.features)
     async with tenant_session(tenant, runtime.databases) as session:
         current, _ = await _state(await session.connection(), scheme.code)
         top = (
@@ -644,4 +752,5 @@ async def dry_run(
         ],
         total=results.height,
         warnings=warnings,
+        defaults_used=defaults_used_counts(results),
     )

@@ -8,6 +8,12 @@ union; ``validation`` checks that each node uses exactly one shape.
 Null semantics, relied on by the engine and stated once here: a leaf test on a null value is
 false (``is_null`` excepted); ``all``/``any``/``not`` then combine those plain booleans, so
 ``not {attr: xyz, eq: Z}`` is true for an entity whose xyz is null.
+
+Text semantics, stated once here too: master-data text attributes (every ``string``
+attribute, ``attributes.*`` and the lifecycle; not the computed ``abc``/``xyz``) are compared
+trimmed and case-insensitively. The engine normalises the column with :func:`normalise_texts`
+and ``condition_expr`` the values a condition names, so ``region in [EMEA]`` matches a stored
+``emea`` or `` Emea ``. A value that is empty once trimmed counts as missing.
 """
 
 from __future__ import annotations
@@ -146,6 +152,25 @@ def resolve_attribute(entity: EntityKind, name: str, has_xyz: bool) -> Attribute
     return None
 
 
+def is_text(attribute: Attribute) -> bool:
+    """Compared trimmed and case-insensitively (see the module docstring)."""
+    return attribute.type == "string" or (
+        attribute.type == "enum" and attribute.name not in ("abc", "xyz")
+    )
+
+
+def normalise_column(column: pl.Expr) -> pl.Expr:
+    """A text column trimmed and lower-cased; empty text becomes null (missing)."""
+    text = column.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return pl.when(text.str.len_chars() > 0).then(text)
+
+
+def normalise_texts(values: list[str]) -> list[str]:
+    """Values as :func:`normalise_column` makes a column (the same polars functions)."""
+    series = pl.Series(values, dtype=pl.String).str.strip_chars().str.to_lowercase()
+    return [str(v) for v in series.to_list()]
+
+
 def polars_type(attribute: Attribute) -> type[pl.DataType]:
     """The dtype the engine casts an attribute column to before testing it."""
     return {"number": pl.Float64, "bool": pl.Boolean}.get(attribute.type, pl.String)
@@ -159,17 +184,30 @@ def referenced_attributes(condition: Condition) -> Iterator[str]:
         yield from referenced_attributes(child)
 
 
-def condition_expr(condition: Condition) -> pl.Expr:
-    """The polars boolean for a validated condition (never null: see the module docstring)."""
+def condition_expr(condition: Condition, texts: frozenset[str] = frozenset()) -> pl.Expr:
+    """The polars boolean for a validated condition (never null: see the module docstring).
+    ``texts``: attributes whose columns hold normalised text; the values tested against them
+    are normalised the same way."""
     if not isinstance(condition.all_, UnsetType):
-        return pl.all_horizontal([condition_expr(c) for c in condition.all_])
+        return pl.all_horizontal([condition_expr(c, texts) for c in condition.all_])
     if not isinstance(condition.any_, UnsetType):
-        return pl.any_horizontal([condition_expr(c) for c in condition.any_])
+        return pl.any_horizontal([condition_expr(c, texts) for c in condition.any_])
     if not isinstance(condition.not_, UnsetType):
-        return ~condition_expr(condition.not_)
+        return ~condition_expr(condition.not_, texts)
     assert isinstance(condition.attr, str)
     op, value = condition.operators()[0]
+    if condition.attr in texts:
+        value = text_value(value)
     return _leaf_expr(pl.col(condition.attr), op, value)
+
+
+def text_value(value: object) -> object:
+    """A condition's value (or list of values) normalised like a text column."""
+    if isinstance(value, str):
+        return normalise_texts([value])[0]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return normalise_texts(value)
+    return value
 
 
 def _leaf_expr(column: pl.Expr, op: str, value: object) -> pl.Expr:

@@ -34,7 +34,7 @@ from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.assignments.queries import segment_counts
 from tierline.segmentation.models import SchemeVersion
 from tierline.segmentation.runs.queries import list_runs
-from tierline.segmentation.runs.service import Preview, dry_run, submit_run
+from tierline.segmentation.runs.service import Preview, RunRefused, dry_run, submit_run
 from tierline.segmentation.schemes.document import (
     ParsedScheme,
     Scheme,
@@ -42,7 +42,6 @@ from tierline.segmentation.schemes.document import (
     SchemeIssue,
     in_freeze,
     load_template,
-    parse_scheme,
     scheme_json_schema,
     template_names,
 )
@@ -51,6 +50,7 @@ from tierline.segmentation.schemes.store import (
     create_scheme,
     get_scheme,
     list_schemes,
+    parse_off_loop,
     publish,
     published,
     save_draft,
@@ -114,6 +114,16 @@ async def _schemes_template(
         error=error,
     )
     return Template("segmentation/schemes.html", context=context, status_code=status)
+
+
+@get(
+    "/segments/schemes",
+    guards=[requires(READ)],
+    operation_id="schemesListRedirect",
+)
+async def schemes_list(principal: NamedDependency[Principal]) -> Redirect:
+    """The schemes are listed on the segments page (this path only takes the creation form)."""
+    return Redirect(base_path(principal.tenant), status_code=303)
 
 
 _CODE_LINE = re.compile(r"^code:[ \t]*\S.*$", re.MULTILINE)
@@ -207,8 +217,8 @@ async def _editor_template(
         catalogue = await segment_catalogue(s, [code])
     state = state or EditorState(row.draft_text or "")
     if state.parsed is None and not state.errors and state.text:
-        try:
-            state.parsed = parse_scheme(state.text).scheme
+        try:  # a stored draft may be large or hostile: parsed off the event loop, bounded
+            state.parsed = (await parse_off_loop(state.text)).scheme
         except SchemeInvalid:
             state.parsed = None
     shown = state.parsed or in_force
@@ -259,7 +269,7 @@ async def _dry_run_state(
 ) -> tuple[EditorState, int]:
     state = EditorState(text)
     try:
-        parsed = parse_scheme(text)
+        parsed = await parse_off_loop(text)
     except SchemeInvalid as exc:
         state.errors = exc.errors
         state.alert = "The draft has errors; fix them to preview it."
@@ -297,7 +307,7 @@ async def scheme_submit(
     if action == "validate":
         state = EditorState(text, note=note)
         try:
-            parsed = parse_scheme(text)
+            parsed = await parse_off_loop(text)
             state.parsed, state.warnings = parsed.scheme, parsed.warnings
             state.notice = "The draft is valid (not saved)."
             status = 200
@@ -358,7 +368,7 @@ async def start_run(
             as_of=as_of,
             trigger="manual",
         )
-    except (SchemeRefused, PageInputError) as exc:
+    except (SchemeRefused, PageInputError, RunRefused) as exc:
         state = None
         async with tenant_session(principal.tenant) as s:
             state = EditorState((await get_scheme(s, code)).draft_text or "", alert=str(exc))
@@ -419,6 +429,7 @@ def _preview_out(preview: Preview) -> dict[str, Any]:
         "samples": preview.samples,
         "moves": preview.moves,
         "warnings": preview.warnings,
+        "defaults_used": preview.defaults_used,
     }
 
 
@@ -572,7 +583,9 @@ async def api_dry_run(
     async with tenant_session(principal.tenant) as s:
         row = await get_scheme(s, code)
     try:
-        parsed: ParsedScheme = parse_scheme(text if text is not None else row.draft_text or "")
+        parsed: ParsedScheme = await parse_off_loop(
+            text if text is not None else row.draft_text or ""
+        )
     except SchemeInvalid as exc:
         return invalid_response(request, exc)
     if parsed.scheme.code != code:
@@ -594,7 +607,9 @@ def _as_of(raw: Any) -> date | None:
 
 
 ROUTES = [
-    StaffPages(segments_page, create_scheme_form, scheme_page, scheme_submit, start_run),
+    StaffPages(
+        segments_page, schemes_list, create_scheme_form, scheme_page, scheme_submit, start_run
+    ),
     Api(
         api_list_schemes,
         api_scheme_schema,

@@ -106,9 +106,18 @@ def _validated(data: Any, lines: dict[str, int]) -> ParsedScheme:
     return ParsedScheme(scheme=scheme, warnings=issues(warnings))
 
 
+# Keys added after schemes were first published, left out of the canonical form while they hold
+# their default: the content hash of every version published before them stays what it was.
+_LATER_KEYS = {("variability", "since"): "window"}
+
+
 def scheme_to_dict(scheme: Scheme) -> dict[str, Any]:
-    """The canonical mapping: document key names, every default filled, rules minimal."""
+    """The canonical mapping: document key names, every default filled (except later keys at
+    their default: see ``_LATER_KEYS``), rules minimal."""
     result: dict[str, Any] = msgspec.to_builtins(scheme)
+    for (section, key), default in _LATER_KEYS.items():
+        if result.get(section, {}).get(key) == default:
+            del result[section][key]
     return result
 
 

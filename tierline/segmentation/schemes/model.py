@@ -29,9 +29,16 @@ class Window(_Doc):
 
 
 class Variability(_Doc):
-    """Bucket size for the coefficient of variation of demand."""
+    """How the coefficient of variation of demand is measured: the bucket size, and from when.
+
+    ``since: window`` (the default) counts every bucket of the window, empty ones as zero
+    demand; ``since: first_order`` starts each entity at its first order (ever, up to the
+    as-of date), so a customer x product pair that began trading three months ago is measured
+    over those three months instead of nine empty ones and three busy ones.
+    """
 
     bucket: Literal["week", "month"] = "month"
+    since: Literal["window", "first_order"] = "window"
 
 
 class Segment(_Doc):

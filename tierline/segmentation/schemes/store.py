@@ -3,12 +3,15 @@
 A draft may be invalid (a planner saves work in progress); publishing parses it again and
 refuses anything the validator rejects, so only valid documents ever reach a run. Publishing a
 document whose content hash equals the version in force is refused: a new version must change
-something. The readers at the end answer what other pages and domains ask of the versions in
+something. Parsing and validating a document is CPU work that grows with its size, so it runs
+in a worker thread (``parse_off_loop``), never on the event loop that serves every tenant.
+The readers at the end answer what other pages and domains ask of the versions in
 force (segment names, ranks and colours) as plain data.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +60,12 @@ class PublishedScheme:
         return self.version.scheme_code
 
 
+async def parse_off_loop(text: str) -> ParsedScheme:
+    """``parse_scheme`` in a worker thread: the event loop keeps serving while a large (or
+    hostile) document is parsed, checked and validated."""
+    return await asyncio.to_thread(parse_scheme, text)
+
+
 async def get_scheme(session: AsyncSession, code: str) -> SegmentationScheme:
     row = await session.get(SegmentationScheme, code)
     if row is None:
@@ -74,7 +83,7 @@ async def list_schemes(session: AsyncSession) -> list[SegmentationScheme]:
 
 async def create_scheme(session: AsyncSession, text: str, actor: ActingParty) -> ParsedScheme:
     """A new scheme from a valid document; its text becomes the first draft."""
-    parsed = parse_scheme(text)
+    parsed = await parse_off_loop(text)
     scheme = parsed.scheme
     if await session.get(SegmentationScheme, scheme.code) is not None:
         raise SchemeRefused(f"a scheme '{scheme.code}' exists already; edit it instead")
@@ -120,7 +129,7 @@ async def save_draft(
     row.draft_updated_at = datetime.now(UTC)
     row.draft_updated_by = actor.name
     try:
-        parsed = parse_scheme(text)
+        parsed = await parse_off_loop(text)
         _check_identity(row, parsed.scheme)
     except SchemeInvalid as invalid:
         return invalid
@@ -134,7 +143,7 @@ async def publish(
     row = await get_scheme(session, code)
     if not row.draft_text:
         raise SchemeRefused(f"scheme '{code}' has no draft to publish")
-    parsed = parse_scheme(row.draft_text)  # SchemeInvalid propagates: nothing is written
+    parsed = await parse_off_loop(row.draft_text)  # SchemeInvalid propagates: nothing written
     _check_identity(row, parsed.scheme)
     digest = content_hash(parsed.scheme)
     current = await _version_row(session, code, row.published_version)
