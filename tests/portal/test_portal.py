@@ -104,7 +104,9 @@ async def test_notices_and_documents(
     page = await client.get(f"/portal/{slug}/notices")
     assert page.status_code == 200 and notices[0]["title"] in page.text
     csv_body = await client.get(f"/portal/{slug}/entitlements.csv")
-    assert csv_body.status_code == 200 and csv_body.headers["content-type"].startswith("text/csv")
+    assert csv_body.status_code == 200
+    assert csv_body.headers["content-type"] == "text/csv; charset=utf-8"
+    assert csv_body.content.startswith("\ufeff".encode())  # Excel reads it as UTF-8
     assert "Fill rate,98%" in csv_body.text
     pdf = await client.get(f"/portal/{slug}/entitlements.pdf?account=S1")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

@@ -26,6 +26,7 @@ from litestar.serialization import encode_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.access import PUBLIC, requires
+from tierline.platform.downloads import PDF, csv_download, file_download
 from tierline.platform.identity.oidc import provider_button
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.redirects import WHILE_PASSWORD_PENDING
@@ -379,13 +380,7 @@ async def portal_entitlements_csv(
     _customer(principal)
     chosen, _branding, segments = await _document_rows(principal, account)
     body = documents.entitlements_csv(chosen, segments, _today())
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "content-disposition": f'attachment; filename="entitlements-{_safe(chosen.code)}.csv"'
-        },
-    )
+    return csv_download(body, f"entitlements-{chosen.code}.csv")
 
 
 @get(
@@ -400,17 +395,7 @@ async def portal_entitlements_pdf(
     _customer(principal)
     chosen, branding, segments = await _document_rows(principal, account)
     body = documents.entitlements_pdf(branding, chosen, segments, _today())
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={
-            "content-disposition": f'attachment; filename="entitlements-{_safe(chosen.code)}.pdf"'
-        },
-    )
-
-
-def _safe(code: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in code)[:80]
+    return file_download(body, f"entitlements-{chosen.code}.pdf", PDF)
 
 
 # ---------------------------------------------------------------------------------------------

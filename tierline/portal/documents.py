@@ -18,6 +18,7 @@ from typing import Any
 from fpdf.fonts import FontFace
 
 from tierline.platform.csv_safety import safe_csv_row
+from tierline.platform.downloads import with_bom
 from tierline.platform.pdf import FAMILY, unicode_pdf
 from tierline.portal.accounts import PortalAccount
 from tierline.portal.branding import Branding
@@ -74,7 +75,7 @@ def entitlements_csv(account: PortalAccount, segments: list[dict[str, Any]], day
     writer.writerow(HEADER)
     for line in entitlement_lines(segments):
         writer.writerow(safe_csv_row(line))
-    return out.getvalue().encode("utf-8")
+    return with_bom(out.getvalue()).encode("utf-8")
 
 
 def _period(entitlements: dict[str, Any]) -> str:

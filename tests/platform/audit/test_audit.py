@@ -127,7 +127,7 @@ async def sign_in(client: AsyncClient) -> AsyncIterator[SignIn]:
 
 
 def parse_csv(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text)))
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,10 +354,11 @@ async def test_csv_export_is_inert_complete_and_audited(
     sign_in(staff(tenant, "exporter@example.com"))
     resp = await client.get(f"/t/{tenant.slug}/audit.csv")
     assert resp.status_code == 200, resp.text
-    assert resp.headers["content-type"].startswith("text/csv")
+    assert resp.headers["content-type"] == "text/csv; charset=utf-8"  # one charset
     disposition = resp.headers["content-disposition"]
     assert disposition.startswith("attachment;") and f"audit-{tenant.slug}-" in disposition
-    assert resp.text.splitlines()[0] == ",".join(CSV_COLUMNS)
+    assert resp.content.startswith("\ufeff".encode())  # the BOM Excel needs for UTF-8
+    assert resp.text.splitlines()[0] == "\ufeff" + ",".join(CSV_COLUMNS)
 
     rows = parse_csv(resp.text)
     assert [r["seq"] for r in rows] == ["1", "2", "3", "4", "5"]  # 5: the export itself

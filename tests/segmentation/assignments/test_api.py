@@ -17,7 +17,9 @@ from tests.support.segmentation_builders import (
     bearer,
     build_history,
 )
+from tierline.masterdata.profiles.service import save_profile
 from tierline.platform.audit.models import AuditLog
+from tierline.platform.identity.users import Actor
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 
@@ -99,6 +101,11 @@ async def test_exports_escape_formulas_and_write_back(
         headers=headers,
     )
     assert wrong.status_code == 422
+    assert got.headers["content-type"] == "text/csv; charset=utf-8"  # one charset
+    assert got.content.startswith("\ufeff".encode())  # spreadsheet CSV: UTF-8 with a BOM
+    assert sap.headers["content-type"] == "text/csv; charset=utf-8"
+    assert not sap.content.startswith("\ufeff".encode())  # an ERP file: no mark it did not ask for
+
     async with tenant_session(tenant) as s:
         exports = (
             (await s.execute(select(AuditLog).where(AuditLog.action == "segments.export")))
@@ -106,6 +113,32 @@ async def test_exports_escape_formulas_and_write_back(
             .all()
         )
     assert len(exports) == 4
+
+
+async def test_write_back_in_the_profiles_encoding(
+    client: httpx.AsyncClient, tenant: TenantRef
+) -> None:
+    await build_history(tenant)
+    async with tenant_session(tenant) as s:
+        for name, encoding in (("ansi", "cp1252"), ("wide", "utf-16")):
+            raw = {"name": name, "entity": "customers", "columns": {"code": "KUNNR"}}
+            await save_profile(s, {**raw, "options": {"encoding": encoding}}, Actor("test"))
+    headers = await bearer(client, tenant, ["segments:read"])
+    params = {"scheme": CODE, "segment_column": "KDKG1"}
+    ansi = await client.get(
+        "/api/v1/segments/writeback", params={**params, "profile": "ansi"}, headers=headers
+    )
+    assert ansi.status_code == 200, ansi.text
+    assert ansi.headers["content-type"] == "text/csv; charset=windows-1252"
+    assert ansi.content.decode("cp1252").splitlines()[0] == "KUNNR,KDKG1"
+    wide = await client.get(
+        "/api/v1/segments/writeback", params={**params, "profile": "wide"}, headers=headers
+    )
+    assert wide.headers["content-type"] == "text/csv; charset=utf-16"
+    # One byte-order mark for the whole file, not one per written chunk.
+    assert wide.content.count("\ufeff".encode("utf-16-le")) == 1
+    lines = wide.content.decode("utf-16").splitlines()
+    assert lines[0] == "KUNNR,KDKG1" and "C4,B" in lines and len(lines) == 6
 
 
 async def test_conflicts_and_timeline(client: httpx.AsyncClient, tenant: TenantRef) -> None:

@@ -24,6 +24,7 @@ from tierline.masterdata.importing.records import (
 from tierline.masterdata.importing.uploads import ImportRefused, UploadTooLarge, submit_import
 from tierline.masterdata.profiles.service import list_profiles
 from tierline.platform.access import requires
+from tierline.platform.downloads import csv_download
 from tierline.platform.identity.principal import Principal
 from tierline.platform.jobs import JobNotFound, get_tenant_job
 from tierline.platform.routing import Api, StaffPages
@@ -140,11 +141,7 @@ async def import_errors_csv(
 ) -> Response[bytes]:
     row = await _import_row(principal, import_id)
     body = errors_csv(await import_errors(principal.tenant, row.id))
-    return Response(
-        body,
-        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types itself
-        headers={"Content-Disposition": f'attachment; filename="import-{row.id}-errors.csv"'},
-    )
+    return csv_download(body, f"import-{row.id}-errors.csv")
 
 
 @post(

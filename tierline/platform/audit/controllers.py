@@ -41,6 +41,7 @@ from tierline.platform.audit.queries import (
 )
 from tierline.platform.audit.service import VerifyResult, verify_chain
 from tierline.platform.db import utcnow
+from tierline.platform.downloads import csv_stream
 from tierline.platform.identity.principal import Principal
 from tierline.platform.observability import current_request_id
 from tierline.platform.routing import Api, StaffPages
@@ -227,15 +228,9 @@ async def audit_csv(
             request_id=current_request_id(),
             client_ip=_client_ip(request),
         )
-    filename = export_filename(current_tenant, utcnow())
-    return Stream(
+    return csv_stream(
         stream_export(current_tenant, filters, upto_seq=upto, databases=databases),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
+        export_filename(current_tenant, utcnow()),
     )
 
 

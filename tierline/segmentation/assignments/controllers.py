@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline.masterdata.service import ProfileError, get_profile, list_profiles
 from tierline.platform.access import requires
 from tierline.platform.audit.service import record_by
+from tierline.platform.downloads import XLSX, csv_download, csv_stream, file_download
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
 from tierline.platform.routing import Api, StaffPages
@@ -188,14 +189,7 @@ async def csv_response(request: Request[Any, Any, Any], principal: Principal) ->
             async for chunk in export.assignments_csv(session, query.where()):
                 yield chunk
 
-    return Stream(
-        chunks(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(query.scheme, "csv")}"'},
-    )
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return csv_stream(chunks(), _filename(query.scheme, "csv"))
 
 
 async def xlsx_response(request: Request[Any, Any, Any], principal: Principal) -> Response[bytes]:
@@ -203,13 +197,7 @@ async def xlsx_response(request: Request[Any, Any, Any], principal: Principal) -
         query = await _export_query(request, s)
         body = await export.assignments_xlsx(s, query.where())
     await _audit_export(request, principal, "xlsx", query.params())
-    return Response(
-        body,
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": f'attachment; filename="{_filename(query.scheme, "xlsx")}"'
-        },
-    )
+    return file_download(body, _filename(query.scheme, "xlsx"), XLSX)
 
 
 async def writeback_response(
@@ -231,11 +219,7 @@ async def writeback_response(
         request, principal, "writeback", {"scheme": scheme_code, "profile": profile.name}
     )
     name = _filename(scheme_code, "csv").replace("segments-", "writeback-")
-    return Response(
-        body,
-        media_type=f"text/csv; charset={profile.options.encoding}",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(body, name, encoding=profile.options.encoding)
 
 
 @get(

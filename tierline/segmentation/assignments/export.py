@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.masterdata.service import Profile
 from tierline.platform.csv_safety import safe_csv_row
+from tierline.platform.downloads import encode_chunks
 from tierline.platform.errors import DomainError
 from tierline.segmentation.assignments.queries import assignments
 
@@ -116,7 +117,7 @@ def csv_text(rows: Iterable[Iterable[Any]], delimiter: str = ",") -> str:
 
 async def assignments_csv(session: AsyncSession, where: AssignmentFilter) -> AsyncIterator[bytes]:
     """The assignments as UTF-8 CSV, a header then one chunk per batch (for streaming)."""
-    yield ("\ufeff" + csv_text([COLUMNS])).encode()  # BOM: Excel opens it as UTF-8
+    yield csv_text([COLUMNS]).encode()
     async for rows in assignment_batches(session, where):
         yield csv_text(row_values(where.scheme, r) for r in rows).encode()
 
@@ -198,19 +199,19 @@ def writeback_layout(profile: Profile, segment_column: str | None = None) -> Wri
 
 
 def writeback_chunks(layout: WritebackLayout, pairs: Iterable[tuple[str, str]]) -> Iterator[bytes]:
-    """Header, then ``key;segment`` lines in the profile's delimiter and encoding."""
-
-    def encode(text: str) -> bytes:
-        try:
-            return text.encode(layout.encoding)
-        except UnicodeEncodeError as exc:
-            raise ExportRefused(
-                f"a value cannot be written in the profile's encoding {layout.encoding}: "
-                f"{exc.object[exc.start : exc.end]!r}"
-            ) from None
-
-    yield encode(csv_text([(layout.key_column, layout.segment_column)], layout.delimiter))
-    yield encode(csv_text(pairs, layout.delimiter))
+    """Header, then ``key;segment`` lines in the profile's delimiter and encoding (one stream:
+    an encoding with a byte-order mark writes it once)."""
+    texts = (
+        csv_text([(layout.key_column, layout.segment_column)], layout.delimiter),
+        csv_text(pairs, layout.delimiter),
+    )
+    try:
+        yield from encode_chunks(texts, layout.encoding)
+    except UnicodeEncodeError as exc:
+        raise ExportRefused(
+            f"a value cannot be written in the profile's encoding {layout.encoding}: "
+            f"{exc.object[exc.start : exc.end]!r}"
+        ) from None
 
 
 async def writeback_file(
