@@ -165,6 +165,13 @@ def before_serving() -> list[Any]:
     return [resolve(target) for _package, plugin in plugins() for target in plugin.before_serving]
 
 
+def data_steps() -> list[tuple[str, Any]]:
+    """Every package's data steps for ``tierline migrate``, as (target, callable)."""
+    return [
+        (target, resolve(target)) for _package, plugin in plugins() for target in plugin.data_steps
+    ]
+
+
 def demo_steps() -> list[DemoStep]:
     """What ``tierline demo`` runs for each demo tenant, in order."""
     steps = [step for _package, plugin in plugins() for step in plugin.demo_steps]

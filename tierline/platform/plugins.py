@@ -64,7 +64,11 @@ class Plugin:
     - ``extensions``: modules imported when the domains load, for the hooks they register
       with other domains' services (e.g. a check every classification run consults);
     - ``before_serving``: ``async (runtime) -> list[str]`` run by ``tierline serve`` on the
-      embedded default before it serves (bringing schemas to head); returns warnings to print.
+      embedded default before it serves (bringing schemas to head); returns warnings to print;
+    - ``data_steps``: ``async (runtime, tenant) -> int`` run by ``tierline migrate`` for every
+      tenant once its schema is at head, to bring stored data to what the code expects where
+      SQL alone cannot (e.g. sealing values an older release kept in clear, which needs the
+      tenant's key). Idempotent and cheap when there is nothing to do; returns rows changed.
     """
 
     commands: tuple[Command, ...] = ()
@@ -73,3 +77,4 @@ class Plugin:
     demo_steps: tuple[DemoStep, ...] = ()
     extensions: tuple[str, ...] = ()
     before_serving: tuple[str, ...] = ()
+    data_steps: tuple[str, ...] = ()

@@ -171,3 +171,15 @@ class PendingMove(TenantBase):
     decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+def _register_encrypted_columns() -> Any:
+    """The archived feature snapshot holds revenue, margin and margin % per entity: the whole
+    Parquet document is sealed as one value bound to its run (row key: the run id), and key
+    rotation rewrites it a few snapshots per transaction (each may be megabytes)."""
+    from tierline.platform.encryption.store import register_encrypted_column
+
+    return register_encrypted_column(RunSnapshot, "features", "run_id", batch_rows=8)
+
+
+SNAPSHOT_FEATURES = _register_encrypted_columns()

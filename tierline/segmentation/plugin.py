@@ -5,6 +5,7 @@ from tierline.platform.plugins import Command, Plugin
 
 PLUGIN = Plugin(
     commands=(Command("segment", "tierline.segmentation.cli:segment_app"),),
+    data_steps=("tierline.segmentation.runs.snapshots:seal_plaintext_snapshots",),
     navigation=(
         NavItem(
             "Segments",

@@ -52,6 +52,7 @@ def migrate(
                     concurrency or settings.migrate_concurrency,
                     on_total=total,
                     on_result=step,
+                    runtime=runtime,
                 )
         control = (
             f"upgraded {report.control_before or 'empty'} → {report.control_after}"

@@ -373,14 +373,14 @@ async def test_region_dump_holds_no_plaintext_revenue_or_margin(
 ) -> None:
     import asyncio
 
-    from tests.platform.encryption.test_keys import _pg_dump
+    from tests.support.dumps import pg_dump
 
     await load_base(runtime, tenant, tmp_path)
     lines = LINES.replace("240.50", "987654.32").replace("60.25", "123456.78")
     assert (
         await load(runtime, tenant, "order_lines", write(tmp_path, "l.csv", lines))
     ).status == "applied"
-    dump = await asyncio.to_thread(_pg_dump, runtime, tenant.schema)
+    dump = await asyncio.to_thread(pg_dump, runtime, tenant.schema)
     assert b"Foods Berlin" in dump  # the dump really holds the tenant's rows
     for secret in (b"987654.32", b"987654.3", b"123456.78", b"123456.8"):
         assert secret not in dump

@@ -9,6 +9,8 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from tests.masterdata.importing.test_import import CUSTOMERS, load, write
 from tests.masterdata.importing.test_import_api import import_link
 from tierline.masterdata.importing import service
 from tierline.masterdata.importing.cli import import_file
-from tierline.masterdata.importing.jobs import sweep_interrupted_imports
+from tierline.masterdata.importing.jobs import remove_stale_uploads, sweep_interrupted_imports
 from tierline.masterdata.importing.models import Import
 from tierline.masterdata.importing.records import INTERRUPTED, fail_interrupted
 from tierline.masterdata.models import Customer
@@ -217,3 +219,20 @@ async def test_a_running_import_beats(
         row = await s.get(Import, result.import_id)
     assert row is not None and row.heartbeat_at is not None and row.heartbeat_at >= started
     assert row.failure_reason is None
+
+
+def test_uploads_whose_import_never_finished_are_removed_after_a_day(tmp_path: Path) -> None:
+    area = tmp_path / "uploads" / "acme"
+    area.mkdir(parents=True)
+    old, fresh, other = area / "a.upload", area / "b.upload", area / "notes.txt"
+    for path in (old, fresh, other):
+        path.write_text("order_no,revenue\nSO-1,731947.13\n")
+    day_and_a_bit = time.time() - 25 * 3600
+    os.utime(old, (day_and_a_bit, day_and_a_bit))
+    os.utime(other, (day_and_a_bit, day_and_a_bit))
+
+    assert remove_stale_uploads(tmp_path) == 1
+
+    assert not old.exists() and fresh.exists()  # a waiting upload stays
+    assert other.exists()  # only uploads are touched
+    assert remove_stale_uploads(tmp_path / "nowhere") == 0

@@ -87,6 +87,8 @@ def same(a: object, b: object) -> bool:
         math.nan,
         "",
         "Müller & Söhne — 北京 🚚",
+        b"",
+        b"PAR1\x00\xff whole documents",
     ],
     ids=repr,
 )
@@ -113,7 +115,7 @@ def test_subclasses_decode_as_their_base_type(codec: FieldCodec) -> None:
     assert type(back) is float and back == 1.5
 
 
-@pytest.mark.parametrize("value", [True, [1], b"raw", 1 + 2j])
+@pytest.mark.parametrize("value", [True, [1], bytearray(b"raw"), 1 + 2j])
 def test_unsupported_types_are_refused(codec: FieldCodec, value: object) -> None:
     with pytest.raises(TypeError):
         codec.encrypt(value, **CELL)  # type: ignore[arg-type]

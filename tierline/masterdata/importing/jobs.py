@@ -1,9 +1,12 @@
 """Import jobs: the uploaded file waits in the tenant's import area until the worker runs it;
-and the sweep that marks failed the imports a killed process left ``validating``."""
+and the sweep that marks failed the imports a killed process left ``validating`` and removes
+uploads whose import never finished."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,25 @@ async def import_job(run: JobRun) -> dict[str, Any]:
     }
 
 
+# An upload waits only until its import runs (minutes); one whose import never finished (failed
+# on every attempt) holds the customer's figures in clear on disk, so it goes after a day.
+UPLOAD_MAX_AGE_SECONDS = 24 * 3600
+
+
+def remove_stale_uploads(data_dir: Path, max_age_seconds: float = UPLOAD_MAX_AGE_SECONDS) -> int:
+    """Delete uploads older than ``max_age_seconds`` from every tenant's import area; how many."""
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for path in (data_dir / "uploads").glob("*/*.upload"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # its import finished and removed it meanwhile
+            continue
+    return removed
+
+
 async def sweep_interrupted_imports(runtime: Runtime) -> int:
     """Every active tenant in every region: imports whose process stopped are marked failed
     with the reason (see ``records.fail_interrupted``); how many."""
@@ -75,5 +97,9 @@ async def sweep_interrupted_imports(runtime: Runtime) -> int:
 
 @periodic(second=53, minute=set(range(0, 60, 5)))
 async def sweep_imports(ctx: dict[str, Any]) -> int:
-    """Every five minutes in the worker."""
-    return await sweep_interrupted_imports(ctx["runtime"])
+    """Every five minutes in the worker: interrupted imports, and uploads left over a day."""
+    runtime: Runtime = ctx["runtime"]
+    removed = await asyncio.to_thread(remove_stale_uploads, runtime.settings.data_dir)
+    if removed:
+        log.warning("removed %d upload(s) older than a day whose import never finished", removed)
+    return await sweep_interrupted_imports(runtime)

@@ -8,6 +8,8 @@ tag    type      payload
 ``f``  float     8 bytes, IEEE 754 big-endian: exact (-0.0, inf and NaN included), and
                  parsed in bulk by numpy, which keeps ``decrypt_floats`` cheap
 ``s``  str       UTF-8
+``b``  bytes     as they are (a whole document sealed as one value, e.g. a run's archived
+                 feature snapshot)
 =====  ========  ==========================================================================
 
 Decoding gives back the same base type; subclasses (``numpy.float64``, ``IntEnum``) are encoded
@@ -26,9 +28,9 @@ import numpy.typing as npt
 
 from .errors import EncryptionError
 
-FieldValue = Decimal | int | float | str
+FieldValue = Decimal | int | float | str | bytes
 
-TAG_DECIMAL, TAG_INT, TAG_FLOAT, TAG_STR = b"d", b"i", b"f", b"s"
+TAG_DECIMAL, TAG_INT, TAG_FLOAT, TAG_STR, TAG_BYTES = b"d", b"i", b"f", b"s", b"b"
 _NUMERIC_TAGS = frozenset(tag[0] for tag in (TAG_DECIMAL, TAG_INT, TAG_FLOAT))
 _DOUBLE = struct.Struct(">d")
 FLOAT_PLAINTEXT_SIZE = 1 + _DOUBLE.size
@@ -53,12 +55,17 @@ def _encode_str(value: str) -> bytes:
     return TAG_STR + str.encode(value, "utf-8")
 
 
+def _encode_bytes(value: bytes) -> bytes:
+    return TAG_BYTES + bytes(value)
+
+
 # Any: each encoder only ever receives values of its own key type (or a subclass).
 _ENCODERS: dict[type, Callable[[Any], bytes]] = {
     float: _encode_float,
     int: _encode_int,
     Decimal: _encode_decimal,
     str: _encode_str,
+    bytes: _encode_bytes,
 }
 
 _DECODERS: dict[int, Callable[[bytes], FieldValue]] = {
@@ -66,6 +73,7 @@ _DECODERS: dict[int, Callable[[bytes], FieldValue]] = {
     TAG_INT[0]: int,
     TAG_FLOAT[0]: lambda payload: float(_DOUBLE.unpack(payload)[0]),
     TAG_STR[0]: lambda payload: payload.decode("utf-8"),
+    TAG_BYTES[0]: bytes,
 }
 
 # What decrypt_floats puts in place of a NULL or a cell marked bad, so that a column of floats
@@ -84,7 +92,7 @@ def encode_value(value: FieldValue) -> bytes:
 def _subclass_encoder(value: object) -> Callable[[Any], bytes]:
     if isinstance(value, bool):
         raise TypeError("cannot encrypt a bool; store it as an int")
-    for base in (float, int, Decimal, str):
+    for base in (float, int, Decimal, str, bytes):
         if isinstance(value, base):
             return _ENCODERS[base]
     raise TypeError(f"cannot encrypt a value of type {type(value).__name__}")

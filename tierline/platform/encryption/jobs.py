@@ -255,6 +255,7 @@ async def _rewrite_column(
 ) -> None:
     after: tuple[Any, ...] | None = None
     bad = report.unreadable.setdefault(spec.name, [])
+    batch_size = min(batch_size, spec.batch_rows or batch_size)
     while True:
         batch = await _rewrite_batch(tenant, databases, spec, codec, after, batch_size)
         report.rewritten[spec.name] = report.rewritten.get(spec.name, 0) + batch.rewritten

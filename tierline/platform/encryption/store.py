@@ -285,6 +285,8 @@ class EncryptedColumn:
     row_key: ColumnElement[Any]
     ad_table: str
     ad_column: str
+    # Values per rotation transaction: large values (a whole document) go a few at a time.
+    batch_rows: int | None = None
 
     @property
     def name(self) -> str:
@@ -332,13 +334,15 @@ def register_encrypted_column(
     *,
     ad_table: str | None = None,
     ad_column: str | None = None,
+    batch_rows: int | None = None,
 ) -> EncryptedColumn:
     """Register a ciphertext column so key rotation re-encrypts it.
 
     ``row_key`` is a column name, several names (joined with ``/``) or any SQL expression; by
     default the primary key. ``ad_table``/``ad_column`` are the names the values were sealed
-    with (default: the real names). Registering the same column again with the same names is a
-    no-op, so a re-imported module does no harm.
+    with (default: the real names). ``batch_rows`` bounds how many values key rotation rewrites
+    per transaction (for columns holding whole documents of megabytes). Registering the same
+    column again with the same names is a no-op, so a re-imported module does no harm.
     """
     resolved = _as_table(table)
     if column not in resolved.c:
@@ -351,6 +355,7 @@ def register_encrypted_column(
         _row_key_expr(resolved, row_key),
         ad_table or resolved.name,
         ad_column or column,
+        batch_rows,
     )
     for known in ENCRYPTED_COLUMNS:
         if known.table.key == resolved.key and known.column == column:

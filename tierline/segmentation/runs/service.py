@@ -54,6 +54,7 @@ from tierline.segmentation.runs.features import compute_features
 from tierline.segmentation.runs.hooks import MOVE_GUARDS, MOVES_APPLIED, AppliedMoves, ProposedMoves
 from tierline.segmentation.runs.loading import RunInputs, UnreadableMoney, load_inputs
 from tierline.segmentation.runs.notices import notify_applied_moves
+from tierline.segmentation.runs.snapshots import seal_snapshot
 from tierline.segmentation.runs.stability import Decision, decide
 from tierline.segmentation.schemes.document import (
     FreezeWindow,
@@ -455,12 +456,6 @@ def _split_keys(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
     )
 
 
-def _snapshot(features: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    features.write_parquet(buffer, compression="zstd")
-    return buffer.getvalue()
-
-
 async def _write(
     runtime: Runtime, ctx: _Context, classified: Classified, warnings: list[str]
 ) -> RunOutcome:
@@ -476,6 +471,7 @@ async def _write(
             f"freeze window {window.start} to {window.end}{reason} holds {when}: "
             "moves are held, only new entities are assigned"
         )
+    codec = await load_codec(ctx.tenant, kms_from_settings(runtime.settings), runtime.databases)
     async with tenant_session(ctx.tenant, runtime.databases) as session:
         conn = await session.connection()
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"seg:{code}"})
@@ -488,6 +484,7 @@ async def _write(
         decision = await _hold_guarded_moves(session, ctx, decision)
         counts = _counts(decision, results)
         row = _run_row(ctx, "succeeded", _inputs_record(ctx, classified), counts, warnings, None)
+        snapshot = await asyncio.to_thread(seal_snapshot, codec, row.id, classified.features)
         session.add(row)
         await session.flush()
         await _write_results(conn, row.id, results, decision)
@@ -497,7 +494,7 @@ async def _write(
             text(
                 "INSERT INTO run_snapshots (run_id, features, results_digest) VALUES (:r, :f, :d)"
             ),
-            {"r": row.id, "f": _snapshot(classified.features), "d": results_digest(results)},
+            {"r": row.id, "f": snapshot, "d": results_digest(results)},
         )
         await session.execute(
             update(SegmentationScheme)

@@ -1,13 +1,13 @@
 """Recomputing an archived run: did the rules, the engine or an upgrade change the result?
 
-The run's feature snapshot is classified again with the scheme version it recorded (by content
-hash, so an edited document cannot pass for the original) and compared entity by entity with
-the results the run stored.
+The run's feature snapshot (sealed under the tenant's key, see ``snapshots``) is classified
+again with the scheme version it recorded (by content hash, so an edited document cannot pass
+for the original) and compared entity by entity with the results the run stored.
 """
 
 from __future__ import annotations
 
-import io
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import select
 
+from tierline.platform.encryption.store import kms_from_settings, load_codec
 from tierline.platform.errors import DomainError
 from tierline.platform.frames import read_frame
 from tierline.platform.runtime import Runtime
@@ -22,6 +23,7 @@ from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.models import RunSnapshot, SegmentationRun
 from tierline.segmentation.runs.engine import ENGINE_VERSION, classify
 from tierline.segmentation.runs.service import results_digest
+from tierline.segmentation.runs.snapshots import SnapshotUnreadable, open_snapshot
 from tierline.segmentation.schemes.document import content_hash
 from tierline.segmentation.schemes.store import published
 
@@ -65,7 +67,11 @@ async def verify_run(runtime: Runtime, tenant: TenantRef, run_id: uuid.UUID) -> 
             {c: pl.String for c in ("entity_key", *COMPARED)},
             run_id,
         )
-    features = pl.read_parquet(io.BytesIO(snapshot.features))
+    codec = await load_codec(tenant, kms_from_settings(runtime.settings), runtime.databases)
+    try:
+        features = await asyncio.to_thread(open_snapshot, codec, run_id, snapshot.features)
+    except SnapshotUnreadable as exc:
+        raise RunNotVerifiable(str(exc)) from None
     again = classify(found.scheme, features)
     scheme_ok = content_hash(found.scheme) == run.content_hash
     joined = stored.join(
