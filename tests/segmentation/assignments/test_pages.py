@@ -35,6 +35,10 @@ async def test_assignments_page_exports_and_conflicts(
         f"{base}/writeback", params={"scheme": CODE, "profile": "sap_customer_master"}
     )
     assert writeback.content.decode().startswith("KUNNR;SEGMENT")
+    # Without a scheme (a bookmark, a typed address) it leads to where scheme and profile are
+    # chosen, not to an error page.
+    bare = await client.get(f"{base}/writeback")
+    assert bare.status_code == 303 and bare.headers["location"] == f"{base}/assignments"
     conflicts = await client.get(f"{base}/conflicts")
     assert conflicts.status_code == 200
     assert re.search(r'id="under-count">1<', conflicts.text) and re.search(

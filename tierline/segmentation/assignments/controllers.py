@@ -16,7 +16,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.response import Stream, Template
+from litestar.response import Redirect, Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.masterdata.service import ProfileError, get_profile, list_profiles
@@ -251,7 +251,11 @@ async def assignments_xlsx_page(
 )
 async def writeback_page(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Response[bytes]:
+) -> Response[bytes] | Redirect:
+    """The ERP write-back file; opened without a scheme (a bookmark, the address typed), it
+    leads to the assignments page, where the scheme and profile are chosen."""
+    if not query_text(request, "scheme", 40):
+        return Redirect(f"{base_path(principal.tenant)}/assignments", status_code=303)
     return await writeback_response(request, principal)
 
 
