@@ -106,3 +106,27 @@ def _periodic_rs_daily(
     fill = 1.0 - float(short) / (mean * review_days)
     csl = float(_cdf((order_up_to - mu_p) / sd_p))
     return fill, csl
+
+
+def _safety_stock(
+    service_factor: npt.ArrayLike,
+    demand_mean: npt.ArrayLike,
+    demand_sd: npt.ArrayLike,
+    lead_time_mean: npt.ArrayLike,
+    lead_time_sd: npt.ArrayLike,
+    review_period: npt.ArrayLike = 0.0,
+) -> FloatArray:
+    """k·sqrt((L + R)·sd_d² + d²·sd_L²): demand and lead-time variability over the protection
+    interval (Silver, Pyke & Thomas 2017, §6.10)."""
+    z, d, sd_d, lt, sd_lt, r = (
+        np.asarray(v, dtype=np.float64)
+        for v in (
+            service_factor,
+            demand_mean,
+            demand_sd,
+            lead_time_mean,
+            lead_time_sd,
+            review_period,
+        )
+    )
+    return z * np.sqrt((lt + r) * sd_d * sd_d + d * d * sd_lt * sd_lt)
