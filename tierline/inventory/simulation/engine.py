@@ -238,6 +238,9 @@ def simulate(
     return state.result(excluded, segments, classes, labels, cell, _flags(entries))
 
 
+DAILY_METRICS = ("demand", "short", "on_hand", "stockout", "cycles", "cycles_short", "orders")
+
+
 class _Run:
     """Accumulators of one simulation."""
 
@@ -256,11 +259,8 @@ class _Run:
         self.orders = np.zeros(n, dtype=np.int64)
         self.ordered = np.zeros(n)
         self.cells = cells
-        self.daily = {
-            name: np.zeros((cells, measured))
-            for name in ("demand", "short", "on_hand", "stockout", "cycles", "cycles_short")
-        }
-        self.daily["orders"] = np.zeros((cells, measured))
+        # [metric, cell, day] in the order of DAILY_METRICS
+        self.daily = np.zeros((len(DAILY_METRICS), cells, measured))
         traced = np.asarray(settings.trace_rows, dtype=np.int64)
         self.trace_rows = traced
         self.trace = {
@@ -285,15 +285,22 @@ class _Run:
     ) -> None:
         rng = np.random.default_rng([self.settings.seed, start])
         local = np.flatnonzero(~excluded[start:stop])
+        # rows grouped by cell, so a day's cell sums are one reduceat over contiguous slices
+        local = local[np.argsort(cell[local + start], kind="stable")]
         rows = local + start
         if rows.size == 0:
             return
         stock = _Stock(policy.take(rows), lead_times, lanes[rows], opening[rows])
         daily_demand = np.ascontiguousarray(history[rows].T)  # [days, m]: one row per day
         cells = cell[rows]
+        first = np.r_[0, np.flatnonzero(np.diff(cells)) + 1]
+        present = cells[first]
         tallies = _Tallies(rows.size)
         traced_here = np.flatnonzero(np.isin(self.trace_rows, rows))
-        traced_local = np.searchsorted(rows, self.trace_rows[traced_here])
+        traced_local = np.array(
+            [int(np.flatnonzero(rows == r)[0]) for r in self.trace_rows[traced_here]],
+            dtype=np.int64,
+        )
         for t in range(self.days):
             uniforms = rng.random(stop - start)[local]
             arriving, received, closed_short = stock.receive(t)
@@ -314,10 +321,8 @@ class _Run:
             tallies.cycles += received
             tallies.cycles_short += closed_short
             tallies.ordered[idx] += quantity
-            self._daily(day, cells, today, short, on_hand, stocked_out, received, placed)
-            self.daily["cycles_short"][:, day] += np.bincount(
-                cells, weights=closed_short, minlength=self.cells
-            )
+            stacked = np.stack((today, short, on_hand, stocked_out, received, closed_short, placed))
+            self.daily[:, present, day] += np.add.reduceat(stacked, first, axis=1)
         tallies.store(self, rows)
 
     def _trace_day(
@@ -355,25 +360,6 @@ class _Run:
         self.trace["lead_time_days"][traced, t] = drawn[local]
         self.trace["ordered"][traced, t] = bought[local]
 
-    def _daily(
-        self,
-        day: int,
-        cells: IntArray,
-        demand: FloatArray,
-        short: FloatArray,
-        on_hand: FloatArray,
-        stocked_out: BoolArray,
-        received: BoolArray,
-        placed: BoolArray,
-    ) -> None:
-        k = self.cells
-        self.daily["demand"][:, day] += np.bincount(cells, weights=demand, minlength=k)
-        self.daily["short"][:, day] += np.bincount(cells, weights=short, minlength=k)
-        self.daily["on_hand"][:, day] += np.bincount(cells, weights=on_hand, minlength=k)
-        self.daily["stockout"][:, day] += np.bincount(cells, weights=stocked_out, minlength=k)
-        self.daily["cycles"][:, day] += np.bincount(cells, weights=received, minlength=k)
-        self.daily["orders"][:, day] += np.bincount(cells, weights=placed, minlength=k)
-
     def result(
         self,
         excluded: BoolArray,
@@ -393,13 +379,14 @@ class _Run:
         fill[~simulated] = np.nan
         csl[~simulated] = np.nan
         items = np.bincount(cell[simulated], minlength=self.cells).astype(np.int64)
-        as_int = {name: np.rint(self.daily[name]).astype(np.int64) for name in self.daily}
+        daily_sums = dict(zip(DAILY_METRICS, self.daily, strict=True))
+        as_int = {name: np.rint(values).astype(np.int64) for name, values in daily_sums.items()}
         daily = DailyCells(
             labels=tuple((a, b) for a, b in labels),
             items=items,
-            demand=self.daily["demand"],
-            short=self.daily["short"],
-            on_hand=self.daily["on_hand"],
+            demand=daily_sums["demand"],
+            short=daily_sums["short"],
+            on_hand=daily_sums["on_hand"],
             stockout_days=as_int["stockout"],
             cycles=as_int["cycles"],
             cycles_short=as_int["cycles_short"],
@@ -465,7 +452,18 @@ class _Stock:
         self.short_since_receipt = np.zeros(m, dtype=np.bool_)
         self.multiples = policy.lot_sizing == LotSizing.MULTIPLES_OF_Q
         self.rounding = policy.rounding_value > 0
+        self.lot_rules = bool(
+            np.any(self.rounding)
+            or np.any(policy.min_lot > 0)
+            or np.any(np.isfinite(policy.max_lot))
+        )
         self.every_day = bool(np.all(policy.review_period_days == 1))
+        # "strictly below s" is "at or below the float just under s": one comparison a day
+        self.trigger_at = np.where(
+            policy.trigger_strictly_below,
+            np.nextafter(policy.reorder_point - UNIT_TOLERANCE, -np.inf),
+            policy.reorder_point + UNIT_TOLERANCE,
+        )
 
     def receive(self, t: int) -> tuple[FloatArray, BoolArray, BoolArray]:
         """Today's receipts: (units, rows receiving, rows whose cycle just closed short)."""
@@ -492,15 +490,13 @@ class _Stock:
         """End-of-day review: the rows ordering, their quantities and drawn lead times."""
         p = self.p
         position = self.net + self.on_order
-        trigger = np.where(
-            p.trigger_strictly_below,
-            position < p.reorder_point - UNIT_TOLERANCE,
-            position <= p.reorder_point + UNIT_TOLERANCE,
-        )
+        trigger = position <= self.trigger_at
         if not self.every_day:
             trigger &= (t - p.review_offset_days) % p.review_period_days == 0
         idx = np.flatnonzero(trigger)
-        quantity = _order_quantity(p, idx, position[idx], self.multiples[idx], self.rounding[idx])
+        quantity = _order_quantity(
+            p, idx, position[idx], self.multiples[idx], self.rounding[idx], self.lot_rules
+        )
         ok = quantity > UNIT_TOLERANCE
         idx, quantity = idx[ok], quantity[ok]
         lead = self.lead_times.draw(self.lane[idx], uniforms[idx])
@@ -557,13 +553,16 @@ def _order_quantity(
     position: FloatArray,
     multiples: BoolArray,
     rounding: BoolArray,
+    lot_rules: bool,
 ) -> FloatArray:
     s = p.reorder_point[idx]
     q = np.where(multiples, p.order_quantity[idx], 1.0)
     # smallest multiple lifting the position above s
     lots = np.floor((s - position + UNIT_TOLERANCE) / q) + 1.0
     quantity = np.where(multiples, lots * q, p.order_up_to[idx] - position)
+    if not lot_rules:  # no minimum, maximum or rounding anywhere in this block
+        return np.asarray(quantity, dtype=np.float64)
     quantity = np.minimum(np.maximum(quantity, p.min_lot[idx]), p.max_lot[idx])
     r = np.where(rounding, p.rounding_value[idx], 1.0)
     rounded = np.ceil((quantity - UNIT_TOLERANCE) / r) * r
-    return np.where(rounding, rounded, quantity)
+    return np.asarray(np.where(rounding, rounded, quantity), dtype=np.float64)
