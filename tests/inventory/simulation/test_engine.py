@@ -273,3 +273,33 @@ def test_mismatched_shapes_are_refused() -> None:
             np.zeros((1, 5)), policy, one_lane(1), np.zeros(1, dtype=int),
             settings=SimulationSettings(warmup_days=5),
         )  # fmt: skip
+
+
+def test_too_few_observations_fall_back_to_the_planned_lead_time_or_are_refused() -> None:
+    lanes = LaneLeadTimes.from_observations(
+        {"FEW": [3.0, 4.0], "ENOUGH": [2, 3, 4, 5, 6], "NONE": []},
+        minimum=5,
+        planned={"FEW": 7.0, "PLANNED_ONLY": 2.5},
+    )
+    assert lanes.problems == {
+        "NONE": "no lead-time observations for this lane",
+    }
+    assert set(lanes.fallbacks) == {"FEW", "PLANNED_ONLY"}
+    assert "planned lead time of 7 days used" in lanes.fallbacks["FEW"]
+    lane = lanes.index_of(["FEW", "ENOUGH", "NONE", "PLANNED_ONLY", "MISSING"])
+    assert lane[-1] == -1
+    result = simulate(
+        np.full((5, 40), 2.0),
+        ReplenishmentPolicy.continuous_sq(np.full(5, 20.0), np.full(5, 10.0)),
+        lanes,
+        lane,
+        settings=SimulationSettings(trace_rows=(0, 3)),
+    )
+    assert result.simulated.tolist() == [True, True, False, True, False]
+    flags = {(r["row"], r["code"]) for r in result.flags.iter_rows(named=True)}
+    assert {(0, "planned_lead_time_used"), (3, "planned_lead_time_used")} <= flags
+    assert {(2, "no_lead_time_observations"), (4, "lane_unknown")} <= flags
+    assert result.trace is not None
+    drawn = result.trace.lead_time_days
+    assert set(drawn[0][drawn[0] >= 0].tolist()) == {7}
+    assert set(drawn[1][drawn[1] >= 0].tolist()) == {3}  # 2.5 days rounds half up

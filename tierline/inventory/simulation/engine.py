@@ -188,6 +188,15 @@ def _input_problems(
             True,
         ),
     ]
+    fell_back = np.array([key in lead_times.fallbacks for key in lead_times.lane_keys] + [False])
+    entries.append(
+        (
+            ~unknown_lane & fell_back[lane_ok],
+            "planned_lead_time_used",
+            "too few lead-time observations on the lane: its planned lead time was used",
+            False,
+        )
+    )
     entries += [(mask, code, reason, True) for mask, code, reason in policy_problems(policy)]
     return entries
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -19,14 +19,16 @@ class LaneLeadTimes:
 
     ``samples_days[lane, :counts[lane]]`` are the lane's observations; a lane with
     ``counts == 0`` has none usable (``problems`` says why) and every SKU-location on it is left
-    out of a simulation with that reason. Observations are rounded to whole days, halves up,
-    because the simulation moves in days.
+    out of a simulation with that reason; a lane that fell back to its planned lead time says
+    so in ``fallbacks``. Observations are rounded to whole days, halves up, because the
+    simulation moves in days.
     """
 
     lane_keys: tuple[str, ...]
     samples_days: IntArray
     counts: IntArray
     problems: Mapping[str, str]
+    fallbacks: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def max_days(self) -> int:
@@ -46,29 +48,57 @@ class LaneLeadTimes:
         return self.samples_days[lanes, pick]
 
     @classmethod
-    def from_observations(cls, observations: Mapping[str, Sequence[float]]) -> LaneLeadTimes:
-        """``{"DC1<-SUP9": [12, 14, 13.5, ...], ...}`` (days)."""
-        keys = tuple(str(k) for k in observations)
+    def from_observations(
+        cls,
+        observations: Mapping[str, Sequence[float]],
+        *,
+        minimum: int = 1,
+        planned: Mapping[str, float] | None = None,
+    ) -> LaneLeadTimes:
+        """``{"DC1<-SUP9": [12, 14, 13.5, ...], ...}`` (days). A lane with fewer than
+        ``minimum`` usable observations falls back to its planned lead time (``planned``, days)
+        as a constant, noted in ``fallbacks``; without one it has no sample (``problems``)."""
+        planned = planned or {}
+        keys = tuple(dict.fromkeys([*(str(k) for k in observations), *map(str, planned)]))
         width = max((len(v) for v in observations.values()), default=0)
         samples = np.zeros((len(keys), max(width, 1)), dtype=np.int64)
         counts = np.zeros(len(keys), dtype=np.int64)
         problems: dict[str, str] = {}
+        fallbacks: dict[str, str] = {}
         for i, key in enumerate(keys):
-            values = np.asarray(observations[key], dtype=np.float64)
-            if values.size == 0:
-                problems[key] = "no lead-time observations for this lane"
-                continue
+            values = np.asarray(observations.get(key, ()), dtype=np.float64)
             if not np.all(np.isfinite(values)) or np.any(values < 0):
                 problems[key] = "lead-time observations must be non-negative numbers of days"
                 continue
+            if values.size < max(minimum, 1):
+                fallback = planned.get(key)
+                if fallback is None or not np.isfinite(fallback) or fallback < 0:
+                    problems[key] = (
+                        "no lead-time observations for this lane"
+                        if values.size == 0
+                        else f"{values.size} lead-time observations, fewer than {minimum}, "
+                        "and no planned lead time"
+                    )
+                    continue
+                fallbacks[key] = (
+                    f"{values.size} observations (fewer than {minimum}): "
+                    f"planned lead time of {fallback:g} days used"
+                )
+                values = np.array([fallback])
             days = np.floor(values + 0.5).astype(np.int64)
             samples[i, : days.size] = days
             counts[i] = days.size
-        return cls(keys, samples, counts, problems)
+        return cls(keys, samples, counts, problems, fallbacks)
 
     @classmethod
     def from_frame(
-        cls, frame: pl.DataFrame, lane: str = "lane", days: str = "lead_time_days"
+        cls,
+        frame: pl.DataFrame,
+        lane: str = "lane",
+        days: str = "lead_time_days",
+        *,
+        minimum: int = 1,
+        planned: Mapping[str, float] | None = None,
     ) -> LaneLeadTimes:
         """One observation per row: a lane key column and a lead time in days."""
         grouped = (
@@ -80,5 +110,7 @@ class LaneLeadTimes:
             {
                 key: [float("nan") if v is None else v for v in values]
                 for key, values in grouped.iter_rows()
-            }
+            },
+            minimum=minimum,
+            planned=planned,
         )
