@@ -60,6 +60,7 @@ class Filters:
     (a regional planner sees the customers of its region only)."""
 
     equal: dict[str, str] = field(default_factory=dict)
+    within: dict[str, list[str]] = field(default_factory=dict)  # dimension -> any of these
     since: date | None = None
     until: date | None = None
     scopes: frozenset[str] | None = None  # None: every scope
@@ -91,6 +92,9 @@ def _where(filters: Filters, args: list[Any]) -> str:
     for name, value in filters.equal.items():
         args.append("" if value == NOT_SET else value)
         parts.append(f"{DIMENSIONS[name]} = ${len(args)}")
+    for name, values in filters.within.items():
+        args.append(list(values))
+        parts.append(f"{DIMENSIONS[name]} = ANY(${len(args)}::text[])")
     if filters.since is not None:
         args.append(filters.since)
         parts.append(f"k.period_start >= ${len(args)}")
@@ -107,7 +111,7 @@ async def summed(
     conn: AsyncConnection, grain: Grain, by: Sequence[str], filters: Filters
 ) -> pl.DataFrame:
     """Counts summed by ``by`` (dimension names) under ``filters``."""
-    unknown = [d for d in (*by, *filters.equal) if d not in DIMENSIONS]
+    unknown = [d for d in (*by, *filters.equal, *filters.within) if d not in DIMENSIONS]
     if unknown:
         raise ValueError(f"unknown dimension(s): {', '.join(unknown)}")
     args: list[Any] = [grain]
