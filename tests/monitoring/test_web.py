@@ -142,3 +142,15 @@ async def test_the_api_serves_typed_series_attainment_and_alerts_and_isolates_te
         assert answer.status_code == 404, answer.text
     theirs = (await client.get("/api/v1/kpis/series", headers=other_headers)).json()
     assert theirs["rows"] == []
+
+
+async def test_the_staff_home_is_the_dashboard_for_kpi_readers_only(
+    runtime: Runtime, tenant: TenantRef, browser: httpx.AsyncClient, make_staff: StaffFactory
+) -> None:
+    await ready(runtime, tenant)
+    await sign_in(browser, await make_staff(tenant, "analyst"))
+    home = await browser.get(f"/t/{tenant.slug}/")
+    assert home.status_code == 200
+    assert "Service performance" in home.text and "Worst breaches" in home.text
+    panel = home.text.split('id="perf-home-h"')[1].split('aria-labelledby="group-1"')[0]
+    assert "margin" not in panel.lower() and "revenue" not in panel.lower()  # no money shown

@@ -59,26 +59,37 @@ async def performance_page(
 ) -> Template:
     """The planner's dashboard: segment mix, KPI trend against targets, heat maps, worst
     breaches, alerts, approvals and data freshness; every figure links to its drill-down."""
-    chosen_grain, chosen_kpi = _grain(grain), _kpi(kpi)
+    context = await dashboard_context(
+        request, principal, current_tenant, _grain(grain), _kpi(kpi), state.runtime.databases
+    )
+    context["kpis"] = [(k, KPI_LABELS[k]) for k in KPIS]
+    context["notice"] = request.query_params.get("notice")
+    return Template("monitoring/dashboard.html", context=context)
+
+
+async def dashboard_context(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    tenant: TenantRef,
+    grain: service.Grain,
+    kpi: str,
+    databases: Any = None,
+) -> dict[str, Any]:
+    """What the dashboard (and the staff home's panel) shows this person."""
     scopes = scopes_with(request, principal, READ)
-    async with tenant_session(current_tenant, state.runtime.databases) as s:
-        board = await build_dashboard(s, current_tenant.slug, chosen_grain, chosen_kpi, scopes)
+    async with tenant_session(tenant, databases) as s:
+        board = await build_dashboard(s, tenant.slug, grain, kpi, scopes)
         alerts = await service.list_alerts(s, "live", limit=20)
         mine = await service.addressed_to(s, principal.display, set(_roles(request, principal)))
-    return Template(
-        "monitoring/dashboard.html",
-        context={
-            "tenant": current_tenant,
-            "principal": principal,
-            "board": board,
-            "alerts": alerts,
-            "mine": mine,
-            "kpis": [(k, KPI_LABELS[k]) for k in KPIS],
-            "can_manage": MANAGE in principal.permissions,
-            "window_periods": WINDOW,
-            "notice": request.query_params.get("notice"),
-        },
-    )
+    return {
+        "tenant": tenant,
+        "principal": principal,
+        "board": board,
+        "alerts": alerts,
+        "mine": mine,
+        "can_manage": MANAGE in principal.permissions,
+        "window_periods": WINDOW,
+    }
 
 
 def _roles(request: Request[Any, Any, Any], principal: Principal) -> list[str]:
