@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import StaffFactory, TenantFactory
+from tests.portal.test_portal import portal_sign_in
 from tests.support.segmentation_builders import bearer as _bearer
 from tests.support.web import csrf_of, sign_in
 from tierline.monitoring.alerts import list_alerts
@@ -154,3 +155,20 @@ async def test_the_staff_home_is_the_dashboard_for_kpi_readers_only(
     assert "Service performance" in home.text and "Worst breaches" in home.text
     panel = home.text.split('id="perf-home-h"')[1].split('aria-labelledby="group-1"')[0]
     assert "margin" not in panel.lower() and "revenue" not in panel.lower()  # no money shown
+
+
+async def test_the_portal_chart_uses_the_target_in_force_in_each_period(
+    runtime: Runtime, tenant: TenantRef, client: httpx.AsyncClient, make_staff: StaffFactory
+) -> None:
+    world = await build_world(tenant)  # C2 moved from B (OTIF 90 %) to A (95 %) 30 days ago
+    user = await make_staff(tenant, "customer", customer="C2")
+    signed = await portal_sign_in(client, tenant, user.email, user.password)
+    assert signed.status_code == 303
+    body = (await client.get("/api/v1/portal/performance?account=C2&grain=week")).json()
+    by_start = {p["period_start"]: p for p in body["periods"]}
+    before = by_start[world.week(8).isoformat()]
+    after = by_start[world.week(1).isoformat()]
+    assert before["targets"]["otif"] == 0.9 and after["targets"]["otif"] == 0.95
+    assert after["otif"] == 0.5  # one of its two orders a week delivered late
+    page = await client.get(f"/portal/{tenant.slug}/performance?account=C2&grain=week")
+    assert "(target 90%)" in page.text and "(target 95%)" in page.text

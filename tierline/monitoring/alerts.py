@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -191,7 +191,7 @@ async def _open(
         )
         .on_conflict_do_nothing(
             index_elements=["scheme_code", "segment", "kpi", "grain", "rule"],
-            index_where=KpiAlert.state != "resolved",
+            index_where=text("state <> 'resolved'"),  # the partial index's own predicate
         )
     )
     result = await session.execute(statement)

@@ -408,7 +408,7 @@ def attainment(
             shown = pl.col(target).cast(pl.Float64)
         else:
             pair = _fraction_pair(kpi, definition)
-            shown = pl.col(target) / TARGET_SCALE
+            shown = (pl.col(target) / TARGET_SCALE).round(5)  # 5 decimals as stored
             if pair is None:
                 met = pl.col(kpi) >= shown - 1e-12  # a product of rates has no exact form
                 measured = pl.col(kpi).is_not_null()

@@ -11,7 +11,7 @@ Usage::
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +31,16 @@ from tierline.monitoring.definitions import (
     KpiDefinition,
     parse_definition,
 )
-from tierline.monitoring.engine import GRAINS, KPI_LABELS, KPIS, TARGET_OF, Grain
+from tierline.monitoring.engine import (
+    GRAINS,
+    KPI_LABELS,
+    KPIS,
+    TARGET_OF,
+    Grain,
+    cell_counts,
+    kpis,
+    roll_up,
+)
 from tierline.monitoring.figures import (
     DIMENSIONS,
     Filters,
@@ -42,7 +51,14 @@ from tierline.monitoring.figures import (
 )
 from tierline.monitoring.jobs import queue_kpi_update
 from tierline.monitoring.refresh import RefreshOutcome, refresh
-from tierline.monitoring.store import current_definition, kpi_scheme, save_definition, state
+from tierline.monitoring.store import (
+    current_definition,
+    kpi_scheme,
+    read_assignments,
+    read_lines,
+    save_definition,
+    state,
+)
 
 __all__ = [
     "DEFAULT",
@@ -58,6 +74,7 @@ __all__ = [
     "Grain",
     "KpiDefinition",
     "RefreshOutcome",
+    "account_performance",
     "acknowledge",
     "addressed_to",
     "alert_dict",
@@ -120,3 +137,53 @@ async def customer_series(
         return sums
     versions = await target_versions(session, await kpi_scheme(session))
     return with_attainment(sums, versions, definition, grain).sort("period_start")
+
+
+async def account_performance(
+    session: AsyncSession,
+    customer_codes: list[str],
+    grain: Grain,
+    starts: list[date],
+    as_of: date,
+) -> pl.DataFrame:
+    """One account's (its subtree's) periods computed by the engine from its order lines, so
+    they are current the moment lines arrive: per period the counts and KPIs, and the targets
+    in force in that period for the segment the lines were in (the segment with the most
+    lines, when the account changed segment within the period)."""
+    conn = await session.connection()
+    end = periods_after(starts[-1], grain)
+    lines = await read_lines(
+        conn,
+        "customer_code = ANY($1::text[]) AND order_date >= $2 AND order_date < $3",
+        customer_codes,
+        starts[0],
+        end,
+    )
+    scheme = await kpi_scheme(session)
+    definition = await current_definition(session)
+    spans = await read_assignments(conn, scheme, customer_codes)
+    cells = cell_counts(lines, spans, definition, grain, as_of)
+    if cells.is_empty():
+        return cells
+    by_segment = with_attainment(
+        roll_up(cells, ["segment", "period_start"]),
+        await target_versions(session, scheme),
+        definition,
+        grain,
+    )
+    targets = [f"{k}_target" for k in TARGET_OF]
+    dominant = (
+        by_segment.sort("lines", descending=True)
+        .group_by("period_start", maintain_order=True)
+        .first()
+        .select("period_start", "segment", *targets)
+    )
+    per_period = kpis(roll_up(cells, ["period_start"]), definition)
+    return per_period.join(dominant, on="period_start", how="left").sort("period_start")
+
+
+def periods_after(start: date, grain: Grain) -> date:
+    """The first day after the period starting ``start``."""
+    if grain == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)

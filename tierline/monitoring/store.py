@@ -136,8 +136,11 @@ async def read_lines(conn: AsyncConnection, where: str = "TRUE", *args: Any) -> 
     )
 
 
-async def read_assignments(conn: AsyncConnection, scheme_code: str | None) -> pl.DataFrame:
-    """The scheme's customer assignment spans as dates (the day an assignment starts counts)."""
+async def read_assignments(
+    conn: AsyncConnection, scheme_code: str | None, customers: list[str] | None = None
+) -> pl.DataFrame:
+    """The scheme's customer assignment spans as dates (the day an assignment starts counts),
+    of every customer or of ``customers`` only."""
     schema = {"customer_code": pl.String, "segment": pl.String, "valid_from": pl.String}
     schema["valid_to"] = pl.String
     if scheme_code is None:
@@ -149,7 +152,11 @@ async def read_assignments(conn: AsyncConnection, scheme_code: str | None) -> pl
         "(valid_to AT TIME ZONE 'UTC')::date AS valid_to FROM segment_assignments "
         "WHERE scheme_code = $1 AND customer_code IS NOT NULL"
     )
-    raw = await read_frame(conn, sql, schema, scheme_code)
+    args: list[Any] = [scheme_code]
+    if customers is not None:
+        sql += " AND customer_code = ANY($2::text[])"
+        args.append(customers)
+    raw = await read_frame(conn, sql, schema, *args)
     return raw.with_columns(
         pl.col("valid_from").str.to_date("%Y-%m-%d"), pl.col("valid_to").str.to_date("%Y-%m-%d")
     )
