@@ -89,7 +89,6 @@ def _batch_route(path: str, entity_name: str, op: str) -> Any:
         guards=[requires("masterdata:write")],
         operation_id=op,
         name=op,
-        tags=["master data"],
         status_code=200,
     )
     async def handler(
@@ -110,7 +109,6 @@ def _single_route(path: str, entity_name: str, op: str, keys: tuple[str, ...]) -
         guards=[requires("masterdata:write")],
         operation_id=op,
         name=op,
-        tags=["master data"],
         status_code=200,
     )
     async def handler(
