@@ -35,34 +35,50 @@ OLD_PAGING = {"after", "before", "offset", "page", "page_size", "per_page"}
 KNOWN_GAPS: dict[str, set[str]] = {
     "createContract": {"request_body", "response"},
     "createEntitlementVersion": {"request_body", "response"},
+    "createImport": {"response"},
     "createScheme": {"request_body", "response"},
-    "decideOverride": {"request_body"},
-    "decidePendingMoves": {"request_body"},
+    "decideOverride": {"request_body", "response"},
+    "decidePendingMoves": {"request_body", "response"},
     "dryRunScheme": {"request_body", "response"},
     "exportSegmentAssignmentsCsv": {"response"},
-    "getImport": {"description"},
-    "getJob": {"description"},
+    "exportSegmentAssignmentsXlsx": {"response"},
+    "getEscalation": {"response"},
+    "getImport": {"description", "response"},
+    "getJob": {"description", "response"},
     "getProvisioningJob": {"description"},
+    "getScheme": {"response"},
+    "getSegmentRun": {"response"},
     "issueAccessToken": {"request_body", "response"},
+    "listApprovals": {"response"},
     "listAuditEntries": {"paging_params"},
-    "listContracts": {"bare_list"},
+    "listContracts": {"bare_list", "response"},
     "listCustomers": {"paging_params"},
-    "listImportProfiles": {"bare_list", "description"},
+    "listEntitlements": {"response"},
+    "listImportProfiles": {"bare_list", "description", "response"},
     "listNotifications": {"paging_params"},
+    "listOverrides": {"response"},
+    "listPendingMoves": {"response"},
     "listProducts": {"paging_params"},
+    "listSchemes": {"response"},
+    "listSegmentAssignments": {"response"},
+    "listSegmentRuns": {"response"},
     "listStewardReviews": {"paging_params"},
-    "portalEntitlements": {"description"},
-    "portalNoticesApi": {"paging_params", "description"},
-    "portalPerformanceApi": {"description"},
+    "portalEntitlements": {"description", "response"},
+    "portalNoticesApi": {"description", "paging_params", "response"},
+    "portalPerformanceApi": {"description", "response"},
     "publishScheme": {"request_body", "response"},
-    "requestOverride": {"request_body"},
+    "requestOverride": {"request_body", "response"},
     "saveEscalation": {"request_body", "response"},
-    "saveImportProfile": {"request_body"},
-    "saveSchemeDraft": {"request_body"},
-    "startSegmentRun": {"request_body"},
+    "saveImportProfile": {"request_body", "response"},
+    "saveSchemeDraft": {"request_body", "response"},
+    "schemeJsonSchema": {"response"},
+    "segmentConflicts": {"response"},
+    "segmentTimeline": {"response"},
+    "segmentWriteback": {"response"},
+    "startSegmentRun": {"request_body", "response"},
     "stewardKeepApartReview": {"request_body"},
     "stewardMergeReview": {"request_body"},
-    "listTenants": {"bare_list", "description"},
+    "listTenants": {"bare_list", "description", "response"},
 }
 
 
@@ -90,12 +106,18 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 
 
 def _typed(document: dict[str, Any], content: dict[str, Any]) -> bool:
-    """Some media type of ``content`` has a schema that says what comes (not ``{}``)."""
-    for media in content.values():
+    """Every media type of ``content`` has a schema that says what comes: JSON an object with
+    its properties declared (a bare ``{"type": "object"}`` is not), other media a type."""
+    if not content:
+        return False
+    for media_type, media in content.items():
         schema = _resolve(document, media.get("schema") or {})
-        if schema.get("type") or schema.get("oneOf") or schema.get("anyOf") or "$ref" in schema:
-            return True
-    return False
+        if "json" not in media_type:
+            if not schema.get("type"):
+                return False
+        elif not (schema.get("properties") or schema.get("oneOf") or schema.get("anyOf")):
+            return False
+    return True
 
 
 def _gaps(document: dict[str, Any], method: str, op: dict[str, Any], public: bool) -> set[str]:
