@@ -26,6 +26,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+RULE_LABELS = {
+    "k_of_n": "k of n periods below target",
+    "ewma": "EWMA drift",
+    "cusum": "CUSUM drift",
+}
 EWMA_LAMBDA = 0.3
 EWMA_LIMIT = 0.01
 CUSUM_K = 0.005

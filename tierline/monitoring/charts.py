@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-WIDTH, HEIGHT = 640, 260
-TOP, BOTTOM, LEFT, RIGHT = 16, 34, 46, 14
+WIDTH, HEIGHT = 480, 250
+TOP, BOTTOM, LEFT, RIGHT = 14, 34, 52, 26
 PALETTE = ("#1f6f50", "#3d8bd4", "#8a8f98", "#b5651d", "#7a4ea3", "#c0392b", "#2c3e50")
 
 
@@ -48,6 +48,7 @@ def line_chart(
     colours: dict[str, str],
     percent: bool = True,
     label_format: str = "%d %b",
+    from_zero: bool = False,
 ) -> LineChart:
     """One line per key of ``values`` (a segment), aligned with ``periods``."""
     plot_h = HEIGHT - TOP - BOTTOM
@@ -57,6 +58,8 @@ def line_chart(
     if everything:
         low = min(everything)
         high = max(everything)
+        if from_zero:
+            low = 0.0
         if percent:  # a rate axis from a round floor below the lowest value up to 100 %
             low = max(0.0, (int(low * 10) / 10) - 0.1) if low < 1 else 0.9
             high = 1.0
@@ -100,7 +103,7 @@ def line_chart(
         )
     ticks = [low + span * f for f in (0.0, 0.5, 1.0)]
     axis = [(xy(0, t)[1], _fmt(t, percent) if percent else f"{t:.0f}") for t in ticks]
-    every = max(1, len(periods) // 6)
+    every = max(1, len(periods) // 4)
     labels = [
         (xy(i, low)[0], p.strftime(label_format))
         for i, p in enumerate(periods)

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from tierline.monitoring import service
+from tierline.monitoring.alert_rules import RULE_LABELS
 from tierline.monitoring.alerts import AlertNotFound, AlertRefused
 from tierline.monitoring.dashboard import WINDOW, build_dashboard
 from tierline.monitoring.drill import LEVELS, build_drill
@@ -89,6 +90,8 @@ async def dashboard_context(
         "mine": mine,
         "can_manage": MANAGE in principal.permissions,
         "window_periods": WINDOW,
+        "kpi_labels": KPI_LABELS,
+        "rule_labels": RULE_LABELS,
     }
 
 
@@ -159,6 +162,8 @@ async def alerts_page(
             "alerts": alerts,
             "which": which,
             "definition": definition,
+            "kpi_labels": KPI_LABELS,
+            "rule_labels": RULE_LABELS,
             "can_manage": MANAGE in principal.permissions,
             "notice": request.query_params.get("notice"),
             "error": request.query_params.get("error"),

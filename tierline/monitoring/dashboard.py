@@ -247,6 +247,7 @@ def _trend_and_mix(
         {},
         colours,
         label_format=fmt_label,
+        from_zero=True,
     )
 
 
