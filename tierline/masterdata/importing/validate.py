@@ -534,7 +534,8 @@ def derived_errors(frame: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
         bad = pl.col("ends_on") < pl.col("starts_on")
         return _errors(frame, bad, "ends_on", "ends before it starts")
     if spec.name == "erp_parameters":
-        bad = pl.col("max_lot") < pl.col("min_lot")
+        # SAP writes 0 for "no maximum"
+        bad = (pl.col("max_lot") > 0) & (pl.col("max_lot") < pl.col("min_lot"))
         return _errors(frame, bad, "max_lot", "maximum lot size below the minimum lot size")
     if spec.name == "lead_times":
         bad = pl.col("received_on") < pl.col("ordered_on")
