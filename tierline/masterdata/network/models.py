@@ -30,8 +30,8 @@ CALENDARS = ("calendar", "working")
 SUPPLY_KINDS = ("purchase_order", "transfer")
 # SAP MRP types (MARC-DISMM) Tierline understands: PD deterministic MRP, VB manual reorder
 # point, VM automatic reorder point, V1/V2 reorder point with external requirements, VV
-# forecast-based, ND no planning.
-MRP_TYPES = ("PD", "VB", "VM", "V1", "V2", "VV", "ND")
+# forecast-based, R1 time-phased (periodic review), ND no planning.
+MRP_TYPES = ("PD", "VB", "VM", "V1", "V2", "VV", "R1", "ND")
 
 
 class SourcingLane(Stamped, TenantBase):
