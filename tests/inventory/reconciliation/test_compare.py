@@ -13,7 +13,11 @@ from tierline.inventory.reconciliation.compare import (
     reconcile,
     summary,
 )
-from tierline.inventory.reconciliation.writeback import WritebackRefused, writeback_file
+from tierline.inventory.reconciliation.writeback import (
+    WritebackRefused,
+    writeback_file,
+    writeback_rows,
+)
 from tierline.masterdata.profiles.presets import presets
 
 
@@ -159,13 +163,18 @@ def test_a_proposal_never_holds_fewer_base_units_than_recommended(
 
 def test_writeback_file_in_the_sap_layout_with_decimal_commas() -> None:
     rec = recommended(reorder_point=[150.0, 300.5, 30.0, 20.0])
-    changes = reconcile(rec, erp(), LANES, UNITS).filter(pl.col("changed"))
-    body = writeback_file(changes, presets()["sap_mrp_parameters"]).decode("utf-8")
+    current = erp(min_lot=[24.0, 0, 0, 0], max_lot=[600.0, 0, 0, 0])
+    changes = reconcile(rec, current, LANES, UNITS).filter(pl.col("changed"))
+    rows = writeback_rows(changes, current)
+    body = writeback_file(rows, presets()["sap_mrp_parameters"]).decode("utf-8")
     lines = body.splitlines()
-    assert lines[0] == "MATNR;WERKS;DISMM;MINBE;EISBE;MEINS"
-    assert "S2;W1;R1;300,5;100;EA" in lines and "S1;W1;VB;13;4;CS" in lines
-    generic = writeback_file(changes, presets()["generic_erp_parameters"]).decode("utf-8")
-    assert generic.splitlines()[0] == "sku,location_code,mrp_type,reorder_point,safety_stock,uom"
+    assert lines[0] == "MATNR;WERKS;DISMM;MINBE;EISBE;PLIFZ;WEBAZ;BSTMI;BSTRF;MABST;MEINS;DAY_UNIT"
+    # whole records: lot sizes back in cases, units and day units in SAP's own codes
+    assert "S1;W1;VB;13;4;3;0;2;0;50;KAR;KT" in lines
+    assert "S2;W1;R1;300,5;100;7;0;0;0;0;ST;KT" in lines
+    generic = writeback_file(rows, presets()["generic_erp_parameters"]).decode("utf-8")
+    assert generic.splitlines()[0].startswith("sku,location_code,mrp_type,reorder_point,")
+    assert "S1,W1,VB,13,4,3,0,2,0,50,CS,calendar" in generic.splitlines()
 
 
 def test_writeback_needs_an_erp_parameters_profile() -> None:
