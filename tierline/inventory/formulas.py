@@ -78,6 +78,10 @@ class Flag(IntFlag):
     FLOOR_APPLIED = 128
     CAP_APPLIED = 256
     INVALID_INPUT = 512
+    LEAD_TIME_PLANNED = 1024
+    LEAD_TIME_MISSING = 2048
+    UNIT_WITHOUT_CONVERSION = 4096
+    NO_POLICY = 8192
 
 
 FLAG_REASONS: dict[Flag, str] = {
@@ -98,10 +102,28 @@ FLAG_REASONS: dict[Flag, str] = {
     Flag.FLOOR_APPLIED: "The safety stock was raised to the policy's floor.",
     Flag.CAP_APPLIED: "The safety stock was lowered to the policy's cap.",
     Flag.INVALID_INPUT: "A lead time, review period or order quantity is missing or negative.",
+    Flag.LEAD_TIME_PLANNED: (
+        "Too few lead-time observations on the lane: the planned lead time is used, with an "
+        "SD of the policy's fall-back share of it."
+    ),
+    Flag.LEAD_TIME_MISSING: (
+        "No lead-time observations and no planned lead time for the lane: no policy computed."
+    ),
+    Flag.UNIT_WITHOUT_CONVERSION: (
+        "Order lines in a unit without a conversion to the base unit: no policy computed."
+    ),
+    Flag.NO_POLICY: "The policy document has no entry for the segment and no default.",
 }
 
 # Rows carrying one of these get no numbers at all (NaN): nothing is computed on bad input.
-REFUSED = Flag.TARGET_INVALID | Flag.NEGATIVE_DEMAND | Flag.INVALID_INPUT
+REFUSED = (
+    Flag.TARGET_INVALID
+    | Flag.NEGATIVE_DEMAND
+    | Flag.INVALID_INPUT
+    | Flag.LEAD_TIME_MISSING
+    | Flag.UNIT_WITHOUT_CONVERSION
+    | Flag.NO_POLICY
+)
 
 
 def flag_names(flags: int) -> list[str]:
@@ -342,6 +364,7 @@ class PolicyInputs:
     floor_periods: npt.ArrayLike = np.nan
     cap_units: npt.ArrayLike = np.nan
     cap_periods: npt.ArrayLike = np.nan
+    flags: npt.ArrayLike = 0  # flags found before the maths (statistics); refusals carry over
 
 
 @dataclass(frozen=True)
@@ -387,7 +410,7 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     d, sd_d, lt, sd_lt = a["demand_mean"], a["demand_sd"], a["lead_time_mean"], a["lead_time_sd"]
     review, q_in, gamma = a["review_period"], a["order_quantity"], a["distribution"] == 1
     n = d.shape[0] if d.ndim else 1
-    flags = np.zeros(d.shape, dtype=np.int64)
+    flags = a["flags"].astype(np.int64)
 
     def mark(where: np.ndarray, flag: Flag) -> None:
         flags[...] = np.where(where, flags | int(flag), flags)
@@ -400,8 +423,10 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     bad_input |= ~np.isfinite(d) | ~np.isfinite(sd_d) | (sd_d < 0)
     bad_input |= periodic & (r <= 0)
     bad_input |= ~periodic & (d > 0) & ~(q_in > 0)
-    mark(bad_input, Flag.INVALID_INPUT)
-    mark(~(target > 0) | ~(target <= 1), Flag.TARGET_INVALID)
+    # Without demand nothing is computed, so a missing lead time does not refuse the row.
+    mark(bad_input & (d != 0) & ((flags & int(REFUSED)) == 0), Flag.INVALID_INPUT)
+    # Without demand there is nothing to protect: the target does not matter.
+    mark((d != 0) & (~(target > 0) | ~(target <= 1)), Flag.TARGET_INVALID)
     mark(d < 0, Flag.NEGATIVE_DEMAND)
     no_demand = d == 0
     mark(no_demand, Flag.NO_DEMAND)
