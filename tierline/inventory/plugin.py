@@ -1,0 +1,18 @@
+"""What inventory adds: ``tierline inventory``, its pages in the menu and its demo step."""
+
+from tierline.platform.navigation import NavItem
+from tierline.platform.plugins import Command, Plugin
+
+PLUGIN = Plugin(
+    commands=(Command("inventory", "tierline.inventory.cli:inventory_app"),),
+    navigation=(
+        NavItem(
+            "Inventory policy",
+            "inventory",
+            "inventory:read",
+            "Safety stock and reorder points per segment: policies, runs, results, calculator.",
+            50,
+            group="Inventory",
+        ),
+    ),
+)
