@@ -14,5 +14,14 @@ PLUGIN = Plugin(
             50,
             group="Inventory",
         ),
+        NavItem(
+            "ERP reconciliation",
+            "inventory/reconciliation",
+            "inventory:read",
+            "Recommended parameters against the ERP's, by money at stake; change sets.",
+            52,
+            group="Inventory",
+        ),
     ),
+    extensions=("tierline.inventory.reconciliation.approvals",),
 )

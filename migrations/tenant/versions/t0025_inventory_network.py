@@ -1,7 +1,7 @@
 """Tenant schema: the supply network and what flows through it.
 
 Revision ID: t0025
-Revises: t0015
+Revises: t0020
 Create Date: 2026-12-08
 
 - ``sourcing_lanes``: a location replenished from a supplier or an upstream location, with a
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "t0025"
-down_revision = "t0015"
+down_revision = "t0020"
 branch_labels = None
 depends_on = None
 

@@ -321,3 +321,38 @@ async def writeback(
 
 def decided_at_text(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+async def recommended_in_force(session: AsyncSession) -> tuple[uuid.UUID | None, pl.DataFrame]:
+    """The results of the policy run in force, lead times turned from periods into days."""
+    from tierline.inventory.models import InventoryPolicyRun, InventoryPolicyVersion
+    from tierline.inventory.service import latest_policy_results
+
+    run_id, results = await latest_policy_results(session)
+    period_days = 1
+    if run_id is not None:
+        run = await session.get(InventoryPolicyRun, run_id)
+        version = (
+            await session.get(InventoryPolicyVersion, (run.policy_code, run.version))
+            if run is not None
+            else None
+        )
+        if version is not None:
+            period_days = int(version.document.get("period_days", 1))
+    return run_id, results.with_columns(pl.col("lead_time_mean") * period_days)
+
+
+class NothingToReconcile(DomainError):
+    status_code = 409
+    title = "Nothing to reconcile"
+
+
+async def reconcile_in_force(
+    session: AsyncSession, codec: FieldCodec, actor: ActingParty, as_of: date
+) -> ErpReconciliation:
+    """Reconcile the run in force against the ERP's parameters and keep the result."""
+    run_id, recommended = await recommended_in_force(session)
+    if run_id is None or recommended.is_empty():
+        raise NothingToReconcile("no policy run is in force: run a published policy first")
+    reconciled = await compare_with_erp(await session.connection(), recommended, codec, as_of)
+    return await store_reconciliation(session, reconciled, codec, actor, as_of, run_id)
