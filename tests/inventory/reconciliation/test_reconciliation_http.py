@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import StaffFactory, TenantFactory, csrf_of, sign_in
-from tests.support.segmentation_builders import bearer
 from tests.inventory.reconciliation.test_reconciliation_service import (
     AS_OF,
     PLANNER,
     RECOMMENDED,
     prepared,
 )
+from tests.support.segmentation_builders import bearer
 from tierline.inventory.reconciliation import service
 from tierline.platform.encryption.store import kms_from_settings, load_codec
 from tierline.platform.runtime import Runtime
