@@ -11,7 +11,8 @@ Create Date: 2026-12-08
 - ``promotions``: promotion events (SKU, location, start, end, expected uplift).
 - ``erp_parameters``: the planning parameters the ERP runs on today per SKU-location (SAP
   MARC: MRP type, reorder point, safety stock, planned delivery and goods-receipt days, lot
-  sizes), quantities in base units and the unit the ERP keeps them in.
+  sizes BSTMI, BSTRF and the maximum stock level MABST), quantities in base units and the
+  unit the ERP keeps them in.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def upgrade() -> None:
         sa.Column("days_basis", sa.String(12), nullable=False, server_default="calendar"),
         sa.Column("min_lot", QTY, nullable=True),
         sa.Column("lot_rounding", QTY, nullable=True),
-        sa.Column("max_lot", QTY, nullable=True),
+        sa.Column("max_stock", QTY, nullable=True),
         sa.Column("uom", sa.String(20), nullable=False),
         *_stamps(),
     )

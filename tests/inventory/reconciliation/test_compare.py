@@ -48,7 +48,7 @@ def erp(**over: list[object]) -> pl.DataFrame:
         "days_basis": ["calendar", "calendar", "working", "calendar"],
         "min_lot": [0.0, 0.0, 0.0, 0.0],
         "lot_rounding": [0.0, 0.0, 0.0, 0.0],
-        "max_lot": [0.0, 0.0, 0.0, 0.0],
+        "max_stock": [0.0, 0.0, 0.0, 0.0],
         "uom": ["CS", "EA", "EA", "EA"],
     }
     rows.update(over)
@@ -153,7 +153,7 @@ def test_a_proposal_never_holds_fewer_base_units_than_recommended(
     )
     current = erp(sku=["S1"], location_code=["W1"], mrp_type=["VB"], reorder_point=[0.0],
                   safety_stock=[0.0], planned_delivery_days=[3.0], goods_receipt_days=[0.0],
-                  days_basis=["calendar"], min_lot=[0.0], lot_rounding=[0.0], max_lot=[0.0],
+                  days_basis=["calendar"], min_lot=[0.0], lot_rounding=[0.0], max_stock=[0.0],
                   uom=["EA" if factor == 1.0 else "CS"])  # fmt: skip
     row = reconcile(rec, current, LANES, units).row(0, named=True)
     assert row["proposed_reorder_point"] * factor >= rop - 1e-9
@@ -163,7 +163,7 @@ def test_a_proposal_never_holds_fewer_base_units_than_recommended(
 
 def test_writeback_file_in_the_sap_layout_with_decimal_commas() -> None:
     rec = recommended(reorder_point=[150.0, 300.5, 30.0, 20.0])
-    current = erp(min_lot=[24.0, 0, 0, 0], max_lot=[600.0, 0, 0, 0])
+    current = erp(min_lot=[24.0, 0, 0, 0], max_stock=[600.0, 0, 0, 0])
     changes = reconcile(rec, current, LANES, UNITS).filter(pl.col("changed"))
     rows = writeback_rows(changes, current)
     body = writeback_file(rows, presets()["sap_mrp_parameters"]).decode("utf-8")

@@ -148,7 +148,7 @@ async def test_sap_mrp_parameters_convert_units_and_keep_the_erp_unit(
     cased = rows[("S1", "P1")]
     # 10,5 cases of 12 are 126 base units; the ERP's unit is kept for the write-back.
     assert cased.reorder_point == Decimal(126) and cased.safety_stock == Decimal(48)
-    assert (cased.min_lot, cased.max_lot) == (Decimal(24), Decimal(600))
+    assert (cased.min_lot, cased.max_stock) == (Decimal(24), Decimal(600))
     assert cased.uom == "CS" and cased.days_basis == "working" and cased.mrp_type == "VB"
     assert rows[("S2", "P1")].uom == "EA" and rows[("S2", "P1")].days_basis == "calendar"
     assert rows[("S1", "W1")].days_basis == "calendar"
@@ -163,7 +163,7 @@ async def test_mrp_file_with_unknown_types_day_units_and_units_is_refused_per_ro
 S1;P1;ZZ;10;4;21;1;2;1;50;;KT
 S1;W1;VB;10;4;21;1;2;1;50;;WK
 S2;W1;VB;10;4;21;1;2;1;50;KAR;KT
-S2;W2;VB;10;4;21;1;60;1;50;;KT
+S2;W2;VB;10;4;21;1;60;1;5;;KT
 """
     path = write(tmp_path, "marc.csv", bad)
     result = await load(runtime, tenant, "erp_parameters", path, "sap_mrp_parameters")
@@ -175,7 +175,7 @@ S2;W2;VB;10;4;21;1;60;1;50;;KT
     assert reasons[(3, "days_basis")] == "must be one of: calendar, working"
     assert values[(3, "days_basis")] == "WK"
     assert reasons[(4, "uom")] == "no conversion from CS to base unit EA for SKU S2"
-    assert reasons[(5, "max_lot")] == "maximum lot size below the minimum lot size"
+    assert reasons[(5, "max_stock")] == "maximum stock level below the reorder point"
     assert len(reasons) == 4
     assert await count(tenant, ErpParameters) == 0
 

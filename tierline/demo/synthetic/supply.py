@@ -211,7 +211,8 @@ def make_erp_parameters(
             "days_basis": pl.Series(np.where(rng.random(n) < 0.15, "working", "calendar")),
             "min_lot": in_unit(lot),
             "lot_rounding": pl.Series(np.where(factor > 1.0, 1.0, 0.0)),
-            "max_lot": in_unit(np.where(rng.random(n) < 0.2, lot * 10.0, 0.0)),
+            # a maximum stock level (replenish to max) for a fifth; 0 is SAP's "none"
+            "max_stock": in_unit(np.where(rng.random(n) < 0.2, reorder + lot, 0.0)),
             "uom": pl.Series(np.asarray(UOMS)[unit]),
         }
     )

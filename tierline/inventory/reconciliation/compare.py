@@ -48,7 +48,7 @@ ERP_SCHEMA = {
     "days_basis": pl.String,
     "min_lot": pl.Float64,
     "lot_rounding": pl.Float64,
-    "max_lot": pl.Float64,
+    "max_stock": pl.Float64,
     "uom": pl.String,
 }
 LANE_SCHEMA = {"location_code": pl.String, "calendar": pl.String}

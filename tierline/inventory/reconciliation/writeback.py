@@ -27,7 +27,7 @@ WRITTEN = {
     "goods_receipt_days": "goods_receipt_days",
     "min_lot": "min_lot",
     "lot_rounding": "lot_rounding",
-    "max_lot": "max_lot",
+    "max_stock": "max_stock",
     "uom": "erp_uom",
     "days_basis": "days_basis",
 }
@@ -38,9 +38,9 @@ NUMBERS = (
     "goods_receipt_days",
     "min_lot",
     "lot_rounding",
-    "max_lot",
+    "max_stock",
 )
-LOTS = ("min_lot", "lot_rounding", "max_lot")
+LOTS = ("min_lot", "lot_rounding", "max_stock")
 
 
 class WritebackRefused(DomainError):

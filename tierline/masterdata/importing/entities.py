@@ -363,7 +363,7 @@ ERP_PARAMETERS = EntitySpec(
         Field("days_basis", choices=CALENDARS, lower=True),
         Field("min_lot", "decimal", minimum=0),
         Field("lot_rounding", "decimal", minimum=0),
-        Field("max_lot", "decimal", minimum=0),
+        Field("max_stock", "decimal", minimum=0),
         # The unit the quantities are in; none: the product's base unit
         Field("uom", max_len=20, upper=True),
     ),
@@ -372,7 +372,7 @@ ERP_PARAMETERS = EntitySpec(
         Reference("location_code", "locations", "code", "location"),
     ),
     uom=("reorder_point", "uom", "sku"),
-    extra_quantities=("safety_stock", "min_lot", "lot_rounding", "max_lot"),
+    extra_quantities=("safety_stock", "min_lot", "lot_rounding", "max_stock"),
 )
 
 ENTITIES: dict[str, EntitySpec] = {

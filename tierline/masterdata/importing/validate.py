@@ -535,8 +535,8 @@ def derived_errors(frame: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
         return _errors(frame, bad, "ends_on", "ends before it starts")
     if spec.name == "erp_parameters":
         # SAP writes 0 for "no maximum"
-        bad = (pl.col("max_lot") > 0) & (pl.col("max_lot") < pl.col("min_lot"))
-        return _errors(frame, bad, "max_lot", "maximum lot size below the minimum lot size")
+        bad = (pl.col("max_stock") > 0) & (pl.col("max_stock") < pl.col("reorder_point"))
+        return _errors(frame, bad, "max_stock", "maximum stock level below the reorder point")
     if spec.name == "lead_times":
         bad = pl.col("received_on") < pl.col("ordered_on")
         return _errors(frame, bad, "received_on", "received before it was ordered")

@@ -118,6 +118,6 @@ class ErpParameters(Stamped, TenantBase):
     days_basis: Mapped[str] = mapped_column(String(12), default="calendar")
     min_lot: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
     lot_rounding: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
-    max_lot: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    max_stock: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
     uom: Mapped[str] = mapped_column(String(20))
     row_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

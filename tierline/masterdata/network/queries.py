@@ -29,7 +29,7 @@ ERP_COLUMNS = {
     "days_basis": pl.String,
     "min_lot": pl.Float64,
     "lot_rounding": pl.Float64,
-    "max_lot": pl.Float64,
+    "max_stock": pl.Float64,
     "uom": pl.String,
 }
 UNIT_COLUMNS = {"sku": pl.String, "base_uom": pl.String, "uom": pl.String, "factor": pl.Float64}

@@ -11,7 +11,7 @@ conversion is ``UMREZ`` / ``UMREN`` (numerator and denominator, both kept).
 The MRP-parameters preset reads a plant-material (MARC) export: ``DISMM`` MRP type (kept as
 the SAP code; an unknown one is a row's error), ``MINBE`` reorder point, ``EISBE`` safety
 stock, ``PLIFZ`` planned delivery days, ``WEBAZ`` goods-receipt days, ``BSTMI``/``BSTRF``/
-``MABST`` minimum lot, rounding value and maximum lot. Two columns MARC lacks may be added:
+``MABST`` minimum lot, rounding value and maximum stock level. Two columns MARC lacks may be added:
 ``MEINS``, the unit of the quantities (default the base unit), and ``DAY_UNIT``, ``KT``
 calendar days (the default, as SAP counts ``PLIFZ``) or ``AT`` working days; any other
 value is refused on its row. Tierline writes the ERP's changes back in the same layout."""
@@ -143,7 +143,7 @@ _SAP_PRESETS: tuple[dict[str, Any], ...] = (
             "goods_receipt_days": "WEBAZ",
             "min_lot": "BSTMI",
             "lot_rounding": "BSTRF",
-            "max_lot": "MABST",
+            "max_stock": "MABST",
             "uom": "MEINS",
             "days_basis": "DAY_UNIT",
         },
@@ -161,7 +161,7 @@ _SAP_PRESETS: tuple[dict[str, Any], ...] = (
             "goods_receipt_days": ["WE-Bearbeitungszeit", "GR Processing Time"],
             "min_lot": ["Mindestlosgröße", "Minimum Lot Size"],
             "lot_rounding": ["Rundungswert", "Rounding Value"],
-            "max_lot": ["Maximale Losgröße", "Maximum Lot Size"],
+            "max_stock": ["Höchstbestand", "Maximum Stock Level"],
             "uom": ["Basismengeneinheit", "Base Unit of Measure"],
             "days_basis": ["Tageseinheit", "Day Unit"],
         },
