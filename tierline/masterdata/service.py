@@ -24,7 +24,13 @@ from tierline.masterdata.importing.records import ImportResult
 from tierline.masterdata.importing.service import run_import
 from tierline.masterdata.models import Customer, Feed, OrderLine
 from tierline.masterdata.network.models import CALENDARS, MRP_TYPES
-from tierline.masterdata.network.queries import erp_parameters, sourcing_lanes, unit_factors
+from tierline.masterdata.network.queries import (
+    daily_demand,
+    erp_parameters,
+    lead_time_observations,
+    sourcing_lanes,
+    unit_factors,
+)
 from tierline.masterdata.profiles.definition import Profile, ProfileError
 from tierline.masterdata.profiles.presets import presets
 from tierline.masterdata.profiles.service import get_profile, list_profiles
@@ -47,10 +53,12 @@ __all__ = [
     "customer_count",
     "customer_directory",
     "customer_exists",
+    "daily_demand",
     "erp_parameters",
     "find_customer",
     "generic_profile",
     "get_profile",
+    "lead_time_observations",
     "list_profiles",
     "run_import",
     "set_account_manager",

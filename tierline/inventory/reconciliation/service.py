@@ -325,21 +325,22 @@ def decided_at_text(moment: datetime | None) -> str:
 
 async def recommended_in_force(session: AsyncSession) -> tuple[uuid.UUID | None, pl.DataFrame]:
     """The results of the policy run in force, lead times turned from periods into days."""
-    from tierline.inventory.models import InventoryPolicyRun, InventoryPolicyVersion
     from tierline.inventory.service import latest_policy_results
 
     run_id, results = await latest_policy_results(session)
-    period_days = 1
-    if run_id is not None:
-        run = await session.get(InventoryPolicyRun, run_id)
-        version = (
-            await session.get(InventoryPolicyVersion, (run.policy_code, run.version))
-            if run is not None
-            else None
-        )
-        if version is not None:
-            period_days = int(version.document.get("period_days", 1))
+    period_days = await run_period_days(session, run_id) if run_id is not None else 1
     return run_id, results.with_columns(pl.col("lead_time_mean") * period_days)
+
+
+async def run_period_days(session: AsyncSession, run_id: uuid.UUID) -> int:
+    """The demand period (days) of a policy run's document: its statistics are per period."""
+    from tierline.inventory.models import InventoryPolicyRun, InventoryPolicyVersion
+
+    run = await session.get(InventoryPolicyRun, run_id)
+    if run is None:
+        return 1
+    version = await session.get(InventoryPolicyVersion, (run.policy_code, run.version))
+    return int(version.document.get("period_days", 1)) if version is not None else 1
 
 
 class NothingToReconcile(DomainError):

@@ -4,6 +4,7 @@ reconciliation and simulation read (through ``masterdata.service``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 import polars as pl
 from polars._typing import PolarsDataType
@@ -59,3 +60,37 @@ async def unit_factors(conn: AsyncConnection) -> pl.DataFrame:
         "FROM uom_conversions c JOIN products p USING (sku) WHERE c.uom <> p.base_uom"
     )
     return await read_frame(conn, sql, UNIT_COLUMNS)
+
+
+DAILY_COLUMNS = {
+    "sku": pl.String,
+    "location_code": pl.String,
+    "day": pl.Date,
+    "quantity": pl.Float64,
+}
+OBSERVATION_COLUMNS = {
+    "sku": pl.String,
+    "location_code": pl.String,
+    "supplier_code": pl.String,
+    "lead_time_days": pl.Float64,
+}
+
+
+async def daily_demand(conn: AsyncConnection, start: date, end: date) -> pl.DataFrame:
+    """Demand per SKU-location and day in base units, ``start``..``end`` inclusive (lines
+    without a location are not a location's demand and are left out)."""
+    sql = (
+        "SELECT sku, location_code, order_date AS day, sum(quantity)::float8 AS quantity "
+        "FROM order_lines WHERE order_date BETWEEN $1 AND $2 AND location_code IS NOT NULL "
+        "GROUP BY sku, location_code, order_date"
+    )
+    return await read_frame(conn, sql, DAILY_COLUMNS, start, end)
+
+
+async def lead_time_observations(conn: AsyncConnection, since: date) -> pl.DataFrame:
+    """Receipts since ``since``: the supplier (null for a transfer) and the days taken."""
+    sql = (
+        "SELECT sku, location_code, supplier_code, lead_time_days::float8 AS lead_time_days "
+        "FROM lead_times WHERE received_on >= $1"
+    )
+    return await read_frame(conn, sql, OBSERVATION_COLUMNS, since)
