@@ -22,6 +22,14 @@ PLUGIN = Plugin(
             52,
             group="Inventory",
         ),
+        NavItem(
+            "Simulation",
+            "inventory/simulation",
+            "inventory:read",
+            "Replay the demand history under the ERP's parameters and the proposed policy.",
+            53,
+            group="Inventory",
+        ),
     ),
     extensions=("tierline.inventory.reconciliation.approvals",),
 )
