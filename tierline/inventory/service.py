@@ -69,6 +69,7 @@ __all__ = [
     "save_draft",
     "submit_run",
     "verify_run",
+    "with_flag_names",
 ]
 
 
