@@ -14,10 +14,10 @@ from typing import Any
 
 import msgspec
 import polars as pl
-from litestar import Request, Response, get, post, put
+from litestar import Request, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
@@ -26,9 +26,9 @@ from tierline.inventory.models import InventoryPolicy, InventoryPolicyRun
 from tierline.inventory.runs import get_run, list_runs
 from tierline.inventory.store import get_policy, list_policies, versions
 from tierline.platform.access import requires
-from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
+from tierline.platform.pagination import PAGED, Page, PageRequest
 from tierline.platform.routing import Api
 from tierline.platform.tenancy import tenant_session
 
@@ -38,7 +38,6 @@ READ, WRITE, RUN, APPROVE = (
     "inventory:run",
     "inventory:approve",
 )
-TAGS = ["inventory"]
 PAGE_LIMIT = 500
 
 
@@ -100,22 +99,55 @@ class JobAccepted(msgspec.Struct):
     status_url: str
 
 
-class PolicyList(msgspec.Struct):
-    items: list[PolicyOut]
-    next_cursor: str | None = None
+class Published(msgspec.Struct):
+    version: int
+    content_hash: str
 
 
-class RunList(msgspec.Struct):
-    items: list[RunOut]
-    next_cursor: str | None = None
+class ResultOut(msgspec.Struct):
+    """One SKU-location's policy numbers (units of ``base_uom``; demand per period, lead time
+    and review period in periods) and the flags that explain any rule applied."""
+
+    sku: str
+    location_code: str
+    segment_code: str | None
+    target_rule: str
+    policy_type: str
+    service_measure: str
+    service_target: float | None
+    base_uom: str | None
+    demand_class: str
+    distribution: str
+    periods: int
+    zero_periods: int
+    demand_mean: float
+    demand_sd: float
+    lead_time_mean: float | None
+    lead_time_sd: float | None
+    lead_time_source: str
+    lead_time_observations: int
+    review_period: float
+    order_quantity: float | None
+    sigma: float | None
+    k: float | None
+    safety_stock: float | None
+    reorder_point: float | None
+    order_up_to: float | None
+    expected_fill_rate: float | None
+    expected_cycle_service_level: float | None
+    expected_on_hand: float | None
+    demand_share: float | None
+    lead_time_share: float | None
+    flag_names: list[str]
 
 
 class ResultsPage(msgspec.Struct):
-    """Results in key order; ``next_cursor`` continues after the last row (null at the end)."""
+    """Results in key order; ``next_cursor`` continues after the last row (null at the end);
+    ``run_id`` is the run they come from (null when no run is in force)."""
 
-    run_id: str | None
-    items: list[dict[str, Any]]
+    items: list[ResultOut]
     next_cursor: str | None = None
+    run_id: str | None = None
 
 
 def run_out(row: InventoryPolicyRun) -> RunOut:
@@ -137,9 +169,13 @@ def run_out(row: InventoryPolicyRun) -> RunOut:
     )
 
 
-def _invalid(request: Request[Any, Any, Any], exc: inventory.PolicyInvalid) -> Response[Any]:
-    issues = [{"path": i.path, "message": i.message} for i in exc.issues]
-    return problem_response(request, 422, str(exc), exc.title, {"issues": issues})
+def _invalid(exc: inventory.PolicyInvalid) -> ValidationException:
+    """A refused document as the API's 422: every issue in ``errors``, its field the path
+    inside the body's ``document``."""
+    errors = [
+        {"field": f"document.{i.path}", "message": i.message, "source": "body"} for i in exc.issues
+    ]
+    return ValidationException(detail=str(exc), extra=errors)
 
 
 def _run_id(raw: str) -> uuid.UUID:
@@ -176,7 +212,6 @@ async def _policy_out(session: Any, row: InventoryPolicy) -> PolicyOut:
     "/inventory/policy:calculate",
     guards=[requires(READ)],
     operation_id="calculateInventoryPolicy",
-    tags=TAGS,
     status_code=200,
 )
 async def api_calculate(data: inventory.CalculatorInput) -> inventory.CalculatorResult:
@@ -190,81 +225,96 @@ async def api_calculate(data: inventory.CalculatorInput) -> inventory.Calculator
 # --- policy documents --------------------------------------------------------------------
 
 
-@get("/inventory/policies", guards=[requires(READ)], operation_id="listInventoryPolicies",
-     tags=TAGS)  # fmt: skip
-async def api_list_policies(principal: NamedDependency[Principal]) -> PolicyList:
-    """Every inventory policy with its draft and published versions (one page)."""
+@get(
+    "/inventory/policies",
+    guards=[requires(READ)],
+    operation_id="listInventoryPolicies",
+    dependencies=PAGED,
+)
+async def api_list_policies(
+    principal: NamedDependency[Principal], page: PageRequest
+) -> Page[PolicyOut]:
+    """Inventory policies by code, each with its draft and published versions."""
     async with tenant_session(principal.tenant) as s:
-        return PolicyList(items=[await _policy_out(s, row) for row in await list_policies(s)])
+        rows = [await _policy_out(s, row) for row in await list_policies(s)]
+    return page.slice(rows, lambda p: (p.code,))
 
 
 @post(
     "/inventory/policies",
     guards=[requires(WRITE)],
     operation_id="createInventoryPolicy",
-    tags=TAGS,
     status_code=HTTP_201_CREATED,
 )
 async def api_create_policy(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: PolicyCreate
-) -> Response[Any]:
-    """Create a policy with its first draft; 422 with ``issues`` when the document is refused."""
+) -> PolicyOut:
+    """Create a policy with its first draft; 422 naming every field when the document is
+    refused, nothing written."""
     try:
         async with tenant_session(principal.tenant) as s:
             row = await inventory.create_policy(
                 s, data.code, data.name, data.document, actor_of(request, principal)
             )
-            out = await _policy_out(s, row)
+            return await _policy_out(s, row)
     except inventory.PolicyInvalid as exc:
-        return _invalid(request, exc)
-    return Response(msgspec.to_builtins(out), status_code=HTTP_201_CREATED)
+        raise _invalid(exc) from None
 
 
-@get("/inventory/policies/{code:str}", guards=[requires(READ)],
-     operation_id="getInventoryPolicy", tags=TAGS)  # fmt: skip
+@get("/inventory/policies/{code:str}", guards=[requires(READ)], operation_id="getInventoryPolicy")
 async def api_get_policy(principal: NamedDependency[Principal], code: FromPath[str]) -> PolicyOut:
     """One policy, its draft and its versions."""
     async with tenant_session(principal.tenant) as s:
         return await _policy_out(s, await get_policy(s, code))
 
 
-@put("/inventory/policies/{code:str}/draft", guards=[requires(WRITE)],
-     operation_id="saveInventoryPolicyDraft", tags=TAGS)  # fmt: skip
+@put(
+    "/inventory/policies/{code:str}/draft",
+    guards=[requires(WRITE)],
+    operation_id="saveInventoryPolicyDraft",
+)
 async def api_save_draft(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
     code: FromPath[str],
     data: DraftBody,
-) -> Response[Any]:
-    """Replace the draft (validated); 422 with ``issues`` when refused, nothing saved."""
+) -> PolicyOut:
+    """Replace the draft (validated); 422 naming every field when refused, nothing saved."""
     try:
         async with tenant_session(principal.tenant) as s:
             await inventory.save_draft(s, code, data.document, actor_of(request, principal))
-            out = await _policy_out(s, await get_policy(s, code))
+            return await _policy_out(s, await get_policy(s, code))
     except inventory.PolicyInvalid as exc:
-        return _invalid(request, exc)
-    return Response(msgspec.to_builtins(out))
+        raise _invalid(exc) from None
 
 
-@post("/inventory/policies/{code:str}/publish", guards=[requires(WRITE)],
-      operation_id="publishInventoryPolicy", tags=TAGS, status_code=HTTP_201_CREATED)  # fmt: skip
+@post(
+    "/inventory/policies/{code:str}/publish",
+    guards=[requires(WRITE)],
+    operation_id="publishInventoryPolicy",
+    status_code=HTTP_201_CREATED,
+)
 async def api_publish(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
     code: FromPath[str],
     data: PublishBody,
-) -> dict[str, Any]:
+) -> Published:
     """Publish the draft as the next immutable version (409 when nothing changed)."""
     async with tenant_session(principal.tenant) as s:
         version = await inventory.publish(s, code, actor_of(request, principal), data.note)
-        return {"version": version.version, "content_hash": version.content_hash}
+        return Published(version=version.version, content_hash=version.content_hash)
 
 
 # --- runs --------------------------------------------------------------------------------
 
 
-@post("/inventory/runs", guards=[requires(RUN)], operation_id="startInventoryPolicyRun",
-      tags=TAGS, status_code=HTTP_202_ACCEPTED)  # fmt: skip
+@post(
+    "/inventory/runs",
+    guards=[requires(RUN)],
+    operation_id="startInventoryPolicyRun",
+    status_code=HTTP_202_ACCEPTED,
+)
 async def api_start_run(
     request: Request[Any, Any, Any],
     state: State,
@@ -283,24 +333,32 @@ async def api_start_run(
     return JobAccepted(job=job, status_url=f"/api/v1/jobs/{job['id']}")
 
 
-@get("/inventory/runs", guards=[requires(READ)], operation_id="listInventoryPolicyRuns",
-     tags=TAGS)  # fmt: skip
-async def api_list_runs(principal: NamedDependency[Principal]) -> RunList:
-    """The latest 50 runs, newest first."""
+@get(
+    "/inventory/runs",
+    guards=[requires(READ)],
+    operation_id="listInventoryPolicyRuns",
+    dependencies=PAGED,
+)
+async def api_list_runs(principal: NamedDependency[Principal], page: PageRequest) -> Page[RunOut]:
+    """Policy runs, newest first (the latest 1,000)."""
     async with tenant_session(principal.tenant) as s:
-        return RunList(items=[run_out(r) for r in await list_runs(s)])
+        rows = [run_out(r) for r in await list_runs(s, 1000)]
+    return page.slice(rows, lambda r: (r.started_at, r.id), descending=True)
 
 
-@get("/inventory/runs/{run_id:str}", guards=[requires(READ)],
-     operation_id="getInventoryPolicyRun", tags=TAGS)  # fmt: skip
+@get("/inventory/runs/{run_id:str}", guards=[requires(READ)], operation_id="getInventoryPolicyRun")
 async def api_get_run(principal: NamedDependency[Principal], run_id: FromPath[str]) -> RunOut:
     """One run: status, counts per flag, the policy version it used."""
     async with tenant_session(principal.tenant) as s:
         return run_out(await get_run(s, _run_id(run_id)))
 
 
-@post("/inventory/runs/{run_id:str}/decision", guards=[requires(APPROVE)],
-      operation_id="decideInventoryPolicyRun", tags=TAGS, status_code=200)  # fmt: skip
+@post(
+    "/inventory/runs/{run_id:str}/decision",
+    guards=[requires(APPROVE)],
+    operation_id="decideInventoryPolicyRun",
+    status_code=200,
+)
 async def api_decide_run(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
@@ -313,19 +371,6 @@ async def api_decide_run(
             s, _run_id(run_id), data.approve, actor_of(request, principal), data.reason
         )
         return run_out(row)
-
-
-def _page(frame: pl.DataFrame, cursor: str | None, limit: int) -> tuple[pl.DataFrame, str | None]:
-    """Key-set pagination over (sku, location_code); the cursor is ``sku|location``."""
-    if cursor:
-        sku, _, location = cursor.partition("|")
-        frame = frame.filter(
-            (pl.col("sku") > sku) | ((pl.col("sku") == sku) & (pl.col("location_code") > location))
-        )
-    page = frame.head(limit)
-    more = frame.height > limit
-    last = page.row(-1, named=True) if page.height else None
-    return page, f"{last['sku']}|{last['location_code']}" if more and last else None
 
 
 async def results_frame(
@@ -341,28 +386,36 @@ async def results_frame(
     return ident, inventory.with_flag_names(frame)
 
 
-@get("/inventory/results", guards=[requires(READ)], operation_id="listInventoryPolicyResults",
-     tags=TAGS)  # fmt: skip
+@get(
+    "/inventory/results",
+    guards=[requires(READ)],
+    operation_id="listInventoryPolicyResults",
+    dependencies=PAGED,
+)
 async def api_results(
     principal: NamedDependency[Principal],
+    page: PageRequest,
     run: FromQuery[str | None] = None,
     segment: FromQuery[str | None] = None,
     flag: FromQuery[str | None] = None,
-    cursor: FromQuery[str | None] = None,
-    limit: FromQuery[int] = 100,
 ) -> ResultsPage:
-    """Results of the run in force (or ``run``), filtered by ``segment`` or ``flag``, in
-    pages of at most 500 by (sku, location_code)."""
+    """Results of the run in force (or ``run``), filtered by ``segment`` or ``flag``, in key
+    order (sku, location_code)."""
     ident, frame = await results_frame(principal, run)
     if segment:
         frame = frame.filter(pl.col("segment_code") == segment)
     if flag:
         frame = frame.filter(pl.col("flag_names").list.contains(flag))
-    page, next_cursor = _page(frame, cursor, max(1, min(limit, PAGE_LIMIT)))
+    position = page.position()
+    if position is not None and len(position) == 2:
+        sku, location = str(position[0]), str(position[1])
+        frame = frame.filter(
+            (pl.col("sku") > sku) | ((pl.col("sku") == sku) & (pl.col("location_code") > location))
+        )
+    rows = msgspec.convert(frame.head(page.limit + 1).drop("flags").to_dicts(), list[ResultOut])
+    found = page.of(rows, lambda r: (r.sku, r.location_code))
     return ResultsPage(
-        run_id=str(ident) if ident else None,
-        items=page.drop("flags").to_dicts(),
-        next_cursor=next_cursor,
+        items=found.items, next_cursor=found.next_cursor, run_id=str(ident) if ident else None
     )
 
 

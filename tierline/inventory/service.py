@@ -27,6 +27,7 @@ from tierline.inventory.runs import (
     decide_run,
     run_policy,
     run_results,
+    runs_query,
     submit_run,
     verify_run,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "published",
     "run_policy",
     "run_results",
+    "runs_query",
     "save_draft",
     "submit_run",
     "verify_run",
