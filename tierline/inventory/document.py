@@ -75,6 +75,8 @@ class PolicyDocument(_Doc):
     history_days: int = 365
     min_lead_time_observations: int = 5
     fallback_lead_time_cv: float = 0.25
+    # The planned lead time of lanes that have none (days); None refuses such SKU-locations.
+    default_lead_time_days: float | None = None
     k_max: float = 4.0
     floor_k_at_zero: bool = True
     intermittent_distribution: Literal["gamma", "normal"] = "gamma"
@@ -176,6 +178,7 @@ def validate(doc: PolicyDocument) -> list[PolicyIssue]:
         issues.append(PolicyIssue("history_days", "must cover 2 periods to 3 years"))
     if doc.min_lead_time_observations < 2:
         issues.append(PolicyIssue("min_lead_time_observations", "an SD needs 2 or more"))
+    _positive(issues, "default_lead_time_days", doc.default_lead_time_days)
     if not 0 < doc.k_max <= 6:
         issues.append(PolicyIssue("k_max", "must be in (0, 6]"))
     if not doc.change_threshold >= 0:

@@ -82,6 +82,7 @@ class Flag(IntFlag):
     LEAD_TIME_MISSING = 2048
     UNIT_WITHOUT_CONVERSION = 4096
     NO_POLICY = 8192
+    LEAD_TIME_LOCATION_LANE = 16384
 
 
 FLAG_REASONS: dict[Flag, str] = {
@@ -113,6 +114,9 @@ FLAG_REASONS: dict[Flag, str] = {
         "Order lines in a unit without a conversion to the base unit: no policy computed."
     ),
     Flag.NO_POLICY: "The policy document has no entry for the segment and no default.",
+    Flag.LEAD_TIME_LOCATION_LANE: (
+        "No lead-time observations of this SKU here: the location's most observed lane is used."
+    ),
 }
 
 # Rows carrying one of these get no numbers at all (NaN): nothing is computed on bad input.

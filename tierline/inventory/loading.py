@@ -184,6 +184,7 @@ async def load_inputs(session: AsyncSession, doc: PolicyDocument, as_of: date) -
         min_observations=doc.min_lead_time_observations,
         fallback_cv=doc.fallback_lead_time_cv,
         period_days=doc.period_days,
+        default_planned_days=doc.default_lead_time_days,
     )
     conn = await session.connection()
     uoms = await read_frame(

@@ -1,10 +1,12 @@
 """What inventory adds: ``tierline inventory``, its pages in the menu and its demo step."""
 
 from tierline.platform.navigation import NavItem
-from tierline.platform.plugins import Command, Plugin
+from tierline.platform.plugins import Command, DemoStep, Plugin
 
 PLUGIN = Plugin(
+    api_tag="inventory",
     commands=(Command("inventory", "tierline.inventory.cli:inventory_app"),),
+    demo_steps=(DemoStep(40, "inventory policy", "tierline.inventory.demo:demo_step"),),
     navigation=(
         NavItem(
             "Inventory policy",

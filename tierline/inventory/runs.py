@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.inventory.document import PolicyDocument, content_hash
@@ -315,11 +315,14 @@ async def get_run(session: AsyncSession, run_id: uuid.UUID) -> InventoryPolicyRu
     return row
 
 
+def runs_query(limit: int = 50) -> Select[Any]:
+    """The latest runs, newest first."""
+    return select(InventoryPolicyRun).order_by(InventoryPolicyRun.started_at.desc()).limit(limit)
+
+
 async def list_runs(session: AsyncSession, limit: int = 50) -> list[InventoryPolicyRun]:
-    rows = await session.execute(
-        select(InventoryPolicyRun).order_by(InventoryPolicyRun.started_at.desc()).limit(limit)
-    )
-    return list(rows.scalars())
+    found: list[InventoryPolicyRun] = list((await session.execute(runs_query(limit))).scalars())
+    return found
 
 
 async def decide_run(

@@ -27,6 +27,7 @@ from tierline.inventory.runs import (
     decide_run,
     run_policy,
     run_results,
+    runs_query,
     submit_run,
     verify_run,
 )
@@ -66,9 +67,11 @@ __all__ = [
     "published",
     "run_policy",
     "run_results",
+    "runs_query",
     "save_draft",
     "submit_run",
     "verify_run",
+    "with_flag_names",
 ]
 
 

@@ -8,11 +8,12 @@ demands, against 1.32, and CV², the squared coefficient of variation of the non
 sizes, against 0.49.
 
 Lead times are measured per lane (location ← supplier): the SKU-location uses the lane of its
-most frequent supplier. A lane with fewer than the minimum number of observations falls back
-to its planned lead time, with an SD of ``fallback_cv`` × the planned mean (the observations
-cannot say how variable it is, and 0 would promise a reliability nobody measured); a
-SKU-location with neither observations nor a planned lead time is refused
-(``lead_time_missing``).
+most frequent supplier; without observations of its own, the location's only planned lane, or
+else the location's most observed lane (flagged ``lead_time_location_lane``). A lane with fewer
+than the minimum number of observations falls back to its planned lead time, with an SD of
+``fallback_cv`` × the planned mean (the observations cannot say how variable it is, and 0
+would promise a reliability nobody measured); a SKU-location with neither observations nor a
+planned lead time is refused (``lead_time_missing``).
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def lead_time_statistics(
     min_observations: int,
     fallback_cv: float,
     period_days: int,
+    default_planned_days: float | None = None,
 ) -> pl.DataFrame:
     """Lead time mean and SD in periods per SKU-location, with where they came from.
 
@@ -118,7 +120,9 @@ def lead_time_statistics(
     ``location_code``, ``supplier_code``, ``lead_time_days``. ``lanes``: ``location_code``,
     ``source_code``, ``planned_lead_time_days``, ``calendar`` (``calendar`` or ``working``).
     ``lead_time_source`` is ``observed``, ``planned`` (too few observations or none) or
-    ``missing``; ``lead_time_flags`` carries ``LEAD_TIME_PLANNED`` or ``LEAD_TIME_MISSING``.
+    ``missing``; a lane without a planned lead time takes ``default_planned_days`` (the
+    policy's own, if it has one); ``lead_time_flags`` carries ``LEAD_TIME_PLANNED`` or
+    ``LEAD_TIME_MISSING``.
     """
     planned = lanes.select(
         "location_code",
@@ -135,15 +139,36 @@ def lead_time_statistics(
         .filter(pl.col("_lanes") == 1)
         .select("location_code", "_only")
     )
+    # Else the location's most observed lane (flagged: an assumption about the SKU's source).
+    usual = (
+        observations.filter(pl.col("supplier_code").is_not_null())
+        .group_by(["location_code", "supplier_code"])
+        .agg(pl.len().alias("_n"))
+        .sort(["location_code", "_n", "supplier_code"], descending=[False, True, False])
+        .group_by("location_code", maintain_order=True)
+        .first()
+        .select("location_code", pl.col("supplier_code").alias("_usual"))
+    )
     frame = (
         sku_locations.select(KEY)
         .join(main_supplier(observations), on=KEY, how="left")
         .join(single, on="location_code", how="left")
-        .with_columns(pl.coalesce("supplier_code", "_only").alias("supplier_code"))
-        .drop("_only")
+        .join(usual, on="location_code", how="left")
+        .with_columns(
+            (
+                pl.col("supplier_code").is_null()
+                & pl.col("_only").is_null()
+                & pl.col("_usual").is_not_null()
+            ).alias("_assumed"),
+            pl.coalesce("supplier_code", "_only", "_usual").alias("supplier_code"),
+        )
+        .drop("_only", "_usual")
         .join(lane_statistics(observations), on=["location_code", "supplier_code"], how="left")
         .join(planned, on=["location_code", "supplier_code"], how="left")
-        .with_columns(pl.col("lead_time_observations").fill_null(0))
+        .with_columns(
+            pl.col("lead_time_observations").fill_null(0),
+            pl.col("planned_days").fill_null(pl.lit(default_planned_days, pl.Float64)),
+        )
     )
     enough = pl.col("lead_time_observations") >= min_observations
     has_plan = pl.col("planned_days").is_not_null()
@@ -169,7 +194,9 @@ def lead_time_statistics(
         .when(has_plan)
         .then(int(Flag.LEAD_TIME_PLANNED))
         .otherwise(int(Flag.LEAD_TIME_MISSING))
-    )
+    ) | pl.when(pl.col("_assumed") & (enough | has_plan)).then(
+        int(Flag.LEAD_TIME_LOCATION_LANE)
+    ).otherwise(0)
     return frame.select(
         *KEY,
         "supplier_code",
