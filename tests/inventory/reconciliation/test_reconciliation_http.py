@@ -104,14 +104,14 @@ async def test_bad_input_is_a_problem_not_a_500(
         found = await client.get(f"{api}/{rid}?{query}", headers=erp)
         assert found.status_code == 422, (query, found.text)
         assert "Traceback" not in found.text
-    no_run = await client.post(api, headers=erp)
+    no_run = await client.post(api, headers=erp, json={})
     assert no_run.status_code == 409 and "no policy run is in force" in no_run.text
     profile = await client.get(f"{api}/{rid}/writeback?profile=generic_products", headers=erp)
     assert profile.status_code == 422
-    assert (await client.post(f"{api}/{rid}/submit", headers=erp)).json()["status"] == (
+    assert (await client.post(f"{api}/{rid}/submit", headers=erp, json={})).json()["status"] == (
         "pending_approval"
     )
-    again = await client.post(f"{api}/{rid}/submit", headers=erp)
+    again = await client.post(f"{api}/{rid}/submit", headers=erp, json={})
     assert again.status_code == 409 and "pending approval" in again.text
 
 
@@ -128,7 +128,7 @@ async def test_another_tenants_reconciliation_is_404(
     api = "/api/v1/inventory/reconciliations"
     assert (await client.get(f"{api}/{rid}", headers=erp)).status_code == 404
     assert (await client.get(f"{api}/{rid}/writeback", headers=erp)).status_code == 404
-    assert (await client.post(f"{api}/{rid}/submit", headers=erp)).status_code == 404
+    assert (await client.post(f"{api}/{rid}/submit", headers=erp, json={})).status_code == 404
     assert (await client.get(api, headers=erp)).json()["items"] == []
     await as_role(client, b, make_staff, "admin")
     page = await client.get(f"/t/{b.slug}/inventory/reconciliation?id={rid}")

@@ -48,7 +48,7 @@ async def test_page_chart_and_api(
     assert (
         await client.get(f"/api/v1/inventory/simulations/{sid}", headers=other)
     ).status_code == 404
-    refused = await client.post("/api/v1/inventory/simulations", headers=other)
+    refused = await client.post("/api/v1/inventory/simulations", headers=other, json={})
     assert refused.status_code == 409 and "no policy run is in force" in refused.text
     assert (await client.get("/api/v1/inventory/simulations", headers=other)).json()["items"] == []
     client.cookies.clear()

@@ -23,10 +23,12 @@ from tierline.inventory.reconciliation import service
 from tierline.inventory.reconciliation.compare import MISMATCH_REASONS, Mismatch, mismatch_names
 from tierline.inventory.reconciliation.models import ErpReconciliation
 from tierline.inventory.reconciliation.schemas import (
+    ReconcileIn,
     ReconciliationListOut,
     ReconciliationOut,
     ReconciliationPageOut,
     ReconciliationRowOut,
+    SubmitIn,
 )
 from tierline.masterdata.service import ProfileError, get_profile
 from tierline.platform.access import requires
@@ -303,12 +305,16 @@ async def api_list(principal: NamedDependency[Principal]) -> ReconciliationListO
     status_code=201,
 )
 async def api_create(
-    request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    data: ReconcileIn,
 ) -> ReconciliationOut:
     """Reconcile the policy run in force with the ERP's parameters (409 without a run)."""
     codec = await _codec(state, principal.tenant)
+    as_of = data.as_of or _today()
     async with tenant_session(principal.tenant) as s:
-        made = await service.reconcile_in_force(s, codec, actor_of(request, principal), _today())
+        made = await service.reconcile_in_force(s, codec, actor_of(request, principal), as_of)
         return _out(made)
 
 
@@ -355,10 +361,11 @@ async def api_submit(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
     reconciliation_id: FromPath[int],
+    data: SubmitIn,
 ) -> ReconciliationOut:
     """Send the change set to the approval queue (409 when not open or nothing changes)."""
     async with tenant_session(principal.tenant) as s:
-        await service.submit(s, reconciliation_id, actor_of(request, principal))
+        await service.submit(s, reconciliation_id, actor_of(request, principal), data.note)
         return _out(await service.find(s, reconciliation_id))
 
 
@@ -367,6 +374,7 @@ async def api_submit(
     guards=[requires(READ)],
     operation_id="getReconciliationWriteback",
     tags=TAGS,
+    media_type="text/csv",
 )
 async def api_writeback(
     request: Request[Any, Any, Any],

@@ -54,3 +54,16 @@ class ReconciliationPageOut(msgspec.Struct):
 
 class ReconciliationListOut(msgspec.Struct):
     items: list[ReconciliationOut]
+
+
+class ReconcileIn(msgspec.Struct):
+    """``as_of``: the day the comparison is for (unit costs over the year before); today when
+    left out."""
+
+    as_of: date | None = None
+
+
+class SubmitIn(msgspec.Struct):
+    """A note for the approvers (kept in the audit log)."""
+
+    note: str | None = msgspec.field(default=None)

@@ -224,7 +224,9 @@ async def rows_page(
     return RowPage(rows, total, masked=codec is None)
 
 
-async def submit(session: AsyncSession, reconciliation_id: int, actor: ActingParty) -> None:
+async def submit(
+    session: AsyncSession, reconciliation_id: int, actor: ActingParty, note: str | None = None
+) -> None:
     """Send the change set to the approval queue."""
     found = await find(session, reconciliation_id)
     if found.status != "open":
@@ -235,6 +237,7 @@ async def submit(session: AsyncSession, reconciliation_id: int, actor: ActingPar
     await record_by(
         session, actor, "inventory.reconciliation.submit", "erp_reconciliation", str(found.id),
         after={"status": found.status, "changes": found.counts.get("changes")},
+        reason=(note or "").strip()[:2000] or None,
     )  # fmt: skip
 
 

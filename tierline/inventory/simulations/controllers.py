@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 from tierline.inventory.simulations import service
 from tierline.inventory.simulations.chart import fill_rate_chart
 from tierline.inventory.simulations.models import InventorySimulation
-from tierline.inventory.simulations.schemas import SimulationListOut, SimulationOut
+from tierline.inventory.simulations.schemas import SimulateIn, SimulationListOut, SimulationOut
 from tierline.platform.access import requires
 from tierline.platform.csv_safety import safe_csv_row
 from tierline.platform.downloads import csv_download, with_bom
@@ -173,12 +173,17 @@ async def api_list(principal: NamedDependency[Principal]) -> SimulationListOut:
     status_code=201,
 )
 async def api_run(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: SimulateIn
 ) -> SimulationOut:
-    """Replay the last year of demand under the ERP's parameters and the run in force (409
-    without a run in force or without ERP parameters)."""
+    """Replay the demand history under the ERP's parameters and the run in force (409
+    without a run in force or without ERP parameters; 422 for days outside 56..730)."""
+    if not 56 <= data.days <= 730:
+        raise InvalidQuery("days: between 56 and 730")
     async with tenant_session(principal.tenant) as s:
-        return _out(await service.simulate_in_force(s, actor_of(request, principal), _today()))
+        made = await service.simulate_in_force(
+            s, actor_of(request, principal), _today(), seed=data.seed, days=data.days
+        )
+        return _out(made)
 
 
 @get(

@@ -31,3 +31,11 @@ class SimulationOut(msgspec.Struct):
 
 class SimulationListOut(msgspec.Struct):
     items: list[SimulationOut]
+
+
+class SimulateIn(msgspec.Struct):
+    """``days`` of history replayed (8 weeks to 2 years) and the random ``seed`` of the lead-time
+    draws and the bootstrap (the same seed, the same answer)."""
+
+    days: int = msgspec.field(default=364)
+    seed: int = msgspec.field(default=7)
