@@ -6,7 +6,12 @@ from tierline.platform.plugins import Command, DemoStep, Plugin
 PLUGIN = Plugin(
     api_tag="inventory",
     commands=(Command("inventory", "tierline.inventory.cli:inventory_app"),),
-    demo_steps=(DemoStep(40, "inventory policy", "tierline.inventory.demo:demo_step"),),
+    demo_steps=(
+        DemoStep(40, "inventory policy", "tierline.inventory.demo:demo_step"),
+        DemoStep(
+            45, "ERP reconciliation and simulation", "tierline.inventory.network_demo:demo_step"
+        ),
+    ),
     navigation=(
         NavItem(
             "Inventory policy",
