@@ -47,10 +47,10 @@ from tierline.governance.decision_rights import (
 from tierline.governance.models import REQUEST_STATUSES
 from tierline.governance.overrides import OverrideInvalid, RequestFilter
 from tierline.governance.queue import (
-    KINDS,
     BatchOutcome,
     InputRefused,
     QueueFilter,
+    all_kinds,
     approval_queue,
     decide_batch,
     parse_refs,
@@ -134,7 +134,7 @@ async def _queue_page(
         clear_url=f"{_base(principal)}/approvals?{urlencode(where.params())}",
         items=items,
         where=where,
-        kinds=KINDS,
+        kinds=all_kinds(),
         schemes=schemes,
         scopes=sorted({i.scope for i in items} | ({where.scope} if where.scope else set())),
         can_decide=any(i.decidable for i in items),

@@ -38,6 +38,7 @@ from tierline.service_levels.entitlements import (
     entitlements_for_customer,
     save_entitlement_version,
     segment_entitlements,
+    targets_in_force,
     versions_of_scheme,
 )
 from tierline.service_levels.escalation import (
@@ -76,6 +77,7 @@ __all__ = [
     "save_entitlement_version",
     "save_escalation",
     "segment_entitlements",
+    "targets_in_force",
 ]
 
 
