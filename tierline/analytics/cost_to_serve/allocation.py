@@ -1,0 +1,209 @@
+"""Allocation of a customer's cost-to-serve records to its order lines, exactly, in integer
+minor units.
+
+A cost record is one amount per customer, month and cost type (freight, handling, returns).
+Each amount is shared out over the customer's order lines ordered in that month, in proportion
+to the driver the tenant chose for that cost type:
+
+- ``lines``: every line carries the same share (activity-based costing's "per order line");
+- ``units``: the base units ordered (quantity, kept to 4 decimals as an integer of 1/10,000);
+- ``weight``: units x the product's ``weight_kg`` attribute (grams);
+- ``value``: the line's revenue in minor units (credit notes carry none).
+
+Shares are ``amount x driver / total`` floored, and the minor units the flooring leaves over
+go one each to the lines with the largest remainders (Hamilton's largest-remainder method;
+ties to the earlier line), so the shares of a record always add up to its amount exactly and
+the same input always gives the same answer. The products are taken in 128-bit integers, so no
+amount or driver is too large to be exact.
+
+Records that cannot be shared out are refused with a reason and allocate nothing: a negative
+amount, an unknown customer, a month in which the customer ordered nothing, a driver that
+totals zero over the customer's lines (no division by zero). A refused record is reported,
+never half-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Final, Literal
+
+import polars as pl
+
+Driver = Literal["lines", "units", "weight", "value"]
+CostType = Literal["freight", "handling", "returns"]
+DRIVERS: Final[tuple[Driver, ...]] = ("lines", "units", "weight", "value")
+COST_TYPES: Final[tuple[CostType, ...]] = ("freight", "handling", "returns")
+DEFAULT_DRIVERS: Final[Mapping[str, str]] = {
+    "freight": "units",
+    "handling": "lines",
+    "returns": "value",
+}
+DRIVER_TEXT: Final[Mapping[Driver, str]] = {
+    "lines": "order lines (each line an equal share)",
+    "units": "base units ordered",
+    "weight": "units x the product's weight_kg",
+    "value": "the line's revenue",
+}
+
+# What the lines frame must carry (one row per order line): ``line`` orders the lines (ties in
+# the remainder go to the smaller value), ``period`` is the month start of the order date.
+LINE_COLUMNS: Final = ("line", "customer_code", "period", "lines", "units", "weight", "value")
+COST_COLUMNS: Final = ("customer_code", "period", "cost_type", "amount")
+
+
+@dataclass(frozen=True)
+class RefusedCost:
+    """A cost record that allocated nothing, and why (shown to the tenant as it stands)."""
+
+    customer_code: str
+    period: date
+    cost_type: str
+    amount: int  # minor units
+    reason: str
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """``shares``: one row per order line with ``line`` and one Int64 column per cost type
+    (minor units, 0 where nothing was allocated); ``refused``: the records left out."""
+
+    shares: pl.DataFrame
+    refused: list[RefusedCost]
+
+    @property
+    def refused_amount(self) -> int:
+        return sum(r.amount for r in self.refused if r.amount > 0)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _check_drivers(drivers: Mapping[str, str]) -> None:
+    for cost_type, driver in drivers.items():
+        if cost_type not in COST_TYPES:
+            raise ValueError(f"unknown cost type {cost_type!r}; one of {', '.join(COST_TYPES)}")
+        if driver not in DRIVERS:
+            raise ValueError(f"unknown driver {driver!r}; one of {', '.join(DRIVERS)}")
+
+
+def _refuse(frame: pl.DataFrame, reason: str | pl.Expr) -> list[RefusedCost]:
+    if frame.height == 0:
+        return []
+    reasons = frame.with_columns(
+        (reason if isinstance(reason, pl.Expr) else pl.lit(reason)).alias("reason")
+    )["reason"]
+    return [
+        RefusedCost(row["customer_code"], row["period"], row["cost_type"], row["amount"], text)
+        for row, text in zip(frame.iter_rows(named=True), reasons, strict=True)
+    ]
+
+
+def _screen(
+    costs: pl.DataFrame, lines: pl.DataFrame, known: Collection[str] | None
+) -> tuple[pl.DataFrame, list[RefusedCost]]:
+    """The records that can be shared out, and the refused ones with their reasons."""
+    refused: list[RefusedCost] = []
+    negative = pl.col("amount") < 0
+    refused += _refuse(costs.filter(negative), "negative cost: a cost cannot be below zero")
+    costs = costs.filter(~negative)
+    if known is not None:
+        unknown = ~pl.col("customer_code").is_in(list(known))
+        refused += _refuse(costs.filter(unknown), "unknown customer: no such customer code")
+        costs = costs.filter(~unknown)
+    ordered = lines.select("customer_code", "period").unique()
+    orphan = costs.join(ordered, on=["customer_code", "period"], how="anti")
+    refused += _refuse(orphan, "no order lines of this customer in this period to carry the cost")
+    costs = costs.join(ordered, on=["customer_code", "period"], how="semi")
+    # Several records of one customer, month and type (e.g. weekly ones) are one pool.
+    costs = costs.group_by("customer_code", "period", "cost_type").agg(pl.col("amount").sum())
+    return costs, refused
+
+
+def _driver_frame(lines: pl.DataFrame, drivers: Mapping[str, str]) -> pl.DataFrame:
+    """Lines x cost types, with the driver value of each (Int128, non-negative)."""
+    parts = [
+        lines.select(
+            "line",
+            "customer_code",
+            "period",
+            pl.lit(cost_type).alias("cost_type"),
+            pl.col(driver).fill_null(0).clip(lower_bound=0).cast(pl.Int128).alias("driver"),
+        )
+        for cost_type, driver in drivers.items()
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def allocate(
+    lines: pl.DataFrame,
+    costs: pl.DataFrame,
+    drivers: Mapping[str, str] = DEFAULT_DRIVERS,
+    known_customers: Collection[str] | None = None,
+) -> Allocation:
+    """Share every cost record out over its customer's lines of the month (module docstring).
+
+    ``lines`` has :data:`LINE_COLUMNS` (``weight`` and ``value`` may be null: no share by that
+    driver), ``costs`` has :data:`COST_COLUMNS` with ``amount`` in minor units; ``drivers``
+    maps each cost type to its driver; ``known_customers`` (None: do not check) are the codes
+    a record may name.
+    """
+    _check_drivers(drivers)
+    costs = costs.select(
+        pl.col("customer_code").cast(pl.String),
+        pl.col("period").cast(pl.Date),
+        pl.col("cost_type").cast(pl.String),
+        pl.col("amount").cast(pl.Int64),
+    )
+    untyped = costs.filter(~pl.col("cost_type").is_in(list(drivers)))
+    refused = _refuse(untyped, "cost type has no driver chosen")
+    pools, screened = _screen(
+        costs.filter(pl.col("cost_type").is_in(list(drivers))), lines, known_customers
+    )
+    refused += screened
+
+    keys = ["customer_code", "period", "cost_type"]
+    frame = _driver_frame(lines, drivers).join(pools, on=keys, how="inner")
+    frame = frame.with_columns(pl.col("driver").sum().over(keys).alias("total"))
+    zero = frame.filter(pl.col("total") == 0).select(keys).unique().join(pools, on=keys)
+    refused += _refuse(
+        zero,
+        pl.format(
+            "the driver '{}' totals zero over this customer's lines in the period: "
+            "nothing to divide by",
+            pl.col("cost_type").replace_strict(dict(drivers), default=None),
+        ),
+    )
+    frame = frame.filter(pl.col("total") > 0)
+    product = pl.col("amount").cast(pl.Int128) * pl.col("driver")
+    frame = frame.with_columns(
+        (product // pl.col("total")).alias("base"), (product % pl.col("total")).alias("rest")
+    )
+    frame = (
+        frame.with_columns((pl.col("amount") - pl.col("base").sum().over(keys)).alias("left"))
+        .sort([*keys, "rest", "line"], descending=[False, False, False, True, False])
+        .with_columns(pl.int_range(pl.len()).over(keys).alias("rank"))
+        .with_columns(
+            (pl.col("base") + (pl.col("rank") < pl.col("left")).cast(pl.Int128))
+            .cast(pl.Int64)
+            .alias("share")
+        )
+    )
+    wide = (
+        frame.group_by("line").agg(
+            pl.col("share").filter(pl.col("cost_type") == cost_type).sum().alias(cost_type)
+            for cost_type in COST_TYPES
+        )
+        if frame.height
+        else pl.DataFrame(schema={"line": pl.Int64, **{c: pl.Int64 for c in COST_TYPES}})
+    )
+    shares = (
+        lines.select(pl.col("line").cast(pl.Int64))
+        .join(wide.with_columns(pl.col("line").cast(pl.Int64)), on="line", how="left")
+        .with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in COST_TYPES)
+    )
+    return Allocation(
+        shares, sorted(refused, key=lambda r: (r.customer_code, r.period, r.cost_type))
+    )
