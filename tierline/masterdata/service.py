@@ -22,6 +22,13 @@ from tierline.masterdata.importing.entities import LOAD_ORDER
 from tierline.masterdata.importing.records import ImportResult
 from tierline.masterdata.importing.service import run_import
 from tierline.masterdata.models import Customer, Feed, OrderLine
+from tierline.masterdata.money_frames import (
+    MoneyFrame,
+    cost_records_with_money,
+    customer_frame,
+    order_lines_with_money,
+    product_weights,
+)
 from tierline.masterdata.profiles.definition import Profile, ProfileError
 from tierline.masterdata.profiles.presets import presets
 from tierline.masterdata.profiles.service import get_profile, list_profiles
@@ -34,18 +41,23 @@ __all__ = [
     "AccountNode",
     "CustomerRef",
     "ImportResult",
+    "MoneyFrame",
     "Profile",
     "ProfileError",
     "account_order_lines",
     "account_subtree",
     "account_tree",
+    "cost_records_with_money",
     "customer_count",
     "customer_directory",
     "customer_exists",
+    "customer_frame",
     "find_customer",
     "generic_profile",
     "get_profile",
     "list_profiles",
+    "order_lines_with_money",
+    "product_weights",
     "run_import",
     "set_account_manager",
     "stale_order_feeds",

@@ -32,6 +32,8 @@ AUD auditor, CUS customer::
     sso:manage                 x   .   .   .   .   .   .   .
     dataquality:read           x   x   x   .   .   x   x   .
     steward:resolve            x   .   x   .   .   .   .   .
+    analytics:read             x   x   .   x   x   x   .   .
+    analytics:write            x   x   .   .   .   .   .   .
     portal:self                .   .   .   .   .   .   .   x
 
 Why these choices:
@@ -101,6 +103,8 @@ _ROLES: Final = (
             "overrides:approve",
             "entitlements:write",
             "dataquality:read",
+            "analytics:read",
+            "analytics:write",
         },
     ),
     Role(
@@ -115,19 +119,20 @@ _ROLES: Final = (
         "Governance board member",
         "Reviews segment overrides and exceptions, including jumps of more than one tier.",
         (_READ_ONLY - {"jobs:read"})
-        | {"margin:read", "overrides:approve", "overrides:approve_major"},
+        | {"margin:read", "overrides:approve", "overrides:approve_major", "analytics:read"},
     ),
     Role(
         "account_manager",
         "Account manager",
         "Looks after customer accounts: requests overrides, invites customers to the portal.",
-        (_READ_ONLY - {"jobs:read"}) | {"margin:read", "overrides:request", "portal:invite"},
+        (_READ_ONLY - {"jobs:read"})
+        | {"margin:read", "overrides:request", "portal:invite", "analytics:read"},
     ),
     Role(
         "analyst",
         "Analyst",
         "Read-only access to segments, entitlements and data quality; margin stays masked.",
-        _READ_ONLY | {"dataquality:read"},
+        _READ_ONLY | {"dataquality:read", "analytics:read"},
     ),
     Role(
         "auditor",

@@ -82,6 +82,15 @@ _CATALOGUE: Final = (
     Permission("dataquality:read", "View data-quality findings and scores"),
     Permission("steward:resolve", "Resolve data-quality issues and golden-record conflicts"),
     Permission(
+        "analytics:read",
+        "View commercial analytics (cost-to-serve, cohorts, reclassification impact); money "
+        "figures stay masked without margin:read",
+    ),
+    Permission(
+        "analytics:write",
+        "Choose the cost-to-serve drivers and record service surcharges and discounts",
+    ),
+    Permission(
         "portal:self", "Use the B2B portal for one's own customer account", for_customers=True
     ),
 )

@@ -37,6 +37,7 @@ from tierline.segmentation.assignments.moves import (
 from tierline.segmentation.assignments.queries import (
     CustomerSegment,
     customer_codes_in_segment,
+    customer_segment_history,
     customers_in_segment,
     open_customer_assignments,
     open_customer_segments,
@@ -100,6 +101,7 @@ __all__ = [
     "assignment",
     "create_scheme",
     "customer_codes_in_segment",
+    "customer_segment_history",
     "customers_in_segment",
     "end_assignment",
     "latest_rule_result",

@@ -1,0 +1,17 @@
+"""What commercial analytics adds: its pages in the menu."""
+
+from tierline.platform.navigation import NavItem
+from tierline.platform.plugins import Plugin
+
+PLUGIN = Plugin(
+    navigation=(
+        NavItem(
+            "Cost to serve",
+            "analytics/cost-to-serve",
+            "analytics:read",
+            "Revenue, margin and cost-to-serve by segment, region and month; the whale curve.",
+            60,
+            group="Service",
+        ),
+    ),
+)
