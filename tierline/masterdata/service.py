@@ -22,10 +22,11 @@ from tierline.masterdata.importing.entities import LOAD_ORDER
 from tierline.masterdata.importing.records import ImportResult
 from tierline.masterdata.importing.service import run_import
 from tierline.masterdata.models import Customer, Feed, OrderLine
-from tierline.masterdata.money_frames import (
+from tierline.masterdata.order_frames import (
     MoneyFrame,
     cost_records_with_money,
     customer_frame,
+    order_lines_plain,
     order_lines_with_money,
     product_weights,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "generic_profile",
     "get_profile",
     "list_profiles",
+    "order_lines_plain",
     "order_lines_with_money",
     "product_weights",
     "run_import",

@@ -1,4 +1,4 @@
-"""Order lines and cost-to-serve records with their money decrypted, as polars frames, for the
+"""Order lines and cost-to-serve records as polars frames (money decrypted where asked), for the
 domains that aggregate money server-side (commercial analytics). Rows travel with COPY; the
 AES-GCM opens run in a worker thread in batches, so requests keep flowing meanwhile.
 
@@ -134,3 +134,20 @@ async def customer_frame(conn: AsyncConnection) -> pl.DataFrame:
         "scope": pl.String,
     }
     return await read_frame(conn, sql, schema)
+
+
+async def order_lines_plain(conn: AsyncConnection, start: date, end: date) -> pl.DataFrame:
+    """Order lines ordered from ``start`` through ``end`` without money: ``customer_code``,
+    ``order_no``, ``sku``, ``order_date``, ``quantity``."""
+    sql = (
+        "SELECT customer_code, order_no, sku, order_date, quantity FROM order_lines "
+        "WHERE order_date BETWEEN $1 AND $2"
+    )
+    schema = {
+        "customer_code": pl.String,
+        "order_no": pl.String,
+        "sku": pl.String,
+        "order_date": pl.Date,
+        "quantity": pl.Float64,
+    }
+    return await read_frame(conn, sql, schema, start, end)
