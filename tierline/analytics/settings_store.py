@@ -18,6 +18,9 @@ from tierline.segmentation.service import scheme_infos
 class SettingsRefused(DomainError):
     """A setting that cannot be taken as asked (the message says why)."""
 
+    status_code = 422
+    title = "Analysis refused"
+
 
 @dataclass(frozen=True)
 class Choices:

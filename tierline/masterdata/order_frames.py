@@ -151,3 +151,9 @@ async def order_lines_plain(conn: AsyncConnection, start: date, end: date) -> pl
         "quantity": pl.Float64,
     }
     return await read_frame(conn, sql, schema, start, end)
+
+
+async def latest_order_date(conn: AsyncConnection) -> date | None:
+    """The newest order date in the history (None when there is none)."""
+    value = (await conn.exec_driver_sql("SELECT max(order_date) FROM order_lines")).scalar()
+    return value if isinstance(value, date) else None

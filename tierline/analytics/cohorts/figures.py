@@ -34,6 +34,9 @@ MAX_WINDOW = 12
 class CohortRefused(DomainError):
     """A cohort analysis that cannot be run as asked (the message says why)."""
 
+    status_code = 422
+    title = "Analysis refused"
+
 
 @dataclass(frozen=True)
 class CohortGroup:

@@ -39,6 +39,9 @@ MAX_MONTHS = 36
 class WindowRefused(DomainError):
     """A window of months that cannot be reported (the message says why)."""
 
+    status_code = 422
+    title = "Analysis refused"
+
 
 @dataclass(frozen=True)
 class Window:
@@ -110,14 +113,23 @@ def compute(
     customers: pl.DataFrame,
     weights: pl.DataFrame,
     unreadable: int = 0,
+    scopes: frozenset[str] | None = None,
 ) -> CostToServe:
-    """The figures from frames already read and decrypted (pure; CPU: run in a thread)."""
+    """The figures from frames already read and decrypted (pure; CPU: run in a thread).
+    ``scopes`` (None: all) keeps the customers of those business scopes, their lines and
+    their cost records; the rest is left out, not refused."""
+    known = customers["customer_code"].to_list()
+    if scopes is not None:
+        outside = customers.filter(~pl.col("scope").is_in(sorted(scopes)))["customer_code"]
+        customers = customers.filter(pl.col("scope").is_in(sorted(scopes)))
+        lines = lines.filter(~pl.col("customer_code").is_in(outside.implode()))
+        records = records.filter(~pl.col("customer_code").is_in(outside.implode()))
     prepared = prepare_lines(lines, history, customers, weights)
     allocation = allocate(
         prepared,
         _costs_long(records),
         choices.drivers,
-        known_customers=customers["customer_code"].to_list(),
+        known_customers=known,
     )
     costed = with_costs(prepared, allocation.shares)
     per_customer = cts_table(costed, ("customer_code",)).join(
@@ -141,8 +153,11 @@ def compute(
     )
 
 
-async def cost_to_serve(runtime: Runtime, tenant: TenantRef, window: Window) -> CostToServe:
-    """Cost-to-serve of ``window`` for ``tenant`` under the tenant's choices."""
+async def cost_to_serve(
+    runtime: Runtime, tenant: TenantRef, window: Window, scopes: frozenset[str] | None = None
+) -> CostToServe:
+    """Cost-to-serve of ``window`` for ``tenant`` under the tenant's choices, for the
+    customers of ``scopes`` (None: every scope)."""
     codec = await load_codec(tenant, kms_from_settings(runtime.settings), runtime.databases)
     async with tenant_session(tenant, runtime.databases) as session:
         choices = await read_choices(session)
@@ -166,6 +181,7 @@ async def cost_to_serve(runtime: Runtime, tenant: TenantRef, window: Window) -> 
         customers,
         weights,
         lines.unreadable + records.unreadable,
+        scopes,
     )
 
 
