@@ -73,7 +73,7 @@ def segment_chart(rows: list[CostRow]) -> BarChart | None:
         return None
     values = [getattr(r, s) or 0 for r in rows for s, _, _ in SERIES]
     ticks = nice_ticks(min(0, *values), max(0, *values))
-    width, height, left, top, bottom = 640, 260, 64, 12, 220
+    width, height, left, top, bottom = 420, 250, 52, 12, 200
     scale = (bottom - top) / (ticks[-1] - ticks[0])
 
     def y(v: float) -> float:
@@ -131,7 +131,7 @@ def whale_chart(whale: WhaleCurveOut | None) -> LineChart | None:
         return None
     profits = [p.cumulative_profit_minor for p in whale.points]
     ticks = nice_ticks(min(0, *profits), max(0, *profits))
-    width, height, left, right, top, bottom = 640, 260, 64, 628, 12, 220
+    width, height, left, right, top, bottom = 420, 250, 52, 400, 14, 200
     scale = (bottom - top) / (ticks[-1] - ticks[0])
 
     def y(v: float) -> float:

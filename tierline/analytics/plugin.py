@@ -13,5 +13,13 @@ PLUGIN = Plugin(
             60,
             group="Service",
         ),
+        NavItem(
+            "Cohorts",
+            "analytics/cohorts",
+            "analytics:read",
+            "Customers who moved segment against matched customers who stayed.",
+            61,
+            group="Service",
+        ),
     ),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request
 
@@ -87,6 +88,11 @@ async def audit_export(
         )
 
 
+def fmt_money(minor: int | None) -> str:
+    """Cents as an amount with two decimals and thousands separators."""
+    return "—" if minor is None else f"{minor / 100:,.2f}"
+
+
 def page_context(
     request: Request[Any, Any, Any], principal: Principal, **extra: Any
 ) -> dict[str, Any]:
@@ -98,6 +104,7 @@ def page_context(
         "can_write": allowed_here(request, WRITE),
         "fmt_number": fmt_number,
         "fmt_share": fmt_share,
-        "customer_url": lambda code: f"/t/{tenant.slug}/customers/{code}",
+        "fmt_money": fmt_money,
+        "customer_url": lambda code: f"/t/{tenant.slug}/customers/{quote(str(code), safe='')}",
         **extra,
     }
