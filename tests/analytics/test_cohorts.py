@@ -14,7 +14,12 @@ from scipy import stats
 
 from tests.analytics.conftest import FEB
 from tierline.analytics.cohorts.did import difference_in_differences
-from tierline.analytics.cohorts.figures import CohortRefused, analyse, cohort_analysis
+from tierline.analytics.cohorts.figures import (
+    CohortRefused,
+    analyse,
+    choose_month,
+    cohort_analysis,
+)
 from tierline.analytics.cohorts.panel import Windows, match
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef
@@ -139,3 +144,30 @@ async def test_cohorts_of_a_real_tenant_show_a_too_small_cohort_as_such(
         await cohort_analysis(runtime, commercial, FEB, months=13)
     with pytest.raises(CohortRefused, match="churn counts 3 months"):
         await cohort_analysis(runtime, commercial, FEB, months=2)
+
+
+def test_the_default_month_is_the_latest_with_a_full_after_window() -> None:
+    stamp = pl.Datetime("us", "UTC")
+    spans = [("A1", "A", _at(date(2025, 1, 1)), _at(date(2026, 3, 5))),
+             ("A1", "B", _at(date(2026, 3, 5)), None),
+             ("B1", "A", _at(date(2025, 1, 1)), _at(date(2026, 5, 20))),
+             ("B1", "C", _at(date(2026, 5, 20)), None)]  # fmt: skip
+    history = pl.DataFrame(
+        spans,
+        schema={"customer_code": pl.String, "segment": pl.String, "valid_from": stamp,
+                "valid_to": stamp},
+        orient="row",
+    )  # fmt: skip
+    newest = date(2026, 7, 15)
+    assert choose_month(history, 2, newest) == date(2026, 5, 1)  # May + 2 = July: covered
+    assert choose_month(history, 3, newest) == date(2026, 3, 1)  # August is not
+    assert choose_month(history, 6, newest) == date(2026, 5, 1)  # none covered: the latest
+    with pytest.raises(CohortRefused, match="nobody has moved"):
+        choose_month(history.filter(pl.col("customer_code") == "X"), 2, newest)
+
+
+async def test_the_real_tenants_default_month_and_incomplete_after_window(
+    runtime: Runtime, commercial: TenantRef
+) -> None:
+    result = await cohort_analysis(runtime, commercial, None, months=3)
+    assert result.windows.month == FEB and result.after_complete is False

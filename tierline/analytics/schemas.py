@@ -132,6 +132,7 @@ class CohortReport(msgspec.Struct, kw_only=True):
     before_first: date
     after_last: date
     churn_months: int
+    after_complete: bool  # false: the order history ends inside the after window
     movers: int
     matched: int
     unmatched: list[str]
@@ -253,6 +254,7 @@ def cohort_report(result: CohortAnalysis) -> CohortReport:
         before_first=w.before[0],
         after_last=w.after[1],
         churn_months=result.churn_periods,
+        after_complete=result.after_complete,
         movers=result.movers,
         matched=result.matched,
         unmatched=result.unmatched,

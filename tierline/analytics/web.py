@@ -12,12 +12,14 @@ from litestar import Request
 
 from tierline.analytics.cohorts.panel import add_months
 from tierline.analytics.cost_to_serve.figures import Window, WindowRefused
+from tierline.analytics.settings_store import read_choices
 from tierline.masterdata.service import latest_order_date
 from tierline.platform.audit.service import record_by
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, allowed_here, scopes_with
 from tierline.platform.pages import fmt_number, fmt_share
 from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.service import first_assignment_at
 
 READ = "analytics:read"
 WRITE = "analytics:write"
@@ -55,15 +57,23 @@ def parse_month(raw: str | None, name: str) -> date | None:
 
 
 async def window_of(tenant: TenantRef, first: str | None, last: str | None) -> Window:
-    """The asked window, or the twelve months up to the newest order."""
+    """The asked window; by default the twelve months up to the newest order, starting no
+    earlier than the month of the scheme's first classification (before it no order has a
+    segment to count in)."""
     end = parse_month(last, "last")
     start = parse_month(first, "first")
-    if end is None:
+    if end is None or start is None:
         async with tenant_session(tenant) as s:
-            newest = await latest_order_date(await s.connection())
-        end = (newest or datetime.now(UTC).date()).replace(day=1)
-    if start is None:
-        start = add_months(end, 1 - DEFAULT_MONTHS)
+            conn = await s.connection()
+            newest = await latest_order_date(conn)
+            scheme = (await read_choices(s)).scheme_code
+            classified = await first_assignment_at(conn, scheme) if scheme else None
+        if end is None:
+            end = (newest or datetime.now(UTC).date()).replace(day=1)
+        if start is None:
+            start = add_months(end, 1 - DEFAULT_MONTHS)
+            if classified is not None:
+                start = min(end, max(start, classified.date().replace(day=1)))
     return Window.of(start, end)
 
 

@@ -39,6 +39,7 @@ from tierline.segmentation.assignments.queries import (
     customer_codes_in_segment,
     customer_segment_history,
     customers_in_segment,
+    first_assignment_at,
     open_customer_assignments,
     open_customer_segments,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "customer_segment_history",
     "customers_in_segment",
     "end_assignment",
+    "first_assignment_at",
     "latest_rule_result",
     "load_template",
     "lock_moves",

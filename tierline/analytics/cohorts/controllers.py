@@ -12,9 +12,8 @@ from litestar.response import Template
 
 from tierline.analytics.charts import interval_rows
 from tierline.analytics.cohorts.figures import CohortRefused, cohort_analysis
-from tierline.analytics.cohorts.panel import add_months
 from tierline.analytics.schemas import CohortReport, cohort_report
-from tierline.analytics.web import READ, TAGS, page_context, parse_month, window_of
+from tierline.analytics.web import READ, TAGS, page_context, parse_month
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.routing import Api, StaffPages
@@ -32,9 +31,6 @@ async def _analysis(
 ) -> CohortReport:
     span = _months(months)
     chosen = parse_month(month, "month")
-    if chosen is None:  # the month the latest complete after-window allows
-        newest = (await window_of(principal.tenant, None, None)).last
-        chosen = add_months(newest, -span)
     result = await cohort_analysis(request.app.state.runtime, principal.tenant, chosen, span)
     return cohort_report(result)
 

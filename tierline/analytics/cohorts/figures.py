@@ -5,6 +5,7 @@ the panel, match, estimate."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,11 +19,12 @@ from tierline.analytics.cohorts.panel import (
     add_months,
     customer_panel,
     match,
+    move_months,
     moves_in,
     stayers,
 )
 from tierline.analytics.settings_store import read_choices
-from tierline.masterdata.service import order_lines_plain
+from tierline.masterdata.service import latest_order_date, order_lines_plain
 from tierline.platform.errors import DomainError
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
@@ -59,6 +61,7 @@ class CohortAnalysis:
     unmatched: list[str]
     estimates: list[Estimate]  # one per metric, all movers against their matched stayers
     by_direction: dict[str, list[Estimate]]  # "up" / "down" (by segment rank) where known
+    after_complete: bool = True  # the order history reaches the end of the after window
 
 
 def _arm(panel: pl.DataFrame, codes: list[str], metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -140,29 +143,47 @@ def analyse(
     )
 
 
+def choose_month(history: pl.DataFrame, months: int, newest: date | None) -> date:
+    """The latest month with moves whose after window the order history covers; else the
+    latest month with moves. CohortRefused when nobody has moved."""
+    found = move_months(history)
+    if not found:
+        raise CohortRefused("nobody has moved segment yet: there is no cohort to follow")
+    if newest is not None:
+        complete = [m for m in found if add_months(m, months) <= newest.replace(day=1)]
+        if complete:
+            return complete[-1]
+    return found[-1]
+
+
 async def cohort_analysis(
-    runtime: Runtime, tenant: TenantRef, month: date, months: int = 3
+    runtime: Runtime, tenant: TenantRef, month: date | None, months: int = 3
 ) -> CohortAnalysis:
-    """Movers of ``month`` (any day in it) against matched stayers, ``months`` either side."""
+    """Movers of ``month`` (any day in it; None: :func:`choose_month`) against matched
+    stayers, ``months`` either side."""
     if not 1 <= months <= MAX_WINDOW:
         raise CohortRefused(f"the before and after windows span 1 to {MAX_WINDOW} months")
-    windows = Windows(month.replace(day=1), months)
     async with tenant_session(tenant, runtime.databases) as session:
         choices = await read_choices(session)
         if choices.scheme_code is None:
             raise CohortRefused("no customer scheme is published: nobody has moved yet")
+        if choices.churn_periods > months:
+            raise CohortRefused(
+                f"churn counts {choices.churn_periods} months without an order; the windows "
+                f"span only {months}"
+            )
         segments = await published_segments(session, choices.scheme_code) or []
         conn = await session.connection()
         history = await customer_segment_history(conn, choices.scheme_code)
+        newest = await latest_order_date(conn)
+        chosen = month.replace(day=1) if month else choose_month(history, months, newest)
+        windows = Windows(chosen, months)
         lines = await order_lines_plain(
             conn, windows.before[0], add_months(windows.after[1], 1).replace(day=1)
         )
-    if choices.churn_periods > months:
-        raise CohortRefused(
-            f"churn counts {choices.churn_periods} months without an order; the windows "
-            f"span only {months}"
-        )
     ranks = {s.code: s.rank for s in segments}
-    return await asyncio.to_thread(
+    result = await asyncio.to_thread(
         analyse, choices.scheme_code, history, lines, windows, choices.churn_periods, ranks
     )
+    complete = newest is not None and add_months(windows.after[1], 1) <= newest
+    return dataclasses.replace(result, after_complete=complete)

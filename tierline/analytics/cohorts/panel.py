@@ -4,8 +4,8 @@ and after.
 
 - **Movers**: customers whose segment changed on a day of the month (a new assignment
   starting where the previous one, in another segment, ended).
-- **Stayers**: customers in force in one segment at the start of the month who did not move
-  at any time in the before and after windows.
+- **Stayers**: customers in one segment from the start of the month (their starting segment)
+  through the end of the after window, without a change.
 - **Matching**: each mover (by code) takes the not yet taken stayer of its starting segment
   whose volume before is nearest on a log scale, within a factor of :data:`CALIPER`; a mover
   with none is left unmatched and counted (never compared with an unlike customer).
@@ -79,10 +79,25 @@ def moves_in(history: pl.DataFrame, month: date) -> pl.DataFrame:
     )
 
 
+def move_months(history: pl.DataFrame) -> list[date]:
+    """The months in which at least one customer changed segment, oldest first."""
+    spans = history.sort("customer_code", "valid_from").with_columns(
+        pl.col("segment").shift(1).over("customer_code").alias("from_segment"),
+        pl.col("valid_to").shift(1).over("customer_code").alias("previous_end"),
+    )
+    moved = spans.filter(
+        pl.col("from_segment").is_not_null()
+        & (pl.col("from_segment") != pl.col("segment"))
+        & (pl.col("previous_end") == pl.col("valid_from"))
+    )
+    months = moved.select(pl.col("valid_from").dt.date().dt.truncate("1mo").unique().sort())
+    return list(months.to_series())
+
+
 def stayers(history: pl.DataFrame, windows: Windows) -> pl.DataFrame:
-    """``customer_code, from_segment``: in one segment from before the before window through
-    the after window, without a change."""
-    start = _stamp(windows.before[0])
+    """``customer_code, from_segment``: in one segment from the start of the move month
+    through the after window, without a change."""
+    start = _stamp(windows.month)
     end = _stamp(add_months(windows.after[1], 1))
     return (
         history.filter(

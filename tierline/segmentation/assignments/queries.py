@@ -466,3 +466,15 @@ async def customer_segment_history(conn: AsyncConnection, scheme_code: str) -> p
         pl.col("valid_from").str.to_datetime(time_zone="UTC").cast(stamp),
         pl.col("valid_to").str.to_datetime(time_zone="UTC").cast(stamp),
     )
+
+
+async def first_assignment_at(conn: AsyncConnection, scheme_code: str) -> datetime | None:
+    """When the scheme's oldest assignment starts (None before its first run)."""
+    value = (
+        await conn.execute(
+            select(func.min(SegmentAssignment.valid_from)).where(
+                SegmentAssignment.scheme_code == scheme_code
+            )
+        )
+    ).scalar()
+    return value if isinstance(value, datetime) else None
