@@ -1,7 +1,7 @@
-"""What commercial analytics adds: its pages in the menu."""
+"""What commercial analytics adds: its pages in the menu and its demo step."""
 
 from tierline.platform.navigation import NavItem
-from tierline.platform.plugins import Plugin
+from tierline.platform.plugins import DemoStep, Plugin
 
 PLUGIN = Plugin(
     navigation=(
@@ -22,4 +22,5 @@ PLUGIN = Plugin(
             group="Service",
         ),
     ),
+    demo_steps=(DemoStep(40, "commercial analytics", "tierline.analytics.demo:demo_step"),),
 )
