@@ -22,5 +22,6 @@ PLUGIN = Plugin(
             group="Service",
         ),
     ),
+    extensions=("tierline.analytics.hooks",),
     demo_steps=(DemoStep(40, "commercial analytics", "tierline.analytics.demo:demo_step"),),
 )
