@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -20,6 +20,7 @@ from tierline.platform.encryption.codec import FieldCodec
 from tierline.platform.frames import read_frame
 
 DECRYPT_BATCH = 250_000
+PIPELINE_SLICES = 8
 COST_COLUMNS = ("freight", "handling", "returns")
 
 
@@ -60,12 +61,7 @@ def _decrypt_lines(codec: FieldCodec, frame: pl.DataFrame) -> MoneyFrame:
     return MoneyFrame(frame.drop("revenue_enc", "margin_enc").with_columns(money), bad)
 
 
-async def order_lines_with_money(
-    conn: AsyncConnection, codec: FieldCodec, start: date, end: date
-) -> MoneyFrame:
-    """Order lines ordered from ``start`` through ``end``: ``line`` (the row id, stable order),
-    ``order_no``, ``line_no``, ``customer_code``, ``sku``, ``order_date``, ``quantity``,
-    ``currency``, ``revenue``, ``margin``."""
+async def _read_lines(conn: AsyncConnection, start: date, end: date) -> pl.DataFrame:
     sql = (
         "SELECT id AS line, order_no, line_no, customer_code, sku, order_date, quantity, "
         "currency, encode(revenue_enc, 'hex') AS revenue_enc, "
@@ -84,8 +80,38 @@ async def order_lines_with_money(
         "revenue_enc": pl.String,
         "margin_enc": pl.String,
     }
-    frame = await read_frame(conn, sql, schema, start, end)
-    return await asyncio.to_thread(_decrypt_lines, codec, frame)
+    return await read_frame(conn, sql, schema, start, end)
+
+
+def _slices(start: date, end: date, parts: int) -> list[tuple[date, date]]:
+    days = (end - start).days + 1
+    step = max(1, -(-days // parts))
+    return [
+        (start + timedelta(days=i), min(end, start + timedelta(days=i + step - 1)))
+        for i in range(0, days, step)
+    ]
+
+
+async def order_lines_with_money(
+    conn: AsyncConnection, codec: FieldCodec, start: date, end: date
+) -> MoneyFrame:
+    """Order lines ordered from ``start`` through ``end``: ``line`` (the row id, stable order),
+    ``order_no``, ``line_no``, ``customer_code``, ``sku``, ``order_date``, ``quantity``,
+    ``currency``, ``revenue``, ``margin``. Read slice by slice: while a worker thread decrypts
+    one slice, PostgreSQL already produces the next (the two run on different cores)."""
+    slices = _slices(start, end, PIPELINE_SLICES) if end >= start else [(start, end)]
+    frame = await _read_lines(conn, *slices[0])
+    done: list[MoneyFrame] = []
+    for next_slice in slices[1:]:
+        opening = asyncio.ensure_future(asyncio.to_thread(_decrypt_lines, codec, frame))
+        try:
+            frame = await _read_lines(conn, *next_slice)
+        finally:
+            done.append(await opening)
+    done.append(await asyncio.to_thread(_decrypt_lines, codec, frame))
+    return MoneyFrame(
+        pl.concat([d.frame for d in done], how="vertical"), sum(d.unreadable for d in done)
+    )
 
 
 def _decrypt_costs(codec: FieldCodec, frame: pl.DataFrame) -> MoneyFrame:

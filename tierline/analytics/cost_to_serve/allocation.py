@@ -122,19 +122,49 @@ def _screen(
     return costs, refused
 
 
-def _driver_frame(lines: pl.DataFrame, drivers: Mapping[str, str]) -> pl.DataFrame:
-    """Lines x cost types, with the driver value of each (Int128, non-negative)."""
-    parts = [
-        lines.select(
-            "line",
-            "customer_code",
-            "period",
-            pl.lit(cost_type).alias("cost_type"),
-            pl.col(driver).fill_null(0).clip(lower_bound=0).cast(pl.Int128).alias("driver"),
-        )
-        for cost_type, driver in drivers.items()
-    ]
-    return pl.concat(parts) if parts else pl.DataFrame()
+def _largest(column: pl.Series) -> int:
+    value = column.max()
+    return int(value) if isinstance(value, int) else 0
+
+
+def _share_out(lines: pl.DataFrame, pools: pl.DataFrame, driver: str) -> pl.DataFrame:
+    """One cost type: ``line, share`` for the lines of every pool (pools with a positive
+    driver total only). Products are exact: in 64-bit integers when the largest amount times
+    the largest driver fits, else in 128-bit ones (slower, never wrong)."""
+    keys = ["customer_code", "period"]
+    frame = lines.select(
+        "line", *keys, pl.col(driver).fill_null(0).clip(lower_bound=0).alias("driver")
+    ).join(pools, on=keys, how="inner", maintain_order="left")
+    biggest = _largest(frame["amount"]) * _largest(frame["driver"])  # Python ints: exact
+    wide = pl.Int64 if biggest < 2**62 else pl.Int128
+    product = pl.col("amount").cast(wide) * pl.col("driver").cast(wide)
+    total = pl.col("driver").cast(wide).sum().over(keys)
+    frame = frame.with_columns(total.alias("total")).filter(pl.col("total") > 0)
+    frame = frame.with_columns(
+        (product // pl.col("total")).alias("base"), (product % pl.col("total")).alias("rest")
+    ).with_columns((pl.col("amount") - pl.col("base").sum().over(keys)).alias("left"))
+    # The leftover units go to the largest remainders, ties to the earlier line: the lines
+    # are in ``line`` order, so an ordinal rank of the descending remainder breaks ties so.
+    rank = pl.col("rest").rank("ordinal", descending=True).over(keys)
+    return frame.select(
+        "line",
+        (pl.col("base") + (rank <= pl.col("left")).cast(wide)).cast(pl.Int64).alias("share"),
+    )
+
+
+def _zero_totals(
+    lines: pl.DataFrame, pools: pl.DataFrame, cost_type: str, driver: str
+) -> list[RefusedCost]:
+    keys = ["customer_code", "period"]
+    totals = lines.group_by(keys).agg(
+        pl.col(driver).fill_null(0).clip(lower_bound=0).sum().alias("total")
+    )
+    zero = pools.join(totals, on=keys, how="left").filter(pl.col("total").fill_null(0) == 0)
+    return _refuse(
+        zero.select(*keys, pl.lit(cost_type).alias("cost_type"), "amount"),
+        f"the driver '{driver}' totals zero over this customer's lines in the period: "
+        "nothing to divide by",
+    )
 
 
 def allocate(
@@ -164,46 +194,19 @@ def allocate(
     )
     refused += screened
 
-    keys = ["customer_code", "period", "cost_type"]
-    frame = _driver_frame(lines, drivers).join(pools, on=keys, how="inner")
-    frame = frame.with_columns(pl.col("driver").sum().over(keys).alias("total"))
-    zero = frame.filter(pl.col("total") == 0).select(keys).unique().join(pools, on=keys)
-    refused += _refuse(
-        zero,
-        pl.format(
-            "the driver '{}' totals zero over this customer's lines in the period: "
-            "nothing to divide by",
-            pl.col("cost_type").replace_strict(dict(drivers), default=None),
-        ),
-    )
-    frame = frame.filter(pl.col("total") > 0)
-    product = pl.col("amount").cast(pl.Int128) * pl.col("driver")
-    frame = frame.with_columns(
-        (product // pl.col("total")).alias("base"), (product % pl.col("total")).alias("rest")
-    )
-    frame = (
-        frame.with_columns((pl.col("amount") - pl.col("base").sum().over(keys)).alias("left"))
-        .sort([*keys, "rest", "line"], descending=[False, False, False, True, False])
-        .with_columns(pl.int_range(pl.len()).over(keys).alias("rank"))
-        .with_columns(
-            (pl.col("base") + (pl.col("rank") < pl.col("left")).cast(pl.Int128))
-            .cast(pl.Int64)
-            .alias("share")
-        )
-    )
-    wide = (
-        frame.group_by("line").agg(
-            pl.col("share").filter(pl.col("cost_type") == cost_type).sum().alias(cost_type)
-            for cost_type in COST_TYPES
-        )
-        if frame.height
-        else pl.DataFrame(schema={"line": pl.Int64, **{c: pl.Int64 for c in COST_TYPES}})
-    )
-    shares = (
-        lines.select(pl.col("line").cast(pl.Int64))
-        .join(wide.with_columns(pl.col("line").cast(pl.Int64)), on="line", how="left")
-        .with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in COST_TYPES)
-    )
+    ordered = lines.sort("line")
+    shares = ordered.select(pl.col("line").cast(pl.Int64))
+    for cost_type in COST_TYPES:
+        driver = drivers.get(cost_type)
+        pools_of_type = pools.filter(pl.col("cost_type") == cost_type).drop("cost_type")
+        if driver is None or pools_of_type.is_empty():
+            shares = shares.with_columns(pl.lit(0, pl.Int64).alias(cost_type))
+            continue
+        refused += _zero_totals(ordered, pools_of_type, cost_type, driver)
+        shared = _share_out(ordered, pools_of_type, driver).rename({"share": cost_type})
+        shares = shares.join(
+            shared.with_columns(pl.col("line").cast(pl.Int64)), on="line", how="left"
+        ).with_columns(pl.col(cost_type).fill_null(0))
     return Allocation(
         shares, sorted(refused, key=lambda r: (r.customer_code, r.period, r.cost_type))
     )
