@@ -18,6 +18,7 @@ from tierline.analytics.cohorts.figures import CohortAnalysis
 from tierline.analytics.cohorts.panel import METRIC_TEXT
 from tierline.analytics.cost_to_serve.allocation import DRIVER_TEXT
 from tierline.analytics.cost_to_serve.figures import CostToServe
+from tierline.analytics.impact.figures import Impact
 
 MONEY_COLUMNS = (
     "revenue",
@@ -264,4 +265,75 @@ def cohort_report(result: CohortAnalysis) -> CohortReport:
         estimates=[_estimate(e) for e in result.estimates],
         upward=[_estimate(e) for e in result.by_direction.get("up", [])],
         downward=[_estimate(e) for e in result.by_direction.get("down", [])],
+    )
+
+
+class ImpactGroup(msgspec.Struct, kw_only=True):
+    """The accounts moving under one account manager (or in one sales region)."""
+
+    key: str
+    accounts: int
+    upgrades: int
+    downgrades: int
+    revenue_minor: int | None  # trailing twelve months; null when masked
+    customers: list[str]  # the first account codes
+    masked: bool
+
+
+class ServiceChangeOut(msgspec.Struct, kw_only=True):
+    scheme_code: str
+    from_segment: str | None
+    to_segment: str
+    accounts: int
+    changes: list[str]  # "name: old → new", one per entitlement the customers would see change
+
+
+class ImpactReport(msgspec.Struct, kw_only=True):
+    """The impact of the pending reclassification on accounts, sales and customers."""
+
+    changes: int
+    revenue_since: date
+    revenue_until: date
+    by_account_manager: list[ImpactGroup]
+    by_region: list[ImpactGroup]
+    service_changes: list[ServiceChangeOut]
+    unreadable_values: int
+    masked: bool
+
+
+def _groups(frame: pl.DataFrame, key: str, masked: bool) -> list[ImpactGroup]:
+    return [
+        ImpactGroup(
+            key=r[key],
+            accounts=int(r["accounts"]),
+            upgrades=int(r["upgrades"]),
+            downgrades=int(r["downgrades"]),
+            revenue_minor=None if masked else int(r["revenue"] or 0),
+            customers=list(r["customers"]),
+            masked=masked,
+        )
+        for r in frame.iter_rows(named=True)
+    ]
+
+
+def impact_report(impact: Impact, masked: bool) -> ImpactReport:
+    tables = impact.tables
+    return ImpactReport(
+        changes=tables.moves.height,
+        revenue_since=impact.since,
+        revenue_until=impact.until,
+        by_account_manager=_groups(tables.by_manager, "account_manager", masked),
+        by_region=_groups(tables.by_region, "region", masked),
+        service_changes=[
+            ServiceChangeOut(
+                scheme_code=s.scheme_code,
+                from_segment=s.from_segment,
+                to_segment=s.to_segment,
+                accounts=s.accounts,
+                changes=s.changes,
+            )
+            for s in impact.service
+        ],
+        unreadable_values=impact.unreadable,
+        masked=masked,
     )

@@ -10,9 +10,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.governance.notices import notices_for, reworded_body
+from tierline.governance.panels import (
+    APPROVAL_PANELS,
+    ApprovalPanel,
+    ApprovalPanelHook,
+    PendingChange,
+)
 from tierline.service_levels.service import customer_facing, customer_safe
 
-__all__ = ["CustomerNotice", "customer_notices"]
+__all__ = [
+    "APPROVAL_PANELS",
+    "ApprovalPanel",
+    "ApprovalPanelHook",
+    "CustomerNotice",
+    "PendingChange",
+    "customer_notices",
+]
 
 
 @dataclass(frozen=True)

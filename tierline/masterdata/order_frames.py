@@ -183,3 +183,30 @@ async def latest_order_date(conn: AsyncConnection) -> date | None:
     """The newest order date in the history (None when there is none)."""
     value = (await conn.exec_driver_sql("SELECT max(order_date) FROM order_lines")).scalar()
     return value if isinstance(value, date) else None
+
+
+async def revenue_of_customers(
+    conn: AsyncConnection, codec: FieldCodec, codes: list[str], start: date, end: date
+) -> MoneyFrame:
+    """``customer_code``, ``revenue`` (the sum over its lines ordered from ``start`` through
+    ``end``) of each of ``codes`` with lines; only those customers' lines are read."""
+    if not codes:
+        return MoneyFrame(
+            pl.DataFrame(schema={"customer_code": pl.String, "revenue": pl.Float64}), 0
+        )
+    sql = (
+        "SELECT order_no, line_no, customer_code, encode(revenue_enc, 'hex') AS revenue_enc, "
+        "encode(margin_enc, 'hex') AS margin_enc FROM order_lines "
+        "WHERE customer_code = ANY($1::text[]) AND order_date BETWEEN $2 AND $3"
+    )
+    schema = {
+        "order_no": pl.String,
+        "line_no": pl.String,
+        "customer_code": pl.String,
+        "revenue_enc": pl.String,
+        "margin_enc": pl.String,
+    }
+    frame = await read_frame(conn, sql, schema, codes, start, end)
+    opened = await asyncio.to_thread(_decrypt_lines, codec, frame)
+    sums = opened.frame.group_by("customer_code").agg(pl.col("revenue").sum())
+    return MoneyFrame(sums, opened.unreadable)

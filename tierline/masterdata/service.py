@@ -30,6 +30,7 @@ from tierline.masterdata.order_frames import (
     order_lines_plain,
     order_lines_with_money,
     product_weights,
+    revenue_of_customers,
 )
 from tierline.masterdata.profiles.definition import Profile, ProfileError
 from tierline.masterdata.profiles.presets import presets
@@ -62,6 +63,7 @@ __all__ = [
     "order_lines_plain",
     "order_lines_with_money",
     "product_weights",
+    "revenue_of_customers",
     "run_import",
     "set_account_manager",
     "stale_order_feeds",
