@@ -151,8 +151,8 @@ async def test_operator_api_bad_input(
         ({"slug": unique_slug(), "name": "x", "region": "mars"}, 422, "unknown region"),
         ({"slug": unique_slug(), "name": "   ", "region": "eu"}, 422, "must not be empty"),
         ({"slug": tenant.slug, "name": "x", "region": "eu"}, 409, "already exists"),
-        ({"slug": unique_slug(), "region": "eu"}, 400, "name"),
-        ({"slug": unique_slug(), "name": "x", "region": "eu", "extra": 1}, 400, "extra"),
+        ({"slug": unique_slug(), "region": "eu"}, 422, "name"),
+        ({"slug": unique_slug(), "name": "x", "region": "eu", "extra": 1}, 422, "extra"),
     ]
     for body, status, fragment in cases:
         resp = await client.post("/api/v1/tenants", json=body, headers=operator_headers)

@@ -355,8 +355,6 @@ async def decision_rights_page(
 # ---------------------------------------------------------------------------------------------
 # JSON API
 
-TAGS = ["governance"]
-
 
 def _text(data: dict[str, Any], name: str, limit: int = 4000) -> str:
     value = data.get(name)
@@ -372,7 +370,6 @@ def _text(data: dict[str, Any], name: str, limit: int = 4000) -> str:
     guards=[requires(REQUEST)],
     operation_id="requestOverride",
     status_code=HTTP_201_CREATED,
-    tags=TAGS,
 )
 async def api_request_override(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -401,7 +398,6 @@ async def api_request_override(
     "/overrides",
     guards=[requires(READ)],
     operation_id="listOverrides",
-    tags=TAGS,
 )
 async def api_list_overrides(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -441,7 +437,6 @@ async def api_list_overrides(
     guards=[requires(APPROVE)],
     operation_id="decideOverride",
     status_code=200,
-    tags=TAGS,
 )
 async def api_decide_override(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal], ref: FromPath[str]
@@ -476,7 +471,6 @@ async def api_decide_override(
     "/approvals",
     guards=[requires(READ)],
     operation_id="listApprovals",
-    tags=TAGS,
 )
 async def api_approvals(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]

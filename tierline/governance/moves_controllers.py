@@ -36,7 +36,6 @@ from tierline.segmentation.service import (
 )
 
 READ = "segments:read"
-TAGS = ["segmentation"]
 STATUSES = ("pending", "applied", "rejected", "superseded")
 
 
@@ -233,7 +232,6 @@ def _move_out(m: Move) -> dict[str, Any]:
     "/segments/moves",
     guards=[requires(READ)],
     operation_id="listPendingMoves",
-    tags=TAGS,
 )
 async def api_moves(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -263,7 +261,6 @@ async def api_moves(
     guards=[requires(APPROVE)],
     operation_id="decidePendingMoves",
     status_code=200,
-    tags=TAGS,
 )
 async def api_decide_moves(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]

@@ -4,6 +4,8 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import Plugin
 
 PLUGIN = Plugin(
+    api_tag="governance",
+    api_description="Override requests and the approval queue.",
     navigation=(
         NavItem(
             "Approvals",

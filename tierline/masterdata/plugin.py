@@ -4,6 +4,9 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import Command, Plugin
 
 PLUGIN = Plugin(
+    api_tag="master data",
+    api_description="Customers, products and order lines; imports, steward reviews, "
+    "data quality, jobs.",
     commands=(Command("import", "tierline.masterdata.importing.cli:import_file"),),
     navigation=(
         NavItem(

@@ -25,12 +25,13 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierline.platform import assembly, metrics, start, tracing
+from tierline.platform import api_docs, assembly, metrics, start, tracing
 from tierline.platform.access import PUBLIC, requires
 from tierline.platform.client_address import parse_networks
 from tierline.platform.errors import exception_handler
 from tierline.platform.health import health, metrics_endpoint, ready
 from tierline.platform.observability import configure_logging, request_context_middleware
+from tierline.platform.request_body import CheckedRequest
 from tierline.platform.runtime import (
     Runtime,
     build_runtime,
@@ -104,9 +105,15 @@ class ApplicationCore(InitPluginProtocol):
             title="Tierline API",
             version="1",
             path="/schema",
+            description="Tierline's JSON API. Conventions (problem details, cursor pages, "
+            "security, tags): see the README's API conventions.",
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
             openapi_router=Router(path="/schema", route_handlers=[], guards=[requires(PUBLIC)]),
+            use_handler_docstrings=True,
+            components=api_docs.components(),
+            tags=api_docs.tags(assembly.api_tags()),
         )
+        app_config.request_class = CheckedRequest
         app_config.exception_handlers = {Exception: exception_handler}
         app_config.lifespan.append(self.lifespan)
         app_config.debug = False
@@ -190,6 +197,7 @@ def create_app(
         middleware.append(tracing.route_names)
     app = Litestar(plugins=plugins, middleware=middleware, state=State({}))
     _guards_read_the_handler(app)
+    api_docs.document_api(app, assembly.api_tag_of)
     # Outside Litestar's own exception handling, so unrouted requests (404) get an id and a log
     # line too, and error bodies can quote the id. One layer for both: the request id and the
     # security headers on every response.

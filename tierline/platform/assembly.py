@@ -123,6 +123,22 @@ def domain_route_handlers() -> list[Any]:
     return merge_surfaces(handlers)
 
 
+def api_tag_of(module: str) -> str | None:
+    """The ``api_tag`` of the package declaring ``module`` (the innermost one listed)."""
+    best: tuple[int, str] | None = None
+    for package, plugin in plugins():
+        name = f"tierline.{package}"
+        inside = module == name or module.startswith(name + ".")
+        if plugin.api_tag and inside and (best is None or len(name) > best[0]):
+            best = (len(name), plugin.api_tag)
+    return best[1] if best else None
+
+
+def api_tags() -> list[tuple[str, str]]:
+    """Every declared ``(api_tag, api_description)``, in package order."""
+    return [(p.api_tag, p.api_description) for _package, p in plugins() if p.api_tag]
+
+
 def template_directories() -> list[Path]:
     """The chassis templates, then every ``templates`` folder of every package."""
     dirs = [ROOT / "platform" / "templates"]

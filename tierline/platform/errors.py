@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -21,6 +22,61 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 log = logging.getLogger("tierline.errors")
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(msgspec.Struct, omit_defaults=True):
+    """One thing wrong with a request: the ``field`` it concerns (a body path such as
+    ``records[3].name``, a query or path parameter's name, or ``body``), what is wrong, and
+    where the field was sent (``source``: ``body``, ``query``, ``path`` or ``header``).
+    ``index`` is the record's position in a batch, ``line`` the line of a document."""
+
+    field: str
+    message: str
+    source: str = "body"
+    index: int | None = None
+    line: int | None = None
+
+
+class Problem(msgspec.Struct):
+    """An error answer on the API: RFC 9457 problem details (``application/problem+json``).
+
+    ``code`` is the stable, machine-readable name of the refusal (``not_found``,
+    ``invalid_request``, ``run_refused``...); ``request_id`` is what to quote to support;
+    ``errors`` names every field at fault, when the refusal is about fields.
+    """
+
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+    request_id: str
+    type: str = "about:blank"
+    errors: list[ProblemError] = msgspec.field(default_factory=list)
+
+
+def status_code_name(status: int) -> str:
+    """The default ``code`` of a status: ``not_found``, ``too_many_requests``..."""
+    try:
+        return HTTPStatus(status).name.lower()
+    except ValueError:
+        return "error"
+
+
+def _error_item(raw: Any) -> dict[str, Any]:
+    """One entry of ``errors`` in the documented shape (``field``, ``message``, ``source``),
+    keeping what the producer added beside (a scheme issue's ``path``, a record's ``reason``).
+    Litestar names the field ``key``; the scheme checker ``path``; the importers ``reason``."""
+    if not isinstance(raw, dict):
+        return {"field": "body", "message": str(raw), "source": "body"}
+    item = dict(raw)
+    field = item.get("field", item.get("key", item.get("path")))
+    item["field"] = str(field) if field not in (None, "") else "body"
+    message = item.get("message", item.get("reason", ""))
+    item["message"] = str(message)
+    item["source"] = str(item.get("source") or "body")
+    item.pop("key", None)
+    return item
 
 
 class DomainError(Exception):
@@ -58,20 +114,25 @@ def problem_response(
     title: str | None = None,
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> Response[Any]:
+    """A problem answer (``Problem``) to an API or JSON client, the error page to a browser.
+    ``extra`` may carry ``errors`` (normalised to ``ProblemError``'s fields) and further
+    members (RFC 9457 extensions)."""
     title = title or HTTPStatus(status).phrase
     request_id = _request_id(request)
     if _wants_json(request):
-        body: dict[str, Any] = {
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": request.url.path,
-            "request_id": request_id,
-        }
-        if extra:
-            body.update(extra)
+        more = dict(extra or {})
+        errors = [_error_item(e) for e in more.pop("errors", None) or []]
+        problem = Problem(
+            title=title,
+            status=status,
+            detail=detail,
+            instance=request.url.path,
+            code=code or status_code_name(status),
+            request_id=request_id,
+        )
+        body: dict[str, Any] = {**more, **msgspec.to_builtins(problem), "errors": errors}
         return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
     return Template(
         template_name="error.html",
@@ -150,18 +211,43 @@ def _sign_in_redirect(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return Redirect(target, status_code=303)
 
 
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def _body_field(item: dict[str, Any]) -> dict[str, Any]:
+    """Litestar calls the whole body ``data``; a missing field is named in the message only."""
+    if item["source"] != "body":
+        return item
+    field = "" if item["field"] in ("data", "body") else item["field"]
+    missing = _MISSING.search(item["message"])
+    if missing:
+        field = f"{field}.{missing.group(1)}" if field else missing.group(1)
+    return {**item, "field": field or "body"}
+
+
+def _invalid_request(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """A value that does not fit its declared type: 422 when it is the body's (the request
+    was read, its content is refused), 400 when a parameter is malformed. Every field named."""
+    raw = exc.extra if isinstance(exc.extra, list) else []
+    errors = [_body_field(_error_item(e)) for e in raw]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    in_body = bool(raw) and all(isinstance(e, dict) and e.get("source") == "body" for e in raw)
+    return problem_response(
+        request,
+        422 if in_body else 400,
+        detail or str(exc.detail),
+        "Invalid request body" if in_body else "Invalid request",
+        {"errors": errors},
+        code="invalid_body" if in_body else "invalid_request",
+    )
+
+
 def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     redirect = _sign_in_redirect(request, exc)
     if redirect is not None:
         return redirect
     if isinstance(exc, ValidationException):
-        errors = exc.extra if isinstance(exc.extra, list) else []
-        detail = "; ".join(
-            f"{e.get('key', 'body')}: {e.get('message', '')}" for e in errors if isinstance(e, dict)
-        )
-        return problem_response(
-            request, 400, detail or str(exc.detail), "Invalid request", {"errors": errors}
-        )
+        return _invalid_request(request, exc)
     if isinstance(exc, HTTPException):
         status = exc.status_code
         detail = exc.detail if status < 500 else HTTPStatus(status).phrase
@@ -172,7 +258,8 @@ def exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
     if known is not None and known[0] != HTTP_500_INTERNAL_SERVER_ERROR:
         status, title = known
         detail = "Not Found" if status == 404 else str(exc)
-        return problem_response(request, status, detail, title)
+        code = exc.code if isinstance(exc, DomainError) and status != 404 else None
+        return problem_response(request, status, detail, title, code=code)
     if is_outage(exc):
         log.warning(
             "service unavailable on %s %s: %s", request.method, request.url.path, exc, exc_info=True

@@ -69,6 +69,9 @@ class Plugin:
       tenant once its schema is at head, to bring stored data to what the code expects where
       SQL alone cannot (e.g. sealing values an older release kept in clear, which needs the
       tenant's key). Idempotent and cheap when there is nothing to do; returns rows changed.
+    - ``api_tag``: the one OpenAPI tag of every ``/api`` operation the package declares (its
+      domain, in the planner's words: ``"master data"``), with ``api_description`` for the
+      document's tag list.
     """
 
     commands: tuple[Command, ...] = ()
@@ -78,3 +81,5 @@ class Plugin:
     extensions: tuple[str, ...] = ()
     before_serving: tuple[str, ...] = ()
     data_steps: tuple[str, ...] = ()
+    api_tag: str = ""
+    api_description: str = ""

@@ -5,6 +5,12 @@ and checked by ``documents.parse_json`` (UTF-8, depth, no NUL or lone surrogates
 fit 64 bits), off the event loop when it is large, then — for ``typed_body`` — converted to the
 endpoint's msgspec struct with every field error named. Refusals are problem details (400,
 413, 415 or 422) naming the field or the reason; never a 500.
+
+Handlers declare their body as ``data: SomeStruct`` (so the OpenAPI document shows it): the
+app's ``CheckedRequest`` makes Litestar read that body through ``json_body`` too, with the
+bounds a handler names in ``opt={"body_bounds": callable(state) -> Bounds}`` (batches are
+larger than the default), and Litestar converts it to the struct (a misfit is a 422 naming
+every field, ``errors.exception_handler``).
 """
 
 from __future__ import annotations
@@ -42,6 +48,15 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
+
+
+class CheckedRequest(Request[Any, Any, Any]):
+    """The app's request class: ``json()`` (what Litestar decodes ``data`` from) goes through
+    ``json_body`` and the handler's bounds."""
+
+    async def json(self) -> Any:
+        bounds = self.route_handler.opt.get("body_bounds")
+        return await json_body(self, bounds(self.app.state) if bounds else DEFAULT_BOUNDS)
 
 
 async def json_body(request: Request[Any, Any, Any], bounds: Bounds = DEFAULT_BOUNDS) -> Any:

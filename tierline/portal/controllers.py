@@ -406,7 +406,6 @@ async def portal_entitlements_pdf(
     "/portal/entitlements",
     guards=[requires(PORTAL)],
     operation_id="portalEntitlements",
-    tags=["portal"],
     summary="The caller's segments and entitlements, and the segments of its ship-tos",
 )
 async def api_entitlements(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
@@ -485,7 +484,6 @@ class _PreparedJSON(Response[bytes]):
     "/portal/performance",
     guards=[requires(PORTAL)],
     operation_id="portalPerformanceApi",
-    tags=["portal"],
     summary="Fill rate, OTIF, perfect order and lead time over 12 weeks or months, with targets",
 )
 async def api_performance(
@@ -513,7 +511,6 @@ async def api_performance(
     "/portal/notices",
     guards=[requires(PORTAL)],
     operation_id="portalNoticesApi",
-    tags=["portal"],
     summary="The caller's notices, newest first (page on with before=<last id>)",
 )
 async def api_notices(

@@ -4,6 +4,8 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import Plugin
 
 PLUGIN = Plugin(
+    api_tag="portal",
+    api_description="What a B2B customer user sees: entitlements, performance, notices.",
     lifespans=("tierline.portal.cache:lifespan",),
     navigation=(
         NavItem(

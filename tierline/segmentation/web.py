@@ -31,7 +31,6 @@ from tierline.segmentation.runs.queries import clamp
 READ = "segments:read"
 WRITE = "schemes:write"
 RUN = "segments:run"
-TAGS = ["segmentation"]
 
 
 class PageInputError(DomainError):

@@ -475,7 +475,6 @@ async def save_escalation_page(
     "/entitlements",
     guards=[requires(READ)],
     operation_id="listEntitlements",
-    tags=["entitlements"],
 )
 async def api_entitlements(
     principal: NamedDependency[Principal], scheme: FromQuery[str]
@@ -505,7 +504,6 @@ async def api_entitlements(
     "/entitlements",
     guards=[requires(WRITE)],
     operation_id="createEntitlementVersion",
-    tags=["entitlements"],
     status_code=201,
 )
 async def api_create_entitlement(
@@ -537,7 +535,6 @@ async def api_create_entitlement(
     "/contracts",
     guards=[requires(READ)],
     operation_id="listContracts",
-    tags=["entitlements"],
 )
 async def api_contracts(principal: NamedDependency[Principal]) -> list[dict[str, Any]]:
     """Every contract (minimums as fractions 0..1, null when not contracted)."""
@@ -549,7 +546,6 @@ async def api_contracts(principal: NamedDependency[Principal]) -> list[dict[str,
     "/contracts",
     guards=[requires(WRITE)],
     operation_id="createContract",
-    tags=["entitlements"],
     status_code=201,
 )
 async def api_create_contract(
@@ -573,7 +569,6 @@ async def api_create_contract(
     "/escalations/{scheme:str}/{segment:str}",
     guards=[requires(READ)],
     operation_id="getEscalation",
-    tags=["entitlements"],
 )
 async def api_escalation(
     principal: NamedDependency[Principal], scheme: FromPath[str], segment: FromPath[str]
@@ -589,7 +584,6 @@ async def api_escalation(
     "/escalations/{scheme:str}/{segment:str}",
     guards=[requires(WRITE)],
     operation_id="saveEscalation",
-    tags=["entitlements"],
 )
 async def api_save_escalation(
     request: Request[Any, Any, Any],

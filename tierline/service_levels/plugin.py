@@ -4,6 +4,8 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import Plugin
 
 PLUGIN = Plugin(
+    api_tag="service levels",
+    api_description="Entitlements per segment, contracts and escalation paths.",
     navigation=(
         NavItem(
             "Entitlements",

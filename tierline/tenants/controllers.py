@@ -28,7 +28,6 @@ class TenantAdminController(Controller):
     """Platform-operator API: tenants are created asynchronously, with visible progress."""
 
     path = "/api/v1/tenants"
-    tags = ["platform"]
     guards = [requires(OPERATOR)]
 
     @get("/", operation_id="listTenants")

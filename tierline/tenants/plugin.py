@@ -4,6 +4,8 @@ every schema to head before an embedded ``tierline serve``."""
 from tierline.platform.plugins import Command, Plugin
 
 PLUGIN = Plugin(
+    api_tag="tenants",
+    api_description="Tenant lifecycle for the platform operator.",
     commands=(
         Command("migrate", "tierline.tenants.cli:migrate"),
         Command("tenants", "tierline.tenants.cli:tenants_app"),

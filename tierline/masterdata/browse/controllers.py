@@ -346,7 +346,6 @@ async def _api_list(
     guards=[requires(READ)],
     dependencies=CUSTOMER_QUERY,
     operation_id="listCustomers",
-    tags=["masterdata"],
 )
 async def list_customers(
     request: Request[Any, Any, Any],
@@ -369,7 +368,6 @@ async def list_customers(
     "/customers/{code:str}",
     guards=[requires(READ)],
     operation_id="getCustomer",
-    tags=["masterdata"],
 )
 async def get_customer(
     request: Request[Any, Any, Any],
@@ -394,7 +392,6 @@ async def get_customer(
     guards=[requires(READ)],
     dependencies=PRODUCT_QUERY,
     operation_id="listProducts",
-    tags=["masterdata"],
 )
 async def list_products(
     request: Request[Any, Any, Any],
@@ -417,7 +414,6 @@ async def list_products(
     "/products/{sku:str}",
     guards=[requires(READ)],
     operation_id="getProduct",
-    tags=["masterdata"],
 )
 async def get_product(
     request: Request[Any, Any, Any],

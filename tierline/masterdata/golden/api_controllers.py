@@ -37,7 +37,6 @@ from tierline.platform.request_body import typed_body
 from tierline.platform.routing import Api
 from tierline.platform.tenancy import tenant_session
 
-TAGS = ["master data"]
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 
@@ -84,7 +83,6 @@ def _query(
     "/steward/reviews",
     guards=[requires(PERMISSION)],
     operation_id="listStewardReviews",
-    tags=TAGS,
 )
 async def api_reviews(
     principal: NamedDependency[Principal],
@@ -144,7 +142,6 @@ async def _decide(
     "/steward/reviews/{review_id:int}/merge",
     guards=[requires(PERMISSION)],
     operation_id="stewardMergeReview",
-    tags=TAGS,
     status_code=200,
 )
 async def api_merge(
@@ -161,7 +158,6 @@ async def api_merge(
     "/steward/reviews/{review_id:int}/keep-apart",
     guards=[requires(PERMISSION)],
     operation_id="stewardKeepApartReview",
-    tags=TAGS,
     status_code=200,
 )
 async def api_keep_apart(

@@ -11,12 +11,14 @@ beyond 64 bits are refused with a problem naming the reason, before anything is 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from litestar import Request, Response, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
+from litestar.params import Body, Parameter
 
 from tierline.masterdata.importing.batches import (
     MAX_BATCH,
@@ -25,12 +27,19 @@ from tierline.masterdata.importing.batches import (
     request_hash,
     upsert_records,
 )
+from tierline.masterdata.importing.schemas import UpsertOut, batch_schema, record_schema
 from tierline.platform.access import requires
 from tierline.platform.documents import Bounds
+from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
-from tierline.platform.request_body import json_body, json_object
 from tierline.platform.routing import Api
+
+F = TypeVar("F", bound=Callable[..., Any])
+SOURCE = Parameter(
+    description="The source system the records come from (letters, digits, '_'; at most 40).",
+    max_length=40,
+)
 
 ROUTED = {"customers": "customers", "products": "products", "order-lines": "order_lines"}
 
@@ -42,21 +51,48 @@ async def _upsert(
     records: list[Any],
     source: str,
     request: Request[Any, Any, Any],
-) -> Response[Any]:
+) -> Response[UpsertOut]:
     key = request.headers.get("idempotency-key")
     digest = request_hash(await request.body())
     if key:
         replayed = await replay(principal, key, digest)
         if replayed is not None:
             status, body = replayed
-            return Response(body, status_code=status, headers={"Idempotent-Replay": "true"})
+            return _answer(request, status, body, {"Idempotent-Replay": "true"})
     actor = actor_of(request, principal)
     status, body = await upsert_records(
         state.runtime, principal.tenant, entity_name, records, source, actor
     )
     if key:
         await remember(principal, key, digest, status, body)
-    return Response(body, status_code=status)
+    return _answer(request, status, body)
+
+
+def _answer(
+    request: Request[Any, Any, Any],
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    """Applied records as ``UpsertOut``; refused ones as a 422 problem naming every record's
+    fields (``index``, ``field``, ``reason``), with the import's id and error count."""
+    if status < 400:
+        return Response(body, status_code=status, headers=headers)
+    errors = body.get("errors", [])
+    return problem_response(
+        request,
+        status,
+        f"{body.get('error_count', len(errors))} problem(s) in the records; nothing was applied",
+        "Records refused",
+        {
+            "status": body.get("status", "rejected"),
+            "import_id": body.get("import_id"),
+            "error_count": body.get("error_count", len(errors)),
+            "errors": [{**e, "field": e.get("field") or "body", "source": "body"} for e in errors],
+        },
+        headers,
+        code="records_refused",
+    )
 
 
 def _batch_bounds(state: State) -> Bounds:
@@ -76,11 +112,29 @@ def _batch_records(data: Any) -> list[Any]:
     return list(data["records"])
 
 
-def _source(request: Request[Any, Any, Any]) -> str:
-    source = request.query_params.get("source", "erp").lower()
+def _source(given: str) -> str:
+    source = given.lower()
     if not source.replace("_", "").isalnum() or len(source) > 40:
         raise ValidationException("source: letters, digits and '_' (at most 40)")
     return source
+
+
+def _entity_title(entity_name: str) -> str:
+    return entity_name.title().replace("_", "")  # order_lines -> OrderLines
+
+
+def _with_body(title: str, schema: dict[str, Any]) -> Callable[[F], F]:
+    """Document ``data`` (a JSON object the importer validates field by field, so extra ERP
+    attributes survive) with the entity's declared fields: the annotation is set on the
+    function, as a closure's values cannot be named in a postponed annotation."""
+
+    def mark(fn: F) -> F:
+        fn.__annotations__["data"] = Annotated[
+            dict[str, Any], Body(title=title, schema_extra=schema, schema_component_key=title)
+        ]
+        return fn
+
+    return mark
 
 
 def _batch_route(path: str, entity_name: str, op: str) -> Any:
@@ -89,16 +143,22 @@ def _batch_route(path: str, entity_name: str, op: str) -> Any:
         guards=[requires("masterdata:write")],
         operation_id=op,
         name=op,
-        tags=["master data"],
         status_code=200,
+        opt={"body_bounds": _batch_bounds},
     )
+    @_with_body(f"{_entity_title(entity_name)}Batch", batch_schema(entity_name))
     async def handler(
-        principal: NamedDependency[Principal], state: State, request: Request[Any, Any, Any]
-    ) -> Response[Any]:
-        """Upsert up to 50,000 records in one transaction; 422 with per-record errors."""
-        data = await json_body(request, _batch_bounds(state))
+        principal: NamedDependency[Principal],
+        state: State,
+        request: Request[Any, Any, Any],
+        data: dict[str, Any],
+        source: Annotated[str, SOURCE] = "erp",
+    ) -> Response[UpsertOut]:
+        """Upsert up to 50,000 records in one transaction, all or nothing; a refusal is a 422
+        problem naming each record's ``index`` and ``field``. Send ``Idempotency-Key`` to make
+        a retry safe (the same key and body answer the first answer again)."""
         return await _upsert(
-            state, principal, entity_name, _batch_records(data), _source(request), request
+            state, principal, entity_name, _batch_records(data), _source(source), request
         )
 
     return handler
@@ -110,14 +170,20 @@ def _single_route(path: str, entity_name: str, op: str, keys: tuple[str, ...]) -
         guards=[requires("masterdata:write")],
         operation_id=op,
         name=op,
-        tags=["master data"],
         status_code=200,
     )
+    @_with_body(
+        f"{_entity_title(entity_name)[:-1]}Record", record_schema(entity_name, keyed_by_path=True)
+    )
     async def handler(
-        principal: NamedDependency[Principal], state: State, request: Request[Any, Any, Any]
-    ) -> Response[Any]:
-        """Create or update one record; the key comes from the path."""
-        data = await json_object(request)
+        principal: NamedDependency[Principal],
+        state: State,
+        request: Request[Any, Any, Any],
+        data: dict[str, Any],
+        source: Annotated[str, SOURCE] = "erp",
+    ) -> Response[UpsertOut]:
+        """Create or update one record; its key comes from the path (a different one in the
+        body is refused). Refusals as for the batch; ``Idempotency-Key`` as well."""
         for k in keys:
             supplied = data.get(k)
             from_path = request.path_params[k]
@@ -126,7 +192,7 @@ def _single_route(path: str, entity_name: str, op: str, keys: tuple[str, ...]) -
                     f"{k}: the body says {supplied!r} but the path says {from_path!r}"
                 )
             data[k] = from_path
-        return await _upsert(state, principal, entity_name, [data], _source(request), request)
+        return await _upsert(state, principal, entity_name, [data], _source(source), request)
 
     return handler
 

@@ -150,7 +150,6 @@ async def import_errors_csv(
     operation_id="createImport",
     status_code=HTTP_202_ACCEPTED,
     request_max_body_size=UPLOAD_HARD_CAP,
-    tags=["imports"],
 )
 async def api_create_import(
     principal: NamedDependency[Principal],
@@ -171,7 +170,6 @@ async def api_create_import(
     "/jobs/{job_id:str}",
     guards=[requires("jobs:read")],
     operation_id="getJob",
-    tags=["jobs"],
 )
 async def api_job(
     principal: NamedDependency[Principal], job_id: FromPath[str], state: State
@@ -186,7 +184,6 @@ async def api_job(
     "/imports/{import_id:str}",
     guards=[requires("imports:run")],
     operation_id="getImport",
-    tags=["imports"],
 )
 async def api_import(
     principal: NamedDependency[Principal], import_id: FromPath[str]

@@ -98,7 +98,6 @@ async def save_profile_page(
     "/import-profiles",
     guards=[requires("imports:run")],
     operation_id="listImportProfiles",
-    tags=["imports"],
 )
 async def api_profiles(principal: NamedDependency[Principal]) -> list[dict[str, Any]]:
     async with tenant_session(principal.tenant) as s:
@@ -109,7 +108,6 @@ async def api_profiles(principal: NamedDependency[Principal]) -> list[dict[str, 
     "/import-profiles/{name:str}",
     guards=[requires("imports:run")],
     operation_id="saveImportProfile",
-    tags=["imports"],
 )
 async def api_save_profile(
     principal: NamedDependency[Principal], name: FromPath[str], request: Request[Any, Any, Any]

@@ -208,7 +208,6 @@ async def configure_feed(
     "/data-quality",
     guards=[requires(READ)],
     operation_id="getDataQuality",
-    tags=["data quality"],
 )
 async def api_data_quality(
     request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]

@@ -285,7 +285,6 @@ def _entry_out(entry: AuditRecord) -> AuditEntryOut:
     guards=[requires("audit:read")],
     dependencies=AUDIT_QUERY,
     operation_id="listAuditEntries",
-    tags=["audit"],
 )
 async def audit_api(
     state: State,

@@ -4,6 +4,8 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import Command, Plugin
 
 PLUGIN = Plugin(
+    api_tag="audit",
+    api_description="The tenant's hash-chained audit trail.",
     commands=(Command("audit", "tierline.platform.audit.cli:audit_app"),),
     navigation=(
         NavItem(

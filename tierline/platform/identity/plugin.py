@@ -4,6 +4,8 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import Command, Plugin
 
 PLUGIN = Plugin(
+    api_tag="identity",
+    api_description="Access tokens for API clients (OAuth2 client credentials).",
     commands=(
         Command("users", "tierline.platform.identity.users_cli:users_app"),
         Command("clients", "tierline.platform.identity.clients_cli:clients_app"),

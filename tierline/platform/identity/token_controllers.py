@@ -240,7 +240,6 @@ async def _issue(request: Request[Any, Any, Any], state: State) -> dict[str, Any
     "/oauth/token",
     guards=[requires(PUBLIC)],
     operation_id="issueAccessToken",
-    tags=["oauth"],
     summary="Issue an access token (OAuth2 client credentials)",
     description="RFC 6749 §4.4. Body `application/x-www-form-urlencoded` with "
     "`grant_type=client_credentials` and an optional space-separated `scope` (a subset of "
@@ -265,7 +264,6 @@ async def token_endpoint(request: Request[Any, Any, Any], state: State) -> Respo
     "/.well-known/jwks.json",
     guards=[requires(PUBLIC)],
     operation_id="getJwks",
-    tags=["oauth"],
     summary="Public keys that verify Tierline access tokens (JWKS)",
 )
 async def jwks_endpoint(state: State) -> Response[dict[str, Any]]:

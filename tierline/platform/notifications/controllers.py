@@ -138,7 +138,6 @@ def _out(row: NotificationRow) -> NotificationOut:
     "/notifications",
     guards=[requires(PERMISSION)],
     operation_id="listNotifications",
-    tags=["notifications"],
 )
 async def list_notifications_api(
     state: State,
@@ -167,7 +166,6 @@ async def list_notifications_api(
     "/notifications:mark-read",
     guards=[requires(PERMISSION)],
     operation_id="markNotificationsRead",
-    tags=["notifications"],
     status_code=200,
 )
 async def mark_read_api(

@@ -4,6 +4,8 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import Plugin
 
 PLUGIN = Plugin(
+    api_tag="notifications",
+    api_description="The caller's notifications.",
     navigation=(
         NavItem(
             "Notifications",

@@ -32,7 +32,6 @@ from tierline.segmentation.models import SegmentationScheme
 from tierline.segmentation.schemes.store import get_scheme, list_schemes, segment_catalogue
 from tierline.segmentation.web import (
     READ,
-    TAGS,
     BodyInvalid,
     PageInputError,
     api_limit,
@@ -346,7 +345,6 @@ async def timeline_page(
     "/segments/assignments",
     guards=[requires(READ)],
     operation_id="listSegmentAssignments",
-    tags=TAGS,
 )
 async def api_assignments(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -376,7 +374,6 @@ async def api_assignments(
     "/segments/assignments.csv",
     guards=[requires(READ)],
     operation_id="exportSegmentAssignmentsCsv",
-    tags=TAGS,
 )
 async def api_assignments_csv(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -389,7 +386,6 @@ async def api_assignments_csv(
     "/segments/assignments.xlsx",
     guards=[requires(READ)],
     operation_id="exportSegmentAssignmentsXlsx",
-    tags=TAGS,
 )
 async def api_assignments_xlsx(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -402,7 +398,6 @@ async def api_assignments_xlsx(
     "/segments/writeback",
     guards=[requires(READ)],
     operation_id="segmentWriteback",
-    tags=TAGS,
 )
 async def api_writeback(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -415,7 +410,6 @@ async def api_writeback(
     "/segments/conflicts",
     guards=[requires(READ)],
     operation_id="segmentConflicts",
-    tags=TAGS,
 )
 async def api_conflicts(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -451,7 +445,6 @@ async def api_conflicts(
     "/segments/timeline",
     guards=[requires(READ)],
     operation_id="segmentTimeline",
-    tags=TAGS,
 )
 async def api_timeline(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]

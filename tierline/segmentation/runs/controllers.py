@@ -37,7 +37,6 @@ from tierline.segmentation.schemes.store import segment_catalogue
 from tierline.segmentation.web import (
     READ,
     RUN,
-    TAGS,
     BodyInvalid,
     api_limit,
     base_path,
@@ -168,7 +167,6 @@ def _as_of(raw: Any) -> date | None:
     guards=[requires(RUN)],
     operation_id="startSegmentRun",
     status_code=HTTP_202_ACCEPTED,
-    tags=TAGS,
 )
 async def api_start_run(
     request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
@@ -193,7 +191,6 @@ async def api_start_run(
     "/segment-runs",
     guards=[requires(READ)],
     operation_id="listSegmentRuns",
-    tags=TAGS,
 )
 async def api_list_runs(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -213,7 +210,6 @@ async def api_list_runs(
     "/segment-runs/{run_id:str}",
     guards=[requires(READ)],
     operation_id="getSegmentRun",
-    tags=TAGS,
 )
 async def api_get_run(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal], run_id: FromPath[str]

@@ -61,7 +61,6 @@ from tierline.segmentation.schemes.store import (
 from tierline.segmentation.web import (
     READ,
     RUN,
-    TAGS,
     WRITE,
     BodyInvalid,
     PageInputError,
@@ -441,7 +440,6 @@ def _preview_out(preview: Preview) -> dict[str, Any]:
     "/schemes",
     guards=[requires(READ)],
     operation_id="listSchemes",
-    tags=TAGS,
 )
 async def api_list_schemes(principal: NamedDependency[Principal]) -> dict[str, Any]:
     """Schemes of the caller's tenant with the version in force and run times."""
@@ -454,7 +452,6 @@ async def api_list_schemes(principal: NamedDependency[Principal]) -> dict[str, A
     "/schemes/schema",
     guards=[requires(READ)],
     operation_id="schemeJsonSchema",
-    tags=TAGS,
 )
 async def api_scheme_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a scheme document."""
@@ -465,7 +462,6 @@ async def api_scheme_schema() -> dict[str, Any]:
     "/schemes/{code:str}",
     guards=[requires(READ)],
     operation_id="getScheme",
-    tags=TAGS,
 )
 async def api_get_scheme(
     principal: NamedDependency[Principal], code: FromPath[str]
@@ -486,7 +482,6 @@ async def api_get_scheme(
     guards=[requires(WRITE)],
     operation_id="createScheme",
     status_code=HTTP_201_CREATED,
-    tags=TAGS,
 )
 async def api_create_scheme(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
@@ -520,7 +515,6 @@ async def api_create_scheme(
     "/schemes/{code:str}/draft",
     guards=[requires(WRITE)],
     operation_id="saveSchemeDraft",
-    tags=TAGS,
 )
 async def api_save_draft(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
@@ -540,7 +534,6 @@ async def api_save_draft(
     guards=[requires(WRITE)],
     operation_id="publishScheme",
     status_code=HTTP_201_CREATED,
-    tags=TAGS,
 )
 async def api_publish(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
@@ -562,7 +555,6 @@ async def api_publish(
     guards=[requires(WRITE)],
     operation_id="dryRunScheme",
     status_code=200,
-    tags=TAGS,
 )
 async def api_dry_run(
     request: Request[Any, Any, Any],

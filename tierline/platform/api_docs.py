@@ -1,0 +1,150 @@
+"""Finishes the OpenAPI document of ``/api``: problem responses, security, one tag per domain.
+
+What every API operation shares is stated here once rather than on each handler (Litestar's
+``responses=`` is not layered: a ``Router``'s would not reach its handlers):
+
+- the RFC 9457 ``Problem`` (``errors.Problem``, what ``errors.problem_response`` returns) on
+  each error status the operation can answer: 400, 404, 422 and 503 (a region down) on every
+  one; 401 and 403 when it needs a credential; 409, 413 and 415 when it writes; 429 when it is
+  throttled (``opt={"throttled": True}``); a handler's own ``responses`` win;
+- its security requirement, from the permission it declares (``access.requires``): none for
+  ``PUBLIC``, the operator token for ``OPERATOR``, else an OAuth2 client-credentials bearer
+  token or the browser's session cookie (with the CSRF header when it writes);
+- its tag: the ``api_tag`` of the package that declares it (``Plugin(api_tag=...)``).
+
+``document_api(app)`` runs once on the assembled app, before the document is first built;
+``tests/platform/test_openapi.py`` walks the result and fails on an operation left short.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Tag
+from litestar.routes import HTTPRoute
+
+from tierline.platform.access import OPERATOR, PUBLIC, declared_permission
+from tierline.platform.errors import PROBLEM_JSON, Problem
+
+API_PATH = "/api/"
+TOKEN_URL = "/api/v1/oauth/token"  # noqa: S105 (a path, not a secret)
+SESSION_COOKIE = "tl_session"  # identity.sessions.SESSION_COOKIE (the chassis reads no domain)
+CSRF_HEADER = "X-CSRF-Token"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+PROBLEMS: dict[int, str] = {
+    400: "The request is malformed: a parameter or cursor that does not parse, a refusal.",
+    401: "No valid credential (missing, expired or revoked token; no session).",
+    403: "The credential lacks the operation's permission, or the CSRF header is missing.",
+    404: "Not found, or not visible to this caller (another tenant's or customer's).",
+    409: "Conflicts with the current state (decided meanwhile, a duplicate, a reused key).",
+    413: "The body is larger than the request limit.",
+    415: "The body is not JSON.",
+    422: "The body does not fit the operation's schema; ``errors`` names every field.",
+    429: "Too many attempts; retry after the ``Retry-After`` seconds.",
+    503: "The tenant's region or a service it needs is briefly unavailable; retry.",
+}
+
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    "oauth2": SecurityScheme(
+        type="oauth2",
+        description="API clients (ERP, 3PL) exchange their client id and secret for a "
+        "short-lived JWT (OAuth2 client credentials) and send it as a bearer token.",
+        flows=OAuthFlows(client_credentials=OAuthFlow(token_url=TOKEN_URL, scopes={})),
+    ),
+    "bearer": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        bearer_format="JWT",
+        description=f"The access token from ``POST {TOKEN_URL}``.",
+    ),
+    "session": SecurityScheme(
+        type="apiKey",
+        name=SESSION_COOKIE,
+        security_scheme_in="cookie",
+        description="A signed-in browser's session cookie (staff or portal user).",
+    ),
+    "csrf": SecurityScheme(
+        type="apiKey",
+        name=CSRF_HEADER,
+        security_scheme_in="header",
+        description="The session's CSRF token; required with the session cookie on writes.",
+    ),
+    "operator": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="The platform operator's token (TIERLINE_OPERATOR_TOKEN): tenant lifecycle.",
+    ),
+}
+
+
+def components() -> list[Components]:
+    """What ``OpenAPIConfig(components=...)`` adds: the security schemes."""
+    return [Components(security_schemes=dict(SECURITY_SCHEMES))]
+
+
+def tags(declared: list[tuple[str, str]]) -> list[Tag]:
+    """The document's tag list from each package's ``(api_tag, description)``."""
+    return [Tag(name=name, description=description) for name, description in declared]
+
+
+def problem_statuses(handler: HTTPRouteHandler, permission: str | None) -> list[int]:
+    """The error statuses ``handler`` can answer (see the module docstring)."""
+    statuses = [400, 404, 422, 503]
+    if permission != PUBLIC:
+        statuses += [401, 403]
+    if WRITES & set(handler.http_methods):
+        statuses += [409, 413, 415]
+    if handler.opt.get("throttled"):
+        statuses.append(429)
+    return sorted(statuses)
+
+
+def security_for(handler: HTTPRouteHandler, permission: str | None) -> list[dict[str, list[str]]]:
+    """The operation's security requirement: any one of the listed alternatives."""
+    if permission == PUBLIC:
+        return []
+    if permission == OPERATOR:
+        return [{"operator": []}]
+    browser: dict[str, list[str]] = (
+        {"session": [], "csrf": []} if WRITES & set(handler.http_methods) else {"session": []}
+    )
+    return [{"oauth2": []}, {"bearer": []}, browser]
+
+
+def _document(handler: HTTPRouteHandler, tag: str | None) -> None:
+    permission = declared_permission(handler)
+    own = dict(handler.responses or {})
+    for status in problem_statuses(handler, permission):
+        own.setdefault(
+            status,
+            ResponseSpec(
+                data_container=Problem,
+                generate_examples=False,
+                description=PROBLEMS[status],
+                media_type=PROBLEM_JSON,
+            ),
+        )
+    handler.responses = own
+    handler.security = security_for(handler, permission)
+    if tag is not None:
+        handler.tags = [tag]
+
+
+def api_handlers(app: Litestar) -> list[HTTPRouteHandler]:
+    """Every handler serving a path under ``/api/``."""
+    found: list[HTTPRouteHandler] = []
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path.startswith(API_PATH):
+            found.extend(h for h in route.route_handlers if h not in found)
+    return found
+
+
+def document_api(app: Litestar, tag_of: Any) -> None:
+    """Finish every ``/api`` operation's documentation; ``tag_of(module)`` is the tag of the
+    package declaring a handler's module (``assembly.api_tag_of``)."""
+    for handler in api_handlers(app):
+        _document(handler, tag_of(handler.fn.__module__))
