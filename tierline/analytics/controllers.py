@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from tierline.analytics.cost_to_serve.allocation import COST_TYPES, DRIVER_TEXT, DRIVERS
 from tierline.analytics.schemas import SettingsIn, SettingsOut
 from tierline.analytics.settings_store import Choices, SettingsRefused, read_choices, save_choices
-from tierline.analytics.web import READ, TAGS, WRITE, page_context
+from tierline.analytics.web import READ, WRITE, page_context
 from tierline.platform.access import requires
 from tierline.platform.audit.service import record_by
 from tierline.platform.identity.principal import Principal
@@ -123,16 +123,14 @@ async def save_settings_form(
     return Redirect(f"/t/{principal.tenant.slug}/analytics/settings?saved=1", status_code=303)
 
 
-@get("/analytics/settings", guards=[requires(READ)], operation_id="getAnalyticsSettings", tags=TAGS)
+@get("/analytics/settings", guards=[requires(READ)], operation_id="getAnalyticsSettings")
 async def api_settings(principal: NamedDependency[Principal]) -> SettingsOut:
     """The scheme the analytics follow, the driver of each cost type, the churn months."""
     async with tenant_session(principal.tenant) as s:
         return _out(await read_choices(s))
 
 
-@put(
-    "/analytics/settings", guards=[requires(WRITE)], operation_id="putAnalyticsSettings", tags=TAGS
-)
+@put("/analytics/settings", guards=[requires(WRITE)], operation_id="putAnalyticsSettings")
 async def api_put_settings(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],

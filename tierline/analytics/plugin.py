@@ -4,6 +4,9 @@ from tierline.platform.navigation import NavItem
 from tierline.platform.plugins import DemoStep, Plugin
 
 PLUGIN = Plugin(
+    api_tag="analytics",
+    api_description="Cost-to-serve by segment, cohorts after reclassification, service pricing "
+    "within contracts and the impact of a reclassification.",
     navigation=(
         NavItem(
             "Cost to serve",

@@ -24,7 +24,6 @@ from tierline.segmentation.service import first_assignment_at
 READ = "analytics:read"
 WRITE = "analytics:write"
 MARGIN = "margin:read"
-TAGS = ["analytics"]
 DEFAULT_MONTHS = 12
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-\d{2})?$")
 

@@ -13,7 +13,7 @@ from litestar.response import Template
 from tierline.analytics.charts import interval_rows
 from tierline.analytics.cohorts.figures import CohortRefused, cohort_analysis
 from tierline.analytics.schemas import CohortReport, cohort_report
-from tierline.analytics.web import READ, TAGS, page_context, parse_month
+from tierline.analytics.web import READ, page_context, parse_month
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.routing import Api, StaffPages
@@ -59,7 +59,7 @@ async def cohorts_page(
     return Template("analytics/cohorts.html", context=context)
 
 
-@get("/analytics/cohorts", guards=[requires(READ)], operation_id="getCohorts", tags=TAGS)
+@get("/analytics/cohorts", guards=[requires(READ)], operation_id="getCohorts")
 async def api_cohorts(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],

@@ -25,7 +25,6 @@ from tierline.analytics.exports import (
 from tierline.analytics.schemas import CostToServeReport, cost_rows, cost_to_serve_report
 from tierline.analytics.web import (
     READ,
-    TAGS,
     audit_export,
     page_context,
     sees_money,
@@ -126,10 +125,13 @@ async def _csv(
 
 async def _xlsx(
     request: Request[Any, Any, Any], principal: Principal, first: str | None, last: str | None
-) -> Response[Any]:
+) -> Response[bytes]:
     report, masked = await _report(request, principal, first, last)
     await audit_export(request, principal, "cost_to_serve", "xlsx", _params(report), masked)
-    return file_download(xlsx_file(_sheets(report, masked)), _filename(report, "xlsx"), XLSX)
+    response: Response[bytes] = file_download(
+        xlsx_file(_sheets(report, masked)), _filename(report, "xlsx"), XLSX
+    )
+    return response
 
 
 def _params(report: Any) -> dict[str, Any]:
@@ -152,7 +154,7 @@ async def cost_to_serve_xlsx_page(
     principal: NamedDependency[Principal],
     first: FromQuery[str | None] = None,
     last: FromQuery[str | None] = None,
-) -> Response[Any]:
+) -> Response[bytes]:
     return await _xlsx(request, principal, first, last)
 
 
@@ -160,7 +162,6 @@ async def cost_to_serve_xlsx_page(
     "/analytics/cost-to-serve",
     guards=[requires(READ)],
     operation_id="getCostToServe",
-    tags=TAGS,
 )
 async def api_cost_to_serve(
     request: Request[Any, Any, Any],
@@ -179,7 +180,6 @@ async def api_cost_to_serve(
     "/analytics/cost-to-serve.csv",
     guards=[requires(READ)],
     operation_id="exportCostToServeCsv",
-    tags=TAGS,
     media_type="text/csv",
 )
 async def api_cost_to_serve_csv(
@@ -196,7 +196,6 @@ async def api_cost_to_serve_csv(
     "/analytics/cost-to-serve.xlsx",
     guards=[requires(READ)],
     operation_id="exportCostToServeXlsx",
-    tags=TAGS,
     media_type=XLSX,
 )
 async def api_cost_to_serve_xlsx(
@@ -204,7 +203,7 @@ async def api_cost_to_serve_xlsx(
     principal: NamedDependency[Principal],
     first: Month = None,
     last: Month = None,
-) -> Response[Any]:
+) -> Response[bytes]:
     """Three sheets (segment x region x month, segment, customer); audited."""
     return await _xlsx(request, principal, first, last)
 

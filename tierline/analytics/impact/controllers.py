@@ -14,7 +14,7 @@ from litestar.response import Template
 from tierline.analytics.impact.figures import pending_run_moves
 from tierline.analytics.impact.panel import impact_of
 from tierline.analytics.schemas import ImpactReport
-from tierline.analytics.web import READ, TAGS, page_context
+from tierline.analytics.web import READ, page_context
 from tierline.platform.access import requires
 from tierline.platform.encryption import MASKED
 from tierline.platform.identity.principal import Principal
@@ -46,7 +46,6 @@ async def impact_page(
     "/analytics/reclassification-impact",
     guards=[requires(READ)],
     operation_id="getReclassificationImpact",
-    tags=TAGS,
 )
 async def api_impact(
     request: Request[Any, Any, Any],
