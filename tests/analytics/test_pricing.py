@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from tests.analytics.conftest import SCHEME
+from tests.conftest import StaffFactory
+from tests.support.web import csrf_of, sign_in
 from tierline.analytics.models import ServicePriceTerm
 from tierline.analytics.pricing.rules import (
     PriceClause,
@@ -178,3 +181,55 @@ async def test_an_entitlement_change_adding_a_surcharged_feature_is_refused(
         )
     assert [e.field for e in errors] == ["contract"]
     assert "C2 (pricing: B carries a net service surcharge of 3.00%" in errors[0].message
+
+
+async def test_pricing_api_and_page(
+    client: httpx.AsyncClient, runtime: Runtime, commercial: TenantRef, make_staff: StaffFactory
+) -> None:
+    await _contract(runtime, commercial)
+    assert (await sign_in(client, await make_staff(commercial, "planner"))).status_code == 303
+    page = await client.get(f"/t/{commercial.slug}/analytics/pricing")
+    assert page.status_code == 200 and "K-C2" in page.text and "1.00%" in page.text
+    headers = {"X-CSRF-Token": csrf_of(page.text)}
+    refused = await client.post(
+        "/api/v1/analytics/price-terms",
+        json={
+            "scheme_code": SCHEME,
+            "segment": "B",
+            "adjustment_bp": 150,
+            "valid_from": "2025-01-01",
+        },
+        headers=headers,
+    )
+    assert refused.status_code == 422 and "nothing was saved" in refused.json()["detail"]
+    made = await client.post(
+        "/api/v1/analytics/price-terms",
+        json={
+            "scheme_code": SCHEME,
+            "segment": "A",
+            "adjustment_bp": -80,
+            "valid_from": "2025-01-01",
+        },
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    listed = (await client.get("/api/v1/analytics/price-terms")).json()
+    assert [t["adjustment_bp"] for t in listed["items"]] == [-80]
+    form = await client.post(
+        f"/t/{commercial.slug}/analytics/pricing",
+        data={"_csrf": headers["X-CSRF-Token"], "form": "term", "scheme_code": SCHEME,
+              "target": "segment:B", "adjustment_bp": "400", "valid_from": "2025-01-01"},
+    )  # fmt: skip
+    assert form.status_code == 422 and "Not saved" in form.text
+    assert (await sign_in(client, await make_staff(commercial, "analyst"))).status_code == 303
+    forbidden = await client.post(
+        "/api/v1/analytics/price-terms",
+        json={
+            "scheme_code": SCHEME,
+            "segment": "C",
+            "adjustment_bp": 1,
+            "valid_from": "2025-01-01",
+        },
+        headers=headers,
+    )
+    assert forbidden.status_code in (403, 401)

@@ -164,9 +164,13 @@ async def test_another_tenants_analytics_answer_404(
     other = await make_tenant()
     await _as(client, other, make_staff, "admin")
     base = f"/t/{commercial.slug}/analytics"
-    for path in ("cost-to-serve", "cost-to-serve.csv", "cost-to-serve.xlsx", "cohorts", "settings"):
+    for path in (
+        "cost-to-serve", "cost-to-serve.csv", "cost-to-serve.xlsx", "cohorts", "settings",
+        "impact", "pricing",
+    ):  # fmt: skip
         assert (await client.get(f"{base}/{path}")).status_code == 404, path
     # The API answers for the caller's own tenant only: none of the other's figures.
     own = (await client.get("/api/v1/analytics/cost-to-serve", params=WINDOW)).json()
     assert own["lines"] == 0 and own["segments"] == []
+    assert (await client.get("/api/v1/analytics/price-clauses")).json()["items"] == []
     assert await _exports(commercial) == []

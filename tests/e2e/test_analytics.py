@@ -20,6 +20,8 @@ PAGES = (
     ("cost-to-serve", "cost-to-serve?first=2026-01&last=2026-03"),
     ("cohorts", "cohorts?month=2026-02"),
     ("settings", "settings"),
+    ("impact", "impact"),
+    ("pricing", "pricing"),
 )
 
 

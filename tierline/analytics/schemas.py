@@ -337,3 +337,25 @@ def impact_report(impact: Impact, masked: bool) -> ImpactReport:
         unreadable_values=impact.unreadable,
         masked=masked,
     )
+
+
+class PriceTermOut(msgspec.Struct, kw_only=True):
+    """A service surcharge (positive) or discount (negative), basis points of order value."""
+
+    id: int
+    scheme_code: str
+    segment: str | None
+    feature: str | None
+    adjustment_bp: int
+    valid_from: date
+    valid_to: date | None
+    note: str | None
+
+
+class PriceClauseOut(msgspec.Struct, kw_only=True):
+    """A contract's pricing clause (basis points; null: not agreed)."""
+
+    customer_code: str
+    contract_reference: str
+    max_surcharge_bp: int | None
+    min_discount_bp: int | None
