@@ -1,6 +1,7 @@
 """Master data's face to the other domains: what they may ask of customers, the account
 hierarchy, order history, feeds, import profiles and imports. Other domains import this module,
-never master data's models or its other modules.
+never master data's models or its other modules. ``IMPORT_APPLIED`` is the extension point an
+upper domain fills to hear of committed imports of order lines.
 
 Where another domain must join master data inside one SQL statement (for speed), this module
 publishes the selectable to join (``account_subtree``, ``customer_directory``,
@@ -19,6 +20,7 @@ from sqlalchemy import Select, Subquery, bindparam, func, literal, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.masterdata.importing.entities import LOAD_ORDER
+from tierline.masterdata.importing.hooks import IMPORT_APPLIED, ImportApplied, LinesImported
 from tierline.masterdata.importing.records import ImportResult
 from tierline.masterdata.importing.service import run_import
 from tierline.masterdata.models import Customer, Feed, OrderLine
@@ -39,11 +41,14 @@ from tierline.platform.tenancy import TenantRef, tenant_session
 
 __all__ = [
     "DIRECTORY_COLUMNS",
+    "IMPORT_APPLIED",
     "LOAD_ORDER",
     "MAX_ACCOUNT_DEPTH",
     "AccountNode",
     "CustomerRef",
+    "ImportApplied",
     "ImportResult",
+    "LinesImported",
     "MoneyFrame",
     "Profile",
     "ProfileError",

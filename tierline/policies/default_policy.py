@@ -32,6 +32,8 @@ AUD auditor, CUS customer::
     sso:manage                 x   .   .   .   .   .   .   .
     dataquality:read           x   x   x   .   .   x   x   .
     steward:resolve            x   .   x   .   .   .   .   .
+    kpi:read                   x   x   x   x   x   x   x   .
+    kpi:manage                 x   x   .   .   .   .   .   .
     analytics:read             x   x   .   x   x   x   .   .
     analytics:write            x   x   .   .   .   .   .   .
     portal:self                .   .   .   .   .   .   .   x
@@ -80,7 +82,14 @@ class Role:
 
 
 _READ_ONLY: Final = frozenset(
-    {"tenant:view", "masterdata:read", "segments:read", "entitlements:read", "jobs:read"}
+    {
+        "tenant:view",
+        "masterdata:read",
+        "segments:read",
+        "entitlements:read",
+        "jobs:read",
+        "kpi:read",
+    }
 )
 
 _ROLES: Final = (
@@ -103,6 +112,7 @@ _ROLES: Final = (
             "overrides:approve",
             "entitlements:write",
             "dataquality:read",
+            "kpi:manage",
             "analytics:read",
             "analytics:write",
         },

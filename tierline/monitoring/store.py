@@ -1,0 +1,323 @@
+"""Keeping the stored KPI counts current: a full computation, or only the periods a batch of
+order lines touched, in one transaction per tenant.
+
+Inputs travel with ``COPY … TO STDOUT`` into polars (``platform.frames``): the order lines
+(dates, quantities and flags only, never revenue or margin), the scheme's assignment spans.
+Master data and segmentation tables are read by name here, in SQL, for the same reason
+segmentation's run loader does: two million lines cannot pass through ORM objects. The
+entitlements (small) come through service levels' service.
+
+Which lines changed: every import writes ``order_lines.updated_at`` (insert or changed row), so
+the lines written since the last computation are those with ``updated_at`` after the newest
+one the last computation saw. An import whose transaction began before that and committed after
+it wrote older stamps the computation could not see: its hook passes when it began (``since``),
+and the update it queues looks back to then. A line that changes its order date leaves its old
+period stale until a full computation (an order's date is not expected to change).
+
+The as-of day matters to the backorder count (a line is backordered once its due day has
+passed), so when the day moved since the last computation the periods of the last
+``AS_OF_LOOKBACK_DAYS`` are recomputed too. Concurrent computations of one tenant serialise on
+a transaction-scoped advisory lock; a retried job recomputes the same periods to the same rows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from tierline.monitoring.definitions import DEFAULT, KpiDefinition, as_dict, parse_definition
+from tierline.monitoring.engine import (
+    CELL_KEYS,
+    COUNTS,
+    GRAINS,
+    LINE_SCHEMA,
+    Grain,
+    cell_counts,
+    period_start,
+)
+from tierline.monitoring.incremental import lines_for_periods
+from tierline.monitoring.models import KPI_CELLS, KpiDefinitionVersion, KpiState
+from tierline.platform.audit.service import ActingParty, record_by
+from tierline.platform.frames import copy_frame, read_frame
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.service import scheme_infos
+
+AS_OF_LOOKBACK_DAYS = 120
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext('tierline.monitoring.kpis'))"
+_LINE_COLUMNS = (
+    "order_no, line_no, customer_code, sku, location_code, order_date, requested_date, "
+    "promised_date, delivered_date, quantity, delivered_quantity, damaged, documentation_ok"
+)
+
+
+@dataclass(frozen=True)
+class ComputeOutcome:
+    full: bool
+    periods: int
+    lines: int
+    cells: int
+    seconds: float
+    scheme_code: str | None
+    definition_version: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Definitions
+
+
+async def current_definition(session: AsyncSession) -> KpiDefinition:
+    """The newest stored definition, or the shipped defaults (version 1)."""
+    row = await session.scalar(
+        select(KpiDefinitionVersion).order_by(KpiDefinitionVersion.version.desc()).limit(1)
+    )
+    if row is None:
+        return DEFAULT
+    return parse_definition({**row.definition, "version": row.version})
+
+
+async def save_definition(
+    session: AsyncSession, raw: dict[str, Any], actor: ActingParty
+) -> KpiDefinition:
+    """A new version from ``raw`` (refused with every reason when impossible); audited. The
+    next computation is a full one under it."""
+    before = await current_definition(session)
+    raw = {k: v for k, v in raw.items() if k != "version"}
+    definition = parse_definition({**raw, "version": before.version + 1})
+    session.add(
+        KpiDefinitionVersion(
+            version=definition.version, definition=as_dict(definition), created_by=actor.name
+        )
+    )
+    await session.flush()
+    await record_by(
+        session,
+        actor,
+        "kpi_definition.save",
+        "kpi_definition",
+        str(definition.version),
+        before=as_dict(before),
+        after=as_dict(definition),
+    )
+    return definition
+
+
+async def kpi_scheme(session: AsyncSession) -> str | None:
+    """The customer scheme whose segments KPIs are attributed to: the first published one."""
+    schemes = await scheme_infos(session, entity="customer", published_only=True)
+    return schemes[0].code if schemes else None
+
+
+async def state(session: AsyncSession) -> KpiState | None:
+    return await session.get(KpiState, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading inputs
+
+
+async def read_lines(conn: AsyncConnection, where: str = "TRUE", *args: Any) -> pl.DataFrame:
+    sql = f"SELECT {_LINE_COLUMNS} FROM order_lines WHERE {where}"
+    raw = await read_frame(conn, sql, {name: pl.String for name in LINE_SCHEMA}, *args)
+    dates = ("order_date", "requested_date", "promised_date", "delivered_date")
+    return raw.with_columns(
+        pl.col("line_no").cast(pl.Int64),
+        *[pl.col(c).str.to_date("%Y-%m-%d") for c in dates],
+        pl.col("quantity").cast(pl.Float64),
+        pl.col("delivered_quantity").cast(pl.Float64),
+        pl.col("damaged") == "t",
+        pl.col("documentation_ok") == "t",
+    )
+
+
+async def read_assignments(
+    conn: AsyncConnection, scheme_code: str | None, customers: list[str] | None = None
+) -> pl.DataFrame:
+    """The scheme's customer assignment spans as dates (the day an assignment starts counts),
+    of every customer or of ``customers`` only."""
+    schema = {"customer_code": pl.String, "segment": pl.String, "valid_from": pl.String}
+    schema["valid_to"] = pl.String
+    if scheme_code is None:
+        return pl.DataFrame(
+            schema={k: pl.Date if k.startswith("valid") else v for k, v in schema.items()}
+        )
+    sql = (
+        "SELECT customer_code, segment, (valid_from AT TIME ZONE 'UTC')::date AS valid_from, "
+        "(valid_to AT TIME ZONE 'UTC')::date AS valid_to FROM segment_assignments "
+        "WHERE scheme_code = $1 AND customer_code IS NOT NULL"
+    )
+    args: list[Any] = [scheme_code]
+    if customers is not None:
+        sql += " AND customer_code = ANY($2::text[])"
+        args.append(customers)
+    raw = await read_frame(conn, sql, schema, *args)
+    return raw.with_columns(
+        pl.col("valid_from").str.to_date("%Y-%m-%d"), pl.col("valid_to").str.to_date("%Y-%m-%d")
+    )
+
+
+async def _touched(conn: AsyncConnection, since: datetime) -> dict[Grain, list[date]]:
+    """Per grain, the periods of every order with a line written since ``since``."""
+    found: dict[Grain, list[date]] = {}
+    for grain in GRAINS:
+        rows = await conn.execute(
+            text(
+                f"SELECT DISTINCT date_trunc('{grain}', o.order_date)::date FROM order_lines o "
+                "WHERE o.order_no IN (SELECT order_no FROM order_lines WHERE updated_at > :since)"
+            ),
+            {"since": since},
+        )
+        found[grain] = sorted(r[0] for r in rows.all())
+    return found
+
+
+def _recent(periods: dict[Grain, list[date]], as_of: date) -> dict[Grain, list[date]]:
+    """Add the periods of the last ``AS_OF_LOOKBACK_DAYS`` (their backorders moved)."""
+    start = as_of - timedelta(days=AS_OF_LOOKBACK_DAYS)
+    days = pl.date_range(start, as_of, "1d", eager=True).to_frame("d")
+    out: dict[Grain, list[date]] = {}
+    for grain in GRAINS:
+        recent = days.select(period_start(pl.col("d"), grain)).unique().to_series().to_list()
+        out[grain] = sorted(set(periods.get(grain, [])) | set(recent))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Computing
+
+
+async def _write(
+    conn: AsyncConnection,
+    grain: Grain,
+    cells: pl.DataFrame,
+    periods: list[date] | None,
+    version: int,
+) -> int:
+    table = KPI_CELLS
+    if periods is None:
+        await conn.execute(delete(table).where(table.c.grain == grain))
+    else:
+        await conn.execute(
+            delete(table).where(table.c.grain == grain, table.c.period_start.in_(periods))
+        )
+    frame = cells.with_columns(
+        pl.lit(grain).alias("grain"), pl.lit(version).alias("definition_version")
+    ).select("grain", *CELL_KEYS, "definition_version", *COUNTS)
+    return await copy_frame(conn, "kpi_cells", frame)
+
+
+async def compute(
+    runtime: Runtime,
+    tenant: TenantRef,
+    *,
+    full: bool = False,
+    since: datetime | None = None,
+    as_of: date | None = None,
+) -> ComputeOutcome:
+    """Bring the stored counts up to date: in full (first time, a new definition or scheme,
+    or asked), else only the touched periods. ``since``: lines written after it count as
+    changed even if the kept mark is later (an import says when it began)."""
+    began = time.perf_counter()
+    as_of = as_of or datetime.now(UTC).date()
+    async with tenant_session(tenant, runtime.databases) as session:
+        conn = await session.connection()
+        await conn.exec_driver_sql(_LOCK)
+        definition = await current_definition(session)
+        scheme = await kpi_scheme(session)
+        kept = await state(session)
+        mark = await conn.scalar(text("SELECT max(updated_at) FROM order_lines"))
+        full = (
+            full
+            or kept is None
+            or kept.lines_seen_until is None
+            or kept.definition_version != definition.version
+            or kept.scheme_code != scheme
+        )
+        assignments = await read_assignments(conn, scheme)
+        periods: dict[Grain, list[date]] | None = None
+        if full:
+            lines = await read_lines(conn)
+        else:
+            assert kept is not None and kept.lines_seen_until is not None
+            changed_since = kept.lines_seen_until
+            if since is not None:
+                changed_since = min(changed_since, since)
+            periods = await _touched(conn, changed_since)
+            if kept.as_of != as_of:
+                periods = _recent(periods, as_of)
+            months = periods["month"]
+            if months:
+                lines = await read_lines(
+                    conn,
+                    "order_no IN (SELECT order_no FROM order_lines "
+                    "WHERE order_date >= $1 AND date_trunc('month', order_date)::date = ANY($2))",
+                    months[0],
+                    months,
+                )
+            else:
+                lines = pl.DataFrame(schema=LINE_SCHEMA)
+        cells_written = 0
+        for grain in GRAINS:
+            chosen = None if periods is None else periods[grain]
+            if chosen is not None and not chosen:
+                continue
+            subset = lines if chosen is None else lines_for_periods(lines, chosen, grain)
+            cells = cell_counts(subset, assignments, definition, grain, as_of)
+            if chosen is not None:
+                cells = cells.filter(pl.col("period_start").is_in(pl.Series(chosen).implode()))
+            cells_written += await _write(conn, grain, cells, chosen, definition.version)
+        seconds = time.perf_counter() - began
+        touched = -1 if periods is None else len(periods["week"]) + len(periods["month"])
+        await _save_state(session, kept, scheme, definition, mark, as_of, seconds, touched)
+    return ComputeOutcome(
+        periods is None, touched, lines.height, cells_written, seconds, scheme, definition.version
+    )
+
+
+async def _save_state(
+    session: AsyncSession,
+    kept: KpiState | None,
+    scheme: str | None,
+    definition: KpiDefinition,
+    mark: datetime | None,
+    as_of: date,
+    seconds: float,
+    periods: int,
+) -> None:
+    row = kept or KpiState(id=1)
+    row.scheme_code = scheme
+    row.definition_version = definition.version
+    row.lines_seen_until = mark or datetime(1970, 1, 1, tzinfo=UTC)
+    row.computed_at = datetime.now(UTC)
+    row.as_of = as_of
+    row.seconds = seconds
+    row.periods = periods
+    if kept is None:
+        session.add(row)
+    await session.flush()
+
+
+async def stored_cells(
+    conn: AsyncConnection, grain: Grain, where: str = "TRUE", *args: Any
+) -> pl.DataFrame:
+    """Stored counts of one grain (``where`` in SQL over kpi_cells, ``$2…`` for ``args``)."""
+    schema: dict[str, Any] = {
+        "period_start": pl.String,
+        "customer_code": pl.String,
+        "sku": pl.String,
+        "location_code": pl.String,
+        "segment": pl.String,
+    }
+    schema.update({c: pl.Int64 for c in COUNTS})
+    columns = ", ".join(schema)
+    sql = f"SELECT {columns} FROM kpi_cells WHERE grain = $1 AND ({where})"
+    frame = await read_frame(conn, sql, schema, grain, *args)
+    return frame.with_columns(
+        pl.col("period_start").str.to_date("%Y-%m-%d"), pl.col("location_code").fill_null("")
+    )
