@@ -11,15 +11,25 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.governance.notices import notices_for, reworded_body
+from tierline.governance.panels import (
+    APPROVAL_PANELS,
+    ApprovalPanel,
+    ApprovalPanelHook,
+    PendingChange,
+)
 from tierline.platform.audit.service import ActingParty
 from tierline.platform.extensions import ExtensionPoint
 from tierline.service_levels.service import customer_facing, customer_safe
 
 __all__ = [
+    "APPROVAL_PANELS",
     "APPROVAL_SOURCES",
+    "ApprovalPanel",
+    "ApprovalPanelHook",
     "ApprovalSource",
     "CustomerNotice",
     "PendingApproval",
+    "PendingChange",
     "customer_notices",
 ]
 

@@ -38,6 +38,8 @@ AUD auditor, CUS customer::
     steward:resolve            x   .   x   .   .   .   .   .
     kpi:read                   x   x   x   x   x   x   x   .
     kpi:manage                 x   x   .   .   .   .   .   .
+    analytics:read             x   x   .   x   x   x   .   .
+    analytics:write            x   x   .   .   .   .   .   .
     portal:self                .   .   .   .   .   .   .   x
 
 Why these choices:
@@ -121,6 +123,8 @@ _ROLES: Final = (
             "inventory:read",
             "inventory:write",
             "inventory:run",
+            "analytics:read",
+            "analytics:write",
         },
     ),
     Role(
@@ -141,19 +145,21 @@ _ROLES: Final = (
             "overrides:approve_major",
             "inventory:read",
             "inventory:approve",
+            "analytics:read",
         },
     ),
     Role(
         "account_manager",
         "Account manager",
         "Looks after customer accounts: requests overrides, invites customers to the portal.",
-        (_READ_ONLY - {"jobs:read"}) | {"margin:read", "overrides:request", "portal:invite"},
+        (_READ_ONLY - {"jobs:read"})
+        | {"margin:read", "overrides:request", "portal:invite", "analytics:read"},
     ),
     Role(
         "analyst",
         "Analyst",
         "Read-only access to segments, entitlements and data quality; margin stays masked.",
-        _READ_ONLY | {"dataquality:read", "inventory:read"},
+        _READ_ONLY | {"dataquality:read", "inventory:read", "analytics:read"},
     ),
     Role(
         "auditor",
