@@ -18,7 +18,6 @@ from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -107,7 +106,7 @@ class ApplicationCore(InitPluginProtocol):
             path="/schema",
             description="Tierline's JSON API. Conventions (problem details, cursor pages, "
             "security, tags): see the README's API conventions.",
-            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+            render_plugins=[api_docs.ApiDocumentJson(path=["/", "/openapi.json"])],
             openapi_router=Router(path="/schema", route_handlers=[], guards=[requires(PUBLIC)]),
             use_handler_docstrings=True,
             components=api_docs.components(),
