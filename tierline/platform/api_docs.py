@@ -115,6 +115,19 @@ def form_body(
     return FormBodyOperation
 
 
+def file_response(media_type: str, description: str) -> dict[int, ResponseSpec]:
+    """``responses=`` of an operation answering a file (CSV, XLSX, a write-back): Litestar
+    would document a streamed or ``bytes`` answer as JSON."""
+    return {
+        200: ResponseSpec(
+            data_container=bytes,
+            generate_examples=False,
+            description=description,
+            media_type=media_type,
+        )
+    }
+
+
 def components() -> list[Components]:
     """What ``OpenAPIConfig(components=...)`` adds: the security schemes."""
     return [Components(security_schemes=dict(SECURITY_SCHEMES))]

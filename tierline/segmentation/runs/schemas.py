@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 
-class RunStartIn(msgspec.Struct, forbid_unknown_fields=True):
+class RunStartIn(msgspec.Struct):
     """Which scheme to run (its version in force), and as of which day (default: today)."""
 
     scheme: str

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 
-class SchemeCreateIn(msgspec.Struct, forbid_unknown_fields=True):
+class SchemeCreateIn(msgspec.Struct):
     """A scheme from its document (``text``), or from a template (``template``, with the new
     scheme's ``code``)."""
 
@@ -18,19 +18,19 @@ class SchemeCreateIn(msgspec.Struct, forbid_unknown_fields=True):
     code: str | None = None
 
 
-class SchemeTextIn(msgspec.Struct, forbid_unknown_fields=True):
+class SchemeTextIn(msgspec.Struct):
     """A scheme document (YAML or JSON text)."""
 
     text: str
 
 
-class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
+class PublishIn(msgspec.Struct):
     """An optional note kept with the published version."""
 
     note: str | None = None
 
 
-class DryRunIn(msgspec.Struct, forbid_unknown_fields=True):
+class DryRunIn(msgspec.Struct):
     """What to try: a document (default: the draft) as of a day (default: today)."""
 
     text: str | None = None
