@@ -107,7 +107,12 @@ class ApplicationCore(InitPluginProtocol):
             description="Tierline's JSON API. Conventions (problem details, cursor pages, "
             "security, tags): see the README's API conventions.",
             render_plugins=[api_docs.ApiDocumentJson(path=["/", "/openapi.json"])],
-            openapi_router=Router(path="/schema", route_handlers=[], guards=[requires(PUBLIC)]),
+            openapi_router=Router(
+                path="/schema",
+                route_handlers=[],
+                guards=[requires(PUBLIC)],
+                include_in_schema=False,  # the document does not describe itself
+            ),
             use_handler_docstrings=True,
             components=api_docs.components(),
             tags=api_docs.tags(assembly.api_tags()),
