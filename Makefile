@@ -33,8 +33,13 @@ DATA_DIR ?=
 demo: setup
 	$(if $(DATA_DIR),TIERLINE_DATA_DIR=$(DATA_DIR) )$(BIN)/tierline demo --host $(HOST) --port $(PORT)
 
+# Two workers (pytest-xdist), each with its own embedded PostgreSQL and Redis: the suite waits
+# on servers more than it computes, so two processes use a 2-core machine fully. TEST_WORKERS=0
+# runs in one process.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: setup lint-infra
 	$(BIN)/ruff check tierline tests bench migrations

@@ -212,6 +212,21 @@ async def test_a_running_import_beats(
     from tierline.masterdata.importing import records
 
     monkeypatch.setattr(records, "HEARTBEAT_SECONDS", 0.01)
+    imported = service._import
+
+    async def once_it_has_beaten(*args: Any) -> Any:
+        # A busy machine may finish a small import before the first beat: the import waits
+        # (at most 10 s) until its row shows one, so the test does not race the beat.
+        import_id = args[5]
+        for _ in range(1000):
+            async with tenant_session(tenant) as s:
+                beaten = await s.scalar(select(Import.heartbeat_at).where(Import.id == import_id))
+            if beaten is not None:
+                break
+            await asyncio.sleep(0.01)
+        return await imported(*args)
+
+    monkeypatch.setattr(service, "_import", once_it_has_beaten)
     started = utcnow()
     result = await load(runtime, tenant, "customers", write(tmp_path, "c.csv", CUSTOMERS))
     assert result.status == "applied"
