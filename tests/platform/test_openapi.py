@@ -42,18 +42,15 @@ KNOWN_GAPS: dict[str, set[str]] = {
     "getEscalation": {"response"},
     "getProvisioningJob": {"description"},
     "listApprovals": {"response"},
-    "listContracts": {"response", "bare_list"},
+    "listContracts": {"bare_list", "response"},
     "listEntitlements": {"response"},
-    "listImportProfiles": {"description", "bare_list", "response"},
+    "listImportProfiles": {"bare_list", "response", "description"},
     "listOverrides": {"response"},
     "listPendingMoves": {"response"},
-    "portalEntitlements": {"description", "response"},
-    "portalNoticesApi": {"description", "paging_params", "response"},
-    "portalPerformanceApi": {"description", "response"},
     "requestOverride": {"response", "request_body"},
     "saveEscalation": {"response", "request_body"},
     "saveImportProfile": {"response", "request_body"},
-    "listTenants": {"description", "bare_list", "response"},
+    "listTenants": {"bare_list", "response", "description"},
 }
 
 

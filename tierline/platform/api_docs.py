@@ -115,6 +115,31 @@ def form_body(
     return FormBodyOperation
 
 
+def query_parameters(**described: str) -> type[Operation]:
+    """An ``operation_class`` documenting optional text query parameters a handler reads
+    itself (the portal's hottest route skips Litestar's parameter parsing)."""
+    from litestar.enums import ParamType
+    from litestar.openapi.spec import Parameter
+
+    documented = [
+        Parameter(
+            name=name,
+            param_in=ParamType.QUERY,
+            required=False,
+            description=text,
+            schema=Schema(type=OpenAPIType.STRING),
+        )
+        for name, text in described.items()
+    ]
+
+    @dataclass
+    class QueryParametersOperation(Operation):
+        def __post_init__(self) -> None:
+            self.parameters = [*(self.parameters or []), *documented]
+
+    return QueryParametersOperation
+
+
 def file_response(media_type: str, description: str) -> dict[int, ResponseSpec]:
     """``responses=`` of an operation answering a file (CSV, XLSX, a write-back): Litestar
     would document a streamed or ``bytes`` answer as JSON."""
