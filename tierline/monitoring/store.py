@@ -39,6 +39,7 @@ from tierline.monitoring.engine import (
     LINE_SCHEMA,
     Grain,
     cell_counts,
+    cell_counts_by_grain,
     period_start,
 )
 from tierline.monitoring.incremental import lines_for_periods
@@ -251,27 +252,38 @@ async def compute(
             periods = await _touched(conn, changed_since)
             if kept.as_of != as_of:
                 periods = _recent(periods, as_of)
-            months = periods["month"]
-            if months:
+            weeks, months = periods["week"], periods["month"]
+            if weeks or months:
+                # every line of every order with a line in a touched week or month (a week
+                # may straddle two months: both conditions are needed)
                 lines = await read_lines(
                     conn,
-                    "order_no IN (SELECT order_no FROM order_lines "
-                    "WHERE order_date >= $1 AND date_trunc('month', order_date)::date = ANY($2))",
-                    months[0],
+                    "order_no IN (SELECT order_no FROM order_lines WHERE order_date >= $1 AND "
+                    "(date_trunc('month', order_date)::date = ANY($2) "
+                    "OR date_trunc('week', order_date)::date = ANY($3)))",
+                    min([*weeks, *months]),
                     months,
+                    weeks,
                 )
             else:
                 lines = pl.DataFrame(schema=LINE_SCHEMA)
         cells_written = 0
-        for grain in GRAINS:
-            chosen = None if periods is None else periods[grain]
-            if chosen is not None and not chosen:
-                continue
-            subset = lines if chosen is None else lines_for_periods(lines, chosen, grain)
-            cells = cell_counts(subset, assignments, definition, grain, as_of)
-            if chosen is not None:
-                cells = cells.filter(pl.col("period_start").is_in(pl.Series(chosen).implode()))
-            cells_written += await _write(conn, grain, cells, chosen, definition.version)
+        if periods is None:  # full: the lines are judged once for both grains
+            by_grain = cell_counts_by_grain(lines, assignments, definition, GRAINS, as_of)
+            for grain in GRAINS:
+                cells_written += await _write(
+                    conn, grain, by_grain[grain], None, definition.version
+                )
+        else:
+            for grain in GRAINS:
+                chosen = periods[grain]
+                if not chosen:
+                    continue
+                subset = lines_for_periods(lines, chosen, grain)
+                cells = cell_counts(subset, assignments, definition, grain, as_of).filter(
+                    pl.col("period_start").is_in(pl.Series(chosen, dtype=pl.Date).implode())
+                )
+                cells_written += await _write(conn, grain, cells, chosen, definition.version)
         seconds = time.perf_counter() - began
         touched = -1 if periods is None else len(periods["week"]) + len(periods["month"])
         await _save_state(session, kept, scheme, definition, mark, as_of, seconds, touched)
