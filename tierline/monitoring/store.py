@@ -43,7 +43,7 @@ from tierline.monitoring.engine import (
     period_start,
 )
 from tierline.monitoring.incremental import lines_for_periods
-from tierline.monitoring.models import KPI_CELLS, KpiDefinitionVersion, KpiState
+from tierline.monitoring.models import KPI_CELLS, KPI_ROLLUPS, KpiDefinitionVersion, KpiState
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.frames import copy_frame, read_frame
 from tierline.platform.runtime import Runtime
@@ -200,17 +200,48 @@ async def _write(
     periods: list[date] | None,
     version: int,
 ) -> int:
+    """Replace the grain's cells of ``periods`` (all of them: None) and their roll-ups."""
     table = KPI_CELLS
-    if periods is None:
-        await conn.execute(delete(table).where(table.c.grain == grain))
-    else:
+    if periods is not None:
         await conn.execute(
             delete(table).where(table.c.grain == grain, table.c.period_start.in_(periods))
+        )
+        await conn.execute(
+            delete(KPI_ROLLUPS).where(
+                KPI_ROLLUPS.c.grain == grain, KPI_ROLLUPS.c.period_start.in_(periods)
+            )
         )
     frame = cells.with_columns(
         pl.lit(grain).alias("grain"), pl.lit(version).alias("definition_version")
     ).select("grain", *CELL_KEYS, "definition_version", *COUNTS)
-    return await copy_frame(conn, "kpi_cells", frame)
+    written = await copy_frame(conn, "kpi_cells", frame)
+    await _roll_up(conn, grain, periods)
+    return written
+
+
+async def _roll_up(conn: AsyncConnection, grain: Grain, periods: list[date] | None) -> None:
+    """The dashboard's roll-up of the grain's cells of ``periods``, summed in the database
+    with the customers' region, channel, business unit and scope and the products' line."""
+    sums = ", ".join(f"sum(k.{c})" for c in COUNTS)
+    dims = (
+        "k.segment, coalesce(c.region, ''), coalesce(c.channel, ''), "
+        "coalesce(c.business_unit, ''), coalesce(p.product_line, ''), coalesce(c.scope, '*')"
+    )
+    where = "k.grain = :grain" + ("" if periods is None else " AND k.period_start = ANY(:periods)")
+    params: dict[str, Any] = {"grain": grain}
+    if periods is not None:
+        params["periods"] = periods
+    await conn.execute(
+        text(
+            f"INSERT INTO kpi_rollups (grain, period_start, segment, region, channel, "
+            f"business_unit, product_line, scope, {', '.join(COUNTS)}) "
+            f"SELECT k.grain, k.period_start, {dims}, {sums} FROM kpi_cells k "
+            "LEFT JOIN customers c ON c.code = k.customer_code "
+            "LEFT JOIN products p ON p.sku = k.sku "
+            f"WHERE {where} GROUP BY k.grain, k.period_start, {dims}"
+        ),
+        params,
+    )
 
 
 async def compute(
@@ -269,6 +300,7 @@ async def compute(
                 lines = pl.DataFrame(schema=LINE_SCHEMA)
         cells_written = 0
         if periods is None:  # full: the lines are judged once for both grains
+            await conn.exec_driver_sql("TRUNCATE kpi_cells, kpi_rollups")
             by_grain = cell_counts_by_grain(lines, assignments, definition, GRAINS, as_of)
             for grain in GRAINS:
                 cells_written += await _write(
