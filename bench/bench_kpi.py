@@ -99,7 +99,8 @@ async def main() -> None:
         for _ in range(2):
             outcome = await compute(runtime, tenant, full=True, as_of=today)
             fulls.append(outcome.seconds)
-            print(f"full: {outcome.seconds:.2f} s, {outcome.cells:,} cells", flush=True)
+            print(f"full: {outcome.seconds:.2f} s, {outcome.cells:,} cells", outcome.phases)
+            phases_full = outcome.phases
 
         incrementals = []
         for round_no in range(2):
@@ -115,8 +116,10 @@ async def main() -> None:
             print(
                 f"incremental: {outcome.seconds:.2f} s, {outcome.periods} periods, "
                 f"{outcome.lines:,} lines read",
+                outcome.phases,
                 flush=True,
             )
+            phases_incremental = outcome.phases
 
         timings = []
         for _ in range(DASHBOARD_ROUNDS):
@@ -134,6 +137,8 @@ async def main() -> None:
                 "scale": SCALE,
                 "order_lines": line_count,
                 "full_seconds": fulls,
+                "full_phases": phases_full,
+                "incremental_phases": phases_incremental,
                 "full_target_seconds": 10,
                 "baseline_read_lines_seconds": read_s,
                 "baseline_bare_group_by_seconds": group_s,

@@ -23,7 +23,7 @@ a transaction-scoped advisory lock; a retried job recomputes the same periods to
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -67,6 +67,7 @@ class ComputeOutcome:
     seconds: float
     scheme_code: str | None
     definition_version: int
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for the log
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,6 +200,7 @@ async def _write(
     cells: pl.DataFrame,
     periods: list[date] | None,
     version: int,
+    lap: Any = None,
 ) -> int:
     """Replace the grain's cells of ``periods`` (all of them: None) and their roll-ups."""
     table = KPI_CELLS
@@ -215,7 +217,11 @@ async def _write(
         pl.lit(grain).alias("grain"), pl.lit(version).alias("definition_version")
     ).select("grain", *CELL_KEYS, "definition_version", *COUNTS)
     written = await copy_frame(conn, "kpi_cells", frame)
+    if lap:
+        lap("write cells")
     await _roll_up(conn, grain, periods)
+    if lap:
+        lap("roll up")
     return written
 
 
@@ -256,6 +262,14 @@ async def compute(
     or asked), else only the touched periods. ``since``: lines written after it count as
     changed even if the kept mark is later (an import says when it began)."""
     began = time.perf_counter()
+    phases: dict[str, float] = {}
+    clock = [began]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = round(phases.get(name, 0.0) + now - clock[0], 3)
+        clock[0] = now
+
     as_of = as_of or datetime.now(UTC).date()
     async with tenant_session(tenant, runtime.databases) as session:
         conn = await session.connection()
@@ -272,6 +286,7 @@ async def compute(
             or kept.scheme_code != scheme
         )
         assignments = await read_assignments(conn, scheme)
+        lap("prepare")
         periods: dict[Grain, list[date]] | None = None
         if full:
             lines = await read_lines(conn)
@@ -315,12 +330,21 @@ async def compute(
                 cells = cell_counts(subset, assignments, definition, grain, as_of).filter(
                     pl.col("period_start").is_in(pl.Series(chosen, dtype=pl.Date).implode())
                 )
-                cells_written += await _write(conn, grain, cells, chosen, definition.version)
+                lap("engine")
+                cells_written += await _write(conn, grain, cells, chosen, definition.version, lap)
         seconds = time.perf_counter() - began
         touched = -1 if periods is None else len(periods["week"]) + len(periods["month"])
         await _save_state(session, kept, scheme, definition, mark, as_of, seconds, touched)
+    lap("commit")
     return ComputeOutcome(
-        periods is None, touched, lines.height, cells_written, seconds, scheme, definition.version
+        periods is None,
+        touched,
+        lines.height,
+        cells_written,
+        time.perf_counter() - began,
+        scheme,
+        definition.version,
+        phases,
     )
 
 
