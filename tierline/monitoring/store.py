@@ -200,6 +200,7 @@ async def _write(
     cells: pl.DataFrame,
     periods: list[date] | None,
     version: int,
+    dimensions: tuple[pl.DataFrame, pl.DataFrame],
     lap: Any = None,
 ) -> int:
     """Replace the grain's cells of ``periods`` (all of them: None) and their roll-ups."""
@@ -219,35 +220,59 @@ async def _write(
     written = await copy_frame(conn, "kpi_cells", frame)
     if lap:
         lap("write cells")
-    await _roll_up(conn, grain, periods)
+    await _roll_up(conn, grain, cells, dimensions)
     if lap:
         lap("roll up")
     return written
 
 
-async def _roll_up(conn: AsyncConnection, grain: Grain, periods: list[date] | None) -> None:
-    """The dashboard's roll-up of the grain's cells of ``periods``, summed in the database
-    with the customers' region, channel, business unit and scope and the products' line."""
-    sums = ", ".join(f"sum(k.{c})" for c in COUNTS)
-    dims = (
-        "k.segment, coalesce(c.region, ''), coalesce(c.channel, ''), "
-        "coalesce(c.business_unit, ''), coalesce(p.product_line, ''), coalesce(c.scope, '*')"
+async def read_dimensions(conn: AsyncConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The customer dimensions (region, channel, business unit, scope) and the products'
+    line, for the roll-up (empty text where master data has none)."""
+    customers = await read_frame(
+        conn,
+        "SELECT code AS customer_code, coalesce(region, '') AS region, "
+        "coalesce(channel, '') AS channel, coalesce(business_unit, '') AS business_unit, "
+        "coalesce(scope, '*') AS scope FROM customers",
+        dict.fromkeys(("customer_code", "region", "channel", "business_unit", "scope"), pl.String),
     )
-    where = "k.grain = :grain" + ("" if periods is None else " AND k.period_start = ANY(:periods)")
-    params: dict[str, Any] = {"grain": grain}
-    if periods is not None:
-        params["periods"] = periods
-    await conn.execute(
-        text(
-            f"INSERT INTO kpi_rollups (grain, period_start, segment, region, channel, "
-            f"business_unit, product_line, scope, {', '.join(COUNTS)}) "
-            f"SELECT k.grain, k.period_start, {dims}, {sums} FROM kpi_cells k "
-            "LEFT JOIN customers c ON c.code = k.customer_code "
-            "LEFT JOIN products p ON p.sku = k.sku "
-            f"WHERE {where} GROUP BY k.grain, k.period_start, {dims}"
-        ),
-        params,
+    products = await read_frame(
+        conn,
+        "SELECT sku, coalesce(product_line, '') AS product_line FROM products",
+        {"sku": pl.String, "product_line": pl.String},
     )
+    return customers, products
+
+
+def roll_up_cells(
+    cells: pl.DataFrame, customers: pl.DataFrame, products: pl.DataFrame
+) -> pl.DataFrame:
+    """Cells summed by period, segment and the customer and product dimensions (pure).
+    A customer or product missing from master data rolls up under empty text (scope ``*``)."""
+    dims = ["segment", "region", "channel", "business_unit", "product_line", "scope"]
+    return (
+        cells.join(customers, on="customer_code", how="left")
+        .join(products, on="sku", how="left")
+        .with_columns(
+            *[pl.col(c).fill_null("") for c in ("region", "channel", "business_unit")],
+            pl.col("product_line").fill_null(""),
+            pl.col("scope").fill_null("*"),
+        )
+        .group_by("period_start", *dims)
+        .agg(*[pl.col(c).sum() for c in COUNTS])
+        .select("period_start", *dims, *COUNTS)
+    )
+
+
+async def _roll_up(
+    conn: AsyncConnection,
+    grain: Grain,
+    cells: pl.DataFrame,
+    dimensions: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    """The dashboard's roll-up of the grain's new cells (their periods were emptied)."""
+    rolled = roll_up_cells(cells, *dimensions).with_columns(pl.lit(grain).alias("grain"))
+    await copy_frame(conn, "kpi_rollups", rolled.select("grain", *rolled.columns[:-1]))
 
 
 async def compute(
@@ -286,6 +311,7 @@ async def compute(
             or kept.scheme_code != scheme
         )
         assignments = await read_assignments(conn, scheme)
+        dimensions = await read_dimensions(conn)
         lap("prepare")
         periods: dict[Grain, list[date]] | None = None
         if full:
@@ -314,13 +340,23 @@ async def compute(
             else:
                 lines = pl.DataFrame(schema=LINE_SCHEMA)
         cells_written = 0
+        lap("read")
         if periods is None:  # full: the lines are judged once for both grains
+            # emptied, loaded without its index, which is built once at the end (faster
+            # than maintaining it row by row); all in this transaction
             await conn.exec_driver_sql("TRUNCATE kpi_cells, kpi_rollups")
+            await conn.exec_driver_sql("DROP INDEX IF EXISTS ix_kpi_cells_period")
+            lap("truncate")
             by_grain = cell_counts_by_grain(lines, assignments, definition, GRAINS, as_of)
+            lap("engine")
             for grain in GRAINS:
                 cells_written += await _write(
-                    conn, grain, by_grain[grain], None, definition.version
+                    conn, grain, by_grain[grain], None, definition.version, dimensions, lap
                 )
+            await conn.exec_driver_sql(
+                "CREATE INDEX ix_kpi_cells_period ON kpi_cells (grain, period_start)"
+            )
+            lap("index")
         else:
             for grain in GRAINS:
                 chosen = periods[grain]
@@ -331,7 +367,9 @@ async def compute(
                     pl.col("period_start").is_in(pl.Series(chosen, dtype=pl.Date).implode())
                 )
                 lap("engine")
-                cells_written += await _write(conn, grain, cells, chosen, definition.version, lap)
+                cells_written += await _write(
+                    conn, grain, cells, chosen, definition.version, dimensions, lap
+                )
         seconds = time.perf_counter() - began
         touched = -1 if periods is None else len(periods["week"]) + len(periods["month"])
         await _save_state(session, kept, scheme, definition, mark, as_of, seconds, touched)
