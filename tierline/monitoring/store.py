@@ -14,6 +14,12 @@ it wrote older stamps the computation could not see: its hook passes when it beg
 and the update it queues looks back to then. A line that changes its order date leaves its old
 period stale until a full computation (an order's date is not expected to change).
 
+Cells add up per customer (a line's segment and an order's facts belong to one customer), so an
+update recomputes only the touched customers' cells of the touched periods, and moves the
+dashboard's roll-up by the difference: the work follows the size of the batch, not of the
+periods. A line moved to another customer leaves the old customer's cells stale until a full
+computation (``tierline kpi compute --full``), like a changed order date.
+
 The as-of day matters to the backorder count (a line is backordered once its due day has
 passed), so when the day moved since the last computation the periods of the last
 ``AS_OF_LOOKBACK_DAYS`` are recomputed too. Concurrent computations of one tenant serialise on
@@ -164,19 +170,26 @@ async def read_assignments(
     )
 
 
-async def _touched(conn: AsyncConnection, since: datetime) -> dict[Grain, list[date]]:
-    """Per grain, the periods of every order with a line written since ``since``."""
+async def _touched(
+    conn: AsyncConnection, since: datetime
+) -> tuple[dict[Grain, list[date]], list[str]]:
+    """Per grain the periods, and the customers, of every order with a line written since
+    ``since`` (an order's customer is its lines' customer)."""
     found: dict[Grain, list[date]] = {}
+    customers: set[str] = set()
     for grain in GRAINS:
         rows = await conn.execute(
             text(
-                f"SELECT DISTINCT date_trunc('{grain}', o.order_date)::date FROM order_lines o "
-                "WHERE o.order_no IN (SELECT order_no FROM order_lines WHERE updated_at > :since)"
+                f"SELECT DISTINCT date_trunc('{grain}', o.order_date)::date, o.customer_code "
+                "FROM order_lines o WHERE o.order_no IN "
+                "(SELECT order_no FROM order_lines WHERE updated_at > :since)"
             ),
             {"since": since},
         )
-        found[grain] = sorted(r[0] for r in rows.all())
-    return found
+        pairs = rows.all()
+        found[grain] = sorted({r[0] for r in pairs})
+        customers.update(str(r[1]) for r in pairs)
+    return found, sorted(customers)
 
 
 def _recent(periods: dict[Grain, list[date]], as_of: date) -> dict[Grain, list[date]]:
@@ -224,6 +237,70 @@ async def _write(
     if lap:
         lap("roll up")
     return written
+
+
+async def _replace_customers(
+    conn: AsyncConnection,
+    grain: Grain,
+    cells: pl.DataFrame,
+    periods: list[date],
+    customers: list[str],
+    version: int,
+    dimensions: tuple[pl.DataFrame, pl.DataFrame],
+) -> int:
+    """Replace the ``customers``' cells of ``periods`` and move the roll-up by the difference
+    (new minus old, both rolled up), so the work follows the batch, not the period's size."""
+    where = "period_start = ANY($2) AND customer_code = ANY($3)"
+    old = await stored_cells(conn, grain, where, periods, customers)
+    await conn.execute(
+        delete(KPI_CELLS).where(
+            KPI_CELLS.c.grain == grain,
+            KPI_CELLS.c.period_start.in_(periods),
+            KPI_CELLS.c.customer_code.in_(customers),
+        )
+    )
+    frame = cells.with_columns(
+        pl.lit(grain).alias("grain"), pl.lit(version).alias("definition_version")
+    ).select("grain", *CELL_KEYS, "definition_version", *COUNTS)
+    written = await copy_frame(conn, "kpi_cells", frame)
+    delta = roll_up_delta(
+        roll_up_cells(old, *dimensions), roll_up_cells(cells.select(old.columns), *dimensions)
+    )
+    if delta.is_empty():
+        return written
+    await conn.exec_driver_sql(
+        "CREATE TEMP TABLE kpi_rollup_delta (LIKE kpi_rollups) ON COMMIT DROP"
+    )
+    await copy_frame(conn, "kpi_rollup_delta", delta.with_columns(pl.lit(grain).alias("grain")))
+    keys = "grain, period_start, segment, region, channel, business_unit, product_line, scope"
+    names = ", ".join(COUNTS)
+    await conn.exec_driver_sql(
+        f"UPDATE kpi_rollups r SET {', '.join(f'{c} = r.{c} + d.{c}' for c in COUNTS)} "
+        f"FROM kpi_rollup_delta d WHERE ({', '.join('r.' + k for k in keys.split(', '))}) = "
+        f"({', '.join('d.' + k for k in keys.split(', '))})"
+    )
+    await conn.exec_driver_sql(
+        f"INSERT INTO kpi_rollups ({keys}, {names}) SELECT {keys}, {names} "
+        f"FROM kpi_rollup_delta d WHERE NOT EXISTS (SELECT 1 FROM kpi_rollups r WHERE "
+        f"({', '.join('r.' + k for k in keys.split(', '))}) = "
+        f"({', '.join('d.' + k for k in keys.split(', '))}))"
+    )
+    await conn.exec_driver_sql("DROP TABLE kpi_rollup_delta")
+    await conn.execute(
+        delete(KPI_ROLLUPS).where(KPI_ROLLUPS.c.grain == grain, KPI_ROLLUPS.c.lines == 0)
+    )
+    return written
+
+
+def roll_up_delta(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """New minus old roll-up rows, by their keys (pure); rows that did not change dropped."""
+    keys = [c for c in new.columns if c not in COUNTS]
+    both = old.join(new, on=keys, how="full", coalesce=True, suffix="_new")
+    delta = both.select(
+        *keys,
+        *[(pl.col(f"{c}_new").fill_null(0) - pl.col(c).fill_null(0)).alias(c) for c in COUNTS],
+    )
+    return delta.filter(pl.any_horizontal(pl.col(c) != 0 for c in COUNTS))
 
 
 async def read_dimensions(conn: AsyncConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -314,6 +391,7 @@ async def compute(
         dimensions = await read_dimensions(conn)
         lap("prepare")
         periods: dict[Grain, list[date]] | None = None
+        customers: list[str] | None = None
         if full:
             lines = await read_lines(conn)
         else:
@@ -321,21 +399,27 @@ async def compute(
             changed_since = kept.lines_seen_until
             if since is not None:
                 changed_since = min(changed_since, since)
-            periods = await _touched(conn, changed_since)
-            if kept.as_of != as_of:
+            periods, touched_customers = await _touched(conn, changed_since)
+            if kept.as_of != as_of:  # the day moved: whole recent periods, every customer
                 periods = _recent(periods, as_of)
+                customers = None
+            else:  # only the touched customers' cells of the touched periods
+                customers = touched_customers
             weeks, months = periods["week"], periods["month"]
             if weeks or months:
                 # every line of every order with a line in a touched week or month (a week
-                # may straddle two months: both conditions are needed)
+                # may straddle two months: both conditions are needed) of the customers
+                args: list[Any] = [min([*weeks, *months]), months, weeks]
+                who = ""
+                if customers is not None:
+                    args.append(customers)
+                    who = " AND customer_code = ANY($4)"
                 lines = await read_lines(
                     conn,
                     "order_no IN (SELECT order_no FROM order_lines WHERE order_date >= $1 AND "
                     "(date_trunc('month', order_date)::date = ANY($2) "
-                    "OR date_trunc('week', order_date)::date = ANY($3)))",
-                    min([*weeks, *months]),
-                    months,
-                    weeks,
+                    f"OR date_trunc('week', order_date)::date = ANY($3)){who})",
+                    *args,
                 )
             else:
                 lines = pl.DataFrame(schema=LINE_SCHEMA)
@@ -367,9 +451,15 @@ async def compute(
                     pl.col("period_start").is_in(pl.Series(chosen, dtype=pl.Date).implode())
                 )
                 lap("engine")
-                cells_written += await _write(
-                    conn, grain, cells, chosen, definition.version, dimensions, lap
-                )
+                if customers is None:
+                    cells_written += await _write(
+                        conn, grain, cells, chosen, definition.version, dimensions, lap
+                    )
+                else:
+                    cells_written += await _replace_customers(
+                        conn, grain, cells, chosen, customers, definition.version, dimensions
+                    )
+                    lap("write cells")
         seconds = time.perf_counter() - began
         touched = -1 if periods is None else len(periods["week"]) + len(periods["month"])
         await _save_state(session, kept, scheme, definition, mark, as_of, seconds, touched)
