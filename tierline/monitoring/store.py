@@ -247,11 +247,14 @@ async def _replace_customers(
     customers: list[str],
     version: int,
     dimensions: tuple[pl.DataFrame, pl.DataFrame],
+    lap: Any = None,
 ) -> int:
     """Replace the ``customers``' cells of ``periods`` and move the roll-up by the difference
     (new minus old, both rolled up), so the work follows the batch, not the period's size."""
     where = "period_start = ANY($2) AND customer_code = ANY($3)"
     old = await stored_cells(conn, grain, where, periods, customers)
+    if lap:
+        lap("read old cells")
     await conn.execute(
         delete(KPI_CELLS).where(
             KPI_CELLS.c.grain == grain,
@@ -263,6 +266,8 @@ async def _replace_customers(
         pl.lit(grain).alias("grain"), pl.lit(version).alias("definition_version")
     ).select("grain", *CELL_KEYS, "definition_version", *COUNTS)
     written = await copy_frame(conn, "kpi_cells", frame)
+    if lap:
+        lap("write cells")
     delta = roll_up_delta(
         roll_up_cells(old, *dimensions), roll_up_cells(cells.select(old.columns), *dimensions)
     )
@@ -289,6 +294,8 @@ async def _replace_customers(
     await conn.execute(
         delete(KPI_ROLLUPS).where(KPI_ROLLUPS.c.grain == grain, KPI_ROLLUPS.c.lines == 0)
     )
+    if lap:
+        lap("roll up")
     return written
 
 
@@ -457,9 +464,8 @@ async def compute(
                     )
                 else:
                     cells_written += await _replace_customers(
-                        conn, grain, cells, chosen, customers, definition.version, dimensions
+                        conn, grain, cells, chosen, customers, definition.version, dimensions, lap
                     )
-                    lap("write cells")
         seconds = time.perf_counter() - began
         touched = -1 if periods is None else len(periods["week"]) + len(periods["month"])
         await _save_state(session, kept, scheme, definition, mark, as_of, seconds, touched)
