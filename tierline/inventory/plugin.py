@@ -37,6 +37,14 @@ PLUGIN = Plugin(
             53,
             group="Inventory",
         ),
+        NavItem(
+            "Distortion",
+            "inventory/distortion",
+            "inventory:read",
+            "Positions against targets by segment and location; network expense; root causes.",
+            54,
+            group="Inventory",
+        ),
     ),
     extensions=("tierline.inventory.reconciliation.approvals",),
 )

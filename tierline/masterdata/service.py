@@ -27,6 +27,7 @@ from tierline.masterdata.network.models import CALENDARS, MRP_TYPES
 from tierline.masterdata.network.queries import (
     daily_demand,
     erp_parameters,
+    latest_positions,
     lead_time_observations,
     sourcing_lanes,
     unit_factors,
@@ -58,6 +59,7 @@ __all__ = [
     "find_customer",
     "generic_profile",
     "get_profile",
+    "latest_positions",
     "lead_time_observations",
     "list_profiles",
     "run_import",

@@ -35,7 +35,7 @@ METRICS = (
     ("fill_rate", "Unit fill rate", "share"),
     ("cycle_service_level", "Cycle service level", "share"),
     ("average_on_hand", "Average on hand per SKU-location", "units"),
-    ("stockout_days", "Stock-out days per SKU-location and year", "units"),
+    ("stockout_days_per_year", "Stock-out days per SKU-location and year", "units"),
     ("orders_per_year", "Orders per SKU-location and year", "units"),
 )
 
