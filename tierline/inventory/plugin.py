@@ -45,6 +45,14 @@ PLUGIN = Plugin(
             54,
             group="Inventory",
         ),
+        NavItem(
+            "Multi-echelon buffers",
+            "inventory/buffers",
+            "inventory:read",
+            "Safety stock per segment across echelons; capacity cuts and their service cost.",
+            55,
+            group="Inventory",
+        ),
     ),
     extensions=("tierline.inventory.reconciliation.approvals",),
 )

@@ -29,6 +29,7 @@ from tierline.masterdata.network.queries import (
     erp_parameters,
     latest_positions,
     lead_time_observations,
+    location_capacities,
     sourcing_lanes,
     unit_factors,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "latest_positions",
     "lead_time_observations",
     "list_profiles",
+    "location_capacities",
     "run_import",
     "set_account_manager",
     "sourcing_lanes",

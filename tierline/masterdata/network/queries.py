@@ -113,3 +113,12 @@ async def latest_positions(conn: AsyncConnection) -> pl.DataFrame:
         "ORDER BY sku, location_code, as_of DESC"
     )
     return await read_frame(conn, sql, POSITION_COLUMNS)
+
+
+LOCATION_COLUMNS = {"code": pl.String, "echelon": pl.Int64, "capacity": pl.Float64}
+
+
+async def location_capacities(conn: AsyncConnection) -> pl.DataFrame:
+    """Every location's echelon and capacity (null: none on record)."""
+    sql = "SELECT code, echelon::int8, capacity::float8 FROM locations ORDER BY code"
+    return await read_frame(conn, sql, LOCATION_COLUMNS)
