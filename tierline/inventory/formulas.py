@@ -390,9 +390,15 @@ class PolicyResults:
     flags: IntArray
 
 
+def _gamma_k(level: FloatArray, mean: FloatArray, sigma: FloatArray) -> FloatArray:
+    """A gamma level rounded up to whole units, as a safety factor (inf stays inf)."""
+    whole = np.where(np.isfinite(level), np.ceil(level - 1e-9), level)
+    return np.asarray((whole - mean) / sigma, dtype=np.float64)
+
+
 def _arrays(inputs: PolicyInputs) -> dict[str, np.ndarray]:
     names = list(PolicyInputs.__dataclass_fields__)
-    values = np.broadcast_arrays(*(np.asarray(getattr(inputs, n)) for n in names))
+    values = np.broadcast_arrays(*(np.atleast_1d(getattr(inputs, n)) for n in names))
     return {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, values, strict=True)}
 
 
@@ -449,20 +455,24 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     sig = np.where(varied, sigma, 1.0)
     mark(varied & (target >= 1), Flag.TARGET_100_CAPPED)
 
-    # Normal: k from the target.
-    k_csl = k_from_cycle_service_level(np.where(fill, 0.5, tgt))
-    k_fr = k_from_fill_rate(np.where(fill, tgt, 0.5), np.where(q > 0, q, 1.0), sig, k_max)
-    k = np.where(fill, k_fr, k_csl)
-    # Gamma: the level itself, expressed as k to share the capping and flooring.
-    if bool(np.any(gamma & varied)):
-        upper = mu_p + k_max * sigma
-        lvl = np.where(
-            fill,
-            gamma_level_for_fill_rate(tgt, np.where(q > 0, q, 1.0), mu_p, sig, upper),
-            gamma_level_for_cycle_service(np.where(fill, 0.5, tgt), mu_p, sig),
-        )
-        lvl = np.where(np.isfinite(lvl), np.ceil(lvl - 1e-9), lvl)  # whole units
-        k = np.where(gamma, (lvl - mu_p) / sig, k)
+    # k from the target, each formula only on the rows it serves (a run mixes them all).
+    q_safe = np.where(q > 0, q, 1.0)
+    k = np.zeros_like(d)
+    m = varied & ~gamma & ~fill
+    if m.any():
+        k[m] = k_from_cycle_service_level(tgt[m])
+    m = varied & ~gamma & fill
+    if m.any():
+        k[m] = k_from_fill_rate(tgt[m], q_safe[m], sig[m], k_max)
+    m = varied & gamma & ~fill
+    if m.any():
+        level = gamma_level_for_cycle_service(tgt[m], mu_p[m], sig[m])
+        k[m] = _gamma_k(level, mu_p[m], sig[m])
+    m = varied & gamma & fill
+    if m.any():
+        upper = mu_p[m] + k_max * sig[m]
+        level = gamma_level_for_fill_rate(tgt[m], q_safe[m], mu_p[m], sig[m], upper)
+        k[m] = _gamma_k(level, mu_p[m], sig[m])
     over = varied & ~(k <= k_max)
     mark(over & (target < 1), Flag.UNATTAINABLE_CAPPED)
     k = np.where(over, k_max, k)
@@ -485,13 +495,13 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     rop = mu_p + ss
     order_up_to = np.where(periodic, rop, rop + q)
     short = sigma * normal_loss(np.where(varied, k, 0.0))
-    if bool(np.any(gamma)):
-        short = np.where(gamma, gamma_loss(rop, mu_p, sig), short)
+    csl = normal_cdf(k)
+    g = gamma & varied
+    if g.any():
+        short[g] = gamma_loss(rop[g], mu_p[g], sig[g])
+        csl[g] = gamma_cdf(rop[g], mu_p[g], sig[g])
     short = np.where(varied, short, np.maximum(mu_p - rop, 0.0))
     fill_rate = np.clip(1.0 - short / np.where(q > 0, q, np.nan), 0.0, 1.0)
-    csl = normal_cdf(k)
-    if bool(np.any(gamma)):
-        csl = np.where(gamma, gamma_cdf(rop, mu_p, sig), csl)
     csl = np.where(varied, csl, np.where(ss >= 0, 1.0, 0.0))
     on_hand = ss + short + q / 2.0
 
