@@ -151,13 +151,22 @@ def baseline(stats: pl.DataFrame, segments: pl.DataFrame) -> np.ndarray:
     a, th = mu[gamma] ** 2 / sigma[gamma] ** 2, sigma[gamma] ** 2 / mu[gamma]
     level = gammaincinv(a, np.where(fill[gamma], 0.5, target[gamma])) * th
     g_fill = fill[gamma]
-    lo, hi = np.zeros(g_fill.sum()), (mu + K_MAX * sigma)[gamma][g_fill]
+    upper = (mu + K_MAX * sigma)[gamma][g_fill]
     allowed = ((1 - target) * q)[gamma][g_fill]
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        short = _gamma_loss(mid, a[g_fill], th[g_fill]) > allowed
-        lo, hi = np.where(short, mid, lo), np.where(short, hi, mid)
-    level[g_fill] = hi
+    ag, tg = a[g_fill], th[g_fill]
+    unattainable = _gamma_loss(upper, ag, tg) > allowed
+    lo, hi, s = np.zeros_like(upper), upper.copy(), np.minimum(mu[gamma][g_fill], upper)
+    for _ in range(100):
+        tail = gammaincc(ag, s / tg)
+        excess = ag * tg * gammaincc(ag + 1, s / tg) - s * tail - allowed
+        lo, hi = np.where(excess > 0, s, lo), np.where(excess > 0, hi, s)
+        step = s + excess / np.maximum(tail, 1e-300)
+        step = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+        done = np.abs(step - s) <= 1e-10 * np.maximum(1.0, s)
+        s = step
+        if (done | unattainable).all():
+            break
+    level[g_fill] = np.where(unattainable, upper, s)
     k[gamma] = (np.ceil(level - 1e-9) - mu[gamma]) / sigma[gamma]
     k = np.clip(k, 0.0, K_MAX)
     ss = k * sigma
