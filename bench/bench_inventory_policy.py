@@ -108,19 +108,27 @@ def statistics(n: int, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataF
 
 
 def _newton_fill(t: np.ndarray) -> np.ndarray:
-    """k with G(k) = t, Newton from 0 with bisection when a step leaves the bracket."""
-    lo, hi, k = -t - 1.0, np.full_like(t, K_MAX), np.zeros_like(t)
+    """k with G(k) = t, Newton from 0 with bisection when a step leaves the bracket, iterating
+    only on the rows not yet converged (as a careful hand-written version would)."""
+    out = np.full_like(t, K_MAX)
+    g_max = np.exp(-0.5 * K_MAX**2) / np.sqrt(2 * np.pi) - K_MAX * ndtr(-K_MAX)
+    idx = np.flatnonzero(g_max <= t)
+    want = t[idx]
+    lo, hi, k = -want - 1.0, np.full_like(want, K_MAX), np.zeros_like(want)
     for _ in range(100):
-        g = np.exp(-0.5 * k * k) / np.sqrt(2 * np.pi) - k * ndtr(-k)
-        excess = g - t
+        z = ndtr(-k)
+        excess = np.exp(-0.5 * k * k) / np.sqrt(2 * np.pi) - k * z - want
         lo, hi = np.where(excess > 0, k, lo), np.where(excess > 0, hi, k)
-        step = k - excess / np.minimum(ndtr(k) - 1.0, -1e-300)
+        step = k + excess / np.maximum(z, 1e-300)
         step = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
         done = np.abs(step - k) <= 1e-12 * np.maximum(1.0, np.abs(k))
-        k = step
-        if done.all():
+        out[idx[done]] = step[done]
+        keep = ~done
+        idx, want, lo, hi, k = idx[keep], want[keep], lo[keep], hi[keep], step[keep]
+        if idx.size == 0:
             break
-    return k
+    out[idx] = k
+    return out
 
 
 def _gamma_loss(s: np.ndarray, a: np.ndarray, th: np.ndarray) -> np.ndarray:
@@ -155,18 +163,34 @@ def baseline(stats: pl.DataFrame, segments: pl.DataFrame) -> np.ndarray:
     allowed = ((1 - target) * q)[gamma][g_fill]
     ag, tg = a[g_fill], th[g_fill]
     unattainable = _gamma_loss(upper, ag, tg) > allowed
-    lo, hi, s = np.zeros_like(upper), upper.copy(), np.minimum(mu[gamma][g_fill], upper)
+    solved = upper.copy()
+    mean_g = mu[gamma][g_fill]
+    solved[~unattainable & (mean_g <= allowed)] = 0.0
+    idx = np.flatnonzero(~unattainable & (mean_g > allowed))
+    ag, tg, want = ag[idx], tg[idx], allowed[idx]
+    lo, hi, s = np.zeros(idx.size), upper[idx].copy(), np.minimum(mean_g[idx], upper[idx])
     for _ in range(100):
         tail = gammaincc(ag, s / tg)
-        excess = ag * tg * gammaincc(ag + 1, s / tg) - s * tail - allowed
+        excess = ag * tg * gammaincc(ag + 1, s / tg) - s * tail - want
         lo, hi = np.where(excess > 0, s, lo), np.where(excess > 0, hi, s)
         step = s + excess / np.maximum(tail, 1e-300)
         step = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
         done = np.abs(step - s) <= 1e-10 * np.maximum(1.0, s)
-        s = step
-        if (done | unattainable).all():
+        solved[idx[done]] = step[done]
+        keep = ~done
+        idx, ag, tg, want, lo, hi, s = (
+            idx[keep],
+            ag[keep],
+            tg[keep],
+            want[keep],
+            lo[keep],
+            hi[keep],
+            step[keep],
+        )
+        if idx.size == 0:
             break
-    level[g_fill] = np.where(unattainable, upper, s)
+    solved[idx] = s
+    level[g_fill] = solved
     k[gamma] = (np.ceil(level - 1e-9) - mu[gamma]) / sigma[gamma]
     k = np.clip(k, 0.0, K_MAX)
     ss = k * sigma

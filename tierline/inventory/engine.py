@@ -199,7 +199,8 @@ def compute_results(
     doc: PolicyDocument,
     targets: Mapping[str, Mapping[str, float]],
 ) -> pl.DataFrame:
-    """The results frame (:data:`RESULT_COLUMNS`) for every row of ``statistics``.
+    """The results frame (:data:`RESULT_COLUMNS`) for every row of ``statistics``, in its
+    order.
 
     ``statistics``: per SKU-location ``base_uom``, ``periods``, ``zero_periods``,
     ``demand_mean``, ``demand_sd`` (per period), ``demand_class``, ``lead_time_mean``,
@@ -325,11 +326,14 @@ def _numbers(frame: pl.DataFrame, doc: PolicyDocument) -> pl.DataFrame:
         pl.col("_policy").fill_null("s_q").alias("policy_type"),
         pl.col("_measure").fill_null("cycle_service_level").alias("service_measure"),
         pl.col("_target").alias("service_target"),
-        pl.Series("distribution", np.where(gamma, "gamma", "normal")),
+        pl.when(pl.Series(gamma))
+        .then(pl.lit("gamma"))
+        .otherwise(pl.lit("normal"))
+        .alias("distribution"),
         pl.Series("review_period", a["_review"]),
     )
-    out = out.select([pl.col(name).cast(dtype) for name, dtype in RESULT_COLUMNS.items()])
-    return out if out.height < 2 else out.sort(KEY)
+    # Left joins keep the statistics' order: the run reads them sorted by key.
+    return out.select([pl.col(name).cast(dtype) for name, dtype in RESULT_COLUMNS.items()])
 
 
 def results_digest(results: pl.DataFrame) -> str:
