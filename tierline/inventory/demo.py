@@ -38,7 +38,7 @@ def demo_document(segments: list[str]) -> PolicyDocument:
                 service_measure="fill_rate" if i == 0 else "cycle_service_level",
                 review_period_days=7.0 if last else 0.0,
                 order_quantity=OrderQuantity(rule="days_of_demand", days=7.0 + 7.0 * i),
-                cap_days=60.0,
+                cap_days=None if i == 0 else 90.0,  # the top tier is not capped
             )
         )
     default = SegmentPolicy(

@@ -80,6 +80,7 @@ async def inventory_page(
         runs = await list_runs(s, 20)
         run_id, results = await inventory.latest_policy_results(s)
         schemes = await scheme_infos(s, published_only=True)
+        order = await _segment_order(s, run_id)
     return Template(
         "inventory/overview.html",
         context={
@@ -88,11 +89,20 @@ async def inventory_page(
             "runs": runs,
             "in_force": run_id,
             "result_count": results.height,
-            "spread": cover_spread(results),
+            "spread": cover_spread(results, order),
             "schemes": schemes,
             "started": request.query_params.get("started"),
         },
     )
+
+
+async def _segment_order(session: Any, run_id: uuid.UUID | None) -> list[str]:
+    """The segments of the run's policy document, best first (the document lists them so)."""
+    if run_id is None:
+        return []
+    run = await get_run(session, run_id)
+    policy = await inventory.published(session, run.policy_code, run.version)
+    return [s.segment for s in policy.document.segments]
 
 
 @post("/inventory/policies", guards=[requires(WRITE)], operation_id="createInventoryPolicyPage")
