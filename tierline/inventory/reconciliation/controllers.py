@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -45,6 +47,11 @@ READ, WRITE, MARGIN = "inventory:read", "inventory:write", "margin:read"
 TAGS = ["inventory"]
 PAGE_SIZE, MAX_LIMIT = 50, 500
 DEFAULT_PROFILE = "sap_mrp_parameters"
+
+
+class ReconciliationQueued(msgspec.Struct):
+    job: dict[str, Any]
+    status_url: str
 
 
 class InvalidQuery(DomainError):
@@ -178,6 +185,7 @@ async def reconciliation_page(
         "masked": MASKED,
         "can_write": WRITE in principal.permissions,
         "notice": query.get("done"),
+        "queued": query.get("queued"),
         "fmt_number": fmt_number,
         "fmt_time": fmt_time,
     }
@@ -188,12 +196,11 @@ async def reconciliation_page(
 async def reconcile_page(
     request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
 ) -> Response[Any]:
-    """Reconcile the policy run in force with the ERP's parameters now."""
-    codec = await _codec(state, principal.tenant)
-    async with tenant_session(principal.tenant) as s:
-        made = await service.reconcile_in_force(s, codec, actor_of(request, principal), _today())
-        made_id = made.id
-    target = f"/t/{principal.tenant.slug}/inventory/reconciliation?id={made_id}&done=created"
+    """Queue a reconciliation of the policy run in force with the ERP's parameters."""
+    job = await service.submit_reconciliation(
+        state.runtime, principal.tenant, actor_of(request, principal), _today()
+    )
+    target = f"/t/{principal.tenant.slug}/inventory/reconciliation?queued={quote(str(job['id']))}"
     return Redirect(target, status_code=303)
 
 
@@ -276,8 +283,6 @@ async def export_csv(
 
 
 def msgspec_dict(value: Any) -> dict[str, Any]:
-    import msgspec
-
     return dict(msgspec.to_builtins(value))
 
 
@@ -302,20 +307,20 @@ async def api_list(principal: NamedDependency[Principal]) -> ReconciliationListO
     guards=[requires(WRITE)],
     operation_id="createReconciliation",
     tags=TAGS,
-    status_code=201,
+    status_code=202,
 )
 async def api_create(
     request: Request[Any, Any, Any],
     state: State,
     principal: NamedDependency[Principal],
     data: ReconcileIn,
-) -> ReconciliationOut:
-    """Reconcile the policy run in force with the ERP's parameters (409 without a run)."""
-    codec = await _codec(state, principal.tenant)
-    as_of = data.as_of or _today()
-    async with tenant_session(principal.tenant) as s:
-        made = await service.reconcile_in_force(s, codec, actor_of(request, principal), as_of)
-        return _out(made)
+) -> ReconciliationQueued:
+    """Queue a reconciliation of the policy run in force with the ERP's parameters; poll the
+    job, whose result names the reconciliation (409 without a run in force)."""
+    job = await service.submit_reconciliation(
+        state.runtime, principal.tenant, actor_of(request, principal), data.as_of or _today()
+    )
+    return ReconciliationQueued(job=job, status_url=f"/api/v1/jobs/{job['id']}")
 
 
 @get(

@@ -36,6 +36,9 @@ from tierline.platform.db import utcnow
 from tierline.platform.encryption import FieldCodec
 from tierline.platform.errors import DomainError
 from tierline.platform.frames import copy_frame
+from tierline.platform.jobs.service import submit_tenant_job
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_session
 
 COST_WINDOW_DAYS = 365
 ROWS_TABLE = "erp_reconciliation_rows"
@@ -116,11 +119,13 @@ async def store_reconciliation(
     actor: ActingParty,
     as_of: date,
     policy_run_id: uuid.UUID | None = None,
+    job_id: str | None = None,
 ) -> ErpReconciliation:
     """Header, rows (COPY) and an audit entry, in the caller's transaction."""
     counts = summary(reconciled)
     header = ErpReconciliation(
         policy_run_id=policy_run_id,
+        job_id=job_id,
         as_of=as_of,
         status="open",
         counts=counts,
@@ -352,11 +357,47 @@ class NothingToReconcile(DomainError):
 
 
 async def reconcile_in_force(
-    session: AsyncSession, codec: FieldCodec, actor: ActingParty, as_of: date
+    session: AsyncSession,
+    codec: FieldCodec,
+    actor: ActingParty,
+    as_of: date,
+    job_id: str | None = None,
 ) -> ErpReconciliation:
-    """Reconcile the run in force against the ERP's parameters and keep the result."""
+    """Reconcile the run in force against the ERP's parameters and keep the result; a
+    retried job (``job_id``) gets the reconciliation its first attempt kept."""
+    if job_id is not None:
+        kept = (
+            await session.scalars(
+                select(ErpReconciliation).where(ErpReconciliation.job_id == job_id)
+            )
+        ).first()
+        if kept is not None:
+            return kept
     run_id, recommended = await recommended_in_force(session)
     if run_id is None or recommended.is_empty():
         raise NothingToReconcile("no policy run is in force: run a published policy first")
     reconciled = await compare_with_erp(await session.connection(), recommended, codec, as_of)
-    return await store_reconciliation(session, reconciled, codec, actor, as_of, run_id)
+    return await store_reconciliation(session, reconciled, codec, actor, as_of, run_id, job_id)
+
+
+RECONCILIATION_JOB = "inventory.reconciliation"
+
+
+async def submit_reconciliation(
+    runtime: Runtime, tenant: TenantRef, actor: ActingParty, as_of: date
+) -> dict[str, Any]:
+    """Queue a reconciliation as a job; refused now when no run is in force."""
+    from tierline.inventory.service import latest_policy_results
+
+    async with tenant_session(tenant, runtime.databases) as session:
+        run_id, _results = await latest_policy_results(session)
+    if run_id is None:
+        raise NothingToReconcile("no policy run is in force: run a published policy first")
+    params = {
+        "as_of": as_of.isoformat(),
+        "actor": actor.name,
+        "actor_kind": actor.kind,
+        "request_id": actor.request_id,
+    }
+    key = f"reconciliation:{uuid.uuid4().hex}"
+    return await submit_tenant_job(runtime, tenant, RECONCILIATION_JOB, params, key, actor.name)
