@@ -9,10 +9,23 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.governance.elsewhere import (
+    PENDING_ELSEWHERE,
+    PendingElsewhere,
+    PendingSource,
+    pending_elsewhere,
+)
 from tierline.governance.notices import notices_for, reworded_body
 from tierline.service_levels.service import customer_facing, customer_safe
 
-__all__ = ["CustomerNotice", "customer_notices"]
+__all__ = [
+    "PENDING_ELSEWHERE",
+    "CustomerNotice",
+    "PendingElsewhere",
+    "PendingSource",
+    "customer_notices",
+    "pending_elsewhere",
+]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from tierline.platform.plugins import Command, DemoStep, Plugin
 PLUGIN = Plugin(
     api_tag="inventory",
     commands=(Command("inventory", "tierline.inventory.cli:inventory_app"),),
+    extensions=("tierline.inventory.hooks",),
     demo_steps=(DemoStep(40, "inventory policy", "tierline.inventory.demo:demo_step"),),
     navigation=(
         NavItem(
