@@ -23,7 +23,6 @@ from tierline.platform.frames import read_frame
 from tierline.segmentation import service as segmentation
 from tierline.service_levels import service as service_levels
 
-
 AGGREGATE_WORK_MEM = "256MB"
 
 
