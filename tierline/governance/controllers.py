@@ -44,6 +44,7 @@ from tierline.governance.decision_rights import (
     grants_with_rights,
     rights_matrix,
 )
+from tierline.governance.elsewhere import pending_elsewhere
 from tierline.governance.models import REQUEST_STATUSES
 from tierline.governance.overrides import OverrideInvalid, RequestFilter
 from tierline.governance.queue import (
@@ -119,6 +120,9 @@ async def _queue_page(
         )
         schemes = await scheme_codes(s)
         catalogue = await segment_catalogue(s, sorted({i.scheme for i in items}))
+        elsewhere = await pending_elsewhere(
+            s, principal.tenant.slug, frozenset(principal.permissions or ())
+        )
     slug = principal.tenant.slug
     picked = set(form.get("item", [])) if form else set()
     if select_all:
@@ -133,6 +137,7 @@ async def _queue_page(
         select_url=f"{_base(principal)}/approvals?{urlencode({**where.params(), 'select': 'all'})}",
         clear_url=f"{_base(principal)}/approvals?{urlencode(where.params())}",
         items=items,
+        elsewhere=elsewhere,
         where=where,
         kinds=all_kinds(),
         schemes=schemes,

@@ -10,12 +10,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.governance.elsewhere import (
+    PENDING_ELSEWHERE,
+    PendingElsewhere,
+    PendingSource,
+    pending_elsewhere,
+)
 from tierline.governance.notices import notices_for, reworded_body
 from tierline.platform.audit.service import ActingParty
 from tierline.platform.extensions import ExtensionPoint
 from tierline.service_levels.service import customer_facing, customer_safe
 
 __all__ = [
+<<<<<<< HEAD
     "APPROVAL_SOURCES",
     "ApprovalSource",
     "CustomerNotice",
@@ -52,6 +59,15 @@ class ApprovalSource:
 
 
 APPROVAL_SOURCES: ExtensionPoint[ApprovalSource] = ExtensionPoint("governance.approval_sources")
+=======
+    "PENDING_ELSEWHERE",
+    "CustomerNotice",
+    "PendingElsewhere",
+    "PendingSource",
+    "customer_notices",
+    "pending_elsewhere",
+]
+>>>>>>> inv-policy
 
 
 @dataclass(frozen=True)

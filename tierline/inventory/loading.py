@@ -23,6 +23,8 @@ from tierline.platform.frames import read_frame
 from tierline.segmentation import service as segmentation
 from tierline.service_levels import service as service_levels
 
+AGGREGATE_WORK_MEM = "256MB"
+
 
 @dataclass(frozen=True)
 class RunInputs:
@@ -187,6 +189,9 @@ async def _customer_demand(
 async def load_inputs(session: AsyncSession, doc: PolicyDocument, as_of: date) -> RunInputs:
     """Statistics per SKU-location (demand, lead time, unit flags), segments and targets."""
     _, _, periods = window(doc, as_of)
+    # The history is aggregated in hash tables of millions of groups (SKU-location-period):
+    # with the default 4 MB they spill to disk many times over. This transaction only.
+    await session.execute(text(f"SET LOCAL work_mem = '{AGGREGATE_WORK_MEM}'"))
     demand = await _demand(session, doc, as_of)
     unconverted = await _unconverted(session, demand)
     stats = statistics_from_sums(demand.drop("uom_min", "uom_max"), periods)

@@ -357,6 +357,9 @@ async def decide_run(
     if not reason.strip():
         raise PolicyRefused("a decision needs a reason")
     row.status = "succeeded" if approve else "rejected"
+    verdict = "approved" if approve else "rejected"
+    changed = (row.counts or {}).get("changed_beyond_threshold", 0)
+    row.message = f"{changed} changes beyond the threshold, {verdict} by {actor.name}: {reason}"
     if approve:
         row.in_force_from = datetime.now(UTC)
     await record_by(

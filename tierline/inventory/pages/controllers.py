@@ -342,6 +342,12 @@ async def sku_location_page(
 
 # --- the calculator ----------------------------------------------------------------------
 
+# What the page shows on first opening: a worked example (percent, as the page speaks).
+CALCULATOR_EXAMPLE = {
+    "demand_mean": "100", "demand_sd": "30", "lead_time_mean": "5", "lead_time_sd": "1",
+    "review_period": "0", "order_quantity": "700", "target": "95",
+}  # fmt: skip
+
 _CALC_FIELDS = (
     "demand_mean", "demand_sd", "lead_time_mean", "lead_time_sd", "review_period",
     "order_quantity", "target", "k_max",
@@ -373,12 +379,11 @@ async def calculator_page(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Enter demand, lead time and a target; get k, safety stock and what they deliver."""
-    form: dict[str, Any] = dict(request.query_params)
+    form: dict[str, Any] = {**CALCULATOR_EXAMPLE, **dict(request.query_params)}
     result, error = None, None
-    if form.get("demand_mean"):
-        data, error = _calculator_input(form)
-        if data is not None:
-            result = inventory.calculate(data)
+    data, error = _calculator_input(form)
+    if data is not None:
+        result = inventory.calculate(data)
     return Template(
         "inventory/calculator.html",
         status_code=422 if error else 200,
