@@ -22,12 +22,15 @@ from tierline.platform.extensions import ExtensionPoint
 from tierline.service_levels.service import customer_facing, customer_safe
 
 __all__ = [
-<<<<<<< HEAD
     "APPROVAL_SOURCES",
+    "PENDING_ELSEWHERE",
     "ApprovalSource",
     "CustomerNotice",
     "PendingApproval",
+    "PendingElsewhere",
+    "PendingSource",
     "customer_notices",
+    "pending_elsewhere",
 ]
 
 
@@ -59,15 +62,6 @@ class ApprovalSource:
 
 
 APPROVAL_SOURCES: ExtensionPoint[ApprovalSource] = ExtensionPoint("governance.approval_sources")
-=======
-    "PENDING_ELSEWHERE",
-    "CustomerNotice",
-    "PendingElsewhere",
-    "PendingSource",
-    "customer_notices",
-    "pending_elsewhere",
-]
->>>>>>> inv-policy
 
 
 @dataclass(frozen=True)
