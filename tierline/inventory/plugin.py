@@ -5,7 +5,7 @@ from tierline.platform.plugins import Command, DemoStep, Plugin
 
 PLUGIN = Plugin(
     api_tag="inventory",
-    commands=(Command("inventory", "tierline.inventory.cli:inventory_app"),),
+    commands=(Command("inventory", "tierline.inventory.network_cli:inventory_app"),),
     demo_steps=(
         DemoStep(40, "inventory policy", "tierline.inventory.demo:demo_step"),
         DemoStep(
