@@ -4,6 +4,7 @@ tenant's reconciliation answering 404."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import httpx
@@ -88,6 +89,12 @@ async def test_page_masks_money_and_the_change_set_goes_through_the_queue(
     assert file.text.splitlines()[0].startswith("MATNR;WERKS;DISMM;MINBE;EISBE")
     export = await client.get(f"{base}/{rid}/export.csv")
     assert export.status_code == 200 and "value_delta" in export.text.splitlines()[0]
+    xlsx = await client.get(f"{base}/{rid}/export.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"  # a zip: an XLSX workbook
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None and sheet.cell(1, 1).value == "sku" and sheet.max_row == 4
 
 
 async def test_bad_input_is_a_problem_not_a_500(
