@@ -7,6 +7,7 @@ of rows by rank and opens only their sealed values (and only for readers with
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -103,13 +104,11 @@ async def compare_with_erp(
     costs = None
     if codec is not None:
         costs = await unit_costs(conn, codec, as_of - timedelta(days=COST_WINDOW_DAYS))
-    return reconcile(
-        recommended,
-        await erp_parameters(conn),
-        (await sourcing_lanes(conn)).select("location_code", "calendar"),
-        await unit_factors(conn),
-        costs,
-    )
+    erp = await erp_parameters(conn)
+    lanes = (await sourcing_lanes(conn)).select("location_code", "calendar")
+    units = await unit_factors(conn)
+    # CPU work (seconds for a million rows): off the event loop
+    return await asyncio.to_thread(reconcile, recommended, erp, lanes, units, costs)
 
 
 async def store_reconciliation(
@@ -141,7 +140,7 @@ async def store_reconciliation(
         pl.lit(header.id, pl.Int64).alias("reconciliation_id"),
         *STORED,
         "stake_rank",
-    ).with_columns(seal_stakes(codec, header.id, reconciled))
+    ).with_columns(await asyncio.to_thread(seal_stakes, codec, header.id, reconciled))
     conn = await session.connection()
     await copy_frame(conn, ROWS_TABLE, rows)
     await record_by(
