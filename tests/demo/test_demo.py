@@ -11,6 +11,8 @@ from tierline.inventory.reconciliation.models import ErpReconciliation
 from tierline.inventory.simulations.models import InventorySimulation
 from tierline.masterdata.network.models import ErpParameters, SourcingLane
 from tierline.masterdata.service import customer_directory
+from tierline.monitoring.service import list_alerts
+from tierline.monitoring.service import state as kpi_state
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import tenant_session
@@ -56,6 +58,11 @@ async def test_demo_has_schemes_with_history_entitlements_and_portal_logins(
         assert schemes == 3 and runs == 12, (slug, schemes, runs)
         assert closed and closed > 0  # the monthly runs moved some entities: a real timeline
         assert entitlements and entitlements > 0
+        async with tenant_session(tenant, runtime.databases) as s:
+            computed = await kpi_state(s)
+            walking = [a for a in await list_alerts(s, "open") if a.step_reached >= 1]
+        assert computed is not None and computed.seconds > 0  # live figures on the home page
+        assert walking, slug  # at least one open alert walking its escalation path
 
     again = await prepare_demo(settings, "http://demo.test")  # idempotent, new password only
     # the inventory policy step says what it ran the first time only

@@ -47,6 +47,7 @@ from tierline.governance.decision_rights import (
 from tierline.governance.elsewhere import pending_elsewhere
 from tierline.governance.models import REQUEST_STATUSES
 from tierline.governance.overrides import OverrideInvalid, RequestFilter
+from tierline.governance.panels import PendingChange, approval_panels
 from tierline.governance.queue import (
     BatchOutcome,
     InputRefused,
@@ -123,6 +124,12 @@ async def _queue_page(
         elsewhere = await pending_elsewhere(
             s, principal.tenant.slug, frozenset(principal.permissions or ())
         )
+        changes = [
+            PendingChange(i.ref, i.customer_code, i.scheme, i.from_segment, i.to_segment)
+            for i in items
+            if i.customer_code is not None
+        ]
+        panels = await approval_panels(s, changes, request, principal)
     slug = principal.tenant.slug
     picked = set(form.get("item", [])) if form else set()
     if select_all:
@@ -138,6 +145,7 @@ async def _queue_page(
         clear_url=f"{_base(principal)}/approvals?{urlencode(where.params())}",
         items=items,
         elsewhere=elsewhere,
+        panels=panels,
         where=where,
         kinds=all_kinds(),
         schemes=schemes,

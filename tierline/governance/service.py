@@ -17,16 +17,26 @@ from tierline.governance.elsewhere import (
     pending_elsewhere,
 )
 from tierline.governance.notices import notices_for, reworded_body
+from tierline.governance.panels import (
+    APPROVAL_PANELS,
+    ApprovalPanel,
+    ApprovalPanelHook,
+    PendingChange,
+)
 from tierline.platform.audit.service import ActingParty
 from tierline.platform.extensions import ExtensionPoint
 from tierline.service_levels.service import customer_facing, customer_safe
 
 __all__ = [
+    "APPROVAL_PANELS",
     "APPROVAL_SOURCES",
     "PENDING_ELSEWHERE",
+    "ApprovalPanel",
+    "ApprovalPanelHook",
     "ApprovalSource",
     "CustomerNotice",
     "PendingApproval",
+    "PendingChange",
     "PendingElsewhere",
     "PendingSource",
     "customer_notices",

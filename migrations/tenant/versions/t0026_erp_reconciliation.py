@@ -42,7 +42,6 @@ def upgrade() -> None:
         sa.Column("decided_at", TS, nullable=True),
         sa.Column("decided_by", sa.String(320), nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=True),
-        sa.Column("job_id", sa.String(120), nullable=True, unique=True),
     )
     text, num = sa.String, sa.Float()
     op.create_table(

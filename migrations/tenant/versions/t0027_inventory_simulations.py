@@ -8,8 +8,7 @@ Create Date: 2026-12-08
 under the policy run in force: its size (days, SKU-locations, whether they were sampled), the
 per-segment comparison with bootstrap intervals, the calibration report, the segments whose
 simulated attainment falls below their entitlement (``shortfalls``, what publishing a policy
-asks an acknowledgement for) and counts of the rows left out by reason; ``job_id`` (unique)
-lets a retried job find the simulation it wrote.
+asks an acknowledgement for) and counts of the rows left out by reason.
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
         sa.Column("created_by", sa.String(320), nullable=False),
-        sa.Column("job_id", sa.String(120), nullable=True, unique=True),
     )
     op.create_index("ix_inventory_simulations_policy", "inventory_simulations", ["policy_code"])
 
