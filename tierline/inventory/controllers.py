@@ -77,7 +77,7 @@ class PolicyOut(msgspec.Struct):
     versions: list[dict[str, Any]]
 
 
-class RunOut(msgspec.Struct):
+class PolicyRunOut(msgspec.Struct):
     id: str
     policy_code: str
     version: int
@@ -150,8 +150,8 @@ class ResultsPage(msgspec.Struct):
     run_id: str | None = None
 
 
-def run_out(row: InventoryPolicyRun) -> RunOut:
-    return RunOut(
+def run_out(row: InventoryPolicyRun) -> PolicyRunOut:
+    return PolicyRunOut(
         id=str(row.id),
         policy_code=row.policy_code,
         version=row.version,
@@ -339,7 +339,9 @@ async def api_start_run(
     operation_id="listInventoryPolicyRuns",
     dependencies=PAGED,
 )
-async def api_list_runs(principal: NamedDependency[Principal], page: PageRequest) -> Page[RunOut]:
+async def api_list_runs(
+    principal: NamedDependency[Principal], page: PageRequest
+) -> Page[PolicyRunOut]:
     """Policy runs, newest first (the latest 1,000)."""
     async with tenant_session(principal.tenant) as s:
         rows = [run_out(r) for r in await list_runs(s, 1000)]
@@ -347,7 +349,7 @@ async def api_list_runs(principal: NamedDependency[Principal], page: PageRequest
 
 
 @get("/inventory/runs/{run_id:str}", guards=[requires(READ)], operation_id="getInventoryPolicyRun")
-async def api_get_run(principal: NamedDependency[Principal], run_id: FromPath[str]) -> RunOut:
+async def api_get_run(principal: NamedDependency[Principal], run_id: FromPath[str]) -> PolicyRunOut:
     """One run: status, counts per flag, the policy version it used."""
     async with tenant_session(principal.tenant) as s:
         return run_out(await get_run(s, _run_id(run_id)))
@@ -364,7 +366,7 @@ async def api_decide_run(
     principal: NamedDependency[Principal],
     run_id: FromPath[str],
     data: Decision,
-) -> RunOut:
+) -> PolicyRunOut:
     """Approve (the run takes force) or reject a run waiting for approval; a reason is due."""
     async with tenant_session(principal.tenant) as s:
         row = await inventory.decide_run(

@@ -105,12 +105,22 @@ async def save_draft(
 
 
 async def publish(
-    session: AsyncSession, code: str, actor: ActingParty, note: str | None = None
+    session: AsyncSession,
+    code: str,
+    actor: ActingParty,
+    note: str | None = None,
+    *,
+    acknowledge_shortfall: bool = False,
 ) -> InventoryPolicyVersion:
-    """Publish the draft as the next immutable version (the same content twice is refused)."""
+    """Publish the draft as the next immutable version (the same content twice is refused).
+    When the latest simulation of this policy found segments below their entitlement,
+    publishing needs ``acknowledge_shortfall`` (recorded in the audit log)."""
+    from tierline.inventory.simulations.service import publish_gate
+
     row = await get_policy(session, code)
     if row.draft is None:
         raise PolicyRefused("there is no draft to publish")
+    await publish_gate(session, code, actor, acknowledge_shortfall)
     doc = parse_document(row.draft)
     digest = content_hash(doc)
     latest = await _version(session, code, row.published_version)

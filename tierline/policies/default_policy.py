@@ -36,6 +36,10 @@ AUD auditor, CUS customer::
     sso:manage                 x   .   .   .   .   .   .   .
     dataquality:read           x   x   x   .   .   x   x   .
     steward:resolve            x   .   x   .   .   .   .   .
+    kpi:read                   x   x   x   x   x   x   x   .
+    kpi:manage                 x   x   .   .   .   .   .   .
+    analytics:read             x   x   .   x   x   x   .   .
+    analytics:write            x   x   .   .   .   .   .   .
     portal:self                .   .   .   .   .   .   .   x
 
 Why these choices:
@@ -85,7 +89,14 @@ class Role:
 
 
 _READ_ONLY: Final = frozenset(
-    {"tenant:view", "masterdata:read", "segments:read", "entitlements:read", "jobs:read"}
+    {
+        "tenant:view",
+        "masterdata:read",
+        "segments:read",
+        "entitlements:read",
+        "jobs:read",
+        "kpi:read",
+    }
 )
 
 _ROLES: Final = (
@@ -108,9 +119,12 @@ _ROLES: Final = (
             "overrides:approve",
             "entitlements:write",
             "dataquality:read",
+            "kpi:manage",
             "inventory:read",
             "inventory:write",
             "inventory:run",
+            "analytics:read",
+            "analytics:write",
         },
     ),
     Role(
@@ -131,19 +145,21 @@ _ROLES: Final = (
             "overrides:approve_major",
             "inventory:read",
             "inventory:approve",
+            "analytics:read",
         },
     ),
     Role(
         "account_manager",
         "Account manager",
         "Looks after customer accounts: requests overrides, invites customers to the portal.",
-        (_READ_ONLY - {"jobs:read"}) | {"margin:read", "overrides:request", "portal:invite"},
+        (_READ_ONLY - {"jobs:read"})
+        | {"margin:read", "overrides:request", "portal:invite", "analytics:read"},
     ),
     Role(
         "analyst",
         "Analyst",
         "Read-only access to segments, entitlements and data quality; margin stays masked.",
-        _READ_ONLY | {"dataquality:read", "inventory:read"},
+        _READ_ONLY | {"dataquality:read", "inventory:read", "analytics:read"},
     ),
     Role(
         "auditor",

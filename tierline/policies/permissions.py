@@ -85,6 +85,17 @@ _CATALOGUE: Final = (
     Permission("sso:manage", "Configure single sign-on (OIDC) for the tenant", True),
     Permission("dataquality:read", "View data-quality findings and scores"),
     Permission("steward:resolve", "Resolve data-quality issues and golden-record conflicts"),
+    Permission("kpi:read", "View service performance: KPIs, attainment, drill-down and alerts"),
+    Permission("kpi:manage", "Acknowledge and resolve KPI alerts and change KPI definitions"),
+    Permission(
+        "analytics:read",
+        "View commercial analytics (cost-to-serve, cohorts, reclassification impact); money "
+        "figures stay masked without margin:read",
+    ),
+    Permission(
+        "analytics:write",
+        "Choose the cost-to-serve drivers and record service surcharges and discounts",
+    ),
     Permission(
         "portal:self", "Use the B2B portal for one's own customer account", for_customers=True
     ),

@@ -43,6 +43,11 @@ from tierline.segmentation.service import (
     published_segments,
     scheme_entity,
 )
+from tierline.service_levels.contract_checks import (
+    ContractQuestion,
+    entitlement_features,
+    other_conflicts,
+)
 from tierline.service_levels.customer_safe import PublicEntitlement, SchemeEntitlement
 from tierline.service_levels.levels import FieldError, lock_service_levels, shortfalls
 from tierline.service_levels.models import Contract, EntitlementVersion
@@ -491,9 +496,15 @@ async def _contract_errors(
         .order_by(Contract.customer_code, Contract.valid_from)
     )
     promise = promise_of(data, segment_code, 0)
+    features = entitlement_features(data)
     below: dict[str, str] = {}
     for contract in rows.scalars():
         gaps = shortfalls(contract, promise)
+        day = max(contract.valid_from, data.effective_from)
+        question = ContractQuestion(
+            contract.customer_code, contract.reference, scheme_code, segment_code, day, features
+        )
+        gaps += await other_conflicts(session, question)
         if gaps and contract.customer_code not in below:
             below[contract.customer_code] = f"{contract.customer_code} ({gaps[0]})"
     if not below:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -12,9 +14,11 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from tierline.platform.access import OPERATOR, requires
 from tierline.platform.databases import RegionUnavailable, ping
 from tierline.platform.db import validate_slug
+from tierline.platform.home import home_panels
 from tierline.platform.identity.principal import Principal
 from tierline.platform.jobs import get_control_job, submit_control_job
 from tierline.platform.jobs.schemas import JobOut
+from tierline.platform.pagination import PAGED, Page, PageRequest
 from tierline.platform.routing import StaffPages
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenant_directory import list_tenants
@@ -30,10 +34,12 @@ class TenantAdminController(Controller):
     path = "/api/v1/tenants"
     guards = [requires(OPERATOR)]
 
-    @get("/", operation_id="listTenants")
-    async def list(self, state: State) -> list[TenantOut]:
+    @get("/", operation_id="listTenants", dependencies=PAGED)
+    async def list(self, state: State, page: PageRequest) -> Page[TenantOut]:
+        """Every tenant by slug: its region, schema, status and schema revision."""
         infos = await list_tenants(state.runtime.databases)
-        return [TenantOut(**vars(i)) for i in infos]
+        tenants = sorted((TenantOut(**vars(i)) for i in infos), key=lambda t: t.slug)
+        return page.slice(tenants, lambda t: (t.slug,))
 
     @post("/", operation_id="createTenant", status_code=HTTP_202_ACCEPTED)
     async def create(self, data: JSONBody[TenantCreate], state: State) -> JobOut:
@@ -58,6 +64,7 @@ class TenantAdminController(Controller):
 
     @get("/jobs/{job_id:str}", operation_id="getProvisioningJob")
     async def job(self, job_id: FromPath[str], state: State) -> JobOut:
+        """A provisioning job's status and progress (``result`` names the tenant once done)."""
         return JobOut(**await get_control_job(state.runtime, job_id))
 
 
@@ -66,10 +73,15 @@ class TenantAdminController(Controller):
     guards=[requires("tenant:view")],
     operation_id="tenantHome",
 )
-async def tenant_home(principal: NamedDependency[Principal]) -> Template:
-    """The signed-in home: the workspace's pages this user may open."""
+async def tenant_home(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> Template:
+    """The signed-in home: the panels the domains show this user (the planner's dashboard),
+    then the workspace's pages this user may open."""
+    panels = await home_panels(request, principal, principal.tenant)
     return Template(
-        "tenants/home.html", context={"tenant": principal.tenant, "principal": principal}
+        "tenants/home.html",
+        context={"tenant": principal.tenant, "principal": principal, "panels": panels},
     )
 
 

@@ -2,7 +2,7 @@
 archived statistics and one result row per SKU-location.
 
 Revision ID: t0020
-Revises: t0015
+Revises: t0016
 Create Date: 2026-12-08
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
 revision = "t0020"
-down_revision = "t0015"
+down_revision = "t0016"
 branch_labels = None
 depends_on = None
 
