@@ -44,7 +44,6 @@ from tierline.governance.decision_rights import (
     grants_with_rights,
     rights_matrix,
 )
-from tierline.governance.elsewhere import pending_elsewhere
 from tierline.governance.models import REQUEST_STATUSES
 from tierline.governance.overrides import OverrideInvalid, RequestFilter
 from tierline.governance.panels import PendingChange, approval_panels
@@ -121,9 +120,6 @@ async def _queue_page(
         )
         schemes = await scheme_codes(s)
         catalogue = await segment_catalogue(s, sorted({i.scheme for i in items}))
-        elsewhere = await pending_elsewhere(
-            s, principal.tenant.slug, frozenset(principal.permissions or ())
-        )
         changes = [
             PendingChange(i.ref, i.customer_code, i.scheme, i.from_segment, i.to_segment)
             for i in items
@@ -144,7 +140,6 @@ async def _queue_page(
         select_url=f"{_base(principal)}/approvals?{urlencode({**where.params(), 'select': 'all'})}",
         clear_url=f"{_base(principal)}/approvals?{urlencode(where.params())}",
         items=items,
-        elsewhere=elsewhere,
         panels=panels,
         where=where,
         kinds=all_kinds(),

@@ -10,12 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.governance.elsewhere import (
-    PENDING_ELSEWHERE,
-    PendingElsewhere,
-    PendingSource,
-    pending_elsewhere,
-)
 from tierline.governance.notices import notices_for, reworded_body
 from tierline.governance.panels import (
     APPROVAL_PANELS,
@@ -30,17 +24,13 @@ from tierline.service_levels.service import customer_facing, customer_safe
 __all__ = [
     "APPROVAL_PANELS",
     "APPROVAL_SOURCES",
-    "PENDING_ELSEWHERE",
     "ApprovalPanel",
     "ApprovalPanelHook",
     "ApprovalSource",
     "CustomerNotice",
     "PendingApproval",
     "PendingChange",
-    "PendingElsewhere",
-    "PendingSource",
     "customer_notices",
-    "pending_elsewhere",
 ]
 
 

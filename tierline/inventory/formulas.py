@@ -448,7 +448,7 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     flags = a["flags"].astype(np.int64)
 
     def mark(where: np.ndarray, flag: Flag) -> None:
-        flags[...] = np.where(where, flags | int(flag), flags)
+        flags[where] |= int(flag)
 
     periodic = policy == PolicyType.PERIODIC_RS
     r = np.where(policy == PolicyType.CONTINUOUS_SQ, 0.0, review)
@@ -533,9 +533,15 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     refused = (flags & int(REFUSED)) != 0
     idle = no_demand & ~refused
 
+    any_refused, any_idle = bool(refused.any()), bool(idle.any())
+
     def out(values: np.ndarray, idle_value: float = 0.0) -> FloatArray:
-        v = np.where(refused, np.nan, np.where(idle, idle_value, values))
-        return np.asarray(np.broadcast_to(v, (n,)) if v.ndim == 0 else v, dtype=np.float64)
+        v = np.array(np.broadcast_to(values, (n,)), dtype=np.float64)  # a copy of its own
+        if any_idle:
+            v[idle] = idle_value
+        if any_refused:
+            v[refused] = np.nan
+        return v
 
     return PolicyResults(
         sigma=out(sigma),

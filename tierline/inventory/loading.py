@@ -52,11 +52,13 @@ async def _demand(session: AsyncSession, doc: PolicyDocument, as_of: date) -> pl
     window in PostgreSQL; one row per SKU-location crosses the wire."""
     start, end, _ = window(doc, as_of)
     sql = (
-        "SELECT sku, location_code, sum(q)::float8 AS demand_sum, "
-        "sum(q * q)::float8 AS demand_sumsq, count(*) FILTER (WHERE q <> 0) AS demand_periods, "
+        "SELECT sku, location_code, sum(q) AS demand_sum, "
+        "sum(q * q) AS demand_sumsq, count(*) FILTER (WHERE q <> 0) AS demand_periods, "
         "min(u_min) AS uom_min, max(u_max) AS uom_max FROM ("
         "SELECT sku, location_code, (order_date - $1::date) / $3::int AS bucket, "
-        "sum(quantity) AS q, min(ordered_uom) AS u_min, max(ordered_uom) AS u_max "
+        # float8 sums and byte-wise unit codes: numeric and collation-aware text cost ~30 %
+        'sum(quantity::float8) AS q, min(ordered_uom COLLATE "C") AS u_min, '
+        'max(ordered_uom COLLATE "C") AS u_max '
         "FROM order_lines "
         "WHERE order_date >= $1::date AND order_date < $2::date AND location_code IS NOT NULL "
         "GROUP BY 1, 2, 3) AS periods GROUP BY 1, 2"
@@ -167,7 +169,7 @@ async def _customer_demand(
     conn = await session.connection()
     lines = await read_frame(
         conn,
-        "SELECT sku, location_code, customer_code, sum(quantity)::float8 AS quantity "
+        "SELECT sku, location_code, customer_code, sum(quantity::float8) AS quantity "
         "FROM order_lines WHERE order_date >= $1::date AND order_date < $2::date "
         "AND location_code IS NOT NULL GROUP BY 1, 2, 3",
         {

@@ -54,5 +54,5 @@ PLUGIN = Plugin(
             group="Inventory",
         ),
     ),
-    extensions=("tierline.inventory.hooks", "tierline.inventory.reconciliation.approvals"),
+    extensions=("tierline.inventory.reconciliation.approvals", "tierline.inventory.hooks"),
 )

@@ -1,7 +1,7 @@
 """Tenant schema: reconciliations and simulations remember the job that made them.
 
 Revision ID: t0028
-Revises: t0031
+Revises: t0021
 Create Date: 2026-12-08
 
 Both now run as jobs (``inventory.reconciliation``, ``inventory.simulation``); arq may run a
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "t0028"
-down_revision = "t0031"
+down_revision = "t0021"
 branch_labels = None
 depends_on = None
 
