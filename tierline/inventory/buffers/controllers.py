@@ -44,7 +44,7 @@ async def buffers_page(principal: NamedDependency[Principal]) -> Template:
     return Template("inventory/buffers.html", context=context)
 
 
-class ProfileOut(msgspec.Struct):
+class BufferProfileOut(msgspec.Struct):
     segment: str
     echelon: int
     sku_locations: int
@@ -79,7 +79,7 @@ class SegmentCutOut(msgspec.Struct):
 
 class BuffersOut(msgspec.Struct):
     policy_run_id: str
-    profile: list[ProfileOut]
+    profile: list[BufferProfileOut]
     locations: list[LocationCapacityOut]
     cuts: list[SegmentCutOut]
 
@@ -96,7 +96,7 @@ async def api_buffers(principal: NamedDependency[Principal]) -> BuffersOut:
         found = await buffers_now(s)
     return BuffersOut(
         str(found.run_id),
-        [_struct(ProfileOut, r) for r in found.profile.iter_rows(named=True)],
+        [_struct(BufferProfileOut, r) for r in found.profile.iter_rows(named=True)],
         [_struct(LocationCapacityOut, r) for r in found.cuts.locations.iter_rows(named=True)],
         [_struct(SegmentCutOut, r) for r in found.cuts.segments.iter_rows(named=True)],
     )
