@@ -30,6 +30,9 @@ DETAILS = (
     ("segments", r"/t/acme_eu/segments/schemes/[a-z0-9_]+"),
     ("segments", r"/t/acme_eu/segments/runs/[0-9a-f-]{36}"),
     ("imports", r"/t/acme_eu/imports/[0-9a-f-]{36}"),
+    ("inventory", r"/t/acme_eu/inventory/policies/[A-Za-z0-9_-]+"),
+    ("inventory", r"/t/acme_eu/inventory/runs/[0-9a-f-]{36}"),
+    ("inventory/results", r"/t/acme_eu/inventory/results/[^\"'?#/]+/[^\"'?#/]+"),
 )
 
 

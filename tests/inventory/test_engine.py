@@ -174,3 +174,39 @@ def test_calculator_matches_the_textbook_and_explains_caps() -> None:
     refused = calculate(CalculatorInput(demand_mean=-1, demand_sd=5, lead_time_mean=3,
                                         order_quantity=20))  # fmt: skip
     assert refused.safety_stock is None and refused.flags == ["negative_demand"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "measure", "cls"),
+    [("s_q", "fill_rate", "smooth"), ("r_s", "cycle_service_level", "smooth"),
+     ("min_max", "fill_rate", "lumpy"), ("s_q", "cycle_service_level", "intermittent")],
+)  # fmt: skip
+def test_the_calculator_gives_what_a_run_gives(policy: str, measure: str, cls: str) -> None:
+    stats = statistics(
+        [{"sku": "S1", "location_code": "DC", "demand_mean": 4.0, "demand_sd": 6.0,
+          "demand_class": cls}]
+    )  # fmt: skip
+    doc = PolicyDocument(
+        scheme="X",
+        segments=[
+            SegmentPolicy(
+                segment="A", policy_type=policy, service_measure=measure,  # type: ignore[arg-type]
+                review_period_days=7.0, order_quantity=OrderQuantity(rule="units", units=30),
+            )
+        ],
+    )  # fmt: skip
+    segments = assign_segments(
+        stats.select(KEY), doc, pl.DataFrame({"sku": ["S1"], "segment": ["A"]}),
+        pl.DataFrame(), {},
+    )  # fmt: skip
+    run = compute_results(stats, segments, doc, {"A": {measure: 0.95}}).row(0, named=True)
+    calc = calculate(
+        CalculatorInput(
+            demand_mean=4.0, demand_sd=6.0, lead_time_mean=5.0, lead_time_sd=1.0,
+            review_period=7.0, order_quantity=30, policy_type=policy,  # type: ignore[arg-type]
+            service_measure=measure, target=0.95,  # type: ignore[arg-type]
+            distribution="gamma" if cls != "smooth" else "normal",
+        )
+    )  # fmt: skip
+    for name in ("k", "safety_stock", "reorder_point", "order_up_to", "expected_fill_rate"):
+        assert getattr(calc, name) == pytest.approx(run[name], rel=1e-12), name

@@ -106,3 +106,37 @@ async def test_a_retried_job_finds_its_run_and_a_draft_is_validated(
         with pytest.raises(inventory.PolicyRefused):
             await inventory.publish(s, "main", ACTOR)  # same content as version 1
     assert BRONZE_CSL < 1
+
+
+async def test_planned_lead_times_of_sourcing_lanes(runtime: Runtime, tenant: TenantRef) -> None:
+    """With sourcing lanes (the network data), a lane with too few observations uses its
+    planned lead time, in calendar days (working days x 7/5), SD = 25 % of it."""
+    history = await build_inventory_history(tenant)
+    async with tenant_session(tenant) as s:
+        # The network data's table where it is not migrated in (the same columns it has).
+        await s.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS sourcing_lanes (location_code varchar(100) NOT NULL, "
+                "source_code varchar(100) NOT NULL, source_kind varchar(12) NOT NULL, "
+                "planned_lead_time_days numeric(10, 2) NOT NULL, calendar varchar(12) NOT NULL, "
+                "created_at timestamptz NOT NULL DEFAULT now(), "
+                "updated_at timestamptz NOT NULL DEFAULT now(), row_hash bytea, "
+                "PRIMARY KEY (location_code, source_code))"
+            )
+        )
+        await s.execute(
+            text(
+                "INSERT INTO sourcing_lanes (location_code, source_code, source_kind, "
+                "planned_lead_time_days, calendar) VALUES ('DC1', 'SUP2', 'supplier', 10, "
+                "'working')"
+            )
+        )
+    await publish_policy(tenant)
+    await inventory.run_policy(runtime, tenant, "main", actor=ACTOR, as_of=history.as_of)
+    async with tenant_session(tenant) as s:
+        _, results = await inventory.latest_policy_results(s)
+    s2 = results.filter(pl.col("sku") == "S2").row(0, named=True)
+    assert s2["lead_time_source"] == "planned" and s2["flag_names"] == ["lead_time_planned"]
+    assert s2["lead_time_mean"] == pytest.approx(14.0)  # 10 working days
+    assert s2["lead_time_sd"] == pytest.approx(0.25 * 14.0)
+    assert s2["safety_stock"] is not None

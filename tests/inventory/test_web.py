@@ -6,11 +6,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import StaffFactory, TenantFactory
 from tests.support.inventory_builders import POLICY, InventoryHistory, build_inventory_history
 from tests.support.segmentation_builders import bearer
 from tests.support.web import csrf_of, sign_in
+from tierline.governance.service import APPROVAL_SOURCES
 from tierline.inventory import controllers as api
 from tierline.inventory import service as inventory
 from tierline.inventory.pages import controllers as pages
@@ -103,6 +105,17 @@ async def test_documents_runs_and_results_over_the_api(
         "/api/v1/inventory/results", params={"flag": "lead_time_missing"}, headers=headers
     )
     assert {r["sku"] for r in flagged.json()["items"]} == {"S2"}
+    # A run that waits for approval is an item of governance's approval queue, decided there.
+    async with tenant_session(tenant) as s:
+        await s.execute(
+            text("UPDATE inventory_policy_runs SET status = 'pending_approval' WHERE id = :i"),
+            {"i": run_id},
+        )
+        source = next(x for x in APPROVAL_SOURCES if x.kind == "inventory_runs")
+        waiting = await source.pending(s, "approver@example.com")
+        assert [w.link for w in waiting] == [f"inventory/runs/{run_id}"]
+        await source.decide(s, waiting[0].id, "approve", ACTOR, "checked the changes")
+        assert await source.pending(s, "approver@example.com") == []
     not_waiting = await client.post(
         f"/api/v1/inventory/runs/{run_id}/decision",
         json={"approve": True, "reason": "ok"},

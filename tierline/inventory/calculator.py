@@ -1,22 +1,27 @@
-"""The policy calculator: one SKU-location's numbers from typed inputs, through the very code
-a policy run uses (a one-row statistics frame and a one-segment document)."""
+"""The policy calculator: one SKU-location's numbers from typed inputs, through the function
+that computes every policy run's numbers (``formulas.compute_policy``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import msgspec
-import polars as pl
 
 from tierline.inventory.document import (
+    MEASURE_CODES,
+    POLICY_TYPE_CODES,
     MeasureName,
-    OrderQuantity,
-    PolicyDocument,
     PolicyTypeName,
-    SegmentPolicy,
 )
-from tierline.inventory.engine import WEIGHTS, compute_results
-from tierline.inventory.formulas import FLAG_REASONS, Flag, flag_names
+from tierline.inventory.formulas import (
+    FLAG_REASONS,
+    Distribution,
+    Flag,
+    PolicyInputs,
+    compute_policy,
+    flag_names,
+)
 
 
 class CalculatorInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,71 +64,51 @@ class CalculatorResult(msgspec.Struct, kw_only=True):
 FORMULA = "SS = k·σ, σ = √((L + R)·σd² + d²·σL²); reorder point = d·(L + R) + SS"
 
 
-def _document(data: CalculatorInput) -> PolicyDocument:
-    # A target of 1 or more is passed on to the maths (which caps and flags it): the
-    # calculator shows the reason instead of refusing the whole request.
-    policy = SegmentPolicy(
-        segment="*",
-        policy_type=data.policy_type,
-        service_measure=data.service_measure,
-        target=data.target,
-        review_period_days=data.review_period,
-        order_quantity=OrderQuantity(rule="units", units=data.order_quantity, minimum_units=0.0),
-    )
-    return PolicyDocument(
-        scheme="calculator",
+def calculate(data: CalculatorInput) -> CalculatorResult:
+    """The numbers of one policy for the inputs: ``formulas.compute_policy``, the function a
+    run's engine hands its columns to, on one row (no frames: the endpoint answers in a
+    millisecond). A target of 1 or more is passed on to the maths, which caps and flags it,
+    so the calculator shows the reason instead of refusing the request."""
+    gamma = data.distribution == "gamma"
+    review = 0.0 if data.policy_type == "s_q" else data.review_period
+    r = compute_policy(
+        PolicyInputs(
+            policy_type=POLICY_TYPE_CODES[data.policy_type],
+            measure=MEASURE_CODES[data.service_measure],
+            target=data.target,
+            demand_mean=data.demand_mean,
+            demand_sd=data.demand_sd,
+            lead_time_mean=data.lead_time_mean,
+            lead_time_sd=data.lead_time_sd,
+            review_period=review,
+            order_quantity=data.order_quantity if data.order_quantity is not None else 0.0,
+            distribution=Distribution.GAMMA if gamma else Distribution.NORMAL,
+        ),
         k_max=data.k_max,
         floor_k_at_zero=data.floor_k_at_zero,
-        default=policy,
-        intermittent_distribution="gamma",
     )
-
-
-def calculate(data: CalculatorInput) -> CalculatorResult:
-    """The numbers of one policy for the inputs, as a run would compute them."""
-    doc = _document(data)
-    statistics = pl.DataFrame(
-        {
-            "sku": ["*"],
-            "location_code": ["*"],
-            "base_uom": [None],
-            "periods": [0],
-            "zero_periods": [0],
-            "demand_mean": [float(data.demand_mean)],
-            "demand_sd": [float(data.demand_sd)],
-            "demand_class": ["lumpy" if data.distribution == "gamma" else "smooth"],
-            "lead_time_source": ["given"],
-            "lead_time_observations": [0],
-            "lead_time_mean": [float(data.lead_time_mean)],
-            "lead_time_sd": [float(data.lead_time_sd)],
-            "flags": [0],
-        },
-        schema_overrides={"base_uom": pl.String, "periods": pl.Int32, "zero_periods": pl.Int32},
-    )
-    segments = pl.DataFrame(
-        {"sku": ["*"], "location_code": ["*"], "segment_code": [None]},
-        schema={"sku": pl.String, "location_code": pl.String, "segment_code": pl.String},
-    ).with_columns(pl.lit(None, WEIGHTS).alias("segment_weights"))
-    row = compute_results(statistics, segments, doc, {}).row(0, named=True)
-    flags = int(row["flags"])
+    numbers = {
+        "k": r.k,
+        "sigma": r.sigma,
+        "safety_stock": r.safety_stock,
+        "reorder_point": r.reorder_point,
+        "order_up_to": r.order_up_to,
+        "order_quantity": r.cycle_quantity,
+        "expected_fill_rate": r.expected_fill_rate,
+        "expected_cycle_service_level": r.expected_cycle_service_level,
+        "expected_on_hand": r.expected_on_hand,
+        "demand_share": r.demand_share,
+        "lead_time_share": r.lead_time_share,
+    }
+    values = {name: _number(array[0]) for name, array in numbers.items()}
+    flags = int(r.flags[0])
     return CalculatorResult(
-        **{name: row[name] for name in _NUMBERS},
+        **values,
         flags=flag_names(flags),
         reasons=[FLAG_REASONS[f] for f in Flag if f and flags & f and f in FLAG_REASONS],
         formula=FORMULA,
     )
 
 
-_NUMBERS = (
-    "k",
-    "sigma",
-    "safety_stock",
-    "reorder_point",
-    "order_up_to",
-    "order_quantity",
-    "expected_fill_rate",
-    "expected_cycle_service_level",
-    "expected_on_hand",
-    "demand_share",
-    "lead_time_share",
-)
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)

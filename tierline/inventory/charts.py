@@ -111,8 +111,9 @@ class Spread:
     description: str = ""
 
 
-def cover_spread(results: pl.DataFrame) -> Spread | None:
-    """Safety stock in days of demand (p10, p25, median, p75, p90) per segment."""
+def cover_spread(results: pl.DataFrame, order: list[str] | None = None) -> Spread | None:
+    """Safety stock in periods of demand (p10, p25, median, p75, p90) per segment, segments
+    in ``order`` (best first; others after, by code)."""
     rows = results.filter(
         pl.col("safety_stock").is_not_null() & (pl.col("demand_mean") > 0)
     ).with_columns(
@@ -130,7 +131,16 @@ def cover_spread(results: pl.DataFrame) -> Spread | None:
                 for q in (0.1, 0.25, 0.5, 0.75, 0.9)
             ],
         )
-        .sort("segment_code")
+        .with_columns(
+            pl.col("segment_code")
+            .replace_strict(
+                {code: i for i, code in enumerate(order or [])},
+                default=len(order or []),
+                return_dtype=pl.Int32,
+            )
+            .alias("_rank")
+        )
+        .sort(["_rank", "segment_code"])
     )
     top = max(float(stats["p90"].max() or 0.0) * 1.1, 1.0)  # type: ignore[arg-type]
     label_w, row_h = 90, 34
@@ -170,5 +180,5 @@ def cover_spread(results: pl.DataFrame) -> Spread | None:
         height=height,
         rows=out,
         x_axis=[(x(v), _fmt(v)) for v in _ticks(top)],
-        description="Safety stock in days of demand per segment — " + text,
+        description="Safety stock in periods of demand per segment: " + text,
     )

@@ -13,6 +13,7 @@ from tierline.inventory.document import (
     document_dict,
 )
 from tierline.inventory.runs import decide_run, run_policy
+from tierline.inventory.service import latest_policy_results
 from tierline.inventory.store import create_policy, publish
 from tierline.platform.identity.users import Actor
 from tierline.platform.runtime import Runtime
@@ -38,7 +39,7 @@ def demo_document(segments: list[str]) -> PolicyDocument:
                 service_measure="fill_rate" if i == 0 else "cycle_service_level",
                 review_period_days=7.0 if last else 0.0,
                 order_quantity=OrderQuantity(rule="days_of_demand", days=7.0 + 7.0 * i),
-                cap_days=60.0,
+                cap_days=None if i == 0 else 90.0,  # the top tier is not capped
             )
         )
     default = SegmentPolicy(
@@ -68,13 +69,13 @@ async def seed_policy(runtime: Runtime, tenant: TenantRef) -> list[str]:
             return []
         from tierline.inventory.models import InventoryPolicy
 
-        if await session.get(InventoryPolicy, CODE) is not None:
-            return []
+        if await session.get(InventoryPolicy, CODE) is not None:  # seeded before: say so
+            run_id, results = await latest_policy_results(session)
+            return [f"inventory policy: {results.height:,} SKU-locations"] if run_id else []
         doc = demo_document([s.code for s in segments])
         await create_policy(session, CODE, "Standard policy", document_dict(doc), DEMO_ACTOR)
         await publish(session, CODE, DEMO_ACTOR, "demo policy")
     today = datetime.now(UTC).date()
-    last = None
     for step in range(RUNS - 1, -1, -1):
         as_of = today - timedelta(days=30 * step)
         last = await run_policy(
@@ -83,9 +84,9 @@ async def seed_policy(runtime: Runtime, tenant: TenantRef) -> list[str]:
         if last.status == "pending_approval" and step > 0:
             async with tenant_session(tenant, runtime.databases) as session:
                 await decide_run(session, last.run_id, True, DEMO_ACTOR, "demo: reviewed")
-    if last is None:
-        return []
-    return [f"inventory policy: {last.counts.get('sku_locations', 0):,} SKU-locations"]
+    async with tenant_session(tenant, runtime.databases) as session:
+        run_id, results = await latest_policy_results(session)
+    return [f"inventory policy: {results.height:,} SKU-locations"] if run_id else []
 
 
 async def demo_step(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:

@@ -19,7 +19,7 @@ from tierline.inventory.document import (
     PolicyDocument,
     SegmentPolicy,
 )
-from tierline.inventory.formulas import Distribution, Flag, PolicyInputs, compute_policy
+from tierline.inventory.formulas import Flag, PolicyInputs, compute_policy
 
 ENGINE_VERSION = "1"
 KEY = ["sku", "location_code"]
@@ -199,7 +199,8 @@ def compute_results(
     doc: PolicyDocument,
     targets: Mapping[str, Mapping[str, float]],
 ) -> pl.DataFrame:
-    """The results frame (:data:`RESULT_COLUMNS`) for every row of ``statistics``.
+    """The results frame (:data:`RESULT_COLUMNS`) for every row of ``statistics``, in its
+    order.
 
     ``statistics``: per SKU-location ``base_uom``, ``periods``, ``zero_periods``,
     ``demand_mean``, ``demand_sd`` (per period), ``demand_class``, ``lead_time_mean``,
@@ -254,40 +255,55 @@ def _codes(series: pl.Series, codes: Mapping[str, int]) -> np.ndarray:
 def _numbers(frame: pl.DataFrame, doc: PolicyDocument) -> pl.DataFrame:
     p = float(doc.period_days)
     no_policy = pl.col("_policy").is_null() & (pl.col("demand_mean") != 0)
-    frame = frame.with_columns(
-        _order_quantity(frame, doc.period_days).alias("order_quantity"),
-        (pl.col("_review_days").fill_null(0.0) / p).alias("_review"),
+    nan = float("nan")
+
+    def f64(name: str, fill: float = nan) -> pl.Expr:
+        return pl.col(name).cast(pl.Float64).fill_null(fill)
+
+    # One pass of polars over the frame gives every input column (each a numpy view after).
+    columns = frame.select(
+        pl.col("_policy").fill_null("s_q").replace_strict(POLICY_TYPE_CODES, return_dtype=pl.Int8),
+        pl.col("_measure")
+        .fill_null("cycle_service_level")
+        .replace_strict(MEASURE_CODES, return_dtype=pl.Int8),
+        f64("_target"),
+        f64("demand_mean"),
+        f64("demand_sd"),
+        f64("lead_time_mean"),
+        f64("lead_time_sd"),
+        (f64("_review_days", 0.0) / p).alias("_review"),
+        _order_quantity(frame, doc.period_days).cast(pl.Float64).fill_null(0.0).alias("_q"),
+        f64("_floor_units"),
+        (f64("_floor_days") / p).alias("_floor_periods"),
+        f64("_cap_units"),
+        (f64("_cap_days") / p).alias("_cap_periods"),
         (
-            pl.col("flags").fill_null(0) | pl.when(no_policy).then(int(Flag.NO_POLICY)).otherwise(0)
+            pl.col("flags").fill_null(0).cast(pl.Int64)
+            | pl.when(no_policy).then(int(Flag.NO_POLICY)).otherwise(0)
         ).alias("flags"),
-        pl.col("_policy").fill_null("s_q"),
-        pl.col("_measure").fill_null("cycle_service_level"),
+        (
+            pl.col("demand_class").is_in(list(INTERMITTENT))
+            & (doc.intermittent_distribution == "gamma")
+        ).alias("_gamma"),
     )
-    gamma = frame["demand_class"].is_in(list(INTERMITTENT)).to_numpy() & (
-        doc.intermittent_distribution == "gamma"
-    )
-
-    def col(name: str, fill: float = np.nan) -> np.ndarray:
-        return frame[name].cast(pl.Float64).fill_null(fill).to_numpy()
-
+    a = {name: columns[name].to_numpy() for name in columns.columns}
+    gamma = a["_gamma"]
     inputs = PolicyInputs(
-        policy_type=frame["_policy"]
-        .replace_strict(POLICY_TYPE_CODES, return_dtype=pl.Int8)
-        .to_numpy(),
-        measure=frame["_measure"].replace_strict(MEASURE_CODES, return_dtype=pl.Int8).to_numpy(),
-        target=col("_target"),
-        demand_mean=col("demand_mean"),
-        demand_sd=col("demand_sd"),
-        lead_time_mean=col("lead_time_mean"),
-        lead_time_sd=col("lead_time_sd"),
-        review_period=col("_review", 0.0),
-        order_quantity=col("order_quantity", 0.0),
-        distribution=np.where(gamma, Distribution.GAMMA, Distribution.NORMAL),
-        floor_units=col("_floor_units"),
-        floor_periods=col("_floor_days") / p,
-        cap_units=col("_cap_units"),
-        cap_periods=col("_cap_days") / p,
-        flags=frame["flags"].fill_null(0).to_numpy(),
+        policy_type=a["_policy"],
+        measure=a["_measure"],
+        target=a["_target"],
+        demand_mean=a["demand_mean"],
+        demand_sd=a["demand_sd"],
+        lead_time_mean=a["lead_time_mean"],
+        lead_time_sd=a["lead_time_sd"],
+        review_period=a["_review"],
+        order_quantity=a["_q"],
+        distribution=gamma.astype(np.int8),
+        floor_units=a["_floor_units"],
+        floor_periods=a["_floor_periods"],
+        cap_units=a["_cap_units"],
+        cap_periods=a["_cap_periods"],
+        flags=a["flags"],
     )
     r = compute_policy(inputs, k_max=doc.k_max, floor_k_at_zero=doc.floor_k_at_zero)
     numbers = {
@@ -304,22 +320,20 @@ def _numbers(frame: pl.DataFrame, doc: PolicyDocument) -> pl.DataFrame:
         "lead_time_share": r.lead_time_share,
     }
     out = frame.with_columns(
-        *[pl.Series(name, values).fill_nan(None) for name, values in numbers.items()],
+        *[pl.Series(name, values, nan_to_null=True) for name, values in numbers.items()],
         pl.Series("flags", r.flags).cast(pl.Int32),
         pl.lit(doc.target_rule).alias("target_rule"),
-        pl.col("_policy").alias("policy_type"),
-        pl.col("_measure").alias("service_measure"),
+        pl.col("_policy").fill_null("s_q").alias("policy_type"),
+        pl.col("_measure").fill_null("cycle_service_level").alias("service_measure"),
         pl.col("_target").alias("service_target"),
-        pl.Series("distribution", np.where(gamma, "gamma", "normal")),
-        pl.col("_review").alias("review_period"),
-        pl.when(pl.col("segment_code") == "\x00")
-        .then(None)
-        .otherwise(pl.col("segment_code"))
-        .alias("segment_code"),
+        pl.when(pl.Series(gamma))
+        .then(pl.lit("gamma"))
+        .otherwise(pl.lit("normal"))
+        .alias("distribution"),
+        pl.Series("review_period", a["_review"]),
     )
-    return out.select([pl.col(name).cast(dtype) for name, dtype in RESULT_COLUMNS.items()]).sort(
-        KEY
-    )
+    # Left joins keep the statistics' order: the run reads them sorted by key.
+    return out.select([pl.col(name).cast(dtype) for name, dtype in RESULT_COLUMNS.items()])
 
 
 def results_digest(results: pl.DataFrame) -> str:

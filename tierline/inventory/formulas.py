@@ -246,25 +246,32 @@ def k_from_fill_rate(
     """
     beta, q, sd = (np.asarray(v, dtype=np.float64) for v in (target, cycle_quantity, sigma))
     beta, q, sd = np.broadcast_arrays(beta, q, sd)
+    shape = beta.shape
+    beta, q, sd = beta.ravel(), q.ravel(), sd.ravel()
     valid = (sd > 0) & (q > 0) & (beta >= 0) & (beta <= 1)
     t = np.where(valid, (1.0 - beta) * q / np.where(sd > 0, sd, 1.0), 1.0)
     above = valid & (normal_loss(k_max) > t)
-    lo = -t - 1.0
-    hi = np.full_like(t, k_max)
-    k = np.clip(np.zeros_like(t), lo, hi)
-    for _ in range(100):
-        excess = normal_loss(k) - t
+    out = np.zeros_like(t)
+    active = np.flatnonzero(valid & ~above)
+    want = t[active]
+    lo, hi = -want - 1.0, np.full(active.size, k_max)
+    k = np.clip(np.zeros(active.size), lo, hi)
+    for _ in range(100):  # on the rows not yet converged only
+        z = ndtr(-k)  # 1 − Φ(k), the slope's magnitude
+        excess = normal_pdf(k) - k * z - want
         lo = np.where(excess > 0, k, lo)  # G(k) > t: the root lies above k
         hi = np.where(excess > 0, hi, k)
-        slope = normal_cdf(k) - 1.0
-        newton = k - excess / np.where(slope < -1e-300, slope, -1e-300)
-        inside = (newton > lo) & (newton < hi)
-        step = np.where(inside, newton, 0.5 * (lo + hi))
+        newton = k + excess / np.maximum(z, 1e-300)
+        step = np.where((newton > lo) & (newton < hi), newton, 0.5 * (lo + hi))
         done = np.abs(step - k) <= 1e-12 * np.maximum(1.0, np.abs(k))
-        k = step
-        if bool(np.all(done | ~valid | above)):
+        out[active[done]] = step[done]
+        keep = ~done
+        active, want, lo, hi, k = active[keep], want[keep], lo[keep], hi[keep], step[keep]
+        if active.size == 0:
             break
-    return np.asarray(np.where(valid, np.where(above, np.inf, k), np.nan), dtype=np.float64)
+    out[active] = k
+    found = np.where(valid, np.where(above, np.inf, out), np.nan)
+    return np.asarray(found.reshape(shape), dtype=np.float64)
 
 
 def fill_rate_of_k(
@@ -324,22 +331,40 @@ def gamma_level_for_fill_rate(
     sd: npt.ArrayLike,
     upper: npt.ArrayLike,
 ) -> FloatArray:
-    """The level s with E[(X − s)⁺] = (1 − β)·Q, by bisection on [0, upper] (the loss falls
-    with s); +inf where even ``upper`` leaves too much short."""
+    """The level s with E[(X − s)⁺] = (1 − β)·Q: Newton steps (the loss falls with slope
+    −P(X > s)) safeguarded by bisection on [0, upper]; +inf where even ``upper`` leaves too
+    much short."""
     beta, q, mu, sdv, hi = (
         np.asarray(v, dtype=np.float64) for v in (target, cycle_quantity, mean, sd, upper)
     )
     beta, q, mu, sdv, hi = np.broadcast_arrays(beta, q, mu, sdv, hi)
+    dims = beta.shape
+    beta, q, mu, sdv, hi = (v.ravel() for v in (beta, q, mu, sdv, hi))
     allowed = (1.0 - beta) * q
     above = gamma_loss(hi, mu, sdv) > allowed
-    lo = np.zeros_like(mu)
-    hi = hi.copy()
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        too_short = gamma_loss(mid, mu, sdv) > allowed
-        lo = np.where(too_short, mid, lo)
-        hi = np.where(too_short, hi, mid)
-    return np.asarray(np.where(above, np.inf, hi), dtype=np.float64)
+    shape, scale = _gamma_parameters(mu, sdv)
+    level = np.zeros_like(mu)  # where the mean itself is allowed short, 0 is enough
+    active = np.flatnonzero(~above & (mu > allowed))
+    a, th, want = shape[active], scale[active], allowed[active]
+    lo, hi = np.zeros(active.size), hi[active].copy()
+    s = np.clip(mu[active], lo, hi)
+    for _ in range(100):  # on the rows not yet converged only
+        x = s / th
+        tail = gammaincc(a, x)
+        excess = a * th * gammaincc(a + 1.0, x) - s * tail - want
+        lo = np.where(excess > 0, s, lo)  # too much short: the level lies above s
+        hi = np.where(excess > 0, hi, s)
+        newton = s + excess / np.maximum(tail, 1e-300)
+        step = np.where((newton > lo) & (newton < hi), newton, 0.5 * (lo + hi))
+        done = np.abs(step - s) <= 1e-10 * np.maximum(1.0, s)
+        level[active[done]] = step[done]
+        keep = ~done
+        active, a, th, want = active[keep], a[keep], th[keep], want[keep]
+        lo, hi, s = lo[keep], hi[keep], step[keep]
+        if active.size == 0:
+            break
+    level[active] = s
+    return np.asarray(np.where(above, np.inf, level).reshape(dims), dtype=np.float64)
 
 
 # --- a whole policy -----------------------------------------------------------------------
@@ -390,9 +415,15 @@ class PolicyResults:
     flags: IntArray
 
 
+def _gamma_k(level: FloatArray, mean: FloatArray, sigma: FloatArray) -> FloatArray:
+    """A gamma level rounded up to whole units, as a safety factor (inf stays inf)."""
+    whole = np.where(np.isfinite(level), np.ceil(level - 1e-9), level)
+    return np.asarray((whole - mean) / sigma, dtype=np.float64)
+
+
 def _arrays(inputs: PolicyInputs) -> dict[str, np.ndarray]:
     names = list(PolicyInputs.__dataclass_fields__)
-    values = np.broadcast_arrays(*(np.asarray(getattr(inputs, n)) for n in names))
+    values = np.broadcast_arrays(*(np.atleast_1d(getattr(inputs, n)) for n in names))
     return {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, values, strict=True)}
 
 
@@ -417,7 +448,7 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     flags = a["flags"].astype(np.int64)
 
     def mark(where: np.ndarray, flag: Flag) -> None:
-        flags[...] = np.where(where, flags | int(flag), flags)
+        flags[where] |= int(flag)
 
     periodic = policy == PolicyType.PERIODIC_RS
     r = np.where(policy == PolicyType.CONTINUOUS_SQ, 0.0, review)
@@ -449,20 +480,24 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     sig = np.where(varied, sigma, 1.0)
     mark(varied & (target >= 1), Flag.TARGET_100_CAPPED)
 
-    # Normal: k from the target.
-    k_csl = k_from_cycle_service_level(np.where(fill, 0.5, tgt))
-    k_fr = k_from_fill_rate(np.where(fill, tgt, 0.5), np.where(q > 0, q, 1.0), sig, k_max)
-    k = np.where(fill, k_fr, k_csl)
-    # Gamma: the level itself, expressed as k to share the capping and flooring.
-    if bool(np.any(gamma & varied)):
-        upper = mu_p + k_max * sigma
-        lvl = np.where(
-            fill,
-            gamma_level_for_fill_rate(tgt, np.where(q > 0, q, 1.0), mu_p, sig, upper),
-            gamma_level_for_cycle_service(np.where(fill, 0.5, tgt), mu_p, sig),
-        )
-        lvl = np.where(np.isfinite(lvl), np.ceil(lvl - 1e-9), lvl)  # whole units
-        k = np.where(gamma, (lvl - mu_p) / sig, k)
+    # k from the target, each formula only on the rows it serves (a run mixes them all).
+    q_safe = np.where(q > 0, q, 1.0)
+    k = np.zeros_like(d)
+    m = varied & ~gamma & ~fill
+    if m.any():
+        k[m] = k_from_cycle_service_level(tgt[m])
+    m = varied & ~gamma & fill
+    if m.any():
+        k[m] = k_from_fill_rate(tgt[m], q_safe[m], sig[m], k_max)
+    m = varied & gamma & ~fill
+    if m.any():
+        level = gamma_level_for_cycle_service(tgt[m], mu_p[m], sig[m])
+        k[m] = _gamma_k(level, mu_p[m], sig[m])
+    m = varied & gamma & fill
+    if m.any():
+        upper = mu_p[m] + k_max * sig[m]
+        level = gamma_level_for_fill_rate(tgt[m], q_safe[m], mu_p[m], sig[m], upper)
+        k[m] = _gamma_k(level, mu_p[m], sig[m])
     over = varied & ~(k <= k_max)
     mark(over & (target < 1), Flag.UNATTAINABLE_CAPPED)
     k = np.where(over, k_max, k)
@@ -485,22 +520,28 @@ def _compute(a: dict[str, np.ndarray], k_max: float, floor_k_at_zero: bool) -> P
     rop = mu_p + ss
     order_up_to = np.where(periodic, rop, rop + q)
     short = sigma * normal_loss(np.where(varied, k, 0.0))
-    if bool(np.any(gamma)):
-        short = np.where(gamma, gamma_loss(rop, mu_p, sig), short)
+    csl = normal_cdf(k)
+    g = gamma & varied
+    if g.any():
+        short[g] = gamma_loss(rop[g], mu_p[g], sig[g])
+        csl[g] = gamma_cdf(rop[g], mu_p[g], sig[g])
     short = np.where(varied, short, np.maximum(mu_p - rop, 0.0))
     fill_rate = np.clip(1.0 - short / np.where(q > 0, q, np.nan), 0.0, 1.0)
-    csl = normal_cdf(k)
-    if bool(np.any(gamma)):
-        csl = np.where(gamma, gamma_cdf(rop, mu_p, sig), csl)
     csl = np.where(varied, csl, np.where(ss >= 0, 1.0, 0.0))
     on_hand = ss + short + q / 2.0
 
     refused = (flags & int(REFUSED)) != 0
     idle = no_demand & ~refused
 
+    any_refused, any_idle = bool(refused.any()), bool(idle.any())
+
     def out(values: np.ndarray, idle_value: float = 0.0) -> FloatArray:
-        v = np.where(refused, np.nan, np.where(idle, idle_value, values))
-        return np.asarray(np.broadcast_to(v, (n,)) if v.ndim == 0 else v, dtype=np.float64)
+        v = np.array(np.broadcast_to(values, (n,)), dtype=np.float64)  # a copy of its own
+        if any_idle:
+            v[idle] = idle_value
+        if any_refused:
+            v[refused] = np.nan
+        return v
 
     return PolicyResults(
         sigma=out(sigma),

@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.inventory.document import PolicyDocument
 from tierline.inventory.formulas import Flag
-from tierline.inventory.statistics import KEY, demand_statistics, lead_time_statistics
+from tierline.inventory.statistics import KEY, lead_time_statistics, statistics_from_sums
 from tierline.platform.frames import read_frame
 from tierline.segmentation import service as segmentation
 from tierline.service_levels import service as service_levels
+
+AGGREGATE_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -45,19 +47,30 @@ def window(doc: PolicyDocument, as_of: date) -> tuple[date, date, int]:
 
 
 async def _demand(session: AsyncSession, doc: PolicyDocument, as_of: date) -> pl.DataFrame:
+    """Per SKU-location: the sum and sum of squares of its period totals, the periods with
+    demand, and the smallest and largest unit its lines were ordered in. One scan of the
+    window in PostgreSQL; one row per SKU-location crosses the wire."""
     start, end, _ = window(doc, as_of)
     sql = (
-        "SELECT sku, location_code, ordered_uom, (order_date - $1::date) / $3::int AS bucket, "
-        "sum(quantity)::float8 AS quantity FROM order_lines "
+        "SELECT sku, location_code, sum(q) AS demand_sum, "
+        "sum(q * q) AS demand_sumsq, count(*) FILTER (WHERE q <> 0) AS demand_periods, "
+        "min(u_min) AS uom_min, max(u_max) AS uom_max FROM ("
+        "SELECT sku, location_code, (order_date - $1::date) / $3::int AS bucket, "
+        # float8 sums and byte-wise unit codes: numeric and collation-aware text cost ~30 %
+        'sum(quantity::float8) AS q, min(ordered_uom COLLATE "C") AS u_min, '
+        'max(ordered_uom COLLATE "C") AS u_max '
+        "FROM order_lines "
         "WHERE order_date >= $1::date AND order_date < $2::date AND location_code IS NOT NULL "
-        "GROUP BY 1, 2, 3, 4"
+        "GROUP BY 1, 2, 3) AS periods GROUP BY 1, 2"
     )
     schema = {
         "sku": pl.String,
         "location_code": pl.String,
-        "ordered_uom": pl.String,
-        "bucket": pl.Int32,
-        "quantity": pl.Float64,
+        "demand_sum": pl.Float64,
+        "demand_sumsq": pl.Float64,
+        "demand_periods": pl.Int64,
+        "uom_min": pl.String,
+        "uom_max": pl.String,
     }
     conn = await session.connection()
     return await read_frame(conn, sql, schema, start, end, doc.period_days)
@@ -66,7 +79,8 @@ async def _demand(session: AsyncSession, doc: PolicyDocument, as_of: date) -> pl
 async def _unconverted(session: AsyncSession, demand: pl.DataFrame) -> pl.DataFrame:
     """SKU-locations with order lines in a unit that is neither the product's base unit nor
     one it has a conversion for (a conversion deleted after the import, or rows loaded
-    around it): their quantities cannot be trusted."""
+    around it): their quantities cannot be trusted. The units checked are the smallest and
+    largest unit code a SKU-location was ordered in (its one or two units in practice)."""
     conn = await session.connection()
     units = await read_frame(
         conn,
@@ -74,7 +88,12 @@ async def _unconverted(session: AsyncSession, demand: pl.DataFrame) -> pl.DataFr
         "UNION SELECT c.sku, c.uom FROM uom_conversions c",
         {"sku": pl.String, "uom": pl.String},
     )
-    used = demand.select(*KEY, pl.col("ordered_uom").alias("uom")).unique()
+    used = pl.concat(
+        [
+            demand.select(*KEY, pl.col("uom_min").alias("uom")),
+            demand.select(*KEY, pl.col("uom_max").alias("uom")),
+        ]
+    ).unique()
     return used.join(units, on=["sku", "uom"], how="anti").select(KEY).unique()
 
 
@@ -150,7 +169,7 @@ async def _customer_demand(
     conn = await session.connection()
     lines = await read_frame(
         conn,
-        "SELECT sku, location_code, customer_code, sum(quantity)::float8 AS quantity "
+        "SELECT sku, location_code, customer_code, sum(quantity::float8) AS quantity "
         "FROM order_lines WHERE order_date >= $1::date AND order_date < $2::date "
         "AND location_code IS NOT NULL GROUP BY 1, 2, 3",
         {
@@ -172,9 +191,12 @@ async def _customer_demand(
 async def load_inputs(session: AsyncSession, doc: PolicyDocument, as_of: date) -> RunInputs:
     """Statistics per SKU-location (demand, lead time, unit flags), segments and targets."""
     _, _, periods = window(doc, as_of)
+    # The history is aggregated in hash tables of millions of groups (SKU-location-period):
+    # with the default 4 MB they spill to disk many times over. This transaction only.
+    await session.execute(text(f"SET LOCAL work_mem = '{AGGREGATE_WORK_MEM}'"))
     demand = await _demand(session, doc, as_of)
     unconverted = await _unconverted(session, demand)
-    stats = demand_statistics(demand.select(*KEY, "bucket", "quantity"), periods)
+    stats = statistics_from_sums(demand.drop("uom_min", "uom_max"), periods)
     sku_locations = pl.concat([stats.select(KEY), await _stocked(session)]).unique()
     observations, lanes = await _lead_times(session, doc, as_of)
     lead = lead_time_statistics(

@@ -14,10 +14,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Integer,
     LargeBinary,
     String,
@@ -71,6 +73,8 @@ class InventoryPolicyRun(TenantBase):
     __tablename__ = "inventory_policy_runs"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The approval queue's reference (``inventory_runs:<number>``), migration t0021.
+    number: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
     policy_code: Mapped[str] = mapped_column(String(40), ForeignKey("inventory_policies.code"))
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(80))

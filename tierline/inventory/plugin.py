@@ -5,7 +5,7 @@ from tierline.platform.plugins import Command, DemoStep, Plugin
 
 PLUGIN = Plugin(
     api_tag="inventory",
-    commands=(Command("inventory", "tierline.inventory.cli:inventory_app"),),
+    commands=(Command("inventory", "tierline.inventory.network_cli:inventory_app"),),
     demo_steps=(
         DemoStep(40, "inventory policy", "tierline.inventory.demo:demo_step"),
         DemoStep(
@@ -37,6 +37,22 @@ PLUGIN = Plugin(
             53,
             group="Inventory",
         ),
+        NavItem(
+            "Distortion",
+            "inventory/distortion",
+            "inventory:read",
+            "Positions against targets by segment and location; network expense; root causes.",
+            54,
+            group="Inventory",
+        ),
+        NavItem(
+            "Multi-echelon buffers",
+            "inventory/buffers",
+            "inventory:read",
+            "Safety stock per segment across echelons; capacity cuts and their service cost.",
+            55,
+            group="Inventory",
+        ),
     ),
-    extensions=("tierline.inventory.reconciliation.approvals",),
+    extensions=("tierline.inventory.reconciliation.approvals", "tierline.inventory.hooks"),
 )

@@ -170,6 +170,28 @@ async def current_results(session: AsyncSession) -> tuple[uuid.UUID | None, pl.D
     return run_id, await run_results(session, run_id)
 
 
+async def _current_safety_stocks(
+    session: AsyncSession,
+) -> tuple[uuid.UUID | None, pl.DataFrame | None]:
+    """The run in force and only what the approval threshold compares: key and safety stock."""
+    run_id = await session.scalar(
+        select(InventoryPolicyRun.id)
+        .where(InventoryPolicyRun.in_force_from.is_not(None))
+        .order_by(InventoryPolicyRun.in_force_from.desc())
+        .limit(1)
+    )
+    if run_id is None:
+        return None, None
+    conn = await session.connection()
+    frame = await read_frame(
+        conn,
+        "SELECT sku, location_code, safety_stock FROM inventory_policy_results WHERE run_id = $1",
+        {"sku": pl.String, "location_code": pl.String, "safety_stock": pl.Float64},
+        run_id,
+    )
+    return run_id, frame
+
+
 async def run_results(session: AsyncSession, run_id: uuid.UUID) -> pl.DataFrame:
     conn = await session.connection()
     columns = ", ".join(RESULT_COLUMNS)
@@ -235,7 +257,7 @@ async def _write(
         existing = await _existing(session, job_id)
         if existing is not None:  # a parallel retry won
             return _outcome(existing)
-        current_id, current = await current_results(session)
+        current_id, current = await _current_safety_stocks(session)
         changed = changes_beyond(results, current, policy.document.change_threshold)
         waits = changed > 0
         counts = {
@@ -335,6 +357,9 @@ async def decide_run(
     if not reason.strip():
         raise PolicyRefused("a decision needs a reason")
     row.status = "succeeded" if approve else "rejected"
+    verdict = "approved" if approve else "rejected"
+    changed = (row.counts or {}).get("changed_beyond_threshold", 0)
+    row.message = f"{changed} changes beyond the threshold, {verdict} by {actor.name}: {reason}"
     if approve:
         row.in_force_from = datetime.now(UTC)
     await record_by(

@@ -53,23 +53,30 @@ def demand_statistics(buckets: pl.DataFrame, periods: int) -> pl.DataFrame:
     """Mean, SD, zero periods and class per SKU-location from ``buckets`` (``sku``,
     ``location_code``, ``bucket``, ``quantity``: the demand of one period, only periods with
     demand). SD is the sample SD over all ``periods`` periods, zeros included."""
-    n = float(periods)
     per_bucket = buckets.group_by([*KEY, "bucket"]).agg(pl.col("quantity").sum())
-    stats = per_bucket.group_by(KEY).agg(
-        pl.col("quantity").sum().alias("_sum"),
-        (pl.col("quantity") ** 2).sum().alias("_sumsq"),
-        (pl.col("quantity") != 0).sum().cast(pl.Int64).alias("_demand_periods"),
+    sums = per_bucket.group_by(KEY).agg(
+        pl.col("quantity").sum().alias("demand_sum"),
+        (pl.col("quantity") ** 2).sum().alias("demand_sumsq"),
+        (pl.col("quantity") != 0).sum().cast(pl.Int64).alias("demand_periods"),
     )
-    mean = pl.col("_sum") / n
-    var = ((pl.col("_sumsq") - n * mean * mean) / max(n - 1.0, 1.0)).clip(lower_bound=0.0)
-    nz = pl.col("_demand_periods").cast(pl.Float64)
-    size_mean = pl.col("_sum") / nz
-    size_var = (pl.col("_sumsq") / nz - size_mean * size_mean).clip(lower_bound=0.0)
+    return statistics_from_sums(sums, periods)
+
+
+def statistics_from_sums(sums: pl.DataFrame, periods: int) -> pl.DataFrame:
+    """The same from per-SKU-location sums over the periods (``demand_sum``,
+    ``demand_sumsq`` of the period totals, ``demand_periods`` with demand), as the database
+    aggregates them for a run."""
+    n = float(periods)
+    mean = pl.col("demand_sum") / n
+    var = ((pl.col("demand_sumsq") - n * mean * mean) / max(n - 1.0, 1.0)).clip(lower_bound=0.0)
+    nz = pl.col("demand_periods").cast(pl.Float64)
+    size_mean = pl.col("demand_sum") / nz
+    size_var = (pl.col("demand_sumsq") / nz - size_mean * size_mean).clip(lower_bound=0.0)
     adi = pl.when(nz > 0).then(n / nz).otherwise(None)
     cv2 = pl.when((nz > 0) & (size_mean != 0)).then(size_var / (size_mean * size_mean))
-    return stats.with_columns(
+    return sums.with_columns(
         pl.lit(periods, pl.Int32).alias("periods"),
-        (periods - pl.col("_demand_periods")).cast(pl.Int32).alias("zero_periods"),
+        (periods - pl.col("demand_periods")).cast(pl.Int32).alias("zero_periods"),
         mean.alias("demand_mean"),
         var.sqrt().alias("demand_sd"),
         adi.alias("adi"),

@@ -29,7 +29,9 @@ from tierline.masterdata.network.models import CALENDARS, MRP_TYPES
 from tierline.masterdata.network.queries import (
     daily_demand,
     erp_parameters,
+    latest_positions,
     lead_time_observations,
+    location_capacities,
     sourcing_lanes,
     unit_factors,
 )
@@ -77,8 +79,10 @@ __all__ = [
     "generic_profile",
     "get_profile",
     "latest_order_date",
+    "latest_positions",
     "lead_time_observations",
     "list_profiles",
+    "location_capacities",
     "order_lines_plain",
     "order_lines_with_money",
     "product_weights",

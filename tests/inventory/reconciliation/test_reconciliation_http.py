@@ -4,6 +4,7 @@ tenant's reconciliation answering 404."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import httpx
@@ -88,6 +89,12 @@ async def test_page_masks_money_and_the_change_set_goes_through_the_queue(
     assert file.text.splitlines()[0].startswith("MATNR;WERKS;DISMM;MINBE;EISBE")
     export = await client.get(f"{base}/{rid}/export.csv")
     assert export.status_code == 200 and "value_delta" in export.text.splitlines()[0]
+    xlsx = await client.get(f"{base}/{rid}/export.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"  # a zip: an XLSX workbook
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None and sheet.cell(1, 1).value == "sku" and sheet.max_row == 4
 
 
 async def test_bad_input_is_a_problem_not_a_500(
@@ -136,3 +143,34 @@ async def test_another_tenants_reconciliation_is_404(
     assert (
         await client.get(f"/t/{b.slug}/inventory/reconciliation/{rid}/export.csv")
     ).status_code == 404
+
+
+async def test_a_reconciliation_of_the_run_in_force_runs_as_a_job(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: TenantRef
+) -> None:
+    from tests.inventory.simulations.test_simulations import with_erp
+    from tests.inventory.test_runs import ACTOR, publish_policy
+    from tests.support.inventory_builders import build_inventory_history
+    from tierline.inventory import service as inventory
+    from tierline.platform.jobs.worker import execute_job
+
+    history = await build_inventory_history(tenant)
+    await publish_policy(tenant)
+    await inventory.run_policy(runtime, tenant, "main", actor=ACTOR, as_of=history.as_of)
+    await with_erp(tenant)
+    erp = await bearer(client, tenant, ["inventory:read", "inventory:write", "jobs:read"])
+    queued = await client.post("/api/v1/inventory/reconciliations", headers=erp, json={})
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["job"]["id"]
+    assert await execute_job(runtime, tenant.slug, job_id) == "succeeded"
+    job = (await client.get(queued.json()["status_url"], headers=erp)).json()
+    rid = job["result"]["reconciliation"]
+    got = (await client.get(f"/api/v1/inventory/reconciliations/{rid}", headers=erp)).json()
+    rows = {(r["sku"], r["location_code"]): r for r in got["rows"]}
+    # S1 at DC1: the ERP's reorder point 90 against the run's; S2 has no ERP parameters
+    assert rows[("S1", "DC1")]["changed"] is True
+    assert "not_in_erp" in rows[("S2", "DC1")]["mismatches"]
+    codec = await load_codec(tenant, kms_from_settings(runtime.settings), runtime.databases)
+    async with tenant_session(tenant) as s:  # a retried job finds what it kept
+        again = await service.reconcile_in_force(s, codec, ACTOR, AS_OF, job_id=job_id)
+    assert again.id == rid

@@ -12,6 +12,7 @@ from tests.support.inventory_builders import build_inventory_history
 from tests.support.segmentation_builders import bearer
 from tierline.inventory import service as inventory
 from tierline.inventory.simulations import service as simulations
+from tierline.platform.jobs.worker import execute_job
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
 
@@ -41,7 +42,7 @@ async def test_page_chart_and_api(
     assert "Simulate the run in force now" not in page.text  # analysts may not run
     export = await client.get(f"/t/{a.slug}/inventory/simulation/{sid}/export.csv")
     assert export.status_code == 200 and "fill_rate_proposed" in export.text
-    headers = await bearer(client, a, ["inventory:read", "inventory:run"])
+    headers = await bearer(client, a, ["inventory:read", "inventory:run", "jobs:read"])
     got = (await client.get(f"/api/v1/inventory/simulations/{sid}", headers=headers)).json()
     assert {c["segment"] for c in got["comparison"]} >= {"GOLD"}
     other = await bearer(client, b, ["inventory:read", "inventory:run"])
@@ -50,6 +51,20 @@ async def test_page_chart_and_api(
     ).status_code == 404
     refused = await client.post("/api/v1/inventory/simulations", headers=other, json={})
     assert refused.status_code == 409 and "no policy run is in force" in refused.text
+    short = await client.post("/api/v1/inventory/simulations", headers=headers, json={"days": 7})
+    assert short.status_code == 422
+    # Queued as a job; the job keeps a simulation and a retry of it finds the same one
+    queued = await client.post(
+        "/api/v1/inventory/simulations", headers=headers, json={"days": 112, "seed": 3}
+    )
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["job"]["id"]
+    assert await execute_job(runtime, a.slug, job_id) == "succeeded"
+    job = (await client.get(queued.json()["status_url"], headers=headers)).json()
+    made = job["result"]["simulation"]
+    assert made != sid
+    listed = (await client.get("/api/v1/inventory/simulations", headers=headers)).json()
+    assert [i["id"] for i in listed["items"]][:2] == [made, sid]
     assert (await client.get("/api/v1/inventory/simulations", headers=other)).json()["items"] == []
     client.cookies.clear()
     assert (await sign_in(client, await make_staff(b, "admin"))).status_code == 303

@@ -57,8 +57,11 @@ async def test_the_run_in_force_against_the_erp_per_segment(
     await inventory.run_policy(runtime, tenant, "main", actor=ACTOR, as_of=history.as_of)
     await with_erp(tenant)
     async with tenant_session(tenant) as s:
-        done = await simulations.simulate_in_force(s, ACTOR, history.as_of, days=112)
+        done = await simulations.simulate_in_force(s, ACTOR, history.as_of, days=112, job_id="j1")
         sid = done.id
+    async with tenant_session(tenant) as s:  # a retried job finds what its first attempt kept
+        again = await simulations.simulate_in_force(s, ACTOR, history.as_of, days=112, job_id="j1")
+        assert again.id == sid
     async with tenant_session(tenant) as s:
         row = await simulations.find(s, sid)
         audit = await verify_chain(s)

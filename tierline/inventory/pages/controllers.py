@@ -80,6 +80,7 @@ async def inventory_page(
         runs = await list_runs(s, 20)
         run_id, results = await inventory.latest_policy_results(s)
         schemes = await scheme_infos(s, published_only=True)
+        order = await _segment_order(s, run_id)
     return Template(
         "inventory/overview.html",
         context={
@@ -88,11 +89,20 @@ async def inventory_page(
             "runs": runs,
             "in_force": run_id,
             "result_count": results.height,
-            "spread": cover_spread(results),
+            "spread": cover_spread(results, order),
             "schemes": schemes,
             "started": request.query_params.get("started"),
         },
     )
+
+
+async def _segment_order(session: Any, run_id: uuid.UUID | None) -> list[str]:
+    """The segments of the run's policy document, best first (the document lists them so)."""
+    if run_id is None:
+        return []
+    run = await get_run(session, run_id)
+    policy = await inventory.published(session, run.policy_code, run.version)
+    return [s.segment for s in policy.document.segments]
 
 
 @post("/inventory/policies", guards=[requires(WRITE)], operation_id="createInventoryPolicyPage")
@@ -332,6 +342,12 @@ async def sku_location_page(
 
 # --- the calculator ----------------------------------------------------------------------
 
+# What the page shows on first opening: a worked example (percent, as the page speaks).
+CALCULATOR_EXAMPLE = {
+    "demand_mean": "100", "demand_sd": "30", "lead_time_mean": "5", "lead_time_sd": "1",
+    "review_period": "0", "order_quantity": "700", "target": "95",
+}  # fmt: skip
+
 _CALC_FIELDS = (
     "demand_mean", "demand_sd", "lead_time_mean", "lead_time_sd", "review_period",
     "order_quantity", "target", "k_max",
@@ -363,12 +379,11 @@ async def calculator_page(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
 ) -> Template:
     """Enter demand, lead time and a target; get k, safety stock and what they deliver."""
-    form: dict[str, Any] = dict(request.query_params)
+    form: dict[str, Any] = {**CALCULATOR_EXAMPLE, **dict(request.query_params)}
     result, error = None, None
-    if form.get("demand_mean"):
-        data, error = _calculator_input(form)
-        if data is not None:
-            result = inventory.calculate(data)
+    data, error = _calculator_input(form)
+    if data is not None:
+        result = inventory.calculate(data)
     return Template(
         "inventory/calculator.html",
         status_code=422 if error else 200,

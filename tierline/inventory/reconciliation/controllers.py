@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -45,6 +47,11 @@ READ, WRITE, MARGIN = "inventory:read", "inventory:write", "margin:read"
 TAGS = ["inventory"]
 PAGE_SIZE, MAX_LIMIT = 50, 500
 DEFAULT_PROFILE = "sap_mrp_parameters"
+
+
+class ReconciliationQueued(msgspec.Struct):
+    job: dict[str, Any]
+    status_url: str
 
 
 class InvalidQuery(DomainError):
@@ -178,6 +185,7 @@ async def reconciliation_page(
         "masked": MASKED,
         "can_write": WRITE in principal.permissions,
         "notice": query.get("done"),
+        "queued": query.get("queued"),
         "fmt_number": fmt_number,
         "fmt_time": fmt_time,
     }
@@ -188,12 +196,11 @@ async def reconciliation_page(
 async def reconcile_page(
     request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
 ) -> Response[Any]:
-    """Reconcile the policy run in force with the ERP's parameters now."""
-    codec = await _codec(state, principal.tenant)
-    async with tenant_session(principal.tenant) as s:
-        made = await service.reconcile_in_force(s, codec, actor_of(request, principal), _today())
-        made_id = made.id
-    target = f"/t/{principal.tenant.slug}/inventory/reconciliation?id={made_id}&done=created"
+    """Queue a reconciliation of the policy run in force with the ERP's parameters."""
+    job = await service.submit_reconciliation(
+        state.runtime, principal.tenant, actor_of(request, principal), _today()
+    )
+    target = f"/t/{principal.tenant.slug}/inventory/reconciliation?queued={quote(str(job['id']))}"
     return Redirect(target, status_code=303)
 
 
@@ -275,9 +282,52 @@ async def export_csv(
     return csv_download(with_bom(out.getvalue()), filename)
 
 
-def msgspec_dict(value: Any) -> dict[str, Any]:
-    import msgspec
+MAX_XLSX_ROWS = 500_000
 
+
+@get(
+    "/inventory/reconciliation/{reconciliation_id:int}/export.xlsx",
+    guards=[requires(READ)],
+    operation_id="reconciliationExportXlsx",
+)
+async def export_xlsx(
+    state: State, principal: NamedDependency[Principal], reconciliation_id: FromPath[int]
+) -> Response[bytes]:
+    """Every row of a reconciliation as one XLSX sheet (money masked without margin:read;
+    values written as text or numbers, never as formulas)."""
+    import xlsxwriter
+
+    from tierline.platform.downloads import XLSX, file_download
+
+    sees = _sees_money(principal)
+    async with tenant_session(principal.tenant) as s:
+        await service.find(s, reconciliation_id)
+        codec = await _codec(state, principal.tenant) if sees else None
+        page = await service.rows_page(s, reconciliation_id, codec, limit=MAX_XLSX_ROWS)
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("reconciliation")
+    head = list(ReconciliationRowOut.__struct_fields__)
+    for col, name in enumerate(head):
+        sheet.write_string(0, col, name)
+    for line, row in enumerate(page.rows, start=1):
+        shown = msgspec_dict(_row_out(row, not sees))
+        shown["mismatches"] = " ".join(shown["mismatches"])
+        for col, name in enumerate(head):
+            value = shown[name]
+            if isinstance(value, bool):
+                sheet.write_boolean(line, col, value)
+            elif isinstance(value, int | float):
+                sheet.write_number(line, col, value)
+            elif value is not None:
+                sheet.write_string(line, col, str(value))
+    sheet.autofilter(0, 0, max(len(page.rows), 1), len(head) - 1)
+    book.close()
+    filename = f"erp-reconciliation-{principal.tenant.slug}-{reconciliation_id}.xlsx"
+    return file_download(buffer.getvalue(), filename, XLSX)
+
+
+def msgspec_dict(value: Any) -> dict[str, Any]:
     return dict(msgspec.to_builtins(value))
 
 
@@ -302,20 +352,20 @@ async def api_list(principal: NamedDependency[Principal]) -> ReconciliationListO
     guards=[requires(WRITE)],
     operation_id="createReconciliation",
     tags=TAGS,
-    status_code=201,
+    status_code=202,
 )
 async def api_create(
     request: Request[Any, Any, Any],
     state: State,
     principal: NamedDependency[Principal],
     data: ReconcileIn,
-) -> ReconciliationOut:
-    """Reconcile the policy run in force with the ERP's parameters (409 without a run)."""
-    codec = await _codec(state, principal.tenant)
-    as_of = data.as_of or _today()
-    async with tenant_session(principal.tenant) as s:
-        made = await service.reconcile_in_force(s, codec, actor_of(request, principal), as_of)
-        return _out(made)
+) -> ReconciliationQueued:
+    """Queue a reconciliation of the policy run in force with the ERP's parameters; poll the
+    job, whose result names the reconciliation (409 without a run in force)."""
+    job = await service.submit_reconciliation(
+        state.runtime, principal.tenant, actor_of(request, principal), data.as_of or _today()
+    )
+    return ReconciliationQueued(job=job, status_url=f"/api/v1/jobs/{job['id']}")
 
 
 @get(
@@ -386,6 +436,8 @@ async def api_writeback(
 
 
 ROUTES = [
-    StaffPages(reconciliation_page, reconcile_page, submit_page, writeback_page, export_csv),
+    StaffPages(
+        reconciliation_page, reconcile_page, submit_page, writeback_page, export_csv, export_xlsx
+    ),
     Api(api_list, api_create, api_get, api_submit, api_writeback),
 ]

@@ -48,6 +48,8 @@ class ErpReconciliation(TenantBase):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the job that made it: a retried job finds its reconciliation instead of making another
+    job_id: Mapped[str | None] = mapped_column(String(120), nullable=True, unique=True)
 
 
 class ErpReconciliationRow(TenantBase):

@@ -7,6 +7,7 @@ of rows by rank and opens only their sealed values (and only for readers with
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,6 +37,9 @@ from tierline.platform.db import utcnow
 from tierline.platform.encryption import FieldCodec
 from tierline.platform.errors import DomainError
 from tierline.platform.frames import copy_frame
+from tierline.platform.jobs.service import submit_tenant_job
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_session
 
 COST_WINDOW_DAYS = 365
 ROWS_TABLE = "erp_reconciliation_rows"
@@ -100,13 +104,11 @@ async def compare_with_erp(
     costs = None
     if codec is not None:
         costs = await unit_costs(conn, codec, as_of - timedelta(days=COST_WINDOW_DAYS))
-    return reconcile(
-        recommended,
-        await erp_parameters(conn),
-        (await sourcing_lanes(conn)).select("location_code", "calendar"),
-        await unit_factors(conn),
-        costs,
-    )
+    erp = await erp_parameters(conn)
+    lanes = (await sourcing_lanes(conn)).select("location_code", "calendar")
+    units = await unit_factors(conn)
+    # CPU work (seconds for a million rows): off the event loop
+    return await asyncio.to_thread(reconcile, recommended, erp, lanes, units, costs)
 
 
 async def store_reconciliation(
@@ -116,11 +118,13 @@ async def store_reconciliation(
     actor: ActingParty,
     as_of: date,
     policy_run_id: uuid.UUID | None = None,
+    job_id: str | None = None,
 ) -> ErpReconciliation:
     """Header, rows (COPY) and an audit entry, in the caller's transaction."""
     counts = summary(reconciled)
     header = ErpReconciliation(
         policy_run_id=policy_run_id,
+        job_id=job_id,
         as_of=as_of,
         status="open",
         counts=counts,
@@ -136,7 +140,7 @@ async def store_reconciliation(
         pl.lit(header.id, pl.Int64).alias("reconciliation_id"),
         *STORED,
         "stake_rank",
-    ).with_columns(seal_stakes(codec, header.id, reconciled))
+    ).with_columns(await asyncio.to_thread(seal_stakes, codec, header.id, reconciled))
     conn = await session.connection()
     await copy_frame(conn, ROWS_TABLE, rows)
     await record_by(
@@ -352,11 +356,47 @@ class NothingToReconcile(DomainError):
 
 
 async def reconcile_in_force(
-    session: AsyncSession, codec: FieldCodec, actor: ActingParty, as_of: date
+    session: AsyncSession,
+    codec: FieldCodec,
+    actor: ActingParty,
+    as_of: date,
+    job_id: str | None = None,
 ) -> ErpReconciliation:
-    """Reconcile the run in force against the ERP's parameters and keep the result."""
+    """Reconcile the run in force against the ERP's parameters and keep the result; a
+    retried job (``job_id``) gets the reconciliation its first attempt kept."""
+    if job_id is not None:
+        kept = (
+            await session.scalars(
+                select(ErpReconciliation).where(ErpReconciliation.job_id == job_id)
+            )
+        ).first()
+        if kept is not None:
+            return kept
     run_id, recommended = await recommended_in_force(session)
     if run_id is None or recommended.is_empty():
         raise NothingToReconcile("no policy run is in force: run a published policy first")
     reconciled = await compare_with_erp(await session.connection(), recommended, codec, as_of)
-    return await store_reconciliation(session, reconciled, codec, actor, as_of, run_id)
+    return await store_reconciliation(session, reconciled, codec, actor, as_of, run_id, job_id)
+
+
+RECONCILIATION_JOB = "inventory.reconciliation"
+
+
+async def submit_reconciliation(
+    runtime: Runtime, tenant: TenantRef, actor: ActingParty, as_of: date
+) -> dict[str, Any]:
+    """Queue a reconciliation as a job; refused now when no run is in force."""
+    from tierline.inventory.service import latest_policy_results
+
+    async with tenant_session(tenant, runtime.databases) as session:
+        run_id, _results = await latest_policy_results(session)
+    if run_id is None:
+        raise NothingToReconcile("no policy run is in force: run a published policy first")
+    params = {
+        "as_of": as_of.isoformat(),
+        "actor": actor.name,
+        "actor_kind": actor.kind,
+        "request_id": actor.request_id,
+    }
+    key = f"reconciliation:{uuid.uuid4().hex}"
+    return await submit_tenant_job(runtime, tenant, RECONCILIATION_JOB, params, key, actor.name)

@@ -9,8 +9,11 @@ import csv
 import io
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -35,7 +38,7 @@ METRICS = (
     ("fill_rate", "Unit fill rate", "share"),
     ("cycle_service_level", "Cycle service level", "share"),
     ("average_on_hand", "Average on hand per SKU-location", "units"),
-    ("stockout_days", "Stock-out days per SKU-location and year", "units"),
+    ("stockout_days_per_year", "Stock-out days per SKU-location and year", "units"),
     ("orders_per_year", "Orders per SKU-location and year", "units"),
 )
 
@@ -118,7 +121,7 @@ async def simulation_page(
         "shown": _shown,
         "shortfall_text": service.shortfall_text,
         "can_run": RUN in principal.permissions,
-        "notice": request.query_params.get("done"),
+        "queued": request.query_params.get("queued"),
         "fmt_number": fmt_number,
         "fmt_time": fmt_time,
     }
@@ -127,13 +130,14 @@ async def simulation_page(
 
 @post("/inventory/simulation", guards=[requires(RUN)], operation_id="runSimulationPage")
 async def run_page(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
 ) -> Response[Any]:
-    """Replay the demand history under the ERP's parameters and the run in force."""
-    async with tenant_session(principal.tenant) as s:
-        made = await service.simulate_in_force(s, actor_of(request, principal), _today())
-        made_id = made.id
-    target = f"/t/{principal.tenant.slug}/inventory/simulation?id={made_id}&done=1"
+    """Queue a replay of the demand history under the ERP's parameters and the run in force."""
+    job = await service.submit_simulation(
+        state.runtime, principal.tenant, actor_of(request, principal),
+        days=service.HISTORY_DAYS, seed=7,
+    )  # fmt: skip
+    target = f"/t/{principal.tenant.slug}/inventory/simulation?queued={quote(str(job['id']))}"
     return Redirect(target, status_code=303)
 
 
@@ -165,25 +169,34 @@ async def api_list(principal: NamedDependency[Principal]) -> SimulationListOut:
         return SimulationListOut([_out(r) for r in await service.history(s)])
 
 
+class SimulationQueued(msgspec.Struct):
+    job: dict[str, Any]
+    status_url: str
+
+
 @post(
     "/inventory/simulations",
     guards=[requires(RUN)],
     operation_id="runSimulation",
     tags=TAGS,
-    status_code=201,
+    status_code=202,
 )
 async def api_run(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: SimulateIn
-) -> SimulationOut:
-    """Replay the demand history under the ERP's parameters and the run in force (409
-    without a run in force or without ERP parameters; 422 for days outside 56..730)."""
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    data: SimulateIn,
+) -> SimulationQueued:
+    """Queue a replay of the demand history under the ERP's parameters and the run in force;
+    poll the job, whose result names the simulation (409 without a run in force; 422 for
+    days outside 56..730)."""
     if not 56 <= data.days <= 730:
         raise InvalidQuery("days: between 56 and 730")
-    async with tenant_session(principal.tenant) as s:
-        made = await service.simulate_in_force(
-            s, actor_of(request, principal), _today(), seed=data.seed, days=data.days
-        )
-        return _out(made)
+    job = await service.submit_simulation(
+        state.runtime, principal.tenant, actor_of(request, principal),
+        days=data.days, seed=data.seed,
+    )  # fmt: skip
+    return SimulationQueued(job=job, status_url=f"/api/v1/jobs/{job['id']}")
 
 
 @get(

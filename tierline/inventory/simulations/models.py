@@ -32,3 +32,5 @@ class InventorySimulation(TenantBase):
     flags: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(320))
+    # the job that ran it: a retried job finds its simulation instead of running another
+    job_id: Mapped[str | None] = mapped_column(String(120), nullable=True, unique=True)

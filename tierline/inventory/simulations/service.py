@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from tierline.inventory.simulation import (
 )
 from tierline.inventory.simulations.inputs import ReplayInputs, replay_inputs
 from tierline.inventory.simulations.models import InventorySimulation
+from tierline.inventory.store import PolicyRefused
 from tierline.masterdata.service import (
     daily_demand,
     erp_parameters,
@@ -30,6 +32,9 @@ from tierline.masterdata.service import (
 )
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
+from tierline.platform.jobs.service import submit_tenant_job
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_session
 
 HISTORY_DAYS = 364
 WARMUP_DAYS = 56
@@ -40,6 +45,11 @@ MAX_CELLS = 36_500_000
 class SimulationRefused(DomainError):
     status_code = 409
     title = "Simulation refused"
+
+
+class ShortfallNotAcknowledged(SimulationRefused, PolicyRefused):
+    """Publishing refused until the simulated shortfall is acknowledged (the policy pages and
+    API show it like any other refusal to publish)."""
 
 
 class SimulationNotFound(DomainError):
@@ -116,13 +126,23 @@ async def simulate_in_force(
     *,
     seed: int = 7,
     days: int = HISTORY_DAYS,
+    job_id: str | None = None,
 ) -> InventorySimulation:
     """Replay the last ``days`` of demand under the ERP's parameters and under the run in
-    force, and keep the outcome (audited)."""
+    force, and keep the outcome (audited). ``job_id``: a retried job gets the simulation its
+    first attempt kept."""
     from tierline.inventory.models import InventoryPolicyRun
     from tierline.inventory.reconciliation.service import run_period_days
     from tierline.inventory.service import latest_policy_results
 
+    if job_id is not None:
+        done_before = (
+            await session.scalars(
+                select(InventorySimulation).where(InventorySimulation.job_id == job_id)
+            )
+        ).first()
+        if done_before is not None:
+            return done_before
     run_id, results = await latest_policy_results(session)
     if run_id is None or results.is_empty():
         raise SimulationRefused("no policy run is in force: run a published policy first")
@@ -160,6 +180,7 @@ async def simulate_in_force(
         shortfalls=shortfalls_of(done.calibration),
         flags=done.flags,
         created_by=actor.name,
+        job_id=job_id,
     )
     session.add(row)
     await session.flush()
@@ -219,7 +240,7 @@ async def publish_gate(
         return
     text = shortfall_text(latest.shortfalls)
     if not acknowledged:
-        raise SimulationRefused(
+        raise ShortfallNotAcknowledged(
             f"simulation #{latest.id} found segments below their entitlement ({text}): "
             "acknowledge the shortfall to publish"
         )
@@ -227,3 +248,28 @@ async def publish_gate(
         session, actor, "inventory.policy_shortfall_acknowledged", "inventory_policy", code,
         after={"simulation": latest.id, "shortfalls": latest.shortfalls},
     )  # fmt: skip
+
+
+SIMULATION_JOB = "inventory.simulation"
+
+
+async def submit_simulation(
+    runtime: Runtime, tenant: TenantRef, actor: ActingParty, *, days: int, seed: int
+) -> dict[str, Any]:
+    """Queue a simulation as a job (a fresh job id each time); refused now, not in the
+    worker, when there is nothing to simulate."""
+    from tierline.inventory.service import latest_policy_results
+
+    async with tenant_session(tenant, runtime.databases) as session:
+        run_id, _results = await latest_policy_results(session)
+        if run_id is None:
+            raise SimulationRefused("no policy run is in force: run a published policy first")
+    params = {
+        "days": days,
+        "seed": seed,
+        "actor": actor.name,
+        "actor_kind": actor.kind,
+        "request_id": actor.request_id,
+    }
+    key = f"simulation:{uuid.uuid4().hex}"
+    return await submit_tenant_job(runtime, tenant, SIMULATION_JOB, params, key, actor.name)

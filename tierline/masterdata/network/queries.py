@@ -94,3 +94,31 @@ async def lead_time_observations(conn: AsyncConnection, since: date) -> pl.DataF
         "FROM lead_times WHERE received_on >= $1"
     )
     return await read_frame(conn, sql, OBSERVATION_COLUMNS, since)
+
+
+POSITION_COLUMNS = {
+    "sku": pl.String,
+    "location_code": pl.String,
+    "as_of": pl.Date,
+    "on_hand": pl.Float64,
+    "on_order": pl.Float64,
+}
+
+
+async def latest_positions(conn: AsyncConnection) -> pl.DataFrame:
+    """Each SKU-location's newest inventory position (base units)."""
+    sql = (
+        "SELECT DISTINCT ON (sku, location_code) sku, location_code, as_of, "
+        "on_hand::float8, on_order::float8 FROM inventory_positions "
+        "ORDER BY sku, location_code, as_of DESC"
+    )
+    return await read_frame(conn, sql, POSITION_COLUMNS)
+
+
+LOCATION_COLUMNS = {"code": pl.String, "echelon": pl.Int64, "capacity": pl.Float64}
+
+
+async def location_capacities(conn: AsyncConnection) -> pl.DataFrame:
+    """Every location's echelon and capacity (null: none on record)."""
+    sql = "SELECT code, echelon::int8, capacity::float8 FROM locations ORDER BY code"
+    return await read_frame(conn, sql, LOCATION_COLUMNS)
