@@ -65,7 +65,7 @@ async def test_demo_has_schemes_with_history_entitlements_and_portal_logins(
         assert walking, slug  # at least one open alert walking its escalation path
 
     again = await prepare_demo(settings, "http://demo.test")  # idempotent, new password only
-    assert len(again) == len(lines)
+    assert len(again) == len(lines), "\n".join(sorted(set(lines) ^ set(again)))
     for slug, _name, _region in DEMO_TENANTS:
         tenant = await directory.get(slug)
         async with tenant_session(tenant, runtime.databases) as s:

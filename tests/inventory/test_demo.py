@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import polars as pl
+from sqlalchemy import func, select
 
 from tierline.demo.segmentation import seed_segmentation
 from tierline.demo.service_levels import demo_step as seed_service_levels
 from tierline.inventory import service as inventory
 from tierline.inventory.demo import seed_policy
+from tierline.inventory.models import InventoryPolicyRun
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
 
@@ -19,7 +21,12 @@ async def test_demo_policy_has_a_history_and_explained_results(
     await seed_service_levels(runtime, seeded_tenant, None)
     lines = await seed_policy(runtime, seeded_tenant)
     assert lines and "SKU-locations" in lines[0]
-    assert await seed_policy(runtime, seeded_tenant) == []  # a second demo adds nothing
+    # a second demo adds nothing (no new run) and says the same
+    async with tenant_session(seeded_tenant) as s:
+        runs = await s.scalar(select(func.count()).select_from(InventoryPolicyRun))
+    assert await seed_policy(runtime, seeded_tenant) == lines
+    async with tenant_session(seeded_tenant) as s:
+        assert await s.scalar(select(func.count()).select_from(InventoryPolicyRun)) == runs
     async with tenant_session(seeded_tenant) as s:
         run_id, results = await inventory.latest_policy_results(s)
         runs = (await s.execute(inventory.runs_query())).scalars().all()

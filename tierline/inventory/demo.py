@@ -69,11 +69,21 @@ async def seed_policy(runtime: Runtime, tenant: TenantRef) -> list[str]:
             return []
         from tierline.inventory.models import InventoryPolicy
 
-        if await session.get(InventoryPolicy, CODE) is not None:  # seeded before
-            return []
-        doc = demo_document([s.code for s in segments])
-        await create_policy(session, CODE, "Standard policy", document_dict(doc), DEMO_ACTOR)
-        await publish(session, CODE, DEMO_ACTOR, "demo policy")
+        seeded = await session.get(InventoryPolicy, CODE) is not None
+        if not seeded:
+            doc = demo_document([s.code for s in segments])
+            await create_policy(session, CODE, "Standard policy", document_dict(doc), DEMO_ACTOR)
+            await publish(session, CODE, DEMO_ACTOR, "demo policy")
+    if not seeded:
+        await _run_history(runtime, tenant)
+    # the same line on every `tierline demo`, seeded now or before
+    async with tenant_session(tenant, runtime.databases) as session:
+        run_id, results = await latest_policy_results(session)
+    return [f"inventory policy: {results.height:,} SKU-locations"] if run_id else []
+
+
+async def _run_history(runtime: Runtime, tenant: TenantRef) -> None:
+    """Monthly runs up to today, each but the last approved."""
     today = datetime.now(UTC).date()
     for step in range(RUNS - 1, -1, -1):
         as_of = today - timedelta(days=30 * step)
@@ -83,9 +93,6 @@ async def seed_policy(runtime: Runtime, tenant: TenantRef) -> list[str]:
         if last.status == "pending_approval" and step > 0:
             async with tenant_session(tenant, runtime.databases) as session:
                 await decide_run(session, last.run_id, True, DEMO_ACTOR, "demo: reviewed")
-    async with tenant_session(tenant, runtime.databases) as session:
-        run_id, results = await latest_policy_results(session)
-    return [f"inventory policy: {results.height:,} SKU-locations"] if run_id else []
 
 
 async def demo_step(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:
