@@ -7,7 +7,7 @@ Money is in integer minor units (cents) of the tenant's currency, named ``*_mino
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -359,3 +359,33 @@ class PriceClauseOut(msgspec.Struct, kw_only=True):
     contract_reference: str
     max_surcharge_bp: int | None
     min_discount_bp: int | None
+
+
+class PackRunOut(msgspec.Struct, kw_only=True):
+    """An S&OP pack kept: its month, how it was made and its files."""
+
+    id: str
+    month: date
+    trigger: str
+    requested_by: str | None
+    created_at: datetime
+    summary: str
+    xlsx_url: str
+    pdf_url: str
+
+
+class PackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Make the pack of ``month`` (YYYY-MM-01 or any day of it) now."""
+
+    month: date
+
+
+class SubscriptionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    subscribed: bool
+
+
+class SubscriptionOut(msgspec.Struct, kw_only=True):
+    """Whether the caller receives the scheduled S&OP pack by e-mail."""
+
+    email: str
+    subscribed: bool
