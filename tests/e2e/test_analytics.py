@@ -22,6 +22,7 @@ PAGES = (
     ("settings", "settings"),
     ("impact", "impact"),
     ("pricing", "pricing"),
+    ("reports", "reports"),
 )
 
 
