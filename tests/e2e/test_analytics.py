@@ -23,6 +23,7 @@ PAGES = (
     ("impact", "impact"),
     ("pricing", "pricing"),
     ("reports", "reports"),
+    ("roi", "roi?baseline_first=2026-01&baseline_last=2026-01&first=2026-02&last=2026-02"),
 )
 
 
