@@ -25,7 +25,7 @@ from bench._harness import fresh_runtime, write_result
 from bench.bench_segment_run import PeakRss
 
 SCALE = os.environ.get("TIERLINE_BENCH_ANALYTICS_SCALE", "large")
-ROUNDS = 3
+ROUNDS = int(os.environ.get("TIERLINE_BENCH_ANALYTICS_ROUNDS", "3"))
 
 
 async def _timed(step: Any) -> tuple[float, int, Any]:

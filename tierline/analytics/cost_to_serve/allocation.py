@@ -131,10 +131,10 @@ def _share_out(lines: pl.DataFrame, pools: pl.DataFrame, driver: str) -> pl.Data
     """One cost type: ``line, share`` for the lines of every pool (pools with a positive
     driver total only). Products are exact: in 64-bit integers when the largest amount times
     the largest driver fits, else in 128-bit ones (slower, never wrong)."""
-    keys = ["customer_code", "period"]
+    keys = "pool"  # one integer per customer and month: windows over it are cheap
     frame = lines.select(
-        "line", *keys, pl.col(driver).fill_null(0).clip(lower_bound=0).alias("driver")
-    ).join(pools, on=keys, how="inner", maintain_order="left")
+        "line", keys, pl.col(driver).fill_null(0).clip(lower_bound=0).alias("driver")
+    ).join(pools.select(keys, "amount"), on=keys, how="inner", maintain_order="left")
     biggest = _largest(frame["amount"]) * _largest(frame["driver"])  # Python ints: exact
     wide = pl.Int64 if biggest < 2**62 else pl.Int128
     product = pl.col("amount").cast(wide) * pl.col("driver").cast(wide)
@@ -155,13 +155,12 @@ def _share_out(lines: pl.DataFrame, pools: pl.DataFrame, driver: str) -> pl.Data
 def _zero_totals(
     lines: pl.DataFrame, pools: pl.DataFrame, cost_type: str, driver: str
 ) -> list[RefusedCost]:
-    keys = ["customer_code", "period"]
-    totals = lines.group_by(keys).agg(
+    totals = lines.group_by("pool").agg(
         pl.col(driver).fill_null(0).clip(lower_bound=0).sum().alias("total")
     )
-    zero = pools.join(totals, on=keys, how="left").filter(pl.col("total").fill_null(0) == 0)
+    zero = pools.join(totals, on="pool", how="left").filter(pl.col("total").fill_null(0) == 0)
     return _refuse(
-        zero.select(*keys, pl.lit(cost_type).alias("cost_type"), "amount"),
+        zero.select("customer_code", "period", pl.lit(cost_type).alias("cost_type"), "amount"),
         f"the driver '{driver}' totals zero over this customer's lines in the period: "
         "nothing to divide by",
     )
@@ -194,7 +193,11 @@ def allocate(
     )
     refused += screened
 
+    keys = ["customer_code", "period"]
     ordered = lines.sort("line")
+    pool_ids = ordered.select(keys).unique().with_row_index("pool")
+    ordered = ordered.join(pool_ids, on=keys, how="left", maintain_order="left")
+    pools = pools.join(pool_ids, on=keys, how="inner")
     shares = ordered.select(pl.col("line").cast(pl.Int64))
     for cost_type in COST_TYPES:
         driver = drivers.get(cost_type)
