@@ -58,5 +58,8 @@ PLUGIN = Plugin(
         ),
     ),
     extensions=("tierline.analytics.hooks",),
-    demo_steps=(DemoStep(40, "commercial analytics", "tierline.analytics.demo:demo_step"),),
+    demo_steps=(
+        DemoStep(40, "commercial analytics", "tierline.analytics.demo:demo_step"),
+        DemoStep(70, "S&OP pack", "tierline.analytics.demo:demo_pack_step"),
+    ),
 )
