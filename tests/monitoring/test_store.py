@@ -109,3 +109,24 @@ async def test_an_import_of_order_lines_queues_the_kpi_update(
     async with tenant_session(tenant) as s:
         kinds = (await s.scalars(select(TenantJob.kind))).all()
     assert "monitoring.kpis" in kinds
+
+
+async def test_the_dashboards_roll_up_equals_the_cells_after_full_and_incremental_updates(
+    runtime: Runtime, tenant: TenantRef
+) -> None:
+    world = await build_world(tenant)
+    await compute(runtime, tenant, as_of=world.today)
+    async with tenant_session(tenant) as s:
+        await s.execute(
+            insert(OrderLine),
+            [order_line("NEW-2", 1, "C2", "P1", world.today - timedelta(days=9), True)],
+        )
+    await compute(runtime, tenant, as_of=world.today)
+    by = ["segment", "region", "product_line", "period_start"]
+    everyone = Filters(within={"customer_code": ["C1", "C2", "C3", "C4"]})  # forces the cells
+    async with tenant_session(tenant) as s:
+        conn = await s.connection()
+        for grain in ("week", "month"):
+            rolled = (await summed(conn, grain, by, Filters())).sort(by)
+            cells = (await summed(conn, grain, by, everyone)).sort(by)
+            assert rolled.height > 0 and rolled.equals(cells)

@@ -118,7 +118,7 @@ async def test_the_api_serves_typed_series_attainment_and_alerts_and_isolates_te
     assert any(r["met"] and r["met"]["otif"] is False for r in rows)
     bad = await client.get("/api/v1/kpis/series?by=colour", headers=headers)
     assert bad.status_code == 400
-    alerts = (await client.get("/api/v1/kpis/alerts", headers=headers)).json()
+    alerts = (await client.get("/api/v1/kpis/alerts", headers=headers)).json()["items"]
     first = alerts[0]["id"]
     refused = await client.post(
         f"/api/v1/kpis/alerts/{first}/resolve", json={"reason": " "}, headers=headers

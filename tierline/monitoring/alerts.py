@@ -337,14 +337,16 @@ async def escalate(session: AsyncSession, scheme: str, slug: str | None = None) 
 
 
 async def list_alerts(
-    session: AsyncSession, state: str | None = None, limit: int = 200
+    session: AsyncSession, state: str | None = None, limit: int | None = 200
 ) -> list[KpiAlert]:
+    """Alerts newest first: ``live`` (open and acknowledged), one state, or all (None)."""
     query = select(KpiAlert)
     if state == "live":
         query = query.where(KpiAlert.state != "resolved")
     elif state:
         query = query.where(KpiAlert.state == state)
-    rows = await session.scalars(query.order_by(KpiAlert.id.desc()).limit(limit))
+    query = query.order_by(KpiAlert.id.desc())
+    rows = await session.scalars(query if limit is None else query.limit(limit))
     return list(rows.all())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -23,18 +24,19 @@ from tierline.monitoring.schemas import (
     AlertOut,
     KpiSeries,
     RefreshQueued,
+    RefreshRequest,
     alert_out,
     rows_of,
 )
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, scopes_with
+from tierline.platform.pagination import PAGED, Page, PageRequest
 from tierline.platform.routing import Api
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 READ = "kpi:read"
 MANAGE = "kpi:manage"
-TAGS = ["performance"]
 MAX_BY = 4
 
 
@@ -64,7 +66,7 @@ def _filters(request: Request[Any, Any, Any], principal: Principal, **given: Any
     )
 
 
-@get("/kpis/series", guards=[requires(READ)], operation_id="kpiSeries", tags=TAGS)
+@get("/kpis/series", guards=[requires(READ)], operation_id="kpiSeries")
 async def kpi_series(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
@@ -108,7 +110,7 @@ async def kpi_series(
     )
 
 
-@get("/kpis/attainment", guards=[requires(READ)], operation_id="kpiAttainment", tags=TAGS)
+@get("/kpis/attainment", guards=[requires(READ)], operation_id="kpiAttainment")
 async def kpi_attainment(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
@@ -132,24 +134,31 @@ async def kpi_attainment(
     )
 
 
-@get("/kpis/alerts", guards=[requires(READ)], operation_id="listKpiAlerts", tags=TAGS)
+@get(
+    "/kpis/alerts",
+    guards=[requires(READ)],
+    operation_id="listKpiAlerts",
+    dependencies=PAGED,
+)
 async def list_kpi_alerts(
-    current_tenant: NamedDependency[TenantRef], status: FromQuery[str] = "live"
-) -> list[AlertOut]:
+    current_tenant: NamedDependency[TenantRef],
+    page: PageRequest,
+    status: FromQuery[str] = "live",
+) -> Page[AlertOut]:
     """Alerts newest first, by ``status``: ``live`` (open and acknowledged, the default), ``open``,
     ``acknowledged``, ``resolved`` or ``all``."""
     if status not in ("live", "open", "acknowledged", "resolved", "all"):
         raise ValidationException("status: live, open, acknowledged, resolved or all")
     async with tenant_session(current_tenant) as s:
-        rows = await service.list_alerts(s, None if status == "all" else status)
-        return [alert_out(service.alert_dict(a)) for a in rows]
+        rows = await service.list_alerts(s, None if status == "all" else status, limit=None)
+        found = [alert_out(service.alert_dict(a)) for a in rows]
+    return page.slice(found, lambda a: (a.id,), descending=True)
 
 
 @post(
     "/kpis/alerts/{alert_id:int}/acknowledge",
     guards=[requires(MANAGE)],
     operation_id="acknowledgeKpiAlert",
-    tags=TAGS,
     status_code=200,
 )
 async def acknowledge_kpi_alert(
@@ -170,7 +179,6 @@ async def acknowledge_kpi_alert(
     "/kpis/alerts/{alert_id:int}/resolve",
     guards=[requires(MANAGE)],
     operation_id="resolveKpiAlert",
-    tags=TAGS,
     status_code=200,
 )
 async def resolve_kpi_alert(
@@ -186,7 +194,7 @@ async def resolve_kpi_alert(
         return alert_out(service.alert_dict(alert))
 
 
-@get("/kpis/definition", guards=[requires(READ)], operation_id="getKpiDefinition", tags=TAGS)
+@get("/kpis/definition", guards=[requires(READ)], operation_id="getKpiDefinition")
 async def get_kpi_definition(current_tenant: NamedDependency[TenantRef]) -> service.KpiDefinition:
     """The KPI definition in force (version, OTIF basis, tolerances, levels, alert rule)."""
     async with tenant_session(current_tenant) as s:
@@ -197,32 +205,37 @@ async def get_kpi_definition(current_tenant: NamedDependency[TenantRef]) -> serv
     "/kpis/definition",
     guards=[requires(MANAGE)],
     operation_id="saveKpiDefinition",
-    tags=TAGS,
     status_code=201,
 )
 async def save_kpi_definition(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
     current_tenant: NamedDependency[TenantRef],
-    data: JSONBody[dict[str, Any]],
+    data: JSONBody[service.KpiDefinition],
 ) -> service.KpiDefinition:
-    """A new definition version (the next computation is a full one under it); 422 with every
-    reason when a choice is impossible (unknown basis, a tolerance out of range …)."""
+    """A new definition version (its ``version`` is the next one, whatever is sent; the next
+    computation is a full one under it); 422 with every reason when a choice is impossible
+    (unknown basis, a tolerance out of range, k above n)."""
+    raw = msgspec.to_builtins(data)
     async with tenant_session(current_tenant) as s:
-        return await service.save_definition(s, data, actor_of(request, principal))
+        return await service.save_definition(s, raw, actor_of(request, principal))
 
 
 @post(
     "/kpis/refresh",
     guards=[requires(MANAGE)],
     operation_id="refreshKpis",
-    tags=TAGS,
     status_code=202,
 )
-async def refresh_kpis(state: State, current_tenant: NamedDependency[TenantRef]) -> RefreshQueued:
-    """Queue a KPI update (touched periods only) and alert evaluation; the job's id."""
-    key = datetime.now(UTC).strftime("%Y%m%dT%H%M")
-    row = await service.queue_kpi_update(state.runtime, current_tenant, since=None, key=key)
+async def refresh_kpis(
+    state: State, current_tenant: NamedDependency[TenantRef], data: JSONBody[RefreshRequest]
+) -> RefreshQueued:
+    """Queue a KPI update (the touched periods only, or every period with ``full``) and the
+    alert evaluation; the job's id (one job per minute and kind: asking twice queues one)."""
+    key = datetime.now(UTC).strftime("%Y%m%dT%H%M") + ("-full" if data.full else "")
+    row = await service.queue_kpi_update(
+        state.runtime, current_tenant, since=None, key=key, full=data.full
+    )
     return RefreshQueued(job_id=str(row["id"]), status=str(row["status"]))
 
 

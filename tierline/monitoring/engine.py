@@ -29,6 +29,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from tierline.monitoring.definitions import KpiDefinition
@@ -181,8 +182,20 @@ def _line_judgements(definition: KpiDefinition, as_of: date) -> list[list[pl.Exp
     ]
 
 
+ORDER_FLAGS = {
+    "orders_delivered": "delivered",
+    "orders_judged": "judged",
+    "orders_in_full": "in_full",
+    "orders_on_time": "on_time",
+    "orders_otif": "otif",
+    "orders_undamaged": "undamaged",
+    "orders_doc_ok": "doc_ok",
+    "orders_perfect": "perfect",
+}
+
+
 def line_facts(lines: pl.DataFrame, definition: KpiDefinition, as_of: date) -> pl.DataFrame:
-    """Every line judged once, with its order's facts on the order's first line."""
+    """Every line judged once (its own facts; the order's are summed in ``cell_counts``)."""
     frame = lines.with_columns(
         pl.col("damaged").fill_null(False),
         pl.col("documentation_ok").fill_null(True),
@@ -190,26 +203,7 @@ def line_facts(lines: pl.DataFrame, definition: KpiDefinition, as_of: date) -> p
     )
     for stage in _line_judgements(definition, as_of):
         frame = frame.with_columns(stage)
-    order = "order_no"  # the import key is (order_no, line_no): an order number is unique
-    every = {
-        "orders_delivered": "delivered",
-        "orders_judged": "judged",
-        "orders_in_full": "in_full",
-        "orders_on_time": "on_time",
-        "orders_otif": "otif",
-        "orders_undamaged": "undamaged",
-        "orders_doc_ok": "doc_ok",
-        "orders_perfect": "perfect",
-    }
-    frame = frame.with_columns(
-        # the first line carries the order (a repeated line number still counts it once)
-        (pl.col("line_no").rank("ordinal").over(order) == 1).alias("orders"),
-    )
     return frame.with_columns(
-        *[
-            (pl.col("orders") & pl.col(col).all().over(order)).alias(name)
-            for name, col in every.items()
-        ],
         pl.when(pl.col("delivered")).then(_units("quantity")).otherwise(0).alias("units_ordered"),
         pl.when(pl.col("delivered"))
         .then(pl.min_horizontal(_units("delivered_quantity"), _units("quantity")))
@@ -237,34 +231,34 @@ def line_facts(lines: pl.DataFrame, definition: KpiDefinition, as_of: date) -> p
 def attribute_segments(lines: pl.DataFrame, assignments: pl.DataFrame) -> pl.DataFrame:
     """Each line with ``segment``: the customer's segment in force on the order date
     (``valid_from <= order_date < valid_to``, the latest start when two overlap), else
-    ``unclassified``. ``assignments``: customer_code, segment, valid_from, valid_to (dates)."""
-    if assignments.is_empty():
+    ``unclassified``. ``assignments``: customer_code, segment, valid_from, valid_to (dates).
+
+    An equi-join on the customer (a customer has a handful of spans) filtered to the span in
+    force, joined back by row number: no sort of the lines by a text key."""
+    if assignments.is_empty() or lines.is_empty():
         return lines.with_columns(pl.lit(UNCLASSIFIED).alias("segment"))
     spans = assignments.select(
         "customer_code",
         pl.col("segment").alias("_segment"),
-        pl.col("valid_from").cast(pl.Date),
+        pl.col("valid_from").cast(pl.Date).alias("_valid_from"),
         pl.col("valid_to").cast(pl.Date).alias("_valid_to"),
-    ).sort("customer_code", "valid_from")
-    indexed = lines.with_row_index("_row").sort("customer_code", "order_date")
-    joined = indexed.join_asof(
-        spans,
-        left_on="order_date",
-        right_on="valid_from",
-        by="customer_code",
-        strategy="backward",
-        check_sortedness=False,
     )
-    in_force = pl.col("_valid_to").is_null() | (pl.col("order_date") < pl.col("_valid_to"))
+    indexed = lines.with_row_index("_row")
+    in_force = (pl.col("_valid_from") <= pl.col("order_date")) & (
+        pl.col("_valid_to").is_null() | (pl.col("order_date") < pl.col("_valid_to"))
+    )
+    found = (
+        indexed.select("_row", "customer_code", "order_date")
+        .join(spans, on="customer_code", how="inner")
+        .filter(in_force)
+    )
+    if found.height > found["_row"].n_unique():  # overlapping spans (never written so)
+        found = found.sort("_valid_from").unique("_row", keep="last")
     return (
-        joined.with_columns(
-            pl.when(pl.col("_segment").is_not_null() & in_force)
-            .then(pl.col("_segment"))
-            .otherwise(pl.lit(UNCLASSIFIED))
-            .alias("segment")
-        )
+        indexed.join(found.select("_row", "_segment"), on="_row", how="left")
         .sort("_row")
-        .drop("_row", "_segment", "_valid_to", "valid_from")
+        .with_columns(pl.col("_segment").fill_null(UNCLASSIFIED).alias("segment"))
+        .drop("_row", "_segment")
     )
 
 
@@ -275,14 +269,55 @@ def cell_counts(
     grain: Grain,
     as_of: date,
 ) -> pl.DataFrame:
-    """The additive counts per period x customer x product x location x segment."""
+    """The additive counts per period x customer x product x location x segment (unsorted)."""
+    return cell_counts_by_grain(lines, assignments, definition, (grain,), as_of)[grain]
+
+
+def cell_counts_by_grain(
+    lines: pl.DataFrame,
+    assignments: pl.DataFrame,
+    definition: KpiDefinition,
+    grains: tuple[Grain, ...],
+    as_of: date,
+) -> dict[Grain, pl.DataFrame]:
+    """``cell_counts`` for several grains, judging the lines and their orders once.
+
+    Each order's facts (every line in full, on time ...) are taken over all of its lines in one
+    group-by and written onto its first line (the lowest line number) by position, so one
+    group-by over the lines sums line and order counts alike: an order is counted once, and
+    order counts are integers that add up in any roll-up. The text keys are grouped as
+    categoricals (hashed once), not compared as strings."""
     facts = attribute_segments(line_facts(lines, definition, as_of), assignments)
-    return (
-        facts.with_columns(period_start(pl.col("order_date"), grain).alias("period_start"))
-        .group_by(CELL_KEYS)
-        .agg(*[pl.col(c).cast(pl.Int64).sum() for c in COUNTS])
-        .sort(CELL_KEYS)
+    if facts.is_empty():
+        return {grain: empty_counts() for grain in grains}
+    facts = facts.with_row_index("_row")
+    orders = facts.group_by("order_no").agg(
+        pl.col("_row").get(pl.col("line_no").arg_min()).alias("_lead"),
+        *[pl.col(col).all().alias(name) for name, col in ORDER_FLAGS.items()],
     )
+    lead = orders["_lead"].to_numpy()
+    columns = {"orders": np.zeros(facts.height, dtype=np.int64)}
+    columns["orders"][lead] = 1
+    for name in ORDER_FLAGS:
+        values = np.zeros(facts.height, dtype=np.int64)
+        values[lead] = orders[name].to_numpy().astype(np.int64)
+        columns[name] = values
+    text_keys = [k for k in CELL_KEYS if k != "period_start"]
+    facts = facts.select(
+        *[pl.col(k).cast(pl.Categorical) for k in text_keys],
+        "order_date",
+        *[pl.col(c).cast(pl.Int64) for c in LINE_COUNTS + DQ_COUNTS],
+    ).with_columns(pl.Series(name, values) for name, values in columns.items())
+    out: dict[Grain, pl.DataFrame] = {}
+    for grain in grains:
+        out[grain] = (
+            facts.with_columns(period_start(pl.col("order_date"), grain).alias("period_start"))
+            .group_by(CELL_KEYS)
+            .agg(*[pl.col(c).sum() for c in COUNTS])
+            .with_columns(pl.col(k).cast(pl.String) for k in text_keys)
+            .select(*CELL_KEYS, *COUNTS)
+        )
+    return out
 
 
 def empty_counts() -> pl.DataFrame:

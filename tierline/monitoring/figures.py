@@ -41,6 +41,15 @@ DIMENSIONS = {
     "sku": "k.sku",
     "location_code": "k.location_code",
 }
+# what the dashboard's roll-up (kpi_rollups r) can answer without the cells
+ROLLUP_DIMENSIONS = {
+    "segment": "r.segment",
+    "period_start": "r.period_start",
+    "region": "r.region",
+    "channel": "r.channel",
+    "business_unit": "r.business_unit",
+    "product_line": "r.product_line",
+}
 DIMENSION_LABELS = {
     "segment": "Segment",
     "region": "Region",
@@ -86,25 +95,38 @@ def periods_back(as_of: date, grain: Grain, count: int) -> list[date]:
     return out[::-1]
 
 
-def _where(filters: Filters, args: list[Any]) -> str:
+def _where(filters: Filters, args: list[Any], columns: dict[str, str], scope: str) -> str:
     """SQL conditions with ``$n`` placeholders appended to ``args`` (``$1`` is the grain)."""
     parts = []
     for name, value in filters.equal.items():
         args.append("" if value == NOT_SET else value)
-        parts.append(f"{DIMENSIONS[name]} = ${len(args)}")
+        parts.append(f"{columns[name]} = ${len(args)}")
     for name, values in filters.within.items():
         args.append(list(values))
-        parts.append(f"{DIMENSIONS[name]} = ANY(${len(args)}::text[])")
+        parts.append(f"{columns[name]} = ANY(${len(args)}::text[])")
     if filters.since is not None:
         args.append(filters.since)
-        parts.append(f"k.period_start >= ${len(args)}")
+        parts.append(f"{columns['period_start']} >= ${len(args)}")
     if filters.until is not None:
         args.append(filters.until)
-        parts.append(f"k.period_start <= ${len(args)}")
+        parts.append(f"{columns['period_start']} <= ${len(args)}")
     if filters.scopes is not None:  # the row-level scope rule of master data's lists
         args.append(sorted(filters.scopes))
-        parts.append(f"c.scope = ANY(${len(args)}::text[])")
+        parts.append(f"{scope} = ANY(${len(args)}::text[])")
     return " AND ".join(parts) or "TRUE"
+
+
+def _source(by: Sequence[str], filters: Filters) -> tuple[dict[str, str], str, str, str]:
+    """(columns, FROM clause, grain column, scope column): the dashboard's roll-up when it
+    holds every dimension asked for, else the cells joined to the dimensions."""
+    wanted = {*by, *filters.equal, *filters.within}
+    if wanted <= ROLLUP_DIMENSIONS.keys():
+        return ROLLUP_DIMENSIONS, "kpi_rollups r", "r.grain", "r.scope"
+    source = (
+        "kpi_cells k LEFT JOIN customers c ON c.code = k.customer_code "
+        "LEFT JOIN products p ON p.sku = k.sku"
+    )
+    return DIMENSIONS, source, "k.grain", "c.scope"
 
 
 async def summed(
@@ -115,15 +137,14 @@ async def summed(
     if unknown:
         raise ValueError(f"unknown dimension(s): {', '.join(unknown)}")
     args: list[Any] = [grain]
-    where = _where(filters, args)
-    keys = ", ".join(f"{DIMENSIONS[d]} AS {d}" for d in by)
-    sums = ", ".join(f"sum(k.{c})::bigint AS {c}" for c in COUNTS)
-    group = f"GROUP BY {', '.join(DIMENSIONS[d] for d in by)}" if by else ""
+    columns, source, grain_column, scope_column = _source(by, filters)
+    where = _where(filters, args, columns, scope_column)
+    keys = ", ".join(f"{columns[d]} AS {d}" for d in by)
+    sums = ", ".join(f"sum({c})::bigint AS {c}" for c in COUNTS)
+    group = f"GROUP BY {', '.join(columns[d] for d in by)}" if by else ""
     sql = (
-        f"SELECT {keys + ', ' if keys else ''}{sums} FROM kpi_cells k "
-        "LEFT JOIN customers c ON c.code = k.customer_code "
-        "LEFT JOIN products p ON p.sku = k.sku "
-        f"WHERE k.grain = $1 AND {where} {group}"
+        f"SELECT {keys + ', ' if keys else ''}{sums} FROM {source} "
+        f"WHERE {grain_column} = $1 AND {where} {group}"
     )
     schema: dict[str, Any] = {d: pl.String for d in by}
     schema.update({c: pl.Int64 for c in COUNTS})

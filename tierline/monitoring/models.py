@@ -1,7 +1,9 @@
 """KPI definitions, stored counts, the computation state and alerts in the tenant schema (t0016).
 
 ``kpi_cells`` holds the engine's additive counts per grain (week, month) x period x customer x
-product x location x segment, and which definition version computed them; every KPI of any
+product x location x segment, and which definition version computed them (no primary key: a
+computation replaces whole periods under a lock, so cells are unique by construction);
+``kpi_rollups`` the same summed by segment and the customer and product dimensions; every KPI of any
 roll-up is computed from their sums, so nothing stored is a rate that could not be re-added.
 No money is stored here (DESIGN.md section 5): the counts are quantities and dates only.
 
@@ -104,16 +106,39 @@ def _cells_table() -> Any:
     from sqlalchemy import Column, Table
 
     columns: list[Any] = [
-        Column("grain", String(5), primary_key=True),
-        Column("period_start", Date, primary_key=True),
-        Column("customer_code", String(100), primary_key=True),
-        Column("sku", String(100), primary_key=True),
-        Column("location_code", String(100), primary_key=True),
-        Column("segment", String(20), primary_key=True),
+        Column("grain", String(5), nullable=False),
+        Column("period_start", Date, nullable=False),
+        Column("customer_code", String(100), nullable=False),
+        Column("sku", String(100), nullable=False),
+        Column("location_code", String(100), nullable=False),
+        Column("segment", String(20), nullable=False),
         Column("definition_version", Integer, nullable=False),
         *[Column(name, BigInteger, nullable=False) for name in COUNTS],
+        Index("ix_kpi_cells_period", "grain", "period_start"),
     ]
     return Table("kpi_cells", TenantBase.metadata, *columns)
 
 
+def _rollups_table() -> Any:
+    from sqlalchemy import Column, Table
+
+    columns: list[Any] = [
+        Column("grain", String(5), nullable=False),
+        Column("period_start", Date, nullable=False),
+        *[Column(name, String(size), nullable=False) for name, size in ROLLUP_DIMENSIONS.items()],
+        *[Column(name, BigInteger, nullable=False) for name in COUNTS],
+        Index("ix_kpi_rollups_period", "grain", "period_start"),
+    ]
+    return Table("kpi_rollups", TenantBase.metadata, *columns)
+
+
+ROLLUP_DIMENSIONS = {
+    "segment": 20,
+    "region": 40,
+    "channel": 40,
+    "business_unit": 40,
+    "product_line": 100,
+    "scope": 40,
+}
 KPI_CELLS = _cells_table()
+KPI_ROLLUPS = _rollups_table()

@@ -17,4 +17,6 @@ PLUGIN = Plugin(
         ),
     ),
     extensions=("tierline.monitoring.hooks",),
+    api_tag="service performance",
+    api_description="KPI series and attainment per segment, alerts and the KPI definition.",
 )

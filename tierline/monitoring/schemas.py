@@ -76,6 +76,12 @@ class AlertDecision(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: str
 
 
+class RefreshRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``full``: recompute every period (after master data such as regions changed)."""
+
+    full: bool = False
+
+
 class RefreshQueued(msgspec.Struct, kw_only=True):
     job_id: str
     status: str

@@ -14,6 +14,12 @@ it wrote older stamps the computation could not see: its hook passes when it beg
 and the update it queues looks back to then. A line that changes its order date leaves its old
 period stale until a full computation (an order's date is not expected to change).
 
+Cells add up per customer (a line's segment and an order's facts belong to one customer), so an
+update recomputes only the touched customers' cells of the touched periods, and moves the
+dashboard's roll-up by the difference: the work follows the size of the batch, not of the
+periods. A line moved to another customer leaves the old customer's cells stale until a full
+computation (``tierline kpi compute --full``), like a changed order date.
+
 The as-of day matters to the backorder count (a line is backordered once its due day has
 passed), so when the day moved since the last computation the periods of the last
 ``AS_OF_LOOKBACK_DAYS`` are recomputed too. Concurrent computations of one tenant serialise on
@@ -23,7 +29,7 @@ a transaction-scoped advisory lock; a retried job recomputes the same periods to
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -39,10 +45,11 @@ from tierline.monitoring.engine import (
     LINE_SCHEMA,
     Grain,
     cell_counts,
+    cell_counts_by_grain,
     period_start,
 )
 from tierline.monitoring.incremental import lines_for_periods
-from tierline.monitoring.models import KPI_CELLS, KpiDefinitionVersion, KpiState
+from tierline.monitoring.models import KPI_CELLS, KPI_ROLLUPS, KpiDefinitionVersion, KpiState
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.frames import copy_frame, read_frame
 from tierline.platform.runtime import Runtime
@@ -66,6 +73,7 @@ class ComputeOutcome:
     seconds: float
     scheme_code: str | None
     definition_version: int
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for the log
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,19 +170,26 @@ async def read_assignments(
     )
 
 
-async def _touched(conn: AsyncConnection, since: datetime) -> dict[Grain, list[date]]:
-    """Per grain, the periods of every order with a line written since ``since``."""
+async def _touched(
+    conn: AsyncConnection, since: datetime
+) -> tuple[dict[Grain, list[date]], list[str]]:
+    """Per grain the periods, and the customers, of every order with a line written since
+    ``since`` (an order's customer is its lines' customer)."""
     found: dict[Grain, list[date]] = {}
+    customers: set[str] = set()
     for grain in GRAINS:
         rows = await conn.execute(
             text(
-                f"SELECT DISTINCT date_trunc('{grain}', o.order_date)::date FROM order_lines o "
-                "WHERE o.order_no IN (SELECT order_no FROM order_lines WHERE updated_at > :since)"
+                f"SELECT DISTINCT date_trunc('{grain}', o.order_date)::date, o.customer_code "
+                "FROM order_lines o WHERE o.order_no IN "
+                "(SELECT order_no FROM order_lines WHERE updated_at > :since)"
             ),
             {"since": since},
         )
-        found[grain] = sorted(r[0] for r in rows.all())
-    return found
+        pairs = rows.all()
+        found[grain] = sorted({r[0] for r in pairs})
+        customers.update(str(r[1]) for r in pairs)
+    return found, sorted(customers)
 
 
 def _recent(periods: dict[Grain, list[date]], as_of: date) -> dict[Grain, list[date]]:
@@ -198,18 +213,150 @@ async def _write(
     cells: pl.DataFrame,
     periods: list[date] | None,
     version: int,
+    dimensions: tuple[pl.DataFrame, pl.DataFrame],
+    lap: Any = None,
 ) -> int:
+    """Replace the grain's cells of ``periods`` (all of them: None) and their roll-ups."""
     table = KPI_CELLS
-    if periods is None:
-        await conn.execute(delete(table).where(table.c.grain == grain))
-    else:
+    if periods is not None:
         await conn.execute(
             delete(table).where(table.c.grain == grain, table.c.period_start.in_(periods))
+        )
+        await conn.execute(
+            delete(KPI_ROLLUPS).where(
+                KPI_ROLLUPS.c.grain == grain, KPI_ROLLUPS.c.period_start.in_(periods)
+            )
         )
     frame = cells.with_columns(
         pl.lit(grain).alias("grain"), pl.lit(version).alias("definition_version")
     ).select("grain", *CELL_KEYS, "definition_version", *COUNTS)
-    return await copy_frame(conn, "kpi_cells", frame)
+    written = await copy_frame(conn, "kpi_cells", frame)
+    if lap:
+        lap("write cells")
+    await _roll_up(conn, grain, cells, dimensions)
+    if lap:
+        lap("roll up")
+    return written
+
+
+async def _replace_customers(
+    conn: AsyncConnection,
+    grain: Grain,
+    cells: pl.DataFrame,
+    periods: list[date],
+    customers: list[str],
+    version: int,
+    dimensions: tuple[pl.DataFrame, pl.DataFrame],
+    lap: Any = None,
+) -> int:
+    """Replace the ``customers``' cells of ``periods`` and move the roll-up by the difference
+    (new minus old, both rolled up), so the work follows the batch, not the period's size."""
+    where = "period_start = ANY($2) AND customer_code = ANY($3)"
+    old = await stored_cells(conn, grain, where, periods, customers)
+    if lap:
+        lap("read old cells")
+    await conn.execute(
+        delete(KPI_CELLS).where(
+            KPI_CELLS.c.grain == grain,
+            KPI_CELLS.c.period_start.in_(periods),
+            KPI_CELLS.c.customer_code.in_(customers),
+        )
+    )
+    frame = cells.with_columns(
+        pl.lit(grain).alias("grain"), pl.lit(version).alias("definition_version")
+    ).select("grain", *CELL_KEYS, "definition_version", *COUNTS)
+    written = await copy_frame(conn, "kpi_cells", frame)
+    if lap:
+        lap("write cells")
+    delta = roll_up_delta(
+        roll_up_cells(old, *dimensions), roll_up_cells(cells.select(old.columns), *dimensions)
+    )
+    if delta.is_empty():
+        return written
+    await conn.exec_driver_sql(
+        "CREATE TEMP TABLE kpi_rollup_delta (LIKE kpi_rollups) ON COMMIT DROP"
+    )
+    await copy_frame(conn, "kpi_rollup_delta", delta.with_columns(pl.lit(grain).alias("grain")))
+    keys = "grain, period_start, segment, region, channel, business_unit, product_line, scope"
+    names = ", ".join(COUNTS)
+    await conn.exec_driver_sql(
+        f"UPDATE kpi_rollups r SET {', '.join(f'{c} = r.{c} + d.{c}' for c in COUNTS)} "
+        f"FROM kpi_rollup_delta d WHERE ({', '.join('r.' + k for k in keys.split(', '))}) = "
+        f"({', '.join('d.' + k for k in keys.split(', '))})"
+    )
+    await conn.exec_driver_sql(
+        f"INSERT INTO kpi_rollups ({keys}, {names}) SELECT {keys}, {names} "
+        f"FROM kpi_rollup_delta d WHERE NOT EXISTS (SELECT 1 FROM kpi_rollups r WHERE "
+        f"({', '.join('r.' + k for k in keys.split(', '))}) = "
+        f"({', '.join('d.' + k for k in keys.split(', '))}))"
+    )
+    await conn.exec_driver_sql("DROP TABLE kpi_rollup_delta")
+    await conn.execute(
+        delete(KPI_ROLLUPS).where(KPI_ROLLUPS.c.grain == grain, KPI_ROLLUPS.c.lines == 0)
+    )
+    if lap:
+        lap("roll up")
+    return written
+
+
+def roll_up_delta(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """New minus old roll-up rows, by their keys (pure); rows that did not change dropped."""
+    keys = [c for c in new.columns if c not in COUNTS]
+    both = old.join(new, on=keys, how="full", coalesce=True, suffix="_new")
+    delta = both.select(
+        *keys,
+        *[(pl.col(f"{c}_new").fill_null(0) - pl.col(c).fill_null(0)).alias(c) for c in COUNTS],
+    )
+    return delta.filter(pl.any_horizontal(pl.col(c) != 0 for c in COUNTS))
+
+
+async def read_dimensions(conn: AsyncConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The customer dimensions (region, channel, business unit, scope) and the products'
+    line, for the roll-up (empty text where master data has none)."""
+    customers = await read_frame(
+        conn,
+        "SELECT code AS customer_code, coalesce(region, '') AS region, "
+        "coalesce(channel, '') AS channel, coalesce(business_unit, '') AS business_unit, "
+        "coalesce(scope, '*') AS scope FROM customers",
+        dict.fromkeys(("customer_code", "region", "channel", "business_unit", "scope"), pl.String),
+    )
+    products = await read_frame(
+        conn,
+        "SELECT sku, coalesce(product_line, '') AS product_line FROM products",
+        {"sku": pl.String, "product_line": pl.String},
+    )
+    return customers, products
+
+
+def roll_up_cells(
+    cells: pl.DataFrame, customers: pl.DataFrame, products: pl.DataFrame
+) -> pl.DataFrame:
+    """Cells summed by period, segment and the customer and product dimensions (pure).
+    A customer or product missing from master data rolls up under empty text (scope ``*``)."""
+    dims = ["segment", "region", "channel", "business_unit", "product_line", "scope"]
+    return (
+        cells.join(customers, on="customer_code", how="left")
+        .join(products, on="sku", how="left")
+        .with_columns(
+            *[pl.col(c).fill_null("") for c in ("region", "channel", "business_unit")],
+            pl.col("product_line").fill_null(""),
+            pl.col("scope").fill_null("*"),
+        )
+        .group_by("period_start", *dims)
+        .agg(*[pl.col(c).sum() for c in COUNTS])
+        .select("period_start", *dims, *COUNTS)
+    )
+
+
+async def _roll_up(
+    conn: AsyncConnection,
+    grain: Grain,
+    cells: pl.DataFrame,
+    dimensions: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    """The dashboard's roll-up of the grain's new cells (their periods were emptied)."""
+    rolled = roll_up_cells(cells, *dimensions).with_columns(pl.lit(grain).alias("grain"))
+    await copy_frame(conn, "kpi_rollups", rolled.select("grain", *rolled.columns[:-1]))
 
 
 async def compute(
@@ -224,6 +371,14 @@ async def compute(
     or asked), else only the touched periods. ``since``: lines written after it count as
     changed even if the kept mark is later (an import says when it began)."""
     began = time.perf_counter()
+    phases: dict[str, float] = {}
+    clock = [began]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = round(phases.get(name, 0.0) + now - clock[0], 3)
+        clock[0] = now
+
     as_of = as_of or datetime.now(UTC).date()
     async with tenant_session(tenant, runtime.databases) as session:
         conn = await session.connection()
@@ -240,7 +395,10 @@ async def compute(
             or kept.scheme_code != scheme
         )
         assignments = await read_assignments(conn, scheme)
+        dimensions = await read_dimensions(conn)
+        lap("prepare")
         periods: dict[Grain, list[date]] | None = None
+        customers: list[str] | None = None
         if full:
             lines = await read_lines(conn)
         else:
@@ -248,35 +406,79 @@ async def compute(
             changed_since = kept.lines_seen_until
             if since is not None:
                 changed_since = min(changed_since, since)
-            periods = await _touched(conn, changed_since)
-            if kept.as_of != as_of:
+            periods, touched_customers = await _touched(conn, changed_since)
+            if kept.as_of != as_of:  # the day moved: whole recent periods, every customer
                 periods = _recent(periods, as_of)
-            months = periods["month"]
-            if months:
+                customers = None
+            else:  # only the touched customers' cells of the touched periods
+                customers = touched_customers
+            weeks, months = periods["week"], periods["month"]
+            if weeks or months:
+                # every line of every order with a line in a touched week or month (a week
+                # may straddle two months: both conditions are needed) of the customers
+                args: list[Any] = [min([*weeks, *months]), months, weeks]
+                who = ""
+                if customers is not None:
+                    args.append(customers)
+                    who = " AND customer_code = ANY($4)"
                 lines = await read_lines(
                     conn,
-                    "order_no IN (SELECT order_no FROM order_lines "
-                    "WHERE order_date >= $1 AND date_trunc('month', order_date)::date = ANY($2))",
-                    months[0],
-                    months,
+                    "order_no IN (SELECT order_no FROM order_lines WHERE order_date >= $1 AND "
+                    "(date_trunc('month', order_date)::date = ANY($2) "
+                    f"OR date_trunc('week', order_date)::date = ANY($3)){who})",
+                    *args,
                 )
             else:
                 lines = pl.DataFrame(schema=LINE_SCHEMA)
         cells_written = 0
-        for grain in GRAINS:
-            chosen = None if periods is None else periods[grain]
-            if chosen is not None and not chosen:
-                continue
-            subset = lines if chosen is None else lines_for_periods(lines, chosen, grain)
-            cells = cell_counts(subset, assignments, definition, grain, as_of)
-            if chosen is not None:
-                cells = cells.filter(pl.col("period_start").is_in(pl.Series(chosen).implode()))
-            cells_written += await _write(conn, grain, cells, chosen, definition.version)
+        lap("read")
+        if periods is None:  # full: the lines are judged once for both grains
+            # emptied, loaded without its index, which is built once at the end (faster
+            # than maintaining it row by row); all in this transaction
+            await conn.exec_driver_sql("TRUNCATE kpi_cells, kpi_rollups")
+            await conn.exec_driver_sql("DROP INDEX IF EXISTS ix_kpi_cells_period")
+            lap("truncate")
+            by_grain = cell_counts_by_grain(lines, assignments, definition, GRAINS, as_of)
+            lap("engine")
+            for grain in GRAINS:
+                cells_written += await _write(
+                    conn, grain, by_grain[grain], None, definition.version, dimensions, lap
+                )
+            await conn.exec_driver_sql(
+                "CREATE INDEX ix_kpi_cells_period ON kpi_cells (grain, period_start)"
+            )
+            lap("index")
+        else:
+            for grain in GRAINS:
+                chosen = periods[grain]
+                if not chosen:
+                    continue
+                subset = lines_for_periods(lines, chosen, grain)
+                cells = cell_counts(subset, assignments, definition, grain, as_of).filter(
+                    pl.col("period_start").is_in(pl.Series(chosen, dtype=pl.Date).implode())
+                )
+                lap("engine")
+                if customers is None:
+                    cells_written += await _write(
+                        conn, grain, cells, chosen, definition.version, dimensions, lap
+                    )
+                else:
+                    cells_written += await _replace_customers(
+                        conn, grain, cells, chosen, customers, definition.version, dimensions, lap
+                    )
         seconds = time.perf_counter() - began
         touched = -1 if periods is None else len(periods["week"]) + len(periods["month"])
         await _save_state(session, kept, scheme, definition, mark, as_of, seconds, touched)
+    lap("commit")
     return ComputeOutcome(
-        periods is None, touched, lines.height, cells_written, seconds, scheme, definition.version
+        periods is None,
+        touched,
+        lines.height,
+        cells_written,
+        time.perf_counter() - began,
+        scheme,
+        definition.version,
+        phases,
     )
 
 

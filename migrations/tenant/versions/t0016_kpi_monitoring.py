@@ -5,7 +5,8 @@ Revises: t0015
 Create Date: 2026-12-08
 
 ``kpi_cells`` keeps the KPI engine's additive counts per grain, period, customer, product,
-location and segment (no money). ``kpi_alerts`` allows one live (open or acknowledged) alert per
+location and segment (no money); ``kpi_rollups`` the same summed by segment, region, channel,
+business unit, product line and scope for the dashboard. ``kpi_alerts`` allows one live (open or acknowledged) alert per
 scheme, segment, KPI, grain and rule (partial unique index), so a re-evaluation never opens a
 second one. A BRIN index on ``order_lines.updated_at`` finds the lines an import wrote since the
 last computation without reading the table (imports write in time order).
@@ -76,17 +77,36 @@ def upgrade() -> None:
         sa.Column("seconds", sa.Float, nullable=False),
         sa.Column("periods", sa.Integer, nullable=False),
     )
+    # No primary key: a computation replaces whole periods (delete, then COPY) in one
+    # transaction under a per-tenant lock, so a cell is unique by construction, and a six-column
+    # unique index would cost more than the rest of a full computation to maintain.
     op.create_table(
         "kpi_cells",
-        sa.Column("grain", sa.String(5), primary_key=True),
-        sa.Column("period_start", sa.Date, primary_key=True),
-        sa.Column("customer_code", sa.String(100), primary_key=True),
-        sa.Column("sku", sa.String(100), primary_key=True),
-        sa.Column("location_code", sa.String(100), primary_key=True),
-        sa.Column("segment", sa.String(20), primary_key=True),
+        sa.Column("grain", sa.String(5), nullable=False),
+        sa.Column("period_start", sa.Date, nullable=False),
+        sa.Column("customer_code", sa.String(100), nullable=False),
+        sa.Column("sku", sa.String(100), nullable=False),
+        sa.Column("location_code", sa.String(100), nullable=False),
+        sa.Column("segment", sa.String(20), nullable=False),
         sa.Column("definition_version", sa.Integer, nullable=False),
         *[sa.Column(name, sa.BigInteger, nullable=False) for name in COUNTS],
     )
+    op.create_index("ix_kpi_cells_period", "kpi_cells", ["grain", "period_start"])
+    # The dashboard's roll-up: the cells summed by segment and the customer and product
+    # dimensions (and the customer's business scope, for regional readers).
+    op.create_table(
+        "kpi_rollups",
+        sa.Column("grain", sa.String(5), nullable=False),
+        sa.Column("period_start", sa.Date, nullable=False),
+        sa.Column("segment", sa.String(20), nullable=False),
+        sa.Column("region", sa.String(40), nullable=False),
+        sa.Column("channel", sa.String(40), nullable=False),
+        sa.Column("business_unit", sa.String(40), nullable=False),
+        sa.Column("product_line", sa.String(100), nullable=False),
+        sa.Column("scope", sa.String(40), nullable=False),
+        *[sa.Column(name, sa.BigInteger, nullable=False) for name in COUNTS],
+    )
+    op.create_index("ix_kpi_rollups_period", "kpi_rollups", ["grain", "period_start"])
     op.create_table(
         "kpi_alerts",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
@@ -126,6 +146,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_order_lines_updated_at", table_name="order_lines")
     op.drop_table("kpi_alerts")
+    op.drop_table("kpi_rollups")
     op.drop_table("kpi_cells")
     op.drop_table("kpi_state")
     op.drop_table("kpi_definitions")
