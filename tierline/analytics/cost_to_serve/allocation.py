@@ -29,7 +29,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
+import numpy as np
 import polars as pl
+
+from tierline.analytics.cost_to_serve.shares import PoolOrder
 
 Driver = Literal["lines", "units", "weight", "value"]
 CostType = Literal["freight", "handling", "returns"]
@@ -199,6 +202,7 @@ def allocate(
     ordered = ordered.join(pool_ids, on=keys, how="left", maintain_order="left")
     pools = pools.join(pool_ids, on=keys, how="inner")
     shares = ordered.select(pl.col("line").cast(pl.Int64))
+    sorter: PoolOrder | None = None
     for cost_type in COST_TYPES:
         driver = drivers.get(cost_type)
         pools_of_type = pools.filter(pl.col("cost_type") == cost_type).drop("cost_type")
@@ -206,6 +210,19 @@ def allocate(
             shares = shares.with_columns(pl.lit(0, pl.Int64).alias(cost_type))
             continue
         refused += _zero_totals(ordered, pools_of_type, cost_type, driver)
+        driven = ordered[driver].fill_null(0).clip(lower_bound=0).cast(pl.Int64)
+        if _largest(pools_of_type["amount"]) * _largest(driven) < 2**62:
+            sorter = sorter or PoolOrder(
+                ordered["pool"].cast(pl.Int64).to_numpy(), ordered["line"].cast(pl.Int64).to_numpy()
+            )
+            amount = np.zeros(pool_ids.height, dtype=np.int64)
+            has = np.zeros(pool_ids.height, dtype=bool)
+            ids = pools_of_type["pool"].cast(pl.Int64).to_numpy()
+            amount[ids] = pools_of_type["amount"].to_numpy()
+            has[ids] = True
+            values = sorter.share_out(amount, has, driven.to_numpy())
+            shares = shares.with_columns(pl.Series(cost_type, values, dtype=pl.Int64))
+            continue
         shared = _share_out(ordered, pools_of_type, driver).rename({"share": cost_type})
         shares = shares.join(
             shared.with_columns(pl.col("line").cast(pl.Int64)), on="line", how="left"
