@@ -48,10 +48,10 @@ from tierline.governance.models import REQUEST_STATUSES
 from tierline.governance.overrides import OverrideInvalid, RequestFilter
 from tierline.governance.panels import PendingChange, approval_panels
 from tierline.governance.queue import (
-    KINDS,
     BatchOutcome,
     InputRefused,
     QueueFilter,
+    all_kinds,
     approval_queue,
     decide_batch,
     parse_refs,
@@ -142,7 +142,7 @@ async def _queue_page(
         items=items,
         panels=panels,
         where=where,
-        kinds=KINDS,
+        kinds=all_kinds(),
         schemes=schemes,
         scopes=sorted({i.scope for i in items} | ({where.scope} if where.scope else set())),
         can_decide=any(i.decidable for i in items),

@@ -273,27 +273,32 @@ async def _replace_customers(
     )
     if delta.is_empty():
         return written
-    await conn.exec_driver_sql(
-        "CREATE TEMP TABLE kpi_rollup_delta (LIKE kpi_rollups) ON COMMIT DROP"
+    # the periods' roll-up rows (a few thousand) read, moved by the delta, written back
+    dims = ["period_start", "segment", "region", "channel", "business_unit", "product_line"]
+    schema: dict[str, Any] = {d: pl.String for d in [*dims, "scope"]}
+    schema.update({c: pl.Int64 for c in COUNTS})
+    current = await read_frame(
+        conn,
+        f"SELECT {', '.join(schema)} FROM kpi_rollups WHERE grain = $1 AND period_start = ANY($2)",
+        schema,
+        grain,
+        periods,
     )
-    await copy_frame(conn, "kpi_rollup_delta", delta.with_columns(pl.lit(grain).alias("grain")))
-    keys = "grain, period_start, segment, region, channel, business_unit, product_line, scope"
-    names = ", ".join(COUNTS)
-    await conn.exec_driver_sql(
-        f"UPDATE kpi_rollups r SET {', '.join(f'{c} = r.{c} + d.{c}' for c in COUNTS)} "
-        f"FROM kpi_rollup_delta d WHERE ({', '.join('r.' + k for k in keys.split(', '))}) = "
-        f"({', '.join('d.' + k for k in keys.split(', '))})"
+    current = current.with_columns(pl.col("period_start").str.to_date("%Y-%m-%d"))
+    keys = [*dims, "scope"]
+    moved = (
+        pl.concat([current.select(*keys, *COUNTS), delta.select(*keys, *COUNTS)])
+        .group_by(keys)
+        .agg(*[pl.col(c).sum() for c in COUNTS])
+        .filter(pl.col("lines") > 0)
+        .with_columns(pl.lit(grain).alias("grain"))
     )
-    await conn.exec_driver_sql(
-        f"INSERT INTO kpi_rollups ({keys}, {names}) SELECT {keys}, {names} "
-        f"FROM kpi_rollup_delta d WHERE NOT EXISTS (SELECT 1 FROM kpi_rollups r WHERE "
-        f"({', '.join('r.' + k for k in keys.split(', '))}) = "
-        f"({', '.join('d.' + k for k in keys.split(', '))}))"
-    )
-    await conn.exec_driver_sql("DROP TABLE kpi_rollup_delta")
     await conn.execute(
-        delete(KPI_ROLLUPS).where(KPI_ROLLUPS.c.grain == grain, KPI_ROLLUPS.c.lines == 0)
+        delete(KPI_ROLLUPS).where(
+            KPI_ROLLUPS.c.grain == grain, KPI_ROLLUPS.c.period_start.in_(periods)
+        )
     )
+    await copy_frame(conn, "kpi_rollups", moved)
     if lap:
         lap("roll up")
     return written

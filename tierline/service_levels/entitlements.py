@@ -253,6 +253,28 @@ async def entitlement_at(
     return found.scalars().first()
 
 
+async def targets_in_force(
+    session: AsyncSession, scheme_code: str, day: date
+) -> dict[str, dict[str, float]]:
+    """Segment -> its ``cycle_service_level`` and ``fill_rate`` targets (fractions) in force
+    on ``day``: what inventory policy stocks for. One query."""
+    rows = await session.execute(
+        select(
+            EntitlementVersion.segment_code,
+            EntitlementVersion.cycle_service_level,
+            EntitlementVersion.fill_rate_target,
+        ).where(
+            EntitlementVersion.scheme_code == scheme_code,
+            EntitlementVersion.effective_from <= day,
+            or_(EntitlementVersion.effective_to.is_(None), EntitlementVersion.effective_to > day),
+        )
+    )
+    return {
+        segment: {"cycle_service_level": float(csl), "fill_rate": float(fill)}
+        for segment, csl, fill in rows.all()
+    }
+
+
 async def versions_of_scheme(session: AsyncSession, scheme_code: str) -> list[EntitlementVersion]:
     """Every version of every segment of the scheme, newest first per segment."""
     rows = await session.execute(

@@ -46,6 +46,7 @@ from tierline.service_levels.entitlements import (
     entitlements_for_customer,
     save_entitlement_version,
     segment_entitlements,
+    targets_in_force,
     versions_of_scheme,
 )
 from tierline.service_levels.escalation import (
@@ -91,6 +92,7 @@ __all__ = [
     "save_escalation",
     "segment_entitlements",
     "segment_features",
+    "targets_in_force",
 ]
 
 

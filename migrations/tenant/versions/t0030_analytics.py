@@ -1,7 +1,7 @@
 """Tenant schema: commercial analytics settings.
 
 Revision ID: t0030
-Revises: t0016
+Revises: t0027
 Create Date: 2026-12-08
 
 One row per tenant: the customer scheme cost-to-serve and cohorts follow (null: the first
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "t0030"
-down_revision = "t0016"
+down_revision = "t0027"
 branch_labels = None
 depends_on = None
 
