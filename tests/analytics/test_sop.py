@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 import openpyxl
+import polars as pl
 import pypdf
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from tests.conftest import StaffFactory
 from tests.support.web import csrf_of, sign_in
 from tierline.analytics.jobs import scheduled_packs
 from tierline.analytics.models import ReportRun
-from tierline.analytics.sop.pack import build_pack
+from tierline.analytics.sop.pack import build_pack, inventory_view
 from tierline.analytics.sop.runs import subscribe
 from tierline.platform.audit.models import AuditLog
 from tierline.platform.notifications.models import EmailOutbox
@@ -106,3 +107,21 @@ async def test_api_makes_lists_and_serves_packs_masked_for_an_analyst(
             .all()
         )
     assert [e["masked"] for e in exports] == [False, True, True]
+
+
+def test_inventory_view_counts_sku_locations_against_their_targets() -> None:
+    results = pl.DataFrame(
+        {"sku": ["P1", "P2", "P3", "P4"], "location_code": ["L"] * 4,
+         "segment_code": ["AX", "AX", "CZ", None],
+         "safety_stock": [10.0, 10.0, 5.0, 1.0], "reorder_point": [20.0, 20.0, 8.0, 2.0],
+         "order_up_to": [50.0, 50.0, 20.0, 4.0]}
+    )  # fmt: skip
+    positions = pl.DataFrame(
+        {"sku": ["P1", "P2", "P3"], "location_code": ["L"] * 3, "on_hand": [5.0, 60.0, 7.0]}
+    )
+    view = {r["segment"]: r for r in inventory_view(results, positions).iter_rows(named=True)}
+    # P1 below safety stock (5 < 10) and reorder point; P2 above order-up-to; P3 below its
+    # reorder point only; P4 has no position.
+    assert (view["AX"]["below_safety_stock"], view["AX"]["above_order_up_to"]) == (1, 1)
+    assert (view["CZ"]["below_safety_stock"], view["CZ"]["below_reorder_point"]) == (0, 1)
+    assert (view["(none)"]["sku_locations"], view["(none)"]["with_position"]) == (1, 0)

@@ -1,7 +1,8 @@
 """Per segment, what changed between a baseline period the tenant picks and a comparison
 period: service (the share of KPI targets met, month by month, and the KPI values) and
-cost-to-serve (its share of revenue, margin after it). Inventory from the inventory policy
-domain joins when it publishes targets (it does not yet: the summary says so).
+cost-to-serve (its share of revenue, margin after it). Inventory is not compared yet: the
+inventory domain publishes the policy run in force only, not the one of a past baseline (the
+summary says so).
 
 The two periods must not overlap: a month in both would count on both sides of the change.
 """
@@ -24,7 +25,7 @@ from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 SERVICE_KPIS: Final = tuple(TARGET_OF)  # the KPIs with a target to meet
-INVENTORY_NOTE: Final = "inventory: not available (the inventory domain publishes no targets yet)"
+INVENTORY_NOTE: Final = "inventory: not compared (no policy of the baseline period to compare with)"
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@ charts, for one month, one reader's scopes and masking.
 
 Views: segment mix and moves (customers per segment at the month's end, moved in and out in
 the month), KPI attainment by segment (the KPI engine's figures with the targets in force),
-cost-to-serve by segment (money masked where the reader may not see it), open alerts. Inventory
-targets against actuals are not part of the pack yet: the inventory policy domain publishes no
-targets to other domains (the sheet says so instead of staying silently absent).
+cost-to-serve by segment (money masked where the reader may not see it), inventory targets
+against actuals where an inventory policy run is in force (per product segment, the
+SKU-locations whose newest on-hand lies below safety stock, below the reorder point, above the
+order-up-to level: counts, since units of different products do not add up), open alerts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tierline.analytics.cost_to_serve.figures import Window, cost_to_serve
 from tierline.analytics.exports import COST_HEADER, cost_values, xlsx_file
 from tierline.analytics.schemas import cost_rows
 from tierline.analytics.settings_store import read_choices
+from tierline.inventory.service import latest_policy_results
+from tierline.masterdata.service import latest_positions
 from tierline.monitoring.service import KPI_LABELS, alert_dict, attainment_by_segment, list_alerts
 from tierline.platform.pdf import FAMILY, unicode_pdf
 from tierline.platform.runtime import Runtime
@@ -28,7 +31,7 @@ from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.segmentation.service import customer_segment_history
 
 MASKED_NOTE = "Money figures are masked for this reader."
-INVENTORY_NOTE = "Inventory targets against actuals: not available (no inventory policy published)"
+INVENTORY_NOTE = "Inventory targets against actuals: no inventory policy run is in force"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,24 @@ def _mix(history: pl.DataFrame, month: date) -> pl.DataFrame:
     )
 
 
+def inventory_view(results: pl.DataFrame, positions: pl.DataFrame) -> pl.DataFrame:
+    """Per product segment: SKU-locations with a policy, with a position, and how many lie
+    below safety stock, below the reorder point, above the order-up-to level (pure)."""
+    joined = results.join(positions, on=["sku", "location_code"], how="left")
+    on_hand = pl.col("on_hand")
+    return (
+        joined.group_by(pl.col("segment_code").fill_null("(none)").alias("segment"))
+        .agg(
+            pl.len().alias("sku_locations"),
+            on_hand.is_not_null().sum().alias("with_position"),
+            (on_hand < pl.col("safety_stock")).sum().alias("below_safety_stock"),
+            (on_hand < pl.col("reorder_point")).sum().alias("below_reorder_point"),
+            (on_hand > pl.col("order_up_to")).sum().alias("above_order_up_to"),
+        )
+        .sort("segment")
+    )
+
+
 def _frame_rows(frame: pl.DataFrame) -> tuple[list[str], list[list[Any]]]:
     header = frame.columns
     rows = [[v.isoformat() if isinstance(v, date) else v for v in row] for row in frame.iter_rows()]
@@ -83,6 +104,7 @@ def _pdf(
     segments: list[Any],
     kpis: pl.DataFrame,
     alerts: list[dict[str, Any]],
+    inventory: pl.DataFrame | None,
 ) -> bytes:
     pdf = unicode_pdf()
     pdf.add_page()
@@ -128,7 +150,17 @@ def _pdf(
             new_x="LMARGIN",
             new_y="NEXT",
         )
-    pdf.multi_cell(0, 5, INVENTORY_NOTE, new_x="LMARGIN", new_y="NEXT")
+    if inventory is None:
+        pdf.multi_cell(0, 5, INVENTORY_NOTE, new_x="LMARGIN", new_y="NEXT")
+    else:
+        _bar_chart(
+            pdf,
+            "SKU-locations below safety stock per product segment",
+            [
+                (str(r["segment"]), float(r["below_safety_stock"]))
+                for r in inventory.iter_rows(named=True)
+            ],
+        )
     return bytes(pdf.output())
 
 
@@ -189,6 +221,10 @@ async def build_pack(
             )
         )
         kpis = await attainment_by_segment(session, "month", since=month, until=month)
+        run_id, results = await latest_policy_results(session)
+        inventory = (
+            inventory_view(results, await latest_positions(conn)) if run_id is not None else None
+        )
         alerts = [alert_dict(a) for a in await list_alerts(session, "live")]
     mix = _mix(history, month)
     segments = cost_rows(report.by_segment, masked)
@@ -202,7 +238,10 @@ async def build_pack(
         ("segment mix and moves", *_frame_rows(mix)),
         ("KPI attainment", kpi_header, kpi_rows),
         ("cost to serve", COST_HEADER, [cost_values(r, as_text=False) for r in segments]),
-        ("inventory", ["note"], [[INVENTORY_NOTE]]),
+        (
+            "inventory",
+            *(_frame_rows(inventory) if inventory is not None else (["note"], [[INVENTORY_NOTE]])),
+        ),
         (
             "open alerts",
             alert_header,
@@ -210,7 +249,7 @@ async def build_pack(
         ),
     ]
     xlsx = xlsx_file(sheets)  # type: ignore[arg-type]
-    pdf = _pdf(month, masked, mix, segments, kpis, alerts)
+    pdf = _pdf(month, masked, mix, segments, kpis, alerts, inventory)
     moved = int(mix["moved_in"].sum()) if mix.height else 0
     summary = (
         f"{month:%B %Y}: {int(mix['customers'].sum()) if mix.height else 0} customers in "
