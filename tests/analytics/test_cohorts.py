@@ -171,3 +171,17 @@ async def test_the_real_tenants_default_month_and_incomplete_after_window(
 ) -> None:
     result = await cohort_analysis(runtime, commercial, None, months=3)
     assert result.windows.month == FEB and result.after_complete is False
+
+
+def test_kpi_levels_from_the_kpi_engine_join_the_estimates() -> None:
+    history, lines = _panel()
+    kpis = pl.DataFrame(
+        {"customer_code": ["M1", "M2", "S1", "S2", "S3"],
+         "otif_before": [0.9, 0.8, 0.9, 0.7, None], "otif_after": [0.95, 0.9, 0.9, 0.8, 0.5]}
+    )  # fmt: skip
+    result = analyse(
+        "s", history, lines, Windows(date(2026, 4, 1), 2), churn=1, min_size=2, kpis=kpis
+    )
+    otif = next(e for e in result.estimates if e.metric == "otif")
+    # Movers +0.05, +0.10; their stayers S1 0, S2 +0.10: 0.075 - 0.05 = 0.025.
+    assert otif.effect == pytest.approx(0.025) and (otif.movers, otif.stayers) == (2, 2)

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 from tierline.analytics.cohorts.figures import cohort_analysis
 from tierline.analytics.cost_to_serve.figures import Window, cost_to_serve
-from tierline.analytics.demo import DEMO_SCHEME, demo_step
+from tierline.analytics.demo import DEMO_SCHEME, demo_pack_step, demo_step
+from tierline.analytics.sop.runs import list_runs
 from tierline.demo.seeding import seed_tenant
 from tierline.demo.segmentation import DEMO_ACTOR, history_dates
 from tierline.platform.runtime import Runtime
@@ -47,3 +48,8 @@ async def test_demo_tenant_has_cost_to_serve_and_a_cohort(
     ]
     # Run again: nothing more is recorded.
     assert await demo_step(runtime, tenant, SimpleNamespace(base_url="http://demo")) == lines
+    demo = SimpleNamespace(base_url="http://demo")
+    assert "S&OP pack" in (await demo_pack_step(runtime, tenant, demo))[0]
+    await demo_pack_step(runtime, tenant, demo)
+    async with tenant_session(tenant, runtime.databases) as s:
+        assert len(await list_runs(s)) == 1

@@ -166,7 +166,7 @@ async def test_another_tenants_analytics_answer_404(
     base = f"/t/{commercial.slug}/analytics"
     for path in (
         "cost-to-serve", "cost-to-serve.csv", "cost-to-serve.xlsx", "cohorts", "settings",
-        "impact", "pricing",
+        "impact", "pricing", "reports", "roi",
     ):  # fmt: skip
         assert (await client.get(f"{base}/{path}")).status_code == 404, path
     # The API answers for the caller's own tenant only: none of the other's figures.

@@ -22,6 +22,8 @@ PAGES = (
     ("settings", "settings"),
     ("impact", "impact"),
     ("pricing", "pricing"),
+    ("reports", "reports"),
+    ("roi", "roi?baseline_first=2026-01&baseline_last=2026-01&first=2026-02&last=2026-02"),
 )
 
 

@@ -65,6 +65,7 @@ class BarChart:
     groups: list[tuple[float, str]] = field(default_factory=list)
     legend: list[tuple[str, str]] = field(default_factory=list)
     text: str = ""
+    caption: str = "Segment; amounts in the currency"
 
 
 def segment_chart(rows: list[CostRow]) -> BarChart | None:
@@ -204,3 +205,44 @@ def interval_rows(estimates: list[EstimateOut], width: int = 300) -> list[Interv
             )
         )
     return out
+
+
+def paired_chart(
+    rows: list[tuple[str, float | None, float | None]], caption: str, as_percent: bool = True
+) -> BarChart | None:
+    """Baseline against comparison per segment (two bars each), for shares (0..1) shown in
+    percent; None when there is nothing to draw."""
+    drawn = [(label, b or 0.0, a or 0.0) for label, b, a in rows if b is not None or a is not None]
+    if not drawn:
+        return None
+    values = [v for _, b, a in drawn for v in (b, a)]
+    ticks = nice_ticks(min(0.0, *values), max(0.0, *values))
+    width, height, left, top, bottom = 420, 250, 52, 12, 200
+    scale = (bottom - top) / (ticks[-1] - ticks[0])
+
+    def y(v: float) -> float:
+        return bottom - (v - ticks[0]) * scale
+
+    def shown(v: float) -> str:
+        return f"{v:.0%}" if as_percent else f"{v:g}"
+
+    series = (("Baseline", "#8a8f98"), ("Comparison", "#3d8bd4"))
+    chart = BarChart(
+        width, height, left, bottom, [(y(t), shown(t)) for t in ticks], y(0), caption=caption
+    )
+    group_width = (width - left - 8) / len(drawn)
+    bar_width = min(28.0, group_width / 3)
+    for i, (label, before, after) in enumerate(drawn):
+        x0 = left + 4 + i * group_width + (group_width - bar_width * 2) / 2
+        chart.groups.append((x0 + bar_width, label))
+        for j, ((name, colour), value) in enumerate(zip(series, (before, after), strict=True)):
+            top_y, base = sorted((y(value), y(0)))
+            chart.bars.append(
+                Bar(x0 + j * bar_width, top_y, bar_width - 2, max(base - top_y, 0.5), colour,
+                    f"{label} {name.lower()}: {shown(value)}")
+            )  # fmt: skip
+    chart.legend = list(series)
+    chart.text = "; ".join(
+        f"{label}: baseline {shown(b)}, comparison {shown(a)}" for label, b, a in drawn
+    )
+    return chart

@@ -85,3 +85,15 @@ async def demo_step(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]
         f"{base}/cohorts?month={month}&months={DEMO_MONTHS}"
     )
     return lines
+
+
+async def demo_pack_step(runtime: Runtime, tenant: TenantRef, demo: Any) -> list[str]:
+    """``tierline demo``, after the KPIs are computed: the scheduled S&OP pack of the month
+    just ended, as the worker would make it (once; its unique month makes a rerun harmless)."""
+    from tierline.analytics.sop.service import make_pack, previous_month
+
+    month = previous_month(datetime.now(UTC).date())
+    await make_pack(
+        runtime, tenant, month, trigger="schedule", requested_by=None, base_url=demo.base_url
+    )
+    return [f"      S&OP pack of {month:%Y-%m}: {demo.base_url}/t/{tenant.slug}/analytics/reports"]

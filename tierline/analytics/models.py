@@ -1,11 +1,13 @@
-"""Commercial analytics' own state in the tenant schema (migrations t0030, t0031): the
+"""Commercial analytics' own state in the tenant schema (migrations t0030 to t0032): the
 tenant's choices (which scheme the figures follow, the driver of each cost type, when a
-customer counts as churned), the service surcharges and discounts, and the pricing clauses of
-contracts. Figures themselves are computed on demand from the decrypted order history and never
-stored, so a backup reveals no money (DESIGN.md §5)."""
+customer counts as churned), the service surcharges and discounts, the pricing clauses of
+contracts, the S&OP packs made (sealed) and who receives them. Figures are computed on demand
+from the decrypted order history and never stored in clear, so a backup reveals no money
+(DESIGN.md §5)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -15,9 +17,11 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
+    Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -102,3 +106,44 @@ class ContractPriceClause(TenantBase):
     min_discount_bp: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+
+
+class ReportRun(TenantBase):
+    """One S&OP pack made (on demand or on schedule): its month and both files, each sealed
+    under the tenant's data key (bound to the run id), since they hold money (DESIGN.md §5)."""
+
+    __tablename__ = "report_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report: Mapped[str] = mapped_column(String(20), default="sop_pack")
+    month: Mapped[date] = mapped_column(Date)
+    trigger: Mapped[str] = mapped_column(String(12))
+    requested_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    xlsx_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReportSubscription(TenantBase):
+    """A user who receives a report by e-mail each time it is made on schedule."""
+
+    __tablename__ = "report_subscriptions"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    report: Mapped[str] = mapped_column(String(20), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _register_encrypted_columns() -> None:
+    """The pack files: whole documents sealed as one value each, rewritten a few per key
+    rotation transaction."""
+    from tierline.platform.encryption.store import register_encrypted_column
+
+    for kind in ("xlsx", "pdf"):
+        register_encrypted_column(
+            ReportRun, f"{kind}_enc", "id", ad_table="report_runs", ad_column=kind, batch_rows=8
+        )
+
+
+_register_encrypted_columns()

@@ -40,7 +40,26 @@ PLUGIN = Plugin(
             63,
             group="Service",
         ),
+        NavItem(
+            "S&OP packs",
+            "analytics/reports",
+            "analytics:read",
+            "The monthly S&OP pack (XLSX and PDF), made on demand and on schedule.",
+            64,
+            group="Service",
+        ),
+        NavItem(
+            "Programme ROI",
+            "analytics/roi",
+            "analytics:read",
+            "Per segment, service attainment and cost-to-serve against a baseline period.",
+            65,
+            group="Service",
+        ),
     ),
     extensions=("tierline.analytics.hooks",),
-    demo_steps=(DemoStep(40, "commercial analytics", "tierline.analytics.demo:demo_step"),),
+    demo_steps=(
+        DemoStep(40, "commercial analytics", "tierline.analytics.demo:demo_step"),
+        DemoStep(70, "S&OP pack", "tierline.analytics.demo:demo_pack_step"),
+    ),
 )

@@ -7,7 +7,7 @@ Money is in integer minor units (cents) of the tenant's currency, named ``*_mino
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -19,6 +19,7 @@ from tierline.analytics.cohorts.panel import METRIC_TEXT
 from tierline.analytics.cost_to_serve.allocation import DRIVER_TEXT
 from tierline.analytics.cost_to_serve.figures import CostToServe
 from tierline.analytics.impact.figures import Impact
+from tierline.analytics.roi.summary import Roi
 
 MONEY_COLUMNS = (
     "revenue",
@@ -359,3 +360,95 @@ class PriceClauseOut(msgspec.Struct, kw_only=True):
     contract_reference: str
     max_surcharge_bp: int | None
     min_discount_bp: int | None
+
+
+class PackRunOut(msgspec.Struct, kw_only=True):
+    """An S&OP pack kept: its month, how it was made and its files."""
+
+    id: str
+    month: date
+    trigger: str
+    requested_by: str | None
+    created_at: datetime
+    summary: str
+    xlsx_url: str
+    pdf_url: str
+
+
+class PackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Make the pack of ``month`` (YYYY-MM-01 or any day of it) now."""
+
+    month: date
+
+
+class SubscriptionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    subscribed: bool
+
+
+class SubscriptionOut(msgspec.Struct, kw_only=True):
+    """Whether the caller receives the scheduled S&OP pack by e-mail."""
+
+    email: str
+    subscribed: bool
+
+
+class SegmentRoiOut(msgspec.Struct, kw_only=True):
+    """One segment, baseline against comparison. Shares are 0..1; money in cents, null with
+    ``masked`` without ``margin:read``."""
+
+    segment: str
+    attainment_before: float | None
+    attainment_after: float | None
+    attainment_change: float | None
+    kpis_before: dict[str, float | None]
+    kpis_after: dict[str, float | None]
+    cts_share_before: float | None
+    cts_share_after: float | None
+    cts_share_change: float | None
+    margin_after_cts_before_minor: int | None
+    margin_after_cts_after_minor: int | None
+    masked: bool
+
+
+class RoiReport(msgspec.Struct, kw_only=True):
+    """The programme's return per segment: service and cost-to-serve against a baseline."""
+
+    baseline_first: date
+    baseline_last: date
+    first_month: date
+    last_month: date
+    segments: list[SegmentRoiOut]
+    notes: list[str]
+    masked: bool
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 6)
+
+
+def roi_report(roi: Roi, masked: bool) -> RoiReport:
+    return RoiReport(
+        baseline_first=roi.baseline.first,
+        baseline_last=roi.baseline.last,
+        first_month=roi.comparison.first,
+        last_month=roi.comparison.last,
+        segments=[
+            SegmentRoiOut(
+                segment=s.segment,
+                attainment_before=_r(s.attainment_before),
+                attainment_after=_r(s.attainment_after),
+                attainment_change=_r(s.attainment_change),
+                kpis_before={k: _r(v) for k, v in s.kpis_before.items()},
+                kpis_after={k: _r(v) for k, v in s.kpis_after.items()},
+                cts_share_before=None if masked else _r(s.cts_share_before),
+                cts_share_after=None if masked else _r(s.cts_share_after),
+                cts_share_change=None if masked else _r(s.cts_share_change),
+                margin_after_cts_before_minor=None if masked else s.margin_after_cts_before,
+                margin_after_cts_after_minor=None if masked else s.margin_after_cts_after,
+                masked=masked,
+            )
+            for s in roi.segments
+        ],
+        notes=roi.notes,
+        masked=masked,
+    )

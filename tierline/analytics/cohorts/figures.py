@@ -11,6 +11,7 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.analytics.cohorts.did import MIN_COHORT, Estimate, difference_in_differences
 from tierline.analytics.cohorts.panel import (
@@ -25,6 +26,7 @@ from tierline.analytics.cohorts.panel import (
 )
 from tierline.analytics.settings_store import read_choices
 from tierline.masterdata.service import latest_order_date, order_lines_plain
+from tierline.monitoring.service import Filters, kpi_figures
 from tierline.platform.errors import DomainError
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
@@ -64,9 +66,16 @@ class CohortAnalysis:
     after_complete: bool = True  # the order history reaches the end of the after window
 
 
+KPI_METRICS = ("otif", "unit_fill_rate")  # per customer, from the KPI engine, where present
+
+
 def _arm(panel: pl.DataFrame, codes: list[str], metric: str) -> tuple[np.ndarray, np.ndarray]:
-    rows = pl.DataFrame({"customer_code": pl.Series(codes, dtype=pl.String)}).join(
-        panel, on="customer_code", how="left"
+    """Before and after of ``codes``; a customer without a value in a window (a KPI of a month
+    it did not order in) is left out of this metric."""
+    rows = (
+        pl.DataFrame({"customer_code": pl.Series(codes, dtype=pl.String)})
+        .join(panel, on="customer_code", how="left")
+        .drop_nulls([f"{metric}_before", f"{metric}_after"])
     )
     return (
         rows[f"{metric}_before"].to_numpy().astype(np.float64),
@@ -76,11 +85,12 @@ def _arm(panel: pl.DataFrame, codes: list[str], metric: str) -> tuple[np.ndarray
 
 def _estimates(panel: pl.DataFrame, pairs: pl.DataFrame, min_size: int) -> list[Estimate]:
     movers, matched = pairs["mover"].to_list(), pairs["stayer"].to_list()
+    metrics = [*METRICS, *(k for k in KPI_METRICS if f"{k}_before" in panel.columns)]
     return [
         difference_in_differences(
             metric, _arm(panel, movers, metric), _arm(panel, matched, metric), min_size=min_size
         )
-        for metric in METRICS
+        for metric in metrics
     ]
 
 
@@ -92,14 +102,18 @@ def analyse(
     churn: int,
     ranks: dict[str, int] | None = None,
     min_size: int = MIN_COHORT,
+    kpis: pl.DataFrame | None = None,
 ) -> CohortAnalysis:
     """The analysis from frames already read (pure; CPU: run in a thread). ``ranks``: segment
-    code -> rank (1 = top), to split upward and downward moves."""
+    code -> rank (1 = top), to split upward and downward moves; ``kpis``: per customer
+    ``<kpi>_before`` / ``<kpi>_after`` of :data:`KPI_METRICS` (from the KPI engine)."""
     moved = moves_in(history, windows.month)
     pool = stayers(history, windows).join(moved, on="customer_code", how="anti")
     panel = customer_panel(
         lines, pl.concat([moved["customer_code"], pool["customer_code"]]), windows, churn
     )
+    if kpis is not None and not kpis.is_empty():
+        panel = panel.join(kpis, on="customer_code", how="left")
     sized = panel.select("customer_code", "volume_before")
     pairs, unmatched = match(
         moved.join(sized, on="customer_code").select(
@@ -143,6 +157,32 @@ def analyse(
     )
 
 
+async def _customer_kpis(
+    session: AsyncSession, history: pl.DataFrame, windows: Windows
+) -> pl.DataFrame:
+    """Per customer moving or staying in the month: OTIF and unit fill rate over the before
+    and the after window, from the KPI engine's figures (empty where it has none)."""
+    codes = moves_in(history, windows.month)["customer_code"].to_list()
+    codes += stayers(history, windows)["customer_code"].to_list()
+    if not codes:
+        return pl.DataFrame()
+    frames = []
+    for name, (first, last) in (("before", windows.before), ("after", windows.after)):
+        found = await kpi_figures(
+            session,
+            "month",
+            ["customer_code"],
+            Filters(within={"customer_code": sorted(set(codes))}, since=first, until=last),
+        )
+        present = [k for k in KPI_METRICS if k in found.columns]
+        if found.is_empty() or not present:
+            return pl.DataFrame()
+        frames.append(
+            found.select("customer_code", *(pl.col(k).alias(f"{k}_{name}") for k in present))
+        )
+    return frames[0].join(frames[1], on="customer_code", how="full", coalesce=True)
+
+
 def choose_month(history: pl.DataFrame, months: int, newest: date | None) -> date:
     """The latest month with moves whose after window the order history covers; else the
     latest month with moves. CohortRefused when nobody has moved."""
@@ -181,9 +221,18 @@ async def cohort_analysis(
         lines = await order_lines_plain(
             conn, windows.before[0], add_months(windows.after[1], 1).replace(day=1)
         )
+        kpis = await _customer_kpis(session, history, windows)
     ranks = {s.code: s.rank for s in segments}
     result = await asyncio.to_thread(
-        analyse, choices.scheme_code, history, lines, windows, choices.churn_periods, ranks
+        analyse,
+        choices.scheme_code,
+        history,
+        lines,
+        windows,
+        choices.churn_periods,
+        ranks,
+        MIN_COHORT,
+        kpis,
     )
     complete = newest is not None and add_months(windows.after[1], 1) <= newest
     return dataclasses.replace(result, after_complete=complete)

@@ -32,6 +32,8 @@ METRIC_TEXT: Final = {
     "volume": "units per month",
     "mix": "distinct products ordered",
     "churned": "share churned (no order in the last months of the window)",
+    "otif": "on time in full (KPI engine)",
+    "unit_fill_rate": "unit fill rate (KPI engine)",
 }
 
 

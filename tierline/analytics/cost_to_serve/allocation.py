@@ -29,7 +29,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
+import numpy as np
 import polars as pl
+
+from tierline.analytics.cost_to_serve.shares import PoolOrder
 
 Driver = Literal["lines", "units", "weight", "value"]
 CostType = Literal["freight", "handling", "returns"]
@@ -131,10 +134,10 @@ def _share_out(lines: pl.DataFrame, pools: pl.DataFrame, driver: str) -> pl.Data
     """One cost type: ``line, share`` for the lines of every pool (pools with a positive
     driver total only). Products are exact: in 64-bit integers when the largest amount times
     the largest driver fits, else in 128-bit ones (slower, never wrong)."""
-    keys = ["customer_code", "period"]
+    keys = "pool"  # one integer per customer and month: windows over it are cheap
     frame = lines.select(
-        "line", *keys, pl.col(driver).fill_null(0).clip(lower_bound=0).alias("driver")
-    ).join(pools, on=keys, how="inner", maintain_order="left")
+        "line", keys, pl.col(driver).fill_null(0).clip(lower_bound=0).alias("driver")
+    ).join(pools.select(keys, "amount"), on=keys, how="inner", maintain_order="left")
     biggest = _largest(frame["amount"]) * _largest(frame["driver"])  # Python ints: exact
     wide = pl.Int64 if biggest < 2**62 else pl.Int128
     product = pl.col("amount").cast(wide) * pl.col("driver").cast(wide)
@@ -155,13 +158,12 @@ def _share_out(lines: pl.DataFrame, pools: pl.DataFrame, driver: str) -> pl.Data
 def _zero_totals(
     lines: pl.DataFrame, pools: pl.DataFrame, cost_type: str, driver: str
 ) -> list[RefusedCost]:
-    keys = ["customer_code", "period"]
-    totals = lines.group_by(keys).agg(
+    totals = lines.group_by("pool").agg(
         pl.col(driver).fill_null(0).clip(lower_bound=0).sum().alias("total")
     )
-    zero = pools.join(totals, on=keys, how="left").filter(pl.col("total").fill_null(0) == 0)
+    zero = pools.join(totals, on="pool", how="left").filter(pl.col("total").fill_null(0) == 0)
     return _refuse(
-        zero.select(*keys, pl.lit(cost_type).alias("cost_type"), "amount"),
+        zero.select("customer_code", "period", pl.lit(cost_type).alias("cost_type"), "amount"),
         f"the driver '{driver}' totals zero over this customer's lines in the period: "
         "nothing to divide by",
     )
@@ -194,8 +196,13 @@ def allocate(
     )
     refused += screened
 
+    keys = ["customer_code", "period"]
     ordered = lines.sort("line")
+    pool_ids = ordered.select(keys).unique().with_row_index("pool")
+    ordered = ordered.join(pool_ids, on=keys, how="left", maintain_order="left")
+    pools = pools.join(pool_ids, on=keys, how="inner")
     shares = ordered.select(pl.col("line").cast(pl.Int64))
+    sorter: PoolOrder | None = None
     for cost_type in COST_TYPES:
         driver = drivers.get(cost_type)
         pools_of_type = pools.filter(pl.col("cost_type") == cost_type).drop("cost_type")
@@ -203,6 +210,19 @@ def allocate(
             shares = shares.with_columns(pl.lit(0, pl.Int64).alias(cost_type))
             continue
         refused += _zero_totals(ordered, pools_of_type, cost_type, driver)
+        driven = ordered[driver].fill_null(0).clip(lower_bound=0).cast(pl.Int64)
+        if _largest(pools_of_type["amount"]) * _largest(driven) < 2**62:
+            sorter = sorter or PoolOrder(
+                ordered["pool"].cast(pl.Int64).to_numpy(), ordered["line"].cast(pl.Int64).to_numpy()
+            )
+            amount = np.zeros(pool_ids.height, dtype=np.int64)
+            has = np.zeros(pool_ids.height, dtype=bool)
+            ids = pools_of_type["pool"].cast(pl.Int64).to_numpy()
+            amount[ids] = pools_of_type["amount"].to_numpy()
+            has[ids] = True
+            values = sorter.share_out(amount, has, driven.to_numpy())
+            shares = shares.with_columns(pl.Series(cost_type, values, dtype=pl.Int64))
+            continue
         shared = _share_out(ordered, pools_of_type, driver).rename({"share": cost_type})
         shares = shares.join(
             shared.with_columns(pl.col("line").cast(pl.Int64)), on="line", how="left"

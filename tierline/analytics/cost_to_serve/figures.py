@@ -133,9 +133,9 @@ def compute(
     )
     costed = with_costs(prepared, allocation.shares)
     per_customer = cts_table(costed, ("customer_code",)).join(
-        costed.sort("order_date")
-        .group_by("customer_code")
-        .agg(pl.col("segment").last(), pl.col("region").last()),
+        costed.group_by("customer_code").agg(
+            pl.col("segment").sort_by("order_date").last(), pl.col("region").first()
+        ),
         on="customer_code",
     )
     return CostToServe(
