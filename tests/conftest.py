@@ -192,6 +192,15 @@ async def browser(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
+def live_server(runtime: Runtime) -> Iterator[str]:
+    """``tierline serve`` on a free port, sharing the session's embedded servers."""
+    from tests.support.live_server import live_server as serve
+
+    with serve() as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
 def idp_server() -> Iterator[OidcTestProvider]:
     """A real OpenID Connect provider on loopback, started the first time a test asks."""
     from tests.support.oidc_provider import OidcTestProvider

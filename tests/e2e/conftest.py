@@ -1,17 +1,13 @@
-"""Browser harness: the real server in a subprocess, driven by Debian's headless Chromium."""
+"""Browser harness: the real server in a subprocess (``live_server``, tests/conftest.py),
+driven by Debian's headless Chromium."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 CHROMIUM_FLAGS = [
@@ -42,43 +38,6 @@ def chromium() -> str:
             pytest.fail("CI must run the browser tests: install Debian's chromium (see .ci/run)")
         pytest.skip("no Chromium on this machine: `apt-get install chromium` to run browser tests")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def live_server(runtime: object) -> Iterator[str]:
-    """``tierline serve`` on a free port, sharing the session's embedded servers."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tierline", "serve", "--port", str(port), "--worker"],
-        # its own job queue, so its worker never takes jobs the tests run themselves
-        env={**os.environ, "TIERLINE_QUEUE_NAME": "tierline:e2e"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"server did not start: {proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
-        time.sleep(0.2)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="session")

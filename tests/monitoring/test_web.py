@@ -33,6 +33,8 @@ async def test_the_dashboard_shows_live_figures_that_drill_down_to_order_lines(
     assert "On time in full by segment" in html and "<svg" in html and "target in force" in html
     assert "Escalations addressed to you" in html  # planner@example.com is step 1 of A's path
     assert "heat-miss" in html and "Worst breaches" in html
+    top = await browser.get(f"/t/{tenant.slug}/performance/drill")  # no filter: by segment
+    assert top.status_code == 200 and "By segment" in top.text, top.text
     drill = await browser.get(
         f"/t/{tenant.slug}/performance/drill",
         params={"kpi": "otif", "segment": "A", "region": "north"},

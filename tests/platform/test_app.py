@@ -135,7 +135,18 @@ async def test_operator_provisions_a_tenant_asynchronously(
     await execute_job(runtime, None, job["id"])  # what the worker does with it
     status = await client.get(f"/api/v1/tenants/jobs/{job['id']}", headers=operator_headers)
     assert status.json()["status"] == "succeeded" and status.json()["progress"] == 1.0
-    listed = (await client.get("/api/v1/tenants", headers=operator_headers)).json()
+    listed: list[dict[str, Any]] = []
+    cursor = None
+    while True:  # every tenant of the session, page by page
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page_ = (
+            await client.get("/api/v1/tenants", params=params, headers=operator_headers)
+        ).json()
+        listed += page_["items"]
+        cursor = page_["next_cursor"]
+        if cursor is None:
+            break
+    assert [t["slug"] for t in listed] == sorted({t["slug"] for t in listed})
     assert {"slug": slug, "region": "us", "status": "active"}.items() <= next(
         t for t in listed if t["slug"] == slug
     ).items()

@@ -244,7 +244,7 @@ async def test_api(
     )
     assert bad.status_code == 422
     contracts = await client.get("/api/v1/contracts")
-    assert contracts.status_code == 200 and isinstance(contracts.json(), list)
+    assert contracts.status_code == 200 and isinstance(contracts.json()["items"], list)
     refused = await client.post(
         "/api/v1/contracts",
         json={"customer_code": "NOBODY", "reference": "R", "valid_from": "2020-01-01"},
@@ -283,7 +283,7 @@ async def test_isolation_and_permissions(
     assert (
         await client.put(f"/api/v1/escalations/{code}/PLAT", json=steps, headers=headers)
     ).status_code == 404
-    assert (await client.get("/api/v1/contracts")).json() == []
+    assert (await client.get("/api/v1/contracts")).json() == {"items": [], "next_cursor": None}
     posted = await client.post(
         "/api/v1/entitlements",
         json={"scheme_code": code, "segment_code": "PLAT"},

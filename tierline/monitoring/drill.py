@@ -133,7 +133,10 @@ async def build_drill(
     filters = Filters(equal=dict(chosen), since=window[0], until=window[1], scopes=scopes)
     conn = await session.connection()
     for dim in next_dimensions(chosen):
-        sums = await summed(conn, grain, ["segment", dim], filters)
+        # the first level breaks down by segment itself: asked twice, the column would be too
+        sums = await summed(
+            conn, grain, ["segment"] if dim == "segment" else ["segment", dim], filters
+        )
         if sums.is_empty():
             drill.breakdowns.append(Breakdown(dim, LABELS[dim], []))
             continue

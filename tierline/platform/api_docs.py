@@ -18,12 +18,27 @@ What every API operation shares is stated here once rather than on each handler 
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Tag
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import (
+    Components,
+    OAuthFlow,
+    OAuthFlows,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+    Tag,
+)
 from litestar.routes import HTTPRoute
 
 from tierline.platform.access import OPERATOR, PUBLIC, declared_permission
@@ -79,6 +94,63 @@ SECURITY_SCHEMES: dict[str, SecurityScheme] = {
         description="The platform operator's token (TIERLINE_OPERATOR_TOKEN): tenant lifecycle.",
     ),
 }
+
+
+def form_body(
+    title: str, properties: dict[str, Schema | Reference], required: list[str]
+) -> type[Operation]:
+    """An ``operation_class`` documenting an ``application/x-www-form-urlencoded`` body that
+    the handler reads itself (the OAuth2 token endpoint answers its own RFC 6749 errors, so
+    Litestar must not parse the form first)."""
+    schema = Schema(title=title, type=OpenAPIType.OBJECT, properties=properties, required=required)
+
+    @dataclass
+    class FormBodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={"application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema)},
+                required=True,
+            )
+
+    return FormBodyOperation
+
+
+def query_parameters(**described: str) -> type[Operation]:
+    """An ``operation_class`` documenting optional text query parameters a handler reads
+    itself (the portal's hottest route skips Litestar's parameter parsing)."""
+    from litestar.enums import ParamType
+    from litestar.openapi.spec import Parameter
+
+    documented = [
+        Parameter(
+            name=name,
+            param_in=ParamType.QUERY,
+            required=False,
+            description=text,
+            schema=Schema(type=OpenAPIType.STRING),
+        )
+        for name, text in described.items()
+    ]
+
+    @dataclass
+    class QueryParametersOperation(Operation):
+        def __post_init__(self) -> None:
+            self.parameters = [*(self.parameters or []), *documented]
+
+    return QueryParametersOperation
+
+
+def file_response(media_type: str, description: str) -> dict[int, ResponseSpec]:
+    """``responses=`` of an operation answering a file (CSV, XLSX, a write-back): Litestar
+    would document a streamed or ``bytes`` answer as JSON."""
+    return {
+        200: ResponseSpec(
+            data_container=bytes,
+            generate_examples=False,
+            description=description,
+            media_type=media_type,
+        )
+    }
 
 
 def components() -> list[Components]:
@@ -148,3 +220,52 @@ def document_api(app: Litestar, tag_of: Any) -> None:
     package declaring a handler's module (``assembly.api_tag_of``)."""
     for handler in api_handlers(app):
         _document(handler, tag_of(handler.fn.__module__))
+
+
+_GENERIC = re.compile(r"^(?P<outer>[A-Za-z]+)_(?P<inner>[A-Za-z0-9_.]+)_$")
+
+
+def name_generic_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """Give generic components names a generator turns into class names: Litestar names
+    ``Page[tierline.segmentation.runs.schemas.RunOut]`` ``Page_tierline..._RunOut_``; this
+    renames it ``RunPage`` (the item's name without ``Out``, then the generic's), references
+    included. Idempotent: the document is renamed in place, once."""
+    schemas = document.get("components", {}).get("schemas", {})
+    renames: dict[str, str] = {}
+    for name in list(schemas):
+        found = _GENERIC.match(name)
+        if not found:
+            continue
+        inner = found["inner"].rsplit(".", 1)[-1].removesuffix("Out")
+        new = f"{inner}{found['outer']}"
+        if new in schemas or new in renames.values():
+            new = f"{found['outer']}Of{inner}"
+        renames[name] = new
+    if not renames:
+        return document
+    for old, new in renames.items():
+        schemas[new] = schemas.pop(old)
+        schemas[new]["title"] = new
+    refs = {f"#/components/schemas/{o}": f"#/components/schemas/{n}" for o, n in renames.items()}
+    _replace_refs(document, refs)
+    return document
+
+
+def _replace_refs(node: Any, refs: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref in refs:
+            node["$ref"] = refs[ref]
+        for value in node.values():
+            _replace_refs(value, refs)
+    elif isinstance(node, list):
+        for value in node:
+            _replace_refs(value, refs)
+
+
+class ApiDocumentJson(JsonRenderPlugin):
+    """``/schema/openapi.json``: Litestar's document with generic components named for
+    client generators (``name_generic_schemas``)."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return self.render_json(request, name_generic_schemas(openapi_schema))

@@ -18,7 +18,6 @@ from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -107,8 +106,13 @@ class ApplicationCore(InitPluginProtocol):
             path="/schema",
             description="Tierline's JSON API. Conventions (problem details, cursor pages, "
             "security, tags): see the README's API conventions.",
-            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
-            openapi_router=Router(path="/schema", route_handlers=[], guards=[requires(PUBLIC)]),
+            render_plugins=[api_docs.ApiDocumentJson(path=["/", "/openapi.json"])],
+            openapi_router=Router(
+                path="/schema",
+                route_handlers=[],
+                guards=[requires(PUBLIC)],
+                include_in_schema=False,  # the document does not describe itself
+            ),
             use_handler_docstrings=True,
             components=api_docs.components(),
             tags=api_docs.tags(assembly.api_tags()),

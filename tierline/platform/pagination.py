@@ -32,7 +32,7 @@ from tierline.platform.errors import DomainError
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
+MAX_LIMIT = 1000
 MAX_CURSOR_CHARS = 512
 _VERSION = "c1"
 
@@ -130,10 +130,9 @@ async def provide_page_request(
         ),
     ] = None,
 ) -> PageRequest:
-    """The ``limit`` and ``cursor`` query parameters every list operation takes."""
-    request = PageRequest(limit, cursor or None)
-    request.position()  # refuse a foreign cursor before the handler runs
-    return request
+    """The ``limit`` and ``cursor`` query parameters every list operation takes (a list whose
+    query keeps its own opaque cursor reads ``cursor`` as is; ``position()`` decodes ours)."""
+    return PageRequest(limit, cursor or None)
 
 
 PAGED = {"page": Provide(provide_page_request)}

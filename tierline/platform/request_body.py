@@ -9,7 +9,9 @@ endpoint's msgspec struct with every field error named. Refusals are problem det
 Handlers declare their body as ``data: SomeStruct`` (so the OpenAPI document shows it): the
 app's ``CheckedRequest`` makes Litestar read that body through ``json_body`` too, with the
 bounds a handler names in ``opt={"body_bounds": callable(state) -> Bounds}`` (batches are
-larger than the default), and Litestar converts it to the struct (a misfit is a 422 naming
+larger than the default); a handler taking a document as text too names the field it goes in
+(``opt={"text_body": "text"}``: a ``text/yaml`` body arrives as ``{"text": ...}``). Litestar
+converts it to the struct (a misfit is a 422 naming
 every field, ``errors.exception_handler``).
 """
 
@@ -55,8 +57,17 @@ class CheckedRequest(Request[Any, Any, Any]):
     ``json_body`` and the handler's bounds."""
 
     async def json(self) -> Any:
+        text_field = self.route_handler.opt.get("text_body")
+        if text_field and _is_text(self.headers.get("content-type", "")):
+            return {text_field: (await self.body()).decode("utf-8", errors="replace")}
         bounds = self.route_handler.opt.get("body_bounds")
         return await json_body(self, bounds(self.app.state) if bounds else DEFAULT_BOUNDS)
+
+
+def _is_text(content_type: str) -> bool:
+    """A document sent as is (``text/yaml``, ``text/plain``, ``application/yaml``)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("text/") or media in ("application/yaml", "application/x-yaml")
 
 
 async def json_body(request: Request[Any, Any, Any], bounds: Bounds = DEFAULT_BOUNDS) -> Any:

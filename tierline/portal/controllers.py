@@ -12,20 +12,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.response.base import ASGIResponse
 from litestar.serialization import encode_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.platform.access import PUBLIC, requires
+from tierline.platform.api_docs import query_parameters
 from tierline.platform.downloads import PDF, csv_download, file_download
 from tierline.platform.identity.oidc import provider_button
 from tierline.platform.identity.principal import Principal
@@ -40,6 +41,7 @@ from tierline.platform.identity.signin import (
     throttled,
 )
 from tierline.platform.identity.web import ensure_same_tenant, provide_principal, session_store
+from tierline.platform.pagination import PAGED, InvalidCursor, PageRequest, encode_cursor
 from tierline.platform.routing import Api, PortalPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 from tierline.portal import documents, service
@@ -47,6 +49,7 @@ from tierline.portal.accounts import PortalAccount, pick_account, reachable_acco
 from tierline.portal.branding import Branding, load_branding, load_logo
 from tierline.portal.cache import portal_cache
 from tierline.portal.performance import GRAINS, MEASURES, Grain, chart_for, performance
+from tierline.portal.schemas import PortalNoticesOut, PortalOverviewOut, PortalPerformanceOut
 
 PORTAL = "portal:self"
 LOGIN_CSRF_COOKIE = "tl_portal_login_csrf"
@@ -407,8 +410,13 @@ async def portal_entitlements_pdf(
     guards=[requires(PORTAL)],
     operation_id="portalEntitlements",
     summary="The caller's segments and entitlements, and the segments of its ship-tos",
+    operation_class=query_parameters(
+        account="An account below the caller's (a ship-to); default the caller's own."
+    ),
 )
-async def api_entitlements(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+async def api_entitlements(request: Request[Any, Any, Any]) -> Response[PortalOverviewOut]:
+    """The caller's account with its segment in every customer scheme and the entitlements in
+    force today (worded as customers read them), and the segments of the accounts below it."""
     # The principal straight from the guard (what ``SIGNED_IN`` provides), without dependency
     # injection: this is the portal's hottest route.
     principal = _customer(await provide_principal(request))
@@ -435,7 +443,7 @@ async def api_entitlements(request: Request[Any, Any, Any]) -> Response[dict[str
             response = _PreparedJSON(encode_json(await service.overview(s, accounts, today)))
         if cache is not None:
             cache.put(principal.tenant, key, token, response)
-    return cast("Response[dict[str, Any]]", response)  # the OpenAPI schema stays the dict's
+    return cast("Response[PortalOverviewOut]", response)  # the bytes service.overview built
 
 
 class _PreparedJSON(Response[bytes]):
@@ -488,9 +496,13 @@ class _PreparedJSON(Response[bytes]):
 )
 async def api_performance(
     principal: NamedDependency[Principal],
-    grain: FromQuery[str | None] = None,
-    account: FromQuery[str | None] = None,
-) -> dict[str, Any]:
+    grain: Annotated[str | None, QueryParameter(description="week (default) or month.")] = None,
+    account: Annotated[
+        str | None, QueryParameter(description="An account below the caller's; default its own.")
+    ] = None,
+) -> Response[PortalPerformanceOut]:
+    """Fill rate, OTIF, perfect order and average lead time of the account's order lines per
+    week or month over the last twelve, with the targets its entitlements set."""
     _customer(principal)
     chosen_grain = _grain(grain)
     async with tenant_session(principal.tenant) as s:
@@ -504,26 +516,40 @@ async def api_performance(
             "periods": [p.as_dict() for p in data["periods_obj"]],
         }
     )
-    return result
+    return Response(result)  # type: ignore[arg-type]
 
 
 @get(
     "/portal/notices",
     guards=[requires(PORTAL)],
     operation_id="portalNoticesApi",
-    summary="The caller's notices, newest first (page on with before=<last id>)",
+    summary="The caller's notices, newest first",
+    dependencies=PAGED,
 )
 async def api_notices(
     principal: NamedDependency[Principal],
-    account: FromQuery[str | None] = None,
-    before: FromQuery[int | None] = None,
-    limit: FromQuery[int] = 50,
-) -> dict[str, Any]:
+    page: PageRequest,
+    account: Annotated[
+        str | None, QueryParameter(description="An account below the caller's; default its own.")
+    ] = None,
+) -> Response[PortalNoticesOut]:
+    """The account's notices (segment changes with the entitlements before and after),
+    newest first."""
     _customer(principal)
+    position = page.position()
+    if position is not None and not isinstance(position[0], int):
+        raise InvalidCursor("cursor: not a cursor this API returned")
+    size = min(page.limit, 200)
     async with tenant_session(principal.tenant) as s:
         chosen = pick_account(await _accounts(s, principal), account)
-        notices = await service.account_notices(s, chosen.code, max(1, min(limit, 200)), before)
-    return {"account": chosen.code, "notices": notices}
+        notices = await service.account_notices(
+            s, chosen.code, size + 1, int(position[0]) if position else None
+        )
+    more = len(notices) > size
+    notices = notices[:size]
+    following = encode_cursor((notices[-1]["id"],)) if more and notices else None
+    body = {"account": chosen.code, "notices": notices, "next_cursor": following}
+    return Response(body)  # type: ignore[arg-type]
 
 
 async def _branding(tenant: TenantRef) -> dict[str, Any]:

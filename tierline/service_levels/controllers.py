@@ -8,18 +8,17 @@ speaks the stored fractions (0..1). Refusals on the API are problem details with
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +26,7 @@ from tierline.platform.access import requires
 from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, allowed_here
+from tierline.platform.pagination import PAGED, Page, PageRequest
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.service import published_segments, scheme_infos
@@ -55,6 +55,16 @@ from tierline.service_levels.escalation import (
 )
 from tierline.service_levels.levels import FieldError
 from tierline.service_levels.models import CHANNELS, PERIODS
+from tierline.service_levels.schemas import (
+    ContractOut,
+    EntitlementCreateIn,
+    EntitlementsOut,
+    EntitlementVersionOut,
+    EscalationIn,
+    EscalationOut,
+    SegmentEntitlementsOut,
+    StepOut,
+)
 
 READ = "entitlements:read"
 WRITE = "entitlements:write"
@@ -87,13 +97,6 @@ def _refused(
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
     extra = {"errors": [{"field": e.field, "message": e.message} for e in errors]}
     return problem_response(request, 422, detail, title, extra)
-
-
-async def _json_body(request: Request[Any, Any, Any]) -> Any:
-    try:
-        return json.loads(await request.body() or b"null")
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,33 +474,38 @@ async def save_escalation_page(
 # JSON API
 
 
+def _version_out(row: Any) -> EntitlementVersionOut:
+    return msgspec.convert(entitlement_dict(row), EntitlementVersionOut)
+
+
 @get(
     "/entitlements",
     guards=[requires(READ)],
     operation_id="listEntitlements",
 )
 async def api_entitlements(
-    principal: NamedDependency[Principal], scheme: FromQuery[str]
-) -> dict[str, Any]:
+    principal: NamedDependency[Principal],
+    scheme: Annotated[str, QueryParameter(max_length=40, description="A published scheme.")],
+) -> EntitlementsOut:
     """Segments of a published scheme (rank order) with every entitlement version (fractions)."""
     async with tenant_session(principal.tenant) as s:
         segments = await published_segments(s, scheme)
         if segments is None:
             raise NotFoundException()
         versions = await versions_of_scheme(s, scheme)
-    return {
-        "scheme": scheme,
-        "segments": [
-            {
-                "code": seg.code,
-                "name": seg.name,
-                "rank": seg.rank,
-                "colour": seg.colour,
-                "versions": [entitlement_dict(v) for v in versions if v.segment_code == seg.code],
-            }
+    return EntitlementsOut(
+        scheme=scheme,
+        segments=[
+            SegmentEntitlementsOut(
+                code=seg.code,
+                name=seg.name,
+                rank=seg.rank,
+                colour=seg.colour,
+                versions=[_version_out(v) for v in versions if v.segment_code == seg.code],
+            )
             for seg in segments
         ],
-    }
+    )
 
 
 @post(
@@ -507,25 +515,21 @@ async def api_entitlements(
     status_code=201,
 )
 async def api_create_entitlement(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Response[Any]:
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    data: EntitlementCreateIn,
+) -> Response[EntitlementVersionOut]:
     """Add a version: ``scheme_code``, ``segment_code`` and the entitlement fields (fractions
     0..1); 422 with ``errors`` (field, message) when refused, nothing written."""
-    body = await _json_body(request)
-    if not isinstance(body, dict):
-        return _refused(request, "Entitlement refused", [FieldError("body", "send a JSON object")])
-    scheme_code = str(body.pop("scheme_code", ""))
-    segment_code = str(body.pop("segment_code", ""))
-    try:
-        data = msgspec.convert(body, EntitlementInput)
-    except msgspec.ValidationError as exc:
-        return _refused(request, "Entitlement refused", [FieldError("body", str(exc))])
+    fields = msgspec.structs.asdict(data)
+    scheme_code, segment_code = fields.pop("scheme_code"), fields.pop("segment_code")
+    entitlement = EntitlementInput(**fields)
     try:
         async with tenant_session(principal.tenant) as s:
             row = await save_entitlement_version(
-                s, scheme_code, segment_code, data, actor_of(request, principal)
+                s, scheme_code, segment_code, entitlement, actor_of(request, principal)
             )
-            out = entitlement_dict(row)
+            out = _version_out(row)
     except EntitlementInvalid as exc:
         return _refused(request, exc.title, exc.errors)
     return Response(out, status_code=201)
@@ -535,11 +539,15 @@ async def api_create_entitlement(
     "/contracts",
     guards=[requires(READ)],
     operation_id="listContracts",
+    dependencies=PAGED,
 )
-async def api_contracts(principal: NamedDependency[Principal]) -> list[dict[str, Any]]:
-    """Every contract (minimums as fractions 0..1, null when not contracted)."""
+async def api_contracts(
+    principal: NamedDependency[Principal], page: PageRequest
+) -> Page[ContractOut]:
+    """Every contract by id (minimums as fractions 0..1, null when not contracted)."""
     async with tenant_session(principal.tenant) as s:
-        return [contract_dict(c) for c in await list_contracts(s)]
+        found = [msgspec.convert(contract_dict(c), ContractOut) for c in await list_contracts(s)]
+    return page.slice(sorted(found, key=lambda c: c.id), lambda c: (c.id,))
 
 
 @post(
@@ -549,20 +557,25 @@ async def api_contracts(principal: NamedDependency[Principal]) -> list[dict[str,
     status_code=201,
 )
 async def api_create_contract(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Response[Any]:
-    """Add a contract; 422 with ``errors`` when refused."""
-    body = await _json_body(request)
-    try:
-        data = msgspec.convert(body, ContractInput)
-    except msgspec.ValidationError as exc:
-        return _refused(request, "Contract refused", [FieldError("body", str(exc))])
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: ContractInput
+) -> Response[ContractOut]:
+    """Add a contract (minimums as fractions 0..1); 422 with ``errors`` when refused (an
+    overlapping contract, a minimum out of range)."""
     try:
         async with tenant_session(principal.tenant) as s:
-            out = contract_dict(await save_contract(s, data, actor_of(request, principal)))
+            saved = await save_contract(s, data, actor_of(request, principal))
+            out = msgspec.convert(contract_dict(saved), ContractOut)
     except ContractInvalid as exc:
         return _refused(request, exc.title, exc.errors)
     return Response(out, status_code=201)
+
+
+def _steps_out(scheme: str, segment: str, rows: list[Any]) -> EscalationOut:
+    return EscalationOut(
+        scheme=scheme,
+        segment=segment,
+        steps=[msgspec.convert(step_dict(r), StepOut) for r in rows],
+    )
 
 
 @get(
@@ -572,12 +585,12 @@ async def api_create_contract(
 )
 async def api_escalation(
     principal: NamedDependency[Principal], scheme: FromPath[str], segment: FromPath[str]
-) -> dict[str, Any]:
+) -> EscalationOut:
     """A segment's escalation path, steps in order."""
     async with tenant_session(principal.tenant) as s:
         await _known_segment(s, scheme, segment)
-        steps = [step_dict(x) for x in await get_escalation(s, scheme, segment)]
-    return {"scheme": scheme, "segment": segment, "steps": steps}
+        rows = list(await get_escalation(s, scheme, segment))
+    return _steps_out(scheme, segment, rows)
 
 
 @put(
@@ -590,19 +603,16 @@ async def api_save_escalation(
     principal: NamedDependency[Principal],
     scheme: FromPath[str],
     segment: FromPath[str],
-) -> Response[Any]:
+    data: EscalationIn,
+) -> Response[EscalationOut]:
     """Replace the path with ``{"steps": [...]}``; 422 with ``errors`` when refused."""
-    body = await _json_body(request)
-    steps_raw = body.get("steps") if isinstance(body, dict) else None
-    try:
-        steps = msgspec.convert(steps_raw, list[StepInput])
-    except msgspec.ValidationError as exc:
-        return _refused(request, "Escalation path refused", [FieldError("steps", str(exc))])
     try:
         async with tenant_session(principal.tenant) as s:
             await _known_segment(s, scheme, segment)
-            rows = await save_escalation(s, scheme, segment, steps, actor_of(request, principal))
-            out = {"scheme": scheme, "segment": segment, "steps": [step_dict(r) for r in rows]}
+            rows = await save_escalation(
+                s, scheme, segment, data.steps, actor_of(request, principal)
+            )
+            out = _steps_out(scheme, segment, list(rows))
     except EscalationInvalid as exc:
         return _refused(request, exc.title, exc.errors)
     return Response(out)

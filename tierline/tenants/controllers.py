@@ -18,6 +18,7 @@ from tierline.platform.home import home_panels
 from tierline.platform.identity.principal import Principal
 from tierline.platform.jobs import get_control_job, submit_control_job
 from tierline.platform.jobs.schemas import JobOut
+from tierline.platform.pagination import PAGED, Page, PageRequest
 from tierline.platform.routing import StaffPages
 from tierline.platform.runtime import Runtime
 from tierline.platform.tenant_directory import list_tenants
@@ -33,10 +34,12 @@ class TenantAdminController(Controller):
     path = "/api/v1/tenants"
     guards = [requires(OPERATOR)]
 
-    @get("/", operation_id="listTenants")
-    async def list(self, state: State) -> list[TenantOut]:
+    @get("/", operation_id="listTenants", dependencies=PAGED)
+    async def list(self, state: State, page: PageRequest) -> Page[TenantOut]:
+        """Every tenant by slug: its region, schema, status and schema revision."""
         infos = await list_tenants(state.runtime.databases)
-        return [TenantOut(**vars(i)) for i in infos]
+        tenants = sorted((TenantOut(**vars(i)) for i in infos), key=lambda t: t.slug)
+        return page.slice(tenants, lambda t: (t.slug,))
 
     @post("/", operation_id="createTenant", status_code=HTTP_202_ACCEPTED)
     async def create(self, data: JSONBody[TenantCreate], state: State) -> JobOut:
@@ -61,6 +64,7 @@ class TenantAdminController(Controller):
 
     @get("/jobs/{job_id:str}", operation_id="getProvisioningJob")
     async def job(self, job_id: FromPath[str], state: State) -> JobOut:
+        """A provisioning job's status and progress (``result`` names the tenant once done)."""
         return JobOut(**await get_control_job(state.runtime, job_id))
 
 

@@ -43,19 +43,19 @@ async def test_the_queue_lists_open_reviews_with_their_candidates_page_by_page(
     first = (await client.get(REVIEWS, params={"limit": 3}, headers=headers)).json()
     assert len(first["items"]) == 3 and first["next_cursor"]
     rest = await client.get(
-        REVIEWS, params={"limit": 3, "after": first["next_cursor"]}, headers=headers
+        REVIEWS, params={"limit": 3, "cursor": first["next_cursor"]}, headers=headers
     )
     assert [r["candidate_code"] for r in rest.json()["items"]] == ["C501"]
     assert rest.json()["next_cursor"] is None
     products = await client.get(REVIEWS, params={"entity": "product"}, headers=headers)
     assert products.json()["items"] == []
-    for bad, field in (
-        ({"entity": "planet"}, "entity"),
-        ({"after": "x"}, "after"),
-        ({"limit": 0}, "limit"),
+    for bad, field, status in (
+        ({"entity": "planet"}, "entity", 422),
+        ({"cursor": "x"}, "cursor", 400),  # not a cursor this API issued
+        ({"limit": 0}, "limit", 400),  # out of the declared range
     ):
         refused = await client.get(REVIEWS, params=bad, headers=headers)
-        assert refused.status_code == 422 and refused.json()["detail"].startswith(field)
+        assert refused.status_code == status and refused.json()["detail"].startswith(field)
 
 
 async def test_merge_and_keep_apart_decide_audit_and_refuse_a_settled_review(

@@ -58,8 +58,15 @@ async def test_profiles_api(
     client: httpx.AsyncClient, tenant: TenantRef, make_staff: StaffFactory, make_tenant
 ) -> None:  # type: ignore[no-untyped-def]
     await sign_in(client, await make_staff(tenant, "admin"))
-    listed = (await client.get("/api/v1/import-profiles")).json()
-    assert {"generic_order_lines", "sap_material_master"} <= {p["name"] for p in listed}
+    listed = (await client.get("/api/v1/import-profiles", params={"limit": 1000})).json()
+    assert listed["next_cursor"] is None
+    assert {"generic_order_lines", "sap_material_master"} <= {p["name"] for p in listed["items"]}
+    first = (await client.get("/api/v1/import-profiles", params={"limit": 2})).json()
+    following = await client.get(
+        "/api/v1/import-profiles", params={"limit": 2, "cursor": first["next_cursor"]}
+    )
+    names = [p["name"] for p in first["items"] + following.json()["items"]]
+    assert names == [p["name"] for p in listed["items"][:4]]
     page = await client.get(f"/t/{tenant.slug}/imports/profiles")
     body = {
         "entity": "products",
@@ -105,7 +112,8 @@ async def test_a_profile_with_alternative_column_names_reads_files_as_they_come(
         },
     )
     assert saved.status_code == 303
-    listed = {p["name"]: p for p in (await client.get("/api/v1/import-profiles")).json()}
+    every = await client.get("/api/v1/import-profiles", params={"limit": 1000})
+    listed = {p["name"]: p for p in every.json()["items"]}
     assert listed["crm_de"]["aliases"] == {"code": ["Konto"], "name": ["Kontoname"]}
     assert listed["crm_de"]["options"]["detect"] is True
     shown = await client.get(f"/t/{tenant.slug}/imports/profiles")

@@ -484,11 +484,11 @@ async def test_api_lists_and_marks_only_own(
     await sign_in(client, me)
     body = (await client.get("/api/v1/notifications", params={"limit": 2})).json()
     assert [n["title"] for n in body["items"]] == ["mine 2", "mine 1"]
-    assert body["unread"] == 3 and body["next_before"] == body["items"][-1]["id"]
+    assert body["unread"] == 3 and body["next_cursor"]
     more = (
-        await client.get("/api/v1/notifications", params={"before": body["next_before"]})
+        await client.get("/api/v1/notifications", params={"cursor": body["next_cursor"]})
     ).json()
-    assert [n["title"] for n in more["items"]] == ["mine 0"] and more["next_before"] is None
+    assert [n["title"] for n in more["items"]] == ["mine 0"] and more["next_cursor"] is None
 
     page = await client.get(f"/t/{tenant.slug}/notifications")
     headers = {"X-CSRF-Token": csrf_of(page.text)}

@@ -52,7 +52,16 @@ async def test_dry_run_and_run_over_the_api(
     ).json()
     assert run["status"] == "succeeded" and run["counts"]["entities"] == body["total"]
     assert sum(run["counts"]["segments"].values()) == body["total"]
-    assert len(run["results"]) == 5 and run["next_cursor"] == run["results"][-1]["entity_key"]
+    assert len(run["results"]) == 5 and run["next_cursor"]
+    following = (
+        await client.get(
+            f"/api/v1/segment-runs/{run_id}",
+            params={"outcome": "new", "limit": 5, "cursor": run["next_cursor"]},
+            headers=headers,
+        )
+    ).json()
+    keys = [r["entity_key"] for r in run["results"] + following["results"]]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys) == 10
     assigned = (
         await client.get(
             "/api/v1/segments/assignments", params={"scheme": code, "limit": 1000}, headers=headers

@@ -74,6 +74,7 @@ from tierline.platform.access import requires
 from tierline.platform.encryption import FieldCodec
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import scopes_with
+from tierline.platform.pagination import MAX_CURSOR_CHARS
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 
@@ -159,9 +160,27 @@ async def provide_product_query(
     }
 
 
+async def provide_api_paging(
+    limit: Annotated[
+        int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
+    ] = 50,
+    cursor: Annotated[
+        str | None,
+        QueryParameter(
+            max_length=MAX_CURSOR_CHARS, description="The previous page's ``next_cursor``."
+        ),
+    ] = None,
+) -> RawQuery:
+    """The API's paging (``pagination``'s convention: ``limit`` and ``cursor``, forward)."""
+    return {"limit": str(limit), "after": cursor, "before": None}
+
+
 PAGING = {"paging": Provide(provide_paging)}
 CUSTOMER_QUERY = {**PAGING, "list_query": Provide(provide_customer_query)}
 PRODUCT_QUERY = {**PAGING, "list_query": Provide(provide_product_query)}
+API_PAGING = {"paging": Provide(provide_api_paging)}
+CUSTOMER_API_QUERY = {**API_PAGING, "list_query": Provide(provide_customer_query)}
+PRODUCT_API_QUERY = {**API_PAGING, "list_query": Provide(provide_product_query)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,7 +355,12 @@ async def _api_list(
     spec: ListSpec,
     raw: RawQuery,
 ) -> ListPage:
-    query = parse_list_query(spec, raw)  # InvalidBrowseQuery: a 422 problem naming the field
+    try:  # InvalidBrowseQuery: a 422 problem naming the field
+        query = parse_list_query(spec, raw)
+    except InvalidBrowseQuery as exc:
+        if exc.field == "after":  # the API calls its cursor ``cursor``
+            raise InvalidBrowseQuery("cursor", str(exc).partition(": ")[2]) from None
+        raise
     async with tenant_session(tenant) as session:
         return await list_page(session, spec, query, visible_scopes(request, principal))
 
@@ -344,7 +368,7 @@ async def _api_list(
 @get(
     "/customers",
     guards=[requires(READ)],
-    dependencies=CUSTOMER_QUERY,
+    dependencies=CUSTOMER_API_QUERY,
     operation_id="listCustomers",
 )
 async def list_customers(
@@ -353,12 +377,12 @@ async def list_customers(
     current_tenant: NamedDependency[TenantRef],
     list_query: NamedDependency[RawQuery],
 ) -> CustomerListOut:
-    """Customers of the caller's tenant in the caller's scopes, keyset-paginated."""
+    """Customers of the caller's tenant in the caller's scopes, filtered, in ``sort`` order;
+    ``matches`` counts them all (up to a cap, ``matches_capped``)."""
     page = await _api_list(request, principal, current_tenant, CUSTOMERS, list_query)
     return CustomerListOut(
         items=[msgspec.convert(r, CustomerItemOut) for r in page.rows],
         next_cursor=page.next_cursor,
-        prev_cursor=page.prev_cursor,
         matches=page.matches,
         matches_capped=page.capped,
     )
@@ -390,7 +414,7 @@ async def get_customer(
 @get(
     "/products",
     guards=[requires(READ)],
-    dependencies=PRODUCT_QUERY,
+    dependencies=PRODUCT_API_QUERY,
     operation_id="listProducts",
 )
 async def list_products(
@@ -399,12 +423,12 @@ async def list_products(
     current_tenant: NamedDependency[TenantRef],
     list_query: NamedDependency[RawQuery],
 ) -> ProductListOut:
-    """Products of the caller's tenant in the caller's scopes, keyset-paginated."""
+    """Products of the caller's tenant in the caller's scopes, filtered, in ``sort`` order;
+    ``matches`` counts them all (up to a cap, ``matches_capped``)."""
     page = await _api_list(request, principal, current_tenant, PRODUCTS, list_query)
     return ProductListOut(
         items=[msgspec.convert(r, ProductItemOut) for r in page.rows],
         next_cursor=page.next_cursor,
-        prev_cursor=page.prev_cursor,
         matches=page.matches,
         matches_capped=page.capped,
     )

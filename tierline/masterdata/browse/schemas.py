@@ -28,9 +28,10 @@ class CustomerItemOut(msgspec.Struct):
 
 
 class CustomerListOut(msgspec.Struct):
+    """A page of customers (``next_cursor`` as ``cursor`` for the next)."""
+
     items: list[CustomerItemOut]
-    next_cursor: str | None  # pass as ``after`` for the next page
-    prev_cursor: str | None  # pass as ``before`` for the previous page
+    next_cursor: str | None
     matches: int
     matches_capped: bool  # True: at least ``matches`` rows match
 
@@ -47,9 +48,10 @@ class ProductItemOut(msgspec.Struct):
 
 
 class ProductListOut(msgspec.Struct):
+    """A page of products (``next_cursor`` as ``cursor`` for the next)."""
+
     items: list[ProductItemOut]
     next_cursor: str | None
-    prev_cursor: str | None
     matches: int
     matches_capped: bool
 

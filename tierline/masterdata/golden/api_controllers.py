@@ -33,11 +33,9 @@ from tierline.platform.access import requires
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
-from tierline.platform.request_body import typed_body
+from tierline.platform.pagination import PAGED, PageRequest, encode_cursor
 from tierline.platform.routing import Api
 from tierline.platform.tenancy import tenant_session
-
-DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 
 class InvalidStewardQuery(DomainError):
@@ -61,8 +59,8 @@ def _review_out(view: ReviewView) -> ReviewOut:
 
 
 def _query(
-    entity: str | None, source: str | None, after: str | None, limit: str | None
-) -> tuple[str | None, str | None, int | None, int]:
+    entity: str | None, source: str | None, page: PageRequest
+) -> tuple[str | None, str | None, int | None]:
     """The filters as given, each refused naming itself (an API client wants to know)."""
     chosen = (entity or "").strip().lower() or None
     if chosen is not None and chosen not in ENTITIES:
@@ -70,34 +68,28 @@ def _query(
     system = (source or "").strip().lower() or None
     if system is not None and len(system) > 40:
         raise InvalidStewardQuery("source: at most 40 characters")
-    cursor = (after or "").strip() or None
-    if cursor is not None and (not cursor.isdigit() or len(cursor) > 18):
-        raise InvalidStewardQuery("after: not a cursor this API returned")
-    size = (limit or "").strip() or str(DEFAULT_LIMIT)
-    if not size.isdigit() or not 1 <= int(size) <= MAX_LIMIT:
-        raise InvalidStewardQuery(f"limit: a whole number from 1 to {MAX_LIMIT}")
-    return chosen, system, int(cursor) if cursor else None, int(size)
+    position = page.position()
+    if position is not None and not isinstance(position[0], int):
+        raise InvalidStewardQuery("cursor: not a cursor this API returned")
+    return chosen, system, int(position[0]) if position else None
 
 
 @get(
     "/steward/reviews",
     guards=[requires(PERMISSION)],
     operation_id="listStewardReviews",
+    dependencies=PAGED,
 )
 async def api_reviews(
     principal: NamedDependency[Principal],
     request: Request[Any, Any, Any],
+    page: PageRequest,
     entity: Annotated[str | None, QueryParameter(description="customer or product.")] = None,
     source: Annotated[str | None, QueryParameter(description="Source system.")] = None,
-    after: Annotated[
-        str | None, QueryParameter(description="Cursor: the page after (``next_cursor``).")
-    ] = None,
-    limit: Annotated[
-        str | None, QueryParameter(description=f"Page size, 1-{MAX_LIMIT} (default 50).")
-    ] = None,
 ) -> ReviewListOut:
     """Open reviews, oldest first, each with its source record and candidate side by side."""
-    chosen, system, cursor, size = _query(entity, source, after, limit)
+    chosen, system, cursor = _query(entity, source, page)
+    size = page.limit
     async with tenant_session(principal.tenant) as s:
         views, more = await open_reviews(
             await s.connection(),
@@ -107,13 +99,16 @@ async def api_reviews(
             after=cursor,
             limit=size,
         )
-    return ReviewListOut([_review_out(v) for v in views], str(more) if more else None)
+    return ReviewListOut([_review_out(v) for v in views], encode_cursor((more,)) if more else None)
 
 
 async def _decide(
-    principal: Principal, request: Request[Any, Any, Any], review_id: int, decision: Decision
+    principal: Principal,
+    request: Request[Any, Any, Any],
+    review_id: int,
+    decision: Decision,
+    body: DecisionIn | None,
 ) -> DecisionOut:
-    body = await typed_body(request, DecisionIn | None)  # type: ignore[arg-type]
     reason = (body.reason or "").strip() or None if body is not None else None
     try:
         async with tenant_session(principal.tenant) as s:
@@ -148,10 +143,11 @@ async def api_merge(
     principal: NamedDependency[Principal],
     request: Request[Any, Any, Any],
     review_id: FromPath[int],
+    data: DecisionIn | None = None,
 ) -> DecisionOut:
     """Link the source record to the candidate golden record; survivorship decides its values.
-    Body (optional): ``{"reason": "…"}``."""
-    return await _decide(principal, request, review_id, "merge")
+    Body (optional): ``{"reason": "…"}`` for the audit log."""
+    return await _decide(principal, request, review_id, "merge", data)
 
 
 @post(
@@ -164,9 +160,10 @@ async def api_keep_apart(
     principal: NamedDependency[Principal],
     request: Request[Any, Any, Any],
     review_id: FromPath[int],
+    data: DecisionIn | None = None,
 ) -> DecisionOut:
     """A golden record of its own for the source record. Body (optional): ``{"reason": …}``."""
-    return await _decide(principal, request, review_id, "keep_apart")
+    return await _decide(principal, request, review_id, "keep_apart", data)
 
 
 ROUTES = [Api(api_reviews, api_merge, api_keep_apart)]

@@ -32,8 +32,10 @@ class ReviewOut(msgspec.Struct):
 
 
 class ReviewListOut(msgspec.Struct):
+    """A page of open reviews (``next_cursor`` as ``cursor`` for the next)."""
+
     items: list[ReviewOut]
-    next_cursor: str | None  # pass as ``after`` for the next page
+    next_cursor: str | None
 
 
 class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):

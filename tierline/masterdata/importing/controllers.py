@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
@@ -21,12 +22,14 @@ from tierline.masterdata.importing.records import (
     import_errors,
     recent_imports,
 )
+from tierline.masterdata.importing.schemas import ImportErrorOut, ImportOut
 from tierline.masterdata.importing.uploads import ImportRefused, UploadTooLarge, submit_import
 from tierline.masterdata.profiles.service import list_profiles
 from tierline.platform.access import requires
 from tierline.platform.downloads import csv_download
 from tierline.platform.identity.principal import Principal
 from tierline.platform.jobs import JobNotFound, get_tenant_job
+from tierline.platform.jobs.schemas import JobOut, JobStartedOut, job_started
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 
@@ -155,7 +158,7 @@ async def api_create_import(
     principal: NamedDependency[Principal],
     state: State,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
-) -> dict[str, Any]:
+) -> JobStartedOut:
     """Upload a file (multipart: ``entity``, optional ``profile``, ``file``); poll the job."""
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
@@ -163,7 +166,7 @@ async def api_create_import(
     job = await submit_import(
         state, principal, str(data.get("entity", "")), data.get("profile"), upload
     )
-    return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}
+    return job_started(job)
 
 
 @get(
@@ -173,9 +176,13 @@ async def api_create_import(
 )
 async def api_job(
     principal: NamedDependency[Principal], job_id: FromPath[str], state: State
-) -> dict[str, Any]:
+) -> JobOut:
+    """A background job's status and progress (imports, runs, rebalancing...); ``result``
+    once it succeeded, ``error`` and ``error_code`` once it failed."""
     try:
-        return await get_tenant_job(state.runtime, principal.tenant, job_id)
+        return msgspec.convert(
+            await get_tenant_job(state.runtime, principal.tenant, job_id), JobOut
+        )
     except JobNotFound:
         raise NotFoundException() from None
 
@@ -185,30 +192,27 @@ async def api_job(
     guards=[requires("imports:run")],
     operation_id="getImport",
 )
-async def api_import(
-    principal: NamedDependency[Principal], import_id: FromPath[str]
-) -> dict[str, Any]:
+async def api_import(principal: NamedDependency[Principal], import_id: FromPath[str]) -> ImportOut:
+    """An import's outcome: counts, and its first 1,000 row errors (``line``, ``column``,
+    ``value``, ``reason``); ``failure_reason`` says why an import could not finish."""
     row = await _import_row(principal, import_id)
     errors = await import_errors(principal.tenant, row.id, limit=1000)
-    return {
-        "id": str(row.id),
-        "entity": row.entity,
-        "profile": row.profile,
-        "status": row.status,
-        "file_name": row.file_name,
-        "file_sha256": row.file_sha256 or None,  # empty while the file is being read
-        "total_rows": row.total_rows,
-        "inserted": row.inserted,
-        "updated": row.updated,
-        "unchanged": row.unchanged,
-        "to_steward": row.to_steward,
-        "error_count": row.error_count,
-        "failure_reason": row.failure_reason,  # why a failed import could not finish
-        "errors": [
-            {"line": e.line, "column": e.column_name, "value": e.value, "reason": e.reason}
-            for e in errors
-        ],
-    }
+    return ImportOut(
+        id=str(row.id),
+        entity=row.entity,
+        profile=row.profile,
+        status=row.status,
+        file_name=row.file_name,
+        file_sha256=row.file_sha256 or None,  # empty while the file is being read
+        total_rows=row.total_rows,
+        inserted=row.inserted,
+        updated=row.updated,
+        unchanged=row.unchanged,
+        to_steward=row.to_steward,
+        error_count=row.error_count,
+        failure_reason=row.failure_reason,
+        errors=[ImportErrorOut(e.line, e.column_name, e.value, e.reason) for e in errors],
+    )
 
 
 ROUTES = [

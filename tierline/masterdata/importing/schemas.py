@@ -82,3 +82,31 @@ class UpsertOut(msgspec.Struct):
     unchanged: int
     to_steward: int
     kept: list[KeptRecordOut]
+
+
+class ImportErrorOut(msgspec.Struct):
+    """A row refused by an import: the file's line, the column, the value and why."""
+
+    line: int | None
+    column: str | None
+    value: str | None
+    reason: str
+
+
+class ImportOut(msgspec.Struct):
+    """An import of a file: its status, counts and first row errors."""
+
+    id: str
+    entity: str
+    profile: str
+    status: str
+    file_name: str
+    file_sha256: str | None
+    total_rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    to_steward: int
+    error_count: int
+    failure_reason: str | None
+    errors: list[ImportErrorOut]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
@@ -12,11 +13,12 @@ from litestar.response import Redirect, Template
 
 from tierline.masterdata.importing.entities import ENTITIES, LOAD_ORDER
 from tierline.masterdata.profiles.definition import ProfileError
+from tierline.masterdata.profiles.schemas import ProfileIn, ProfileListOut, ProfileOut
 from tierline.masterdata.profiles.service import form_to_raw, list_profiles, save_profile
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
-from tierline.platform.request_body import json_object
+from tierline.platform.pagination import PAGED, PageRequest
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 
@@ -98,10 +100,14 @@ async def save_profile_page(
     "/import-profiles",
     guards=[requires("imports:run")],
     operation_id="listImportProfiles",
+    dependencies=PAGED,
 )
-async def api_profiles(principal: NamedDependency[Principal]) -> list[dict[str, Any]]:
+async def api_profiles(principal: NamedDependency[Principal], page: PageRequest) -> ProfileListOut:
+    """Import profiles by name: Tierline's presets (ERP exports as saved) and the tenant's."""
     async with tenant_session(principal.tenant) as s:
-        return [p.as_dict() for p in await list_profiles(s)]
+        profiles = [msgspec.convert(p.as_dict(), ProfileOut) for p in await list_profiles(s)]
+    found = page.slice(profiles, lambda p: (p.name,))
+    return ProfileListOut(found.items, found.next_cursor)
 
 
 @put(
@@ -110,16 +116,21 @@ async def api_profiles(principal: NamedDependency[Principal]) -> list[dict[str, 
     operation_id="saveImportProfile",
 )
 async def api_save_profile(
-    principal: NamedDependency[Principal], name: FromPath[str], request: Request[Any, Any, Any]
-) -> dict[str, Any]:
-    """Create or replace a profile (entity, source_system, columns, values, options)."""
-    body = await json_object(request)
+    principal: NamedDependency[Principal],
+    name: FromPath[str],
+    request: Request[Any, Any, Any],
+    data: ProfileIn,
+) -> ProfileOut:
+    """Create or replace the profile ``name``: the entity, source system, column mapping, value
+    translations, aliases and file options. A profile that does not validate is a 400 saying
+    why."""
+    body = msgspec.to_builtins(data)
     try:
         async with tenant_session(principal.tenant) as s:
             profile = await save_profile(s, {**body, "name": name}, actor_of(request, principal))
     except ProfileError as exc:
         raise ValidationException(str(exc)) from None
-    return profile.as_dict()
+    return msgspec.convert(profile.as_dict(), ProfileOut)
 
 
 ROUTES = [StaffPages(profiles_page, save_profile_page), Api(api_profiles, api_save_profile)]

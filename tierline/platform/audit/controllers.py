@@ -44,6 +44,12 @@ from tierline.platform.db import utcnow
 from tierline.platform.downloads import csv_stream
 from tierline.platform.identity.principal import Principal
 from tierline.platform.observability import current_request_id
+from tierline.platform.pagination import (
+    MAX_CURSOR_CHARS,
+    InvalidCursor,
+    decode_cursor,
+    encode_cursor,
+)
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 
@@ -52,7 +58,41 @@ PAGE_SIZES = (25, DEFAULT_PAGE_SIZE, 100, MAX_PAGE_SIZE)
 RawQuery = dict[str, str | None]
 
 
+async def provide_audit_paging(
+    before: Annotated[
+        str | None, QueryParameter(description="Cursor: entries older than this seq.")
+    ] = None,
+    after: Annotated[
+        str | None, QueryParameter(description="Cursor: entries newer than this seq.")
+    ] = None,
+    limit: Annotated[
+        str | None, QueryParameter(description=f"Page size, 1-{MAX_PAGE_SIZE} (default 50).")
+    ] = None,
+) -> RawQuery:
+    """The page's paging: older (``before``) or newer (``after``) than an entry."""
+    return {"before": before, "after": after, "limit": limit}
+
+
+async def provide_api_paging(
+    limit: Annotated[
+        int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Entries per page.")
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        QueryParameter(
+            max_length=MAX_CURSOR_CHARS, description="The previous page's ``next_cursor``."
+        ),
+    ] = None,
+) -> RawQuery:
+    """The API's paging (``pagination``'s convention): newest first, ``cursor`` continues."""
+    position = decode_cursor(cursor) if cursor else None
+    if position is not None and not isinstance(position[0], int):
+        raise InvalidCursor("cursor: not a cursor this API returned")
+    return {"before": str(position[0]) if position else None, "after": None, "limit": str(limit)}
+
+
 async def provide_audit_query(
+    audit_paging: NamedDependency[RawQuery],
     actor: Annotated[
         str | None, QueryParameter(description="Actor (e-mail or client) contains, any case.")
     ] = None,
@@ -68,15 +108,6 @@ async def provide_audit_query(
     to: Annotated[
         str | None, QueryParameter(description="To (inclusive): ISO date (whole day) or date-time.")
     ] = None,
-    before: Annotated[
-        str | None, QueryParameter(description="Cursor: entries older than this seq.")
-    ] = None,
-    after: Annotated[
-        str | None, QueryParameter(description="Cursor: entries newer than this seq.")
-    ] = None,
-    limit: Annotated[
-        str | None, QueryParameter(description=f"Page size, 1-{MAX_PAGE_SIZE} (default 50).")
-    ] = None,
 ) -> RawQuery:
     """The raw query values; parsed by ``queries`` so every error names its field."""
     return {
@@ -86,13 +117,18 @@ async def provide_audit_query(
         "object_id": object_id,
         "from": from_,
         "to": to,
-        "before": before,
-        "after": after,
-        "limit": limit,
+        **audit_paging,
     }
 
 
-AUDIT_QUERY = {"audit_query": Provide(provide_audit_query)}
+AUDIT_QUERY = {
+    "audit_paging": Provide(provide_audit_paging),
+    "audit_query": Provide(provide_audit_query),
+}
+AUDIT_API_QUERY = {
+    "audit_paging": Provide(provide_api_paging),
+    "audit_query": Provide(provide_audit_query),
+}
 
 
 def _shown_time(at: datetime) -> str:
@@ -256,9 +292,10 @@ class AuditEntryOut(msgspec.Struct):
 
 
 class AuditListOut(msgspec.Struct):
+    """A page of audit entries, newest first (``next_cursor`` as ``cursor`` for older ones)."""
+
     items: list[AuditEntryOut]
-    newer: int | None  # pass as ``after`` for the next newer page
-    older: int | None  # pass as ``before`` for the next older page
+    next_cursor: str | None
 
 
 def _entry_out(entry: AuditRecord) -> AuditEntryOut:
@@ -283,7 +320,7 @@ def _entry_out(entry: AuditRecord) -> AuditEntryOut:
 @get(
     "/audit",
     guards=[requires("audit:read")],
-    dependencies=AUDIT_QUERY,
+    dependencies=AUDIT_API_QUERY,
     operation_id="listAuditEntries",
 )
 async def audit_api(
@@ -291,14 +328,16 @@ async def audit_api(
     current_tenant: NamedDependency[TenantRef],
     audit_query: NamedDependency[RawQuery],
 ) -> AuditListOut:
-    """Audit entries of the caller's tenant, newest first, keyset-paginated."""
+    """Audit entries of the caller's tenant, newest first, filtered; each with its hash and
+    the previous entry's (the chain ``tierline audit verify`` checks)."""
     tenant = current_tenant
     filters = parse_filters(audit_query)
     page_request = parse_page(audit_query)
     async with tenant_session(tenant, state.runtime.databases) as session:
         page = await list_entries(session, filters, page_request)
     return AuditListOut(
-        items=[_entry_out(e) for e in page.entries], newer=page.newer, older=page.older
+        items=[_entry_out(e) for e in page.entries],
+        next_cursor=encode_cursor((page.older,)) if page.older else None,
     )
 
 

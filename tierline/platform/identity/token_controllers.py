@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIType, Reference, Schema
 from sqlalchemy import update
 
 from tierline.platform.access import PUBLIC, requires
+from tierline.platform.api_docs import form_body
 from tierline.platform.audit import record
 from tierline.platform.db import utcnow
 from tierline.platform.identity import throttle
@@ -236,6 +240,36 @@ async def _issue(request: Request[Any, Any, Any], state: State) -> dict[str, Any
     }
 
 
+class TokenOut(msgspec.Struct):
+    """An access token (RFC 6749 §5.1): send it as ``Authorization: Bearer <access_token>``."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+class OAuthErrorOut(msgspec.Struct):
+    """A token request refused (RFC 6749 §5.2)."""
+
+    error: str
+    error_description: str
+
+
+def _oauth_error(description: str) -> ResponseSpec:
+    return ResponseSpec(OAuthErrorOut, generate_examples=False, description=description)
+
+
+_TEXT = Schema(type=OpenAPIType.STRING)
+_TOKEN_FIELDS: dict[str, Schema | Reference] = {
+    "grant_type": Schema(type=OpenAPIType.STRING, enum=["client_credentials"]),
+    "scope": Schema(type=OpenAPIType.STRING, description="Space-separated subset."),
+    "client_id": Schema(type=OpenAPIType.STRING, description="``<tenant>.<uuid>``"),
+    "client_secret": _TEXT,
+}
+TOKEN_REQUEST = form_body("TokenRequest", _TOKEN_FIELDS, ["grant_type"])
+
+
 @post(
     "/oauth/token",
     guards=[requires(PUBLIC)],
@@ -246,18 +280,26 @@ async def _issue(request: Request[Any, Any, Any], state: State) -> dict[str, Any
     "the client's). Authenticate with HTTP Basic or `client_id`/`client_secret` fields; the "
     "client id `<tenant>.<uuid>` names the tenant. Errors are RFC 6749 §5.2 JSON.",
     status_code=200,
+    operation_class=TOKEN_REQUEST,
+    responses={
+        400: _oauth_error("A malformed request, an unsupported grant or an invalid scope."),
+        401: _oauth_error("Client authentication failed."),
+        429: _oauth_error("Too many token requests; retry after ``Retry-After`` seconds."),
+    },
+    opt={"throttled": True},
 )
-async def token_endpoint(request: Request[Any, Any, Any], state: State) -> Response[Any]:
+async def token_endpoint(request: Request[Any, Any, Any], state: State) -> Response[TokenOut]:
     try:
         body = await _issue(request, state)
     except OAuthError as exc:
         return Response(
-            {"error": exc.error, "error_description": exc.description},
+            OAuthErrorOut(exc.error, exc.description),  # type: ignore[arg-type]
             status_code=exc.status,
             media_type="application/json",
             headers={**NO_STORE, **exc.headers},
         )
-    return Response(body, status_code=200, media_type="application/json", headers=NO_STORE)
+    token = msgspec.convert(body, TokenOut)
+    return Response(token, status_code=200, media_type="application/json", headers=NO_STORE)
 
 
 @get(

@@ -22,3 +22,15 @@ class JobOut(msgspec.Struct, kw_only=True):
     created_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+
+
+class JobStartedOut(msgspec.Struct):
+    """A queued job: poll ``status_url`` (``getJob``) until its ``status`` is final."""
+
+    job: JobOut
+    status_url: str
+
+
+def job_started(job: dict[str, object]) -> JobStartedOut:
+    """The answer to a request that queued ``job`` (a job row, ``JobStore``'s shape)."""
+    return JobStartedOut(job=msgspec.convert(job, JobOut), status_url=f"/api/v1/jobs/{job['id']}")

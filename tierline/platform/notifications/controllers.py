@@ -7,13 +7,13 @@ clients have no mailbox: the API refuses them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException, ValidationException
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from tierline.platform.access import requires
@@ -25,13 +25,13 @@ from tierline.platform.notifications.schemas import (
     NotificationOut,
 )
 from tierline.platform.notifications.service import (
-    DEFAULT_PAGE,
     MAX_PAGE,
     NotificationRow,
     list_for,
     mark_read,
     unread_count,
 )
+from tierline.platform.pagination import PAGED, InvalidCursor, PageRequest, encode_cursor
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 
@@ -138,27 +138,35 @@ def _out(row: NotificationRow) -> NotificationOut:
     "/notifications",
     guards=[requires(PERMISSION)],
     operation_id="listNotifications",
+    dependencies=PAGED,
 )
 async def list_notifications_api(
     state: State,
     principal: NamedDependency[Principal],
     current_tenant: NamedDependency[TenantRef],
+    page: PageRequest,
     unread_only: FromQuery[bool] = False,
-    before: Annotated[
-        int | None, QueryParameter(description="Cursor: next_before of the previous page.")
-    ] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
 ) -> NotificationListOut:
-    """The caller's notifications: unread first, then newest first; keyset-paginated."""
+    """The caller's notifications: unread first, then newest first, with the unread count."""
     tenant = current_tenant
     mailbox = _mailbox(principal)
+    position = page.position()
+    if position is not None and not isinstance(position[0], int):
+        raise InvalidCursor("cursor: not a cursor this API returned")
     async with tenant_session(tenant, state.runtime.databases) as session:
-        page = await list_for(
-            session, mailbox, unread_only=unread_only, before_id=before, limit=limit
+        found = await list_for(
+            session,
+            mailbox,
+            unread_only=unread_only,
+            before_id=int(position[0]) if position else None,
+            limit=min(page.limit, MAX_PAGE),
         )
         count = await unread_count(session, mailbox)
+    following = found.next_before_id
     return NotificationListOut(
-        items=[_out(r) for r in page.items], unread=count, next_before=page.next_before_id
+        items=[_out(r) for r in found.items],
+        unread=count,
+        next_cursor=encode_cursor((following,)) if following else None,
     )
 
 

@@ -19,9 +19,11 @@ class NotificationOut(msgspec.Struct):
 
 
 class NotificationListOut(msgspec.Struct):
+    """A page of the caller's notifications (``next_cursor`` as ``cursor`` for the next)."""
+
     items: list[NotificationOut]
     unread: int  # the caller's unread count
-    next_before: int | None  # pass as ``before`` for the next page; null: no more
+    next_cursor: str | None
 
 
 class MarkReadIn(msgspec.Struct, forbid_unknown_fields=True):

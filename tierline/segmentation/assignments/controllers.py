@@ -12,29 +12,39 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.params import Parameter
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.masterdata.service import ProfileError, get_profile, list_profiles
 from tierline.platform.access import requires
+from tierline.platform.api_docs import file_response
 from tierline.platform.audit.service import record_by
 from tierline.platform.downloads import XLSX, csv_download, csv_stream, file_download
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
+from tierline.platform.pagination import MAX_CURSOR_CHARS, MAX_LIMIT, PageRequest, encode_cursor
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.assignments import export, queries
+from tierline.segmentation.assignments.schemas import (
+    AssignmentOut,
+    AssignmentsOut,
+    ConflictsOut,
+    TimelineEntryOut,
+    TimelineOut,
+)
 from tierline.segmentation.models import SegmentationScheme
 from tierline.segmentation.schemes.store import get_scheme, list_schemes, segment_catalogue
 from tierline.segmentation.web import (
     READ,
     BodyInvalid,
     PageInputError,
-    api_limit,
     base_path,
     end_of_day,
     page_context,
@@ -341,42 +351,83 @@ async def timeline_page(
 # The assignments API
 
 
+SchemeQuery = Annotated[str | None, Parameter(max_length=40, description="The scheme's code.")]
+AsOfQuery = Annotated[
+    str | None,
+    Parameter(max_length=10, description="In force at the end of this day (UTC); default now."),
+]
+SegmentQuery = Annotated[str | None, Parameter(max_length=20, description="Only this segment.")]
+EntityQuery = Annotated[
+    str | None, Parameter(max_length=201, description="An entity key, exactly or as a prefix.")
+]
+LIMIT = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Rows per page.")]
+CURSOR = Annotated[
+    str | None,
+    Parameter(max_length=MAX_CURSOR_CHARS, description="The previous page's ``next_cursor``."),
+]
+
+
+def _after(cursor: str | None) -> str | None:
+    """The entity key an API cursor stands for (``pagination``'s opaque cursors)."""
+    position = PageRequest(cursor=cursor).position() if cursor else None
+    return str(position[0]) if position else None
+
+
+def _next(entity_key: str | None) -> str | None:
+    return encode_cursor((entity_key,)) if entity_key else None
+
+
 @get(
     "/segments/assignments",
     guards=[requires(READ)],
     operation_id="listSegmentAssignments",
 )
 async def api_assignments(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """Assignments of ``scheme`` in force at ``as_of`` (end of that day, UTC; default now),
-    filtered by ``segment`` and ``entity`` (key prefix); ``cursor`` and ``limit`` ≤ 1000."""
-    scheme = query_text(request, "scheme", 40)
-    if not scheme:
+    principal: NamedDependency[Principal],
+    scheme: SchemeQuery = None,
+    as_of: AsOfQuery = None,
+    segment: SegmentQuery = None,
+    entity: EntityQuery = None,
+    cursor: CURSOR = None,
+    limit: LIMIT = 100,
+) -> AssignmentsOut:
+    """Assignments of ``scheme`` in force at ``as_of``, by entity key, filtered by
+    ``segment`` and ``entity`` (a key or its prefix); pages of ``limit`` (``cursor``)."""
+    code = (scheme or "").strip()
+    if not code:
         raise BodyInvalid("scheme: choose a scheme")
-    as_of = end_of_day(parse_day(query_text(request, "as_of", 10)))
+    at = end_of_day(parse_day((as_of or "").strip()))
     async with tenant_session(principal.tenant) as s:
-        await get_scheme(s, scheme)
+        await get_scheme(s, code)
         page = await queries.assignments(
             s,
-            scheme=scheme,
-            segment=query_text(request, "segment", 20) or None,
-            entity=query_text(request, "entity", 201) or None,
-            as_of=as_of,
-            after=query_text(request, "cursor", 201) or None,
-            limit=api_limit(request),
+            scheme=code,
+            segment=(segment or "").strip() or None,
+            entity=(entity or "").strip() or None,
+            as_of=at,
+            after=_after(cursor),
+            limit=limit,
         )
-    items = [{**r, "run_id": str(r["run_id"]) if r["run_id"] else None} for r in page.rows]
-    return {"scheme": scheme, "as_of": as_of, "items": items, "next_cursor": page.next_cursor}
+    items = [
+        msgspec.convert({**r, "run_id": str(r["run_id"]) if r["run_id"] else None}, AssignmentOut)
+        for r in page.rows
+    ]
+    return AssignmentsOut(scheme=code, as_of=at, items=items, next_cursor=_next(page.next_cursor))
 
 
 @get(
     "/segments/assignments.csv",
     guards=[requires(READ)],
     operation_id="exportSegmentAssignmentsCsv",
+    responses=file_response("text/csv", "The assignments, one row each (UTF-8 with a BOM)."),
 )
 async def api_assignments_csv(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    scheme: SchemeQuery = None,
+    as_of: AsOfQuery = None,
+    segment: SegmentQuery = None,
+    entity: EntityQuery = None,
 ) -> Stream:
     """The filtered assignments as CSV (streamed; formula-like cells quoted)."""
     return await csv_response(request, principal)
@@ -386,9 +437,15 @@ async def api_assignments_csv(
     "/segments/assignments.xlsx",
     guards=[requires(READ)],
     operation_id="exportSegmentAssignmentsXlsx",
+    responses=file_response(XLSX, "The assignments as a workbook."),
 )
 async def api_assignments_xlsx(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    scheme: SchemeQuery = None,
+    as_of: AsOfQuery = None,
+    segment: SegmentQuery = None,
+    entity: EntityQuery = None,
 ) -> Response[bytes]:
     """The filtered assignments as an XLSX workbook."""
     return await xlsx_response(request, principal)
@@ -398,11 +455,21 @@ async def api_assignments_xlsx(
     "/segments/writeback",
     guards=[requires(READ)],
     operation_id="segmentWriteback",
+    responses=file_response("text/csv", "The ERP write-back file, in the profile's encoding."),
 )
 async def api_writeback(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    scheme: SchemeQuery = None,
+    profile: Annotated[
+        str | None, Parameter(max_length=100, description="The import profile to write for.")
+    ] = None,
+    segment_column: Annotated[
+        str | None, Parameter(max_length=60, description="The ERP column of the segment.")
+    ] = None,
 ) -> Response[bytes]:
-    """ERP write-back file (``scheme``, ``profile``, ``segment_column``)."""
+    """ERP write-back file: the segments in force, in the columns and encoding of an import
+    profile, ready to load back into the ERP."""
     return await writeback_response(request, principal)
 
 
@@ -412,33 +479,37 @@ async def api_writeback(
     operation_id="segmentConflicts",
 )
 async def api_conflicts(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
+    principal: NamedDependency[Principal],
+    scheme: SchemeQuery = None,
+    kind: Annotated[
+        str | None,
+        Parameter(
+            max_length=20,
+            description=f"Only this kind: one of {', '.join(queries.CONFLICT_KINDS)}.",
+        ),
+    ] = None,
+    cursor: CURSOR = None,
+    limit: LIMIT = 100,
+) -> ConflictsOut:
     """Sales view vs segment of a customer scheme: matrix, totals, one page of accounts."""
-    scheme = query_text(request, "scheme", 40)
-    if not scheme:
+    code = (scheme or "").strip()
+    if not code:
         raise BodyInvalid("scheme: choose a customer scheme")
-    kind = query_text(request, "kind", 20) or None
-    if kind and kind not in queries.CONFLICT_KINDS:
+    chosen = (kind or "").strip() or None
+    if chosen and chosen not in queries.CONFLICT_KINDS:
         raise BodyInvalid(f"kind: one of {', '.join(queries.CONFLICT_KINDS)}")
     async with tenant_session(principal.tenant) as s:
-        found = await queries.conflicts(
-            s,
-            scheme,
-            kind=kind,
-            after=query_text(request, "cursor", 201) or None,
-            limit=api_limit(request),
-        )
-    return {
-        "scheme": scheme,
-        "top_segment": found.top_segment,
-        "lower_half": found.lower_half,
-        "matrix": found.matrix,
-        "totals": found.totals,
-        "run_id": str(found.run_id) if found.run_id else None,
-        "items": found.rows,
-        "next_cursor": found.next_cursor,
-    }
+        found = await queries.conflicts(s, code, kind=chosen, after=_after(cursor), limit=limit)
+    return ConflictsOut(
+        scheme=code,
+        top_segment=found.top_segment,
+        lower_half=found.lower_half,
+        matrix=found.matrix,
+        totals=found.totals,
+        run_id=str(found.run_id) if found.run_id else None,
+        items=found.rows,
+        next_cursor=_next(found.next_cursor),
+    )
 
 
 @get(
@@ -447,15 +518,24 @@ async def api_conflicts(
     operation_id="segmentTimeline",
 )
 async def api_timeline(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
+    principal: NamedDependency[Principal],
+    customer: Annotated[str | None, Parameter(max_length=100, description="A customer.")] = None,
+    sku: Annotated[str | None, Parameter(max_length=100, description="A product's SKU.")] = None,
+) -> TimelineOut:
     """Every assignment of a ``customer`` or a ``sku`` in every scheme."""
-    customer, sku = query_text(request, "customer", 100), query_text(request, "sku", 100)
+    customer, sku = (customer or "").strip(), (sku or "").strip()
     if not customer and not sku:
         raise BodyInvalid("customer or sku: name the entity")
     async with tenant_session(principal.tenant) as s:
         rows = await queries.timeline(s, customer_code=customer or None, sku=sku or None)
-    return {"items": [{**r, "run_id": str(r["run_id"]) if r["run_id"] else None} for r in rows]}
+    return TimelineOut(
+        [
+            msgspec.convert(
+                {**r, "run_id": str(r["run_id"]) if r["run_id"] else None}, TimelineEntryOut
+            )
+            for r in rows
+        ]
+    )
 
 
 ROUTES = [

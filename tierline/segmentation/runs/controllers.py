@@ -11,13 +11,14 @@ its move matrix and a page of results. Runs are started from the editor page as 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, Parameter
 from litestar.response import Template
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -25,12 +26,20 @@ from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
 from tierline.platform.jobs import JobNotFound, get_tenant_job
-from tierline.platform.request_body import json_object
+from tierline.platform.jobs.schemas import JobStartedOut, job_started
+from tierline.platform.pagination import PAGED, Page, PageRequest, encode_cursor
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.assignments.queries import segment_counts
 from tierline.segmentation.models import SegmentationRun
 from tierline.segmentation.runs.queries import list_runs, run_detail, run_variability
+from tierline.segmentation.runs.schemas import (
+    RunDetailOut,
+    RunMoveOut,
+    RunOut,
+    RunResultOut,
+    RunStartIn,
+)
 from tierline.segmentation.runs.service import RUN_JOB, submit_run
 from tierline.segmentation.runs.stability import OUTCOMES
 from tierline.segmentation.schemes.store import segment_catalogue
@@ -38,7 +47,6 @@ from tierline.segmentation.web import (
     READ,
     RUN,
     BodyInvalid,
-    api_limit,
     base_path,
     page_context,
     page_limit,
@@ -130,24 +138,24 @@ async def run_page(
 # The run API
 
 
-def _run_out(run: SegmentationRun) -> dict[str, Any]:
-    return {
-        "id": str(run.id),
-        "scheme": run.scheme_code,
-        "version": run.version,
-        "content_hash": run.content_hash,
-        "engine_version": run.engine_version,
-        "as_of": run.as_of,
-        "status": run.status,
-        "trigger": run.trigger,
-        "requested_by": run.requested_by,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "inputs": run.inputs,
-        "counts": run.counts,
-        "warnings": run.warnings,
-        "message": run.message,
-    }
+def _run_out(run: SegmentationRun) -> RunOut:
+    return RunOut(
+        id=str(run.id),
+        scheme=run.scheme_code,
+        version=run.version,
+        content_hash=run.content_hash,
+        engine_version=run.engine_version,
+        as_of=run.as_of,
+        status=run.status,
+        trigger=run.trigger,
+        requested_by=run.requested_by,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        inputs=run.inputs,
+        counts=run.counts,
+        warnings=run.warnings,
+        message=run.message,
+    )
 
 
 def _as_of(raw: Any) -> date | None:
@@ -169,73 +177,92 @@ def _as_of(raw: Any) -> date | None:
     status_code=HTTP_202_ACCEPTED,
 )
 async def api_start_run(
-    request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """Queue a run of a scheme's version in force (``{"scheme", "as_of"?}``); poll the job."""
-    data = await json_object(request)
-    code = data.get("scheme")
-    if not isinstance(code, str) or not code:
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    data: RunStartIn,
+) -> JobStartedOut:
+    """Queue a run of the scheme's version in force, as of ``as_of`` (default today); poll
+    the job at ``status_url``. A refused run (no published version, a freeze window) is 409."""
+    code = data.scheme.strip()
+    if not code:
         raise BodyInvalid("scheme: name the scheme to run")
     job = await submit_run(
         state.runtime,
         principal.tenant,
         code[:40],
         actor_of(request, principal),
-        as_of=_as_of(data.get("as_of")),
+        as_of=_as_of(data.as_of),
         trigger="api",
     )
-    return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}
+    return job_started(job)
 
 
 @get(
     "/segment-runs",
     guards=[requires(READ)],
     operation_id="listSegmentRuns",
+    dependencies=PAGED,
 )
 async def api_list_runs(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """Runs, newest first (``scheme``, ``before`` cursor, ``limit``)."""
+    principal: NamedDependency[Principal],
+    page: PageRequest,
+    scheme: Annotated[str | None, Parameter(max_length=40, description="A scheme's code.")] = None,
+) -> Page[RunOut]:
+    """Runs, newest first, of every scheme or of ``scheme``."""
     async with tenant_session(principal.tenant) as s:
-        page = await list_runs(
-            s,
-            query_text(request, "scheme", 40) or None,
-            api_limit(request, 50),
-            query_text(request, "before", 200) or None,
-        )
-    return {"items": [_run_out(r) for r in page.rows], "next_cursor": page.next_before}
+        found = await list_runs(s, (scheme or "").strip() or None, page.limit, page.cursor)
+    return Page([_run_out(r) for r in found.rows], found.next_before)
 
 
 @get(
     "/segment-runs/{run_id:str}",
     guards=[requires(READ)],
     operation_id="getSegmentRun",
+    dependencies=PAGED,
 )
 async def api_get_run(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], run_id: FromPath[str]
-) -> dict[str, Any]:
+    principal: NamedDependency[Principal],
+    run_id: FromPath[str],
+    page: PageRequest,
+    outcome: Annotated[
+        str | None,
+        Parameter(
+            max_length=20,
+            description="Results with this outcome (``all`` for every one); by default every "
+            "result that is not ``unchanged``.",
+        ),
+    ] = None,
+    default: Annotated[
+        str | None,
+        Parameter(
+            max_length=80,
+            description="Results classified on the default of this attribute (``any``: any).",
+        ),
+    ] = None,
+) -> RunDetailOut:
     """A run with its move matrix, the count of entities classified on each default
-    (``defaults_used``: attribute -> entities) and one page of results (``outcome``,
-    ``default`` — an attribute, or ``any`` —, ``after``, ``limit``; by default every result
-    that is not ``unchanged``; each result lists its ``defaults_used``)."""
+    (``defaults_used``: attribute -> entities) and one page of results (``limit``,
+    ``cursor``); each result lists its own ``defaults_used``."""
+    position = page.position()
     async with tenant_session(principal.tenant) as s:
         detail = await run_detail(
             s,
             run_id,
-            outcome=query_text(request, "outcome", 20) or None,
-            after=query_text(request, "after", 201) or None,
-            limit=api_limit(request),
-            default=query_text(request, "default", 80) or None,
+            outcome=(outcome or "").strip() or None,
+            after=str(position[0]) if position else None,
+            limit=page.limit,
+            default=(default or "").strip() or None,
         )
     if detail is None:
         raise NotFoundException()
-    return {
-        **_run_out(detail.run),
-        "defaults_used": detail.defaults_used,
-        "moves": detail.moves,
-        "results": detail.results,
-        "next_cursor": detail.next_after,
-    }
+    return RunDetailOut(
+        **msgspec.structs.asdict(_run_out(detail.run)),
+        defaults_used=detail.defaults_used,
+        moves=[msgspec.convert(m, RunMoveOut) for m in detail.moves],
+        results=[msgspec.convert(r, RunResultOut) for r in detail.results],
+        next_cursor=encode_cursor((detail.next_after,)) if detail.next_after else None,
+    )
 
 
 ROUTES = [

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -28,7 +29,7 @@ from tierline.platform.access import requires
 from tierline.platform.errors import problem_response
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
-from tierline.platform.request_body import json_object
+from tierline.platform.pagination import PAGED, Page, PageRequest
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.assignments.queries import segment_counts
@@ -44,6 +45,21 @@ from tierline.segmentation.schemes.document import (
     load_template,
     scheme_json_schema,
     template_names,
+)
+from tierline.segmentation.schemes.schemas import (
+    DraftSavedOut,
+    DryRunIn,
+    JsonSchemaOut,
+    PreviewOut,
+    PublishedOut,
+    PublishIn,
+    SchemeCreatedOut,
+    SchemeCreateIn,
+    SchemeIssueOut,
+    SchemeOut,
+    SchemeSummaryOut,
+    SchemeTextIn,
+    VersionOut,
 )
 from tierline.segmentation.schemes.store import (
     SchemeRefused,
@@ -394,58 +410,50 @@ def invalid_response(request: Request[Any, Any, Any], exc: SchemeInvalid) -> Res
     )
 
 
-async def _document_text(request: Request[Any, Any, Any], required: bool = True) -> str | None:
-    """A scheme document from the body: YAML/plain text as is, or JSON ``{"text": ...}``."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in ("application/json", ""):
-        data = await json_object(request)
-        text = data.get("text")
-        if text is None and not required:
-            return None
-        if not isinstance(text, str):
-            raise BodyInvalid('text: send the document as {"text": "..."} or as text/yaml')
-    else:
-        text = (await request.body()).decode("utf-8", errors="replace")
-    if len(text) > MAX_TEXT:
-        raise BodyInvalid(f"text: at most {MAX_TEXT:,} characters")
+def _checked_text(text: str | None, name: str = "text") -> str | None:
+    if text is not None and len(text) > MAX_TEXT:
+        raise BodyInvalid(f"{name}: at most {MAX_TEXT:,} characters")
     return text
 
 
-def _version_out(v: SchemeVersion) -> dict[str, Any]:
-    return {
-        "version": v.version,
-        "content_hash": v.content_hash,
-        "published_at": v.published_at,
-        "published_by": v.published_by,
-        "note": v.note,
-    }
+def _issues(issues: list[SchemeIssue]) -> list[SchemeIssueOut]:
+    return [SchemeIssueOut(i.path, i.line, i.message) for i in issues]
 
 
-def _preview_out(preview: Preview) -> dict[str, Any]:
-    return {
-        "total": preview.total,
-        "counts": preview.counts,
-        "samples": preview.samples,
-        "moves": preview.moves,
-        "warnings": preview.warnings,
-        "defaults_used": preview.defaults_used,
-    }
+def _summary(row: Any) -> SchemeSummaryOut:
+    return msgspec.convert(scheme_summary(row), SchemeSummaryOut)
+
+
+def _version_out(v: SchemeVersion) -> VersionOut:
+    return VersionOut(
+        version=v.version,
+        content_hash=v.content_hash,
+        published_at=v.published_at,
+        published_by=v.published_by,
+        note=v.note,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Schemes
+
+DOCUMENT = {"text_body": "text"}  # a document may come as text/yaml too (request_body)
 
 
 @get(
     "/schemes",
     guards=[requires(READ)],
     operation_id="listSchemes",
+    dependencies=PAGED,
 )
-async def api_list_schemes(principal: NamedDependency[Principal]) -> dict[str, Any]:
-    """Schemes of the caller's tenant with the version in force and run times."""
+async def api_list_schemes(
+    principal: NamedDependency[Principal], page: PageRequest
+) -> Page[SchemeSummaryOut]:
+    """Schemes of the caller's tenant by code, with the version in force and run times."""
     async with tenant_session(principal.tenant) as s:
         rows = await list_schemes(s)
-    return {"items": [scheme_summary(r) for r in rows]}
+    ordered = sorted((_summary(r) for r in rows), key=lambda r: r.code)
+    return page.slice(ordered, lambda r: (r.code,))
 
 
 @get(
@@ -453,9 +461,9 @@ async def api_list_schemes(principal: NamedDependency[Principal]) -> dict[str, A
     guards=[requires(READ)],
     operation_id="schemeJsonSchema",
 )
-async def api_scheme_schema() -> dict[str, Any]:
+async def api_scheme_schema() -> Response[JsonSchemaOut]:
     """The JSON Schema (draft 2020-12) of a scheme document."""
-    return scheme_json_schema()
+    return Response(scheme_json_schema())  # type: ignore[arg-type]
 
 
 @get(
@@ -463,18 +471,16 @@ async def api_scheme_schema() -> dict[str, Any]:
     guards=[requires(READ)],
     operation_id="getScheme",
 )
-async def api_get_scheme(
-    principal: NamedDependency[Principal], code: FromPath[str]
-) -> dict[str, Any]:
+async def api_get_scheme(principal: NamedDependency[Principal], code: FromPath[str]) -> SchemeOut:
     """A scheme: its draft text and every published version."""
     async with tenant_session(principal.tenant) as s:
         row = await get_scheme(s, code)
         versions = await versions_of(s, code)
-    return {
-        **scheme_summary(row),
-        "draft": row.draft_text,
-        "versions": [_version_out(v) for v in versions],
-    }
+    return SchemeOut(
+        **msgspec.structs.asdict(_summary(row)),
+        draft=row.draft_text,
+        versions=[_version_out(v) for v in versions],
+    )
 
 
 @post(
@@ -482,51 +488,50 @@ async def api_get_scheme(
     guards=[requires(WRITE)],
     operation_id="createScheme",
     status_code=HTTP_201_CREATED,
+    opt=DOCUMENT,
 )
 async def api_create_scheme(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Response[Any]:
-    """Create a scheme from a document (text/yaml, or JSON ``{"text"}``) or a template
-    (JSON ``{"template": name, "code"?: code}``)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    text: str | None
-    if content_type in ("application/json", ""):
-        data = await json_object(request)
-        if "template" in data:
-            text = template_text(str(data["template"])[:100], str(data.get("code") or "") or None)
-        else:
-            text = await _document_text(request)
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: SchemeCreateIn
+) -> Response[SchemeCreatedOut]:
+    """Create a scheme from a document (JSON ``{"text"}``, or the text as ``text/yaml``) or
+    from a template (``{"template": name, "code": code}``). An invalid document is a 422
+    problem listing every issue (``path``, ``line``, ``message``)."""
+    if data.template is not None:
+        text = template_text(data.template[:100], (data.code or "").strip() or None)
+    elif data.text is not None:
+        text = _checked_text(data.text) or ""
     else:
-        text = await _document_text(request)
-    assert text is not None
+        raise BodyInvalid('text: send the document as {"text": "..."} or as text/yaml')
     try:
         async with tenant_session(principal.tenant) as s:
             parsed = await create_scheme(s, text, actor_of(request, principal))
             row = await get_scheme(s, parsed.scheme.code)
-            summary = scheme_summary(row)
+            summary = _summary(row)
     except SchemeInvalid as exc:
         return invalid_response(request, exc)
-    return Response(
-        {**summary, "warnings": issues_out(parsed.warnings)}, status_code=HTTP_201_CREATED
-    )
+    created = SchemeCreatedOut(**msgspec.structs.asdict(summary), warnings=_issues(parsed.warnings))
+    return Response(created, status_code=HTTP_201_CREATED)
 
 
 @put(
     "/schemes/{code:str}/draft",
     guards=[requires(WRITE)],
     operation_id="saveSchemeDraft",
+    opt=DOCUMENT,
 )
 async def api_save_draft(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
-) -> dict[str, Any]:
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    code: FromPath[str],
+    data: SchemeTextIn,
+) -> DraftSavedOut:
     """Keep the document as the draft, valid or not; the answer says what validation found."""
-    text = await _document_text(request)
-    assert text is not None
+    text = _checked_text(data.text) or ""
     async with tenant_session(principal.tenant) as s:
         verdict = await save_draft(s, code, text, actor_of(request, principal))
     if isinstance(verdict, SchemeInvalid):
-        return {"saved": True, "valid": False, "errors": issues_out(verdict.errors), "warnings": []}
-    return {"saved": True, "valid": True, "errors": [], "warnings": issues_out(verdict.warnings)}
+        return DraftSavedOut(saved=True, valid=False, errors=_issues(verdict.errors), warnings=[])
+    return DraftSavedOut(saved=True, valid=True, errors=[], warnings=_issues(verdict.warnings))
 
 
 @post(
@@ -536,18 +541,22 @@ async def api_save_draft(
     status_code=HTTP_201_CREATED,
 )
 async def api_publish(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], code: FromPath[str]
-) -> Response[Any]:
-    """Publish the draft as the next version (JSON ``{"note"}`` optional)."""
-    data = await json_object(request)
-    note = str(data.get("note") or "").strip()[:2000] or None
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    code: FromPath[str],
+    data: PublishIn | None = None,
+) -> Response[PublishedOut]:
+    """Publish the draft as the next version, with an optional ``note``; an invalid draft is
+    a 422 problem listing its issues."""
+    note = ((data.note if data else None) or "").strip()[:2000] or None
     try:
         async with tenant_session(principal.tenant) as s:
             version = await publish(s, code, actor_of(request, principal), note)
             out = _version_out(version)
     except SchemeInvalid as exc:
         return invalid_response(request, exc)
-    return Response({"scheme": code, **out}, status_code=HTTP_201_CREATED)
+    published = PublishedOut(**msgspec.structs.asdict(out), scheme=code)
+    return Response(published, status_code=HTTP_201_CREATED)
 
 
 @post(
@@ -561,17 +570,15 @@ async def api_dry_run(
     state: State,
     principal: NamedDependency[Principal],
     target: FromPath[str],
-) -> Response[Any]:
-    """``POST /api/v1/schemes/{code}:dry-run``: classify now with the draft (or JSON
-    ``{"text"}``, optional ``as_of``) and report counts, samples and moves; writes nothing."""
+    data: DryRunIn | None = None,
+) -> Response[PreviewOut]:
+    """``POST /api/v1/schemes/{code}:dry-run``: classify now with the draft (or ``text``, as
+    of ``as_of``) and report counts, samples and moves; writes nothing."""
     code, _, verb = target.partition(":")
     if verb != "dry-run":
         raise NotFoundException()
-    data = await json_object(request)
-    text = data.get("text")
-    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
-        raise BodyInvalid(f"text: a string of at most {MAX_TEXT:,} characters")
-    as_of = _as_of(data.get("as_of"))
+    text = _checked_text(data.text if data else None)
+    as_of = _as_of(data.as_of if data else None)
     async with tenant_session(principal.tenant) as s:
         row = await get_scheme(s, code)
     try:
@@ -586,7 +593,16 @@ async def api_dry_run(
         )
     preview = await dry_run(state.runtime, principal.tenant, parsed.scheme, as_of)
     return Response(
-        {"scheme": code, **_preview_out(preview), "warnings_scheme": issues_out(parsed.warnings)}
+        PreviewOut(
+            scheme=code,
+            total=preview.total,
+            counts=preview.counts,
+            samples=preview.samples,
+            moves=preview.moves,
+            warnings=preview.warnings,
+            defaults_used=preview.defaults_used,
+            warnings_scheme=_issues(parsed.warnings),
+        )
     )
 
 
