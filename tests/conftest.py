@@ -30,6 +30,8 @@ os.environ["TIERLINE_PASSWORD_HASH_COST"] = "minimal"
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 from litestar import Litestar  # noqa: E402
 
 from tests.support.builders import (  # noqa: E402
@@ -63,6 +65,13 @@ __all__ = [
 ]
 
 OPERATOR_TOKEN = os.environ["TIERLINE_OPERATOR_TOKEN"]
+
+# Property tests judge results, not speed: on a shared 2-core CI machine running two workers,
+# drawing an example can take seconds, which Hypothesis would otherwise report as a failure.
+hypothesis_settings.register_profile(
+    "tierline", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("tierline")
 
 
 def pytest_configure(config: pytest.Config) -> None:
