@@ -450,6 +450,7 @@ async def compute(
             # than maintaining it row by row); all in this transaction
             await conn.exec_driver_sql("TRUNCATE kpi_cells, kpi_rollups")
             await conn.exec_driver_sql("DROP INDEX IF EXISTS ix_kpi_cells_period")
+            await conn.exec_driver_sql("DROP INDEX IF EXISTS ix_kpi_cells_customer")
             lap("truncate")
             by_grain = cell_counts_by_grain(lines, assignments, definition, GRAINS, as_of)
             lap("engine")
@@ -459,6 +460,10 @@ async def compute(
                 )
             await conn.exec_driver_sql(
                 "CREATE INDEX ix_kpi_cells_period ON kpi_cells (grain, period_start)"
+            )
+            await conn.exec_driver_sql(
+                "CREATE INDEX ix_kpi_cells_customer ON kpi_cells "
+                "(grain, customer_code, period_start)"
             )
             lap("index")
         else:
