@@ -102,7 +102,7 @@ def line_chart(
             Series(name, colour, "", [" ".join(r) for r in runs if r], target, dots, summary)
         )
     ticks = [low + span * f for f in (0.0, 0.5, 1.0)]
-    axis = [(xy(0, t)[1], _fmt(t, percent) if percent else f"{t:.0f}") for t in ticks]
+    axis = [(xy(0, t)[1], f"{t:.0%}" if percent else f"{t:.0f} d") for t in ticks]
     every = max(1, len(periods) // 4)
     labels = [
         (xy(i, low)[0], p.strftime(label_format))

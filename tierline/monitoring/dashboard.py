@@ -121,16 +121,26 @@ async def _windowed(
 
 
 def heat_map(
-    frame: pl.DataFrame, dimension: str, kpi: str, caption: str, label: str, slug: str, grain: str
+    frame: pl.DataFrame,
+    dimension: str,
+    kpi: str,
+    caption: str,
+    label: str,
+    slug: str,
+    grain: str,
+    segments: list[str] | None = None,
 ) -> HeatMap:
-    columns = sorted(frame[dimension].unique().to_list()) if not frame.is_empty() else []
+    """One row per member of ``dimension`` (regions, product lines: there may be many), one
+    column per segment (a handful, in rank order): it reads on a phone as on a laptop."""
+    members = sorted(frame[dimension].unique().to_list()) if not frame.is_empty() else []
     by_key = {(r["segment"], r[dimension]): r for r in frame.iter_rows(named=True)}
-    segments = sorted({r["segment"] for r in frame.iter_rows(named=True)})
+    present = {r["segment"] for r in frame.iter_rows(named=True)}
+    columns = [s for s in (segments or sorted(present)) if s in present]
     rows = []
-    for seg in segments:
+    for member in members:
         cells: list[Cell | None] = []
-        for col in columns:
-            r = by_key.get((seg, col))
+        for seg in columns:
+            r = by_key.get((seg, member))
             if r is None:
                 cells.append(None)
                 continue
@@ -140,14 +150,14 @@ def heat_map(
                 Cell(
                     fmt(kpi, value),
                     band(kpi, value, target, r.get(f"{kpi}_met")),
-                    f"{seg} · {col}: {fmt(kpi, value)}"
+                    f"{seg} · {member}: {fmt(kpi, value)}"
                     + (f" against {fmt(kpi, target)}" if target is not None else " (no target)"),
-                    drill_href(slug, grain, kpi, segment=seg, **{dimension: col}),
+                    drill_href(slug, grain, kpi, segment=seg, **{dimension: member}),
                     int(r["lines"]),
                 )
             )
-        rows.append((seg, cells))
-    return HeatMap(caption, "Segment", label, columns, rows)
+        rows.append((member, cells))
+    return HeatMap(caption, label, "Segment", columns, rows)
 
 
 def _order(segments: list[str], ranks: dict[str, int]) -> list[str]:

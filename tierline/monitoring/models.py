@@ -115,6 +115,7 @@ def _cells_table() -> Any:
         Column("definition_version", Integer, nullable=False),
         *[Column(name, BigInteger, nullable=False) for name in COUNTS],
         Index("ix_kpi_cells_period", "grain", "period_start"),
+        Index("ix_kpi_cells_customer", "grain", "customer_code", "period_start"),  # t0017
     ]
     return Table("kpi_cells", TenantBase.metadata, *columns)
 
