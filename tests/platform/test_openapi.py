@@ -8,7 +8,8 @@ app (a new domain's too, with no change here) is walked and must have
 - a security requirement, unless its permission is ``PUBLIC``;
 - exactly one tag, one of the document's declared domain tags (``Plugin(api_tag=...)``);
 - the one pagination convention: a list answers a ``Page`` (``items``, ``next_cursor``) and
-  takes ``limit`` and ``cursor``; no bare arrays, no ``after``/``before``/``offset``.
+  takes ``limit`` and ``cursor``; no bare arrays, no ``items`` without ``next_cursor``, no
+  ``after``/``before``/``offset``.
 
 The problem answers the app really sends are checked against the documented ``Problem``.
 """
@@ -128,6 +129,8 @@ def _paging_gaps(document: dict[str, Any], op: dict[str, Any]) -> set[str]:
                 gaps.add("bare_list")
             elif "next_cursor" in props and {"limit", "cursor"} - names:
                 gaps.add("paging_params")
+            elif props.get("items", {}).get("type") == "array" and "next_cursor" not in props:
+                gaps.add("unpaged_list")
     return gaps
 
 

@@ -492,18 +492,21 @@ async def api_decide_override(
     "/approvals",
     guards=[requires(READ)],
     operation_id="listApprovals",
+    dependencies=PAGED,
 )
 async def api_approvals(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
+    page: PageRequest,
     kind: Annotated[str | None, QueryParameter(description="override or move.")] = None,
     scheme: Text = None,
     scope_: Scope = None,
     reason: Text = None,
     requested_by: Text = None,
 ) -> ApprovalsOut:
-    """The approval queue: override requests and pending moves the caller may see, each
-    saying whether the caller may decide it (decision rights) and, if not, why."""
+    """The approval queue: pending moves, then override requests, each by id, that the
+    caller may see, each saying whether the caller may decide it (decision rights) and, if
+    not, why."""
     del kind, scheme, scope_, reason, requested_by  # read by QueueFilter.parse, as the page's
     async with tenant_session(principal.tenant) as s:
         items = await approval_queue(
@@ -514,7 +517,12 @@ async def api_approvals(
             actor=principal.display,
             today=datetime.now(UTC).date(),
         )
-    return ApprovalsOut([msgspec.convert(item.public(), QueueItemOut) for item in items])
+    queue = sorted(
+        (msgspec.convert(item.public(), QueueItemOut) for item in items),
+        key=lambda i: (i.kind, i.id),
+    )
+    found = page.slice(queue, lambda i: (i.kind, i.id))
+    return ApprovalsOut(found.items, found.next_cursor)
 
 
 ROUTES = [

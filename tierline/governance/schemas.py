@@ -86,9 +86,10 @@ class QueueItemOut(msgspec.Struct):
 
 
 class ApprovalsOut(msgspec.Struct):
-    """The approval queue, oldest first."""
+    """A page of the approval queue (``next_cursor`` as ``cursor`` for the next)."""
 
     items: list[QueueItemOut]
+    next_cursor: str | None
 
 
 class MoveOut(msgspec.Struct):
