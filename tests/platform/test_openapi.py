@@ -170,8 +170,15 @@ async def test_security_schemes_cover_tokens_cookies_and_the_operator(
     assert not ops["issueAccessToken"].get(
         "security"
     )  # public: the client authenticates in the body
-    assert {"session": [], "csrf": []} in ops["upsertCustomer"]["security"]
+    assert ops["upsertCustomer"]["security"] == [
+        {"oauth2": ["masterdata:write"]},  # an API client needs the permission as its scope
+        {"bearer": []},
+        {"session": [], "csrf": []},
+    ]
     assert {"session": []} in ops["getCustomer"]["security"]
+    assert ops["portalEntitlements"]["security"] == [{"session": []}]  # customers sign in
+    scopes = schemes["oauth2"]["flows"]["clientCredentials"]["scopes"]
+    assert "masterdata:write" in scopes and "portal:self" not in scopes
 
 
 async def test_the_problems_the_app_sends_are_the_documented_shape(
