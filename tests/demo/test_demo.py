@@ -7,7 +7,12 @@ from sqlalchemy import func, select
 from tierline.demo.seeding import BOOK_SIZE
 from tierline.demo.steps import prepare_demo
 from tierline.demo.tenants import DEMO_TENANTS, demo_email
+from tierline.inventory.reconciliation.models import ErpReconciliation
+from tierline.inventory.simulations.models import InventorySimulation
+from tierline.masterdata.network.models import ErpParameters, SourcingLane
 from tierline.masterdata.service import customer_directory
+from tierline.monitoring.service import list_alerts
+from tierline.monitoring.service import state as kpi_state
 from tierline.platform.runtime import Runtime
 from tierline.platform.settings import Settings
 from tierline.platform.tenancy import tenant_session
@@ -34,6 +39,14 @@ async def test_demo_has_schemes_with_history_entitlements_and_portal_logins(
                 select(func.count()).where(SegmentAssignment.valid_to.is_not(None))
             )
             entitlements = await s.scalar(select(func.count()).select_from(EntitlementVersion))
+            lanes = await s.scalar(select(func.count()).select_from(SourcingLane))
+            erp = await s.scalar(select(func.count()).select_from(ErpParameters))
+            reconciled = (await s.scalars(select(ErpReconciliation))).all()
+            simulated = (await s.scalars(select(InventorySimulation))).all()
+        # a network, seeded ERP parameters, a reconciliation waiting for approval, a simulation
+        assert lanes and erp, (slug, lanes, erp)
+        assert [r.status for r in reconciled] == ["pending_approval"], slug
+        assert len(simulated) == 1 and simulated[0].comparison, slug
         async with tenant_session(tenant, runtime.databases) as s:
             book = customer_directory()
             managed = await s.scalar(
@@ -45,11 +58,18 @@ async def test_demo_has_schemes_with_history_entitlements_and_portal_logins(
         assert schemes == 3 and runs == 12, (slug, schemes, runs)
         assert closed and closed > 0  # the monthly runs moved some entities: a real timeline
         assert entitlements and entitlements > 0
+        async with tenant_session(tenant, runtime.databases) as s:
+            computed = await kpi_state(s)
+            walking = [a for a in await list_alerts(s, "open") if a.step_reached >= 1]
+        assert computed is not None and computed.seconds > 0  # live figures on the home page
+        assert walking, slug  # at least one open alert walking its escalation path
 
     again = await prepare_demo(settings, "http://demo.test")  # idempotent, new password only
-    assert len(again) == len(lines)
+    # the inventory policy step says what it ran the first time only
+    assert len(again) == len([x for x in lines if not x.startswith("inventory policy:")])
     for slug, _name, _region in DEMO_TENANTS:
         tenant = await directory.get(slug)
         async with tenant_session(tenant, runtime.databases) as s:
             runs = await s.scalar(select(func.count()).select_from(SegmentationRun))
-        assert runs == 12
+            reconciliations = await s.scalar(select(func.count()).select_from(ErpReconciliation))
+        assert runs == 12 and reconciliations == 1

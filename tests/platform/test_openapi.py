@@ -157,6 +157,14 @@ async def test_operation_ids_are_unique(document: dict[str, Any]) -> None:
     assert len(ids) == len(set(ids))
 
 
+async def test_schema_names_are_unique(document: dict[str, Any]) -> None:
+    """Two structs of one name are told apart by Litestar with their module path, and client
+    generators then refuse both (or make one model of two): every schema name is distinct."""
+    titles = [s.get("title", name) for name, s in document["components"]["schemas"].items()]
+    twice = sorted({t for t in titles if titles.count(t) > 1})
+    assert twice == [], f"schema names used twice: {twice}"
+
+
 async def test_security_schemes_cover_tokens_cookies_and_the_operator(
     document: dict[str, Any],
 ) -> None:

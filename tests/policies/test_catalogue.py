@@ -54,7 +54,7 @@ def test_documented_table_matches_the_policy() -> None:
 
 
 def test_catalogue_entries_are_well_formed() -> None:
-    assert len(PERMISSIONS) == 25
+    assert len(PERMISSIONS) == 33
     for name, entry in PERMISSIONS.items():
         assert entry.name == name
         assert (entry.object, entry.action) == split_permission(name)

@@ -9,6 +9,7 @@ PLUGIN = Plugin(
         DemoStep(15, "account manager's book", "tierline.demo.seeding:give_account_manager_a_book"),
         DemoStep(20, "segmentation", "tierline.demo.segmentation:demo_step"),
         DemoStep(30, "service levels", "tierline.demo.service_levels:demo_step"),
+        DemoStep(60, "service performance", "tierline.demo.monitoring:demo_step"),
         DemoStep(90, "portal login", "tierline.demo.portal:demo_step"),
     ),
 )

@@ -32,6 +32,8 @@ class ApproverRights:
 
     approve: frozenset[str] | None
     major: frozenset[str] | None
+    # Permissions of other domains' approval sources held tenant-wide (``service``)
+    held: frozenset[str] = frozenset()
 
     @classmethod
     def everywhere(cls) -> ApproverRights:
@@ -55,14 +57,20 @@ class ApproverRights:
 def rights_of(request: Request[Any, Any, Any], principal: Principal) -> ApproverRights:
     """Where the caller may decide. A machine client's grant is tenant-wide: it decides
     everywhere if it was given the scope, nowhere otherwise."""
+    from tierline.governance.service import APPROVAL_SOURCES
+
+    wanted = {source.permission for source in APPROVAL_SOURCES}
     if principal.is_client:
         held = principal.client_scopes
         return ApproverRights(
             None if APPROVE in held else frozenset(),
             None if APPROVE_MAJOR in held else frozenset(),
+            frozenset(wanted & set(held)),
         )
     return ApproverRights(
-        scopes_with(request, principal, APPROVE), scopes_with(request, principal, APPROVE_MAJOR)
+        scopes_with(request, principal, APPROVE),
+        scopes_with(request, principal, APPROVE_MAJOR),
+        frozenset(p for p in wanted if scopes_with(request, principal, p) is None),
     )
 
 

@@ -47,11 +47,12 @@ from tierline.governance.decision_rights import (
 )
 from tierline.governance.models import REQUEST_STATUSES
 from tierline.governance.overrides import OverrideInvalid, RequestFilter
+from tierline.governance.panels import PendingChange, approval_panels
 from tierline.governance.queue import (
-    KINDS,
     BatchOutcome,
     InputRefused,
     QueueFilter,
+    all_kinds,
     approval_queue,
     decide_batch,
     parse_refs,
@@ -128,6 +129,12 @@ async def _queue_page(
         )
         schemes = await scheme_codes(s)
         catalogue = await segment_catalogue(s, sorted({i.scheme for i in items}))
+        changes = [
+            PendingChange(i.ref, i.customer_code, i.scheme, i.from_segment, i.to_segment)
+            for i in items
+            if i.customer_code is not None
+        ]
+        panels = await approval_panels(s, changes, request, principal)
     slug = principal.tenant.slug
     picked = set(form.get("item", [])) if form else set()
     if select_all:
@@ -142,8 +149,9 @@ async def _queue_page(
         select_url=f"{_base(principal)}/approvals?{urlencode({**where.params(), 'select': 'all'})}",
         clear_url=f"{_base(principal)}/approvals?{urlencode(where.params())}",
         items=items,
+        panels=panels,
         where=where,
-        kinds=KINDS,
+        kinds=all_kinds(),
         schemes=schemes,
         scopes=sorted({i.scope for i in items} | ({where.scope} if where.scope else set())),
         can_decide=any(i.decidable for i in items),

@@ -24,6 +24,7 @@ from tierline.governance.checks import ApproverRights
 from tierline.governance.models import OverrideRequest
 from tierline.governance.moves import MoveCheck, check_moves, decide_moves
 from tierline.governance.overrides import RequestFilter
+from tierline.governance.service import APPROVAL_SOURCES, ApprovalSource, PendingApproval
 from tierline.platform.audit.service import ActingParty
 from tierline.platform.errors import DomainError
 from tierline.segmentation.service import pending_moves, scheme_infos
@@ -31,7 +32,16 @@ from tierline.segmentation.service import pending_moves, scheme_infos
 KINDS = ("override", "move")
 MAX_ITEMS = 500
 PAGE_LIMIT = 200
-_ITEM = re.compile(r"^(override|move):(\d{1,18})$")
+_ITEM = re.compile(r"^([a-z_]{2,20}):(\d{1,18})$")
+
+
+def _sources() -> dict[str, ApprovalSource]:
+    """Other domains' kinds of queue items (``service.APPROVAL_SOURCES``)."""
+    return {source.kind: source for source in APPROVAL_SOURCES}
+
+
+def all_kinds() -> tuple[str, ...]:
+    return (*KINDS, *_sources())
 
 
 class InputRefused(DomainError):
@@ -60,6 +70,7 @@ class QueueItem:
     conflicts: list[str] = field(default_factory=list)
     decidable: bool = False
     why_not: str | None = None
+    link: str | None = None  # another domain's item: its page under the tenant's pages
 
     @property
     def ref(self) -> str:
@@ -88,9 +99,9 @@ class QueueFilter:
         def text(name: str, limit: int) -> str | None:
             return str(raw.get(name) or "").strip()[:limit] or None
 
-        kind = text("kind", 10)
+        kind = text("kind", 20)
         return cls(
-            kind if kind in KINDS else None,
+            kind if kind in all_kinds() else None,
             text("scheme", 40),
             text("scope", 40),
             text("reason", 100),
@@ -180,9 +191,39 @@ async def approval_queue(
         for item in await _move_items(session, where, rights, today, limit):
             if visible is None or item.scope in visible:
                 items.append(item)
+    if not (where.scheme or where.scope or where.reason or where.requested_by):
+        for source in _sources().values():
+            if where.kind in (None, source.kind):
+                for pending in await source.pending(session, actor):
+                    items.append(_source_item(source, pending, rights))
     for item in items:
         item.decidable = item.why_not is None
     return items
+
+
+def _source_item(
+    source: ApprovalSource, pending: PendingApproval, rights: ApproverRights
+) -> QueueItem:
+    why_not = pending.why_not
+    if why_not is None and source.permission not in rights.held:
+        why_not = f"deciding needs {source.permission} for the whole tenant"
+    return QueueItem(
+        kind=source.kind,
+        id=pending.id,
+        scheme=source.label,
+        entity_key=pending.title,
+        customer_code=None,
+        sku=None,
+        from_segment=None,
+        to_segment=pending.summary,
+        tier_jump=0,
+        scope="*",
+        requested_by=pending.requested_by,
+        requested_at=pending.requested_at,
+        reason=pending.summary,
+        why_not=why_not,
+        link=pending.link,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,9 +238,10 @@ class BatchOutcome:
 
 def parse_refs(values: list[str]) -> list[tuple[str, int]]:
     refs: dict[tuple[str, int], None] = {}
+    kinds = all_kinds()
     for value in values:
         found = _ITEM.match(value.strip())
-        if not found:
+        if not found or found.group(1) not in kinds:
             raise InputRefused(f"items: '{value[:30]}' is not an item of the queue")
         refs.setdefault((found.group(1), int(found.group(2))))
     if not refs:
@@ -226,6 +268,7 @@ async def decide_batch(
     if not reason.strip():
         raise InputRefused("reason: say why (it goes into the audit log)")
     outcome = BatchOutcome()
+    sources = _sources()
     for kind, item_id in refs:
         try:
             async with session.begin_nested():
@@ -240,6 +283,11 @@ async def decide_batch(
                         acknowledge_conflicts=acknowledge_conflicts,
                         tenant_slug=tenant_slug,
                     )
+                elif kind in sources:
+                    source = sources[kind]
+                    if source.permission not in rights.held:
+                        raise InputRefused(f"deciding needs {source.permission}")
+                    await source.decide(session, item_id, decision, actor, reason)
                 else:
                     await decide_moves(
                         session,

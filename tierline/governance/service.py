@@ -3,6 +3,7 @@ Other domains import this module, never governance's models or other modules."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -10,9 +11,57 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline.governance.notices import notices_for, reworded_body
+from tierline.governance.panels import (
+    APPROVAL_PANELS,
+    ApprovalPanel,
+    ApprovalPanelHook,
+    PendingChange,
+)
+from tierline.platform.audit.service import ActingParty
+from tierline.platform.extensions import ExtensionPoint
 from tierline.service_levels.service import customer_facing, customer_safe
 
-__all__ = ["CustomerNotice", "customer_notices"]
+__all__ = [
+    "APPROVAL_PANELS",
+    "APPROVAL_SOURCES",
+    "ApprovalPanel",
+    "ApprovalPanelHook",
+    "ApprovalSource",
+    "CustomerNotice",
+    "PendingApproval",
+    "PendingChange",
+    "customer_notices",
+]
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """Something another domain holds back until the approval queue decides it."""
+
+    id: int
+    title: str  # what it is ("ERP change set #12")
+    summary: str  # what deciding it changes, in a line
+    link: str | None  # its page, relative to the tenant's pages ("inventory/...")
+    requested_by: str
+    requested_at: datetime | None
+    why_not: str | None = None  # why this caller may not decide it (e.g. four eyes)
+
+
+@dataclass(frozen=True)
+class ApprovalSource:
+    """A kind of item other domains put into the approval queue (registered from the domain
+    above governance, like the hooks of ``extensions``): ``pending(session, actor)`` lists
+    the waiting items, ``decide(session, id, "approve" | "reject", actor, reason)`` decides
+    one (raising a ``DomainError`` to refuse). Deciding needs ``permission``, tenant-wide."""
+
+    kind: str  # [a-z_]{2,20}, the prefix of its queue references ("erp_changes:12")
+    label: str
+    permission: str
+    pending: Callable[[AsyncSession, str], Awaitable[list[PendingApproval]]]
+    decide: Callable[[AsyncSession, int, str, ActingParty, str], Awaitable[None]]
+
+
+APPROVAL_SOURCES: ExtensionPoint[ApprovalSource] = ExtensionPoint("governance.approval_sources")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Master data's face to the other domains: what they may ask of customers, the account
 hierarchy, order history, feeds, import profiles and imports. Other domains import this module,
-never master data's models or its other modules.
+never master data's models or its other modules. ``IMPORT_APPLIED`` is the extension point an
+upper domain fills to hear of committed imports of order lines.
 
 Where another domain must join master data inside one SQL statement (for speed), this module
 publishes the selectable to join (``account_subtree``, ``customer_directory``,
@@ -18,37 +19,76 @@ from typing import Any
 from sqlalchemy import Select, Subquery, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.masterdata.costing import unit_costs
 from tierline.masterdata.importing.entities import LOAD_ORDER
+from tierline.masterdata.importing.hooks import IMPORT_APPLIED, ImportApplied, LinesImported
 from tierline.masterdata.importing.records import ImportResult
 from tierline.masterdata.importing.service import run_import
 from tierline.masterdata.models import Customer, Feed, OrderLine
+from tierline.masterdata.network.models import CALENDARS, MRP_TYPES
+from tierline.masterdata.network.queries import (
+    daily_demand,
+    erp_parameters,
+    lead_time_observations,
+    sourcing_lanes,
+    unit_factors,
+)
+from tierline.masterdata.order_frames import (
+    MoneyFrame,
+    cost_records_with_money,
+    customer_frame,
+    latest_order_date,
+    order_lines_plain,
+    order_lines_with_money,
+    product_weights,
+    revenue_of_customers,
+)
 from tierline.masterdata.profiles.definition import Profile, ProfileError
 from tierline.masterdata.profiles.presets import presets
 from tierline.masterdata.profiles.service import get_profile, list_profiles
 from tierline.platform.tenancy import TenantRef, tenant_session
 
 __all__ = [
+    "CALENDARS",
     "DIRECTORY_COLUMNS",
+    "IMPORT_APPLIED",
     "LOAD_ORDER",
     "MAX_ACCOUNT_DEPTH",
+    "MRP_TYPES",
     "AccountNode",
     "CustomerRef",
+    "ImportApplied",
     "ImportResult",
+    "LinesImported",
+    "MoneyFrame",
     "Profile",
     "ProfileError",
     "account_order_lines",
     "account_subtree",
     "account_tree",
+    "cost_records_with_money",
     "customer_count",
     "customer_directory",
     "customer_exists",
+    "customer_frame",
+    "daily_demand",
+    "erp_parameters",
     "find_customer",
     "generic_profile",
     "get_profile",
+    "latest_order_date",
+    "lead_time_observations",
     "list_profiles",
+    "order_lines_plain",
+    "order_lines_with_money",
+    "product_weights",
+    "revenue_of_customers",
     "run_import",
     "set_account_manager",
+    "sourcing_lanes",
     "stale_order_feeds",
+    "unit_costs",
+    "unit_factors",
 ]
 
 MAX_ACCOUNT_DEPTH = 20  # a parent chain deeper than this is a cycle in imported data

@@ -34,6 +34,7 @@ PACKAGES = (
     "governance",
     "inventory",
     "monitoring",
+    "analytics",
     "portal",
     "demo",
 )

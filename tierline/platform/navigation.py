@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Menu groups in display order; a group holding one page shows as a plain link.
-GROUPS = ("Workspace", "Data", "Segments", "Service", "Portal", "Administration")
+GROUPS = ("Workspace", "Data", "Segments", "Service", "Inventory", "Portal", "Administration")
 
 
 @dataclass(frozen=True)

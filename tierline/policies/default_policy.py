@@ -25,6 +25,10 @@ AUD auditor, CUS customer::
     overrides:approve_major    x   .   .   x   .   .   .   .
     entitlements:read          x   x   .   x   x   x   x   .
     entitlements:write         x   x   .   .   .   .   .   .
+    inventory:read             x   x   .   x   .   x   x   .
+    inventory:write            x   x   .   .   .   .   .   .
+    inventory:run              x   x   .   .   .   .   .   .
+    inventory:approve          x   .   .   x   .   .   .   .
     portal:invite              x   .   .   .   x   .   .   .
     jobs:read                  x   x   x   .   .   x   x   .
     keys:rotate                x   .   .   .   .   .   .   .
@@ -32,6 +36,10 @@ AUD auditor, CUS customer::
     sso:manage                 x   .   .   .   .   .   .   .
     dataquality:read           x   x   x   .   .   x   x   .
     steward:resolve            x   .   x   .   .   .   .   .
+    kpi:read                   x   x   x   x   x   x   x   .
+    kpi:manage                 x   x   .   .   .   .   .   .
+    analytics:read             x   x   .   x   x   x   .   .
+    analytics:write            x   x   .   .   .   .   .   .
     portal:self                .   .   .   .   .   .   .   x
 
 Why these choices:
@@ -52,6 +60,9 @@ Why these choices:
 - **Admins hold every staff permission** so a small tenant can start with one person. Keys,
   SSO, machine clients, user accounts and the audit log are tenant-wide (decided in scope
   ``*``), so an admin granted in ``emea`` only manages grants and data inside ``emea``.
+- **Inventory policy is planned and approved apart.** Planners write policies and run them;
+  a run whose changes exceed the policy's threshold waits for the board (``approver``),
+  who cannot write policies themselves. Analysts and auditors read the results.
 - **Customers** get ``portal:self`` only; *which* customer account they see is bound by their
   portal user record, never by a role scope.
 """
@@ -78,7 +89,14 @@ class Role:
 
 
 _READ_ONLY: Final = frozenset(
-    {"tenant:view", "masterdata:read", "segments:read", "entitlements:read", "jobs:read"}
+    {
+        "tenant:view",
+        "masterdata:read",
+        "segments:read",
+        "entitlements:read",
+        "jobs:read",
+        "kpi:read",
+    }
 )
 
 _ROLES: Final = (
@@ -101,6 +119,12 @@ _ROLES: Final = (
             "overrides:approve",
             "entitlements:write",
             "dataquality:read",
+            "kpi:manage",
+            "inventory:read",
+            "inventory:write",
+            "inventory:run",
+            "analytics:read",
+            "analytics:write",
         },
     ),
     Role(
@@ -115,25 +139,33 @@ _ROLES: Final = (
         "Governance board member",
         "Reviews segment overrides and exceptions, including jumps of more than one tier.",
         (_READ_ONLY - {"jobs:read"})
-        | {"margin:read", "overrides:approve", "overrides:approve_major"},
+        | {
+            "margin:read",
+            "overrides:approve",
+            "overrides:approve_major",
+            "inventory:read",
+            "inventory:approve",
+            "analytics:read",
+        },
     ),
     Role(
         "account_manager",
         "Account manager",
         "Looks after customer accounts: requests overrides, invites customers to the portal.",
-        (_READ_ONLY - {"jobs:read"}) | {"margin:read", "overrides:request", "portal:invite"},
+        (_READ_ONLY - {"jobs:read"})
+        | {"margin:read", "overrides:request", "portal:invite", "analytics:read"},
     ),
     Role(
         "analyst",
         "Analyst",
         "Read-only access to segments, entitlements and data quality; margin stays masked.",
-        _READ_ONLY | {"dataquality:read"},
+        _READ_ONLY | {"dataquality:read", "inventory:read", "analytics:read"},
     ),
     Role(
         "auditor",
         "Auditor",
         "Read-only access plus the audit log and its export, for SOX / GDPR reviews.",
-        _READ_ONLY | {"dataquality:read", "audit:read", "audit:export"},
+        _READ_ONLY | {"dataquality:read", "audit:read", "audit:export", "inventory:read"},
     ),
     Role(
         "customer",

@@ -74,6 +74,10 @@ _CATALOGUE: Final = (
     ),
     Permission("entitlements:read", "View the service entitlements attached to segments"),
     Permission("entitlements:write", "Edit service entitlements and SLAs per segment"),
+    Permission("inventory:read", "View inventory policies, policy runs, results, calculator"),
+    Permission("inventory:write", "Edit and publish inventory policy documents"),
+    Permission("inventory:run", "Start inventory policy runs"),
+    Permission("inventory:approve", "Approve policy runs whose changes exceed the threshold"),
     Permission("portal:invite", "Invite a customer's users to the B2B portal"),
     Permission("jobs:read", "See background jobs and their progress"),
     Permission("keys:rotate", "Rotate the tenant's field-encryption keys", True),
@@ -81,6 +85,17 @@ _CATALOGUE: Final = (
     Permission("sso:manage", "Configure single sign-on (OIDC) for the tenant", True),
     Permission("dataquality:read", "View data-quality findings and scores"),
     Permission("steward:resolve", "Resolve data-quality issues and golden-record conflicts"),
+    Permission("kpi:read", "View service performance: KPIs, attainment, drill-down and alerts"),
+    Permission("kpi:manage", "Acknowledge and resolve KPI alerts and change KPI definitions"),
+    Permission(
+        "analytics:read",
+        "View commercial analytics (cost-to-serve, cohorts, reclassification impact); money "
+        "figures stay masked without margin:read",
+    ),
+    Permission(
+        "analytics:write",
+        "Choose the cost-to-serve drivers and record service surcharges and discounts",
+    ),
     Permission(
         "portal:self", "Use the B2B portal for one's own customer account", for_customers=True
     ),

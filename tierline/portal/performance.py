@@ -1,28 +1,29 @@
 """A customer's service performance against its entitlements, from its order lines.
 
-All four measures are aggregated in PostgreSQL (one GROUP BY over master data's order lines of
-the account's subtree in the window), so the cost does not grow with Python loops over lines:
+The measures come from monitoring's KPI engine (``monitoring.service.account_performance``),
+the same definitions every staff figure uses, computed from the account subtree's order lines
+of the window so they are current as soon as lines arrive:
 
-- fill rate: delivered quantity / ordered quantity over delivered lines, each line capped at
-  what was ordered;
-- OTIF: delivered lines delivered on or before the promised date (the requested date when
-  nothing was promised) with the full quantity, over delivered lines that have such a date;
-- perfect order: OTIF, not damaged and with correct documentation, same denominator;
+- fill rate: the unit fill rate (delivered units, capped at what was ordered, over ordered
+  units of delivered lines);
+- OTIF and perfect order as the tenant's KPI definition says (date basis, tolerance, level);
 - lead time: mean days from order to delivery.
 
-Revenue and margin are never read here.
+Each period carries the targets **in force in that period** for the segment the account was in
+then (a customer that moved segment sees the old target for the old weeks). Revenue and margin
+are never read here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Float, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline.masterdata.service import account_order_lines
+from tierline.masterdata.service import account_subtree
+from tierline.monitoring.service import account_performance
 
 Grain = Literal["week", "month"]
 GRAINS: tuple[Grain, ...] = ("week", "month")
@@ -33,6 +34,12 @@ LABELS = {
     "otif": "On time in full",
     "perfect_order": "Perfect order",
     "lead_time_days": "Average lead time (days)",
+}
+ENGINE_KPI = {
+    "fill_rate": "unit_fill_rate",
+    "otif": "otif",
+    "perfect_order": "perfect_order",
+    "lead_time_days": "lead_time_days",
 }
 
 
@@ -45,6 +52,7 @@ class Period:
     otif: float | None
     perfect_order: float | None
     lead_time_days: float | None
+    targets: dict[str, float | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +63,7 @@ class Period:
             "otif": self.otif,
             "perfect_order": self.perfect_order,
             "lead_time_days": self.lead_time_days,
+            "targets": dict(self.targets),
         }
 
 
@@ -71,58 +80,34 @@ def period_starts(grain: Grain, today: date) -> list[date]:
     return starts[::-1]
 
 
-def _ratio(numerator: Any, denominator: Any) -> Any:
-    return cast(numerator, Float()) / func.nullif(denominator, 0)
-
-
 async def performance(
     session: AsyncSession, account_code: str, grain: Grain, today: date
 ) -> list[Period]:
-    """Twelve periods of measures for ``account_code`` and the accounts below it."""
+    """Twelve periods of measures for ``account_code`` and the accounts below it, each with
+    the targets in force in it."""
     if grain not in GRAINS:
         raise ValueError(f"unknown grain {grain!r}")
     starts = period_starts(grain, today)
-    line = account_order_lines(account_code, starts[0], today).c
-    period = cast(func.date_trunc(grain, line.order_date), Date).label("period")
-    delivered = line.delivered_date.is_not(None)
-    due = func.coalesce(line.promised_date, line.requested_date)
-    got = func.coalesce(line.delivered_quantity, 0)
-    judged = and_(delivered, due.is_not(None))
-    otif = and_(judged, line.delivered_date <= due, got >= line.quantity)
-    perfect = and_(otif, line.damaged.is_(False), line.documentation_ok.is_(True))
-    rows = await session.execute(
-        select(
-            period,
-            func.count().label("lines"),
-            func.count().filter(delivered).label("delivered_lines"),
-            _ratio(
-                func.sum(func.least(got, line.quantity)).filter(delivered),
-                func.sum(line.quantity).filter(delivered),
-            ).label("fill_rate"),
-            _ratio(func.count().filter(otif), func.count().filter(judged)).label("otif"),
-            _ratio(func.count().filter(perfect), func.count().filter(judged)).label("perfect"),
-            cast(
-                func.avg(line.delivered_date - line.order_date).filter(delivered),
-                Float(),
-            ).label("lead_time"),
-        ).group_by(period)
-    )
-    found = {r.period: r for r in rows.all()}
+    codes = [str(c) for c in (await session.execute(account_subtree(account_code))).scalars()]
+    frame = await account_performance(session, codes, grain, starts, today)
+    found = {} if frame.is_empty() else {r["period_start"]: r for r in frame.iter_rows(named=True)}
     out: list[Period] = []
     for start in starts:
         r = found.get(start)
         if r is None:
             out.append(Period(start, 0, 0, None, None, None, None))
             continue
+        lead = r["lead_time_days"]
         out.append(
             Period(
                 start,
-                int(r.lines),
-                int(r.delivered_lines),
-                _clip(r.fill_rate),
-                _clip(r.otif),
-                _clip(r.perfect),
-                None if r.lead_time is None else round(float(r.lead_time), 2),
+                int(r["lines"]),
+                int(r["delivered_lines"]),
+                _clip(r["unit_fill_rate"]),
+                _clip(r["otif"]),
+                _clip(r["perfect_order"]),
+                None if lead is None else round(float(lead), 2),
+                {m: r.get(f"{ENGINE_KPI[m]}_target") for m in MEASURES},
             )
         )
     return out
@@ -144,6 +129,7 @@ class Bar:
     label: str  # the period, under the bar ("" where a neighbour's label would collide)
     period: str  # the period, always (the text alternative names every bar)
     value: str
+    target: str = ""  # the target in force in the period, for the text alternative
 
 
 @dataclass(frozen=True)
@@ -154,8 +140,9 @@ class Chart:
     height: int
     bar_width: float
     bars: list[Bar]
-    target_y: float | None
+    target_y: float | None  # the newest period's target (where its label goes)
     target_label: str | None
+    target_steps: list[tuple[float, float, float]]  # x1, x2, y: the target in force per period
     axis: list[tuple[float, str]]
     axis_x: float  # where the value labels end (they are right-aligned)
     label_y: float  # the baseline of the period labels
@@ -170,12 +157,14 @@ LABEL_EVERY = 2  # a period label under every other bar: twelve would overlap on
 
 
 def chart_for(measure: str, periods: list[Period], target: float | None, grain: Grain) -> Chart:
-    """Bars for one measure over the periods; ``target`` (a fraction, or days for lead time)
-    is drawn as a line."""
+    """Bars for one measure over the periods, with the target in force in each period drawn
+    as a step line (``target``, today's, where a period has none of its own: no lines)."""
     plot = HEIGHT - TOP - BOTTOM
     values = [getattr(p, measure) for p in periods]
     is_ratio = measure != "lead_time_days"
-    ceiling = 1.0 if is_ratio else max([v or 0 for v in values] + [target or 0, 1.0]) * 1.15
+    per_period = [p.targets.get(measure, target) if p.lines else target for p in periods]
+    known = [t for t in per_period if t is not None]
+    ceiling = 1.0 if is_ratio else max([v or 0 for v in values] + known + [1.0]) * 1.15
     slot = (WIDTH - LEFT - RIGHT) / len(periods)
     bars: list[Bar] = []
     for i, (p, v) in enumerate(zip(periods, values, strict=True)):
@@ -184,11 +173,24 @@ def chart_for(measure: str, periods: list[Period], target: float | None, grain: 
         # the newest period is always labelled, then every other one back from it
         shown = period if (len(periods) - 1 - i) % LABEL_EVERY == 0 else ""
         value = "no data" if v is None else (f"{v:.0%}" if is_ratio else f"{v:.1f} days")
-        bars.append(Bar(LEFT + i * slot + slot * 0.15, TOP + plot - h, h, shown, period, value))
-    target_y = None if target is None else TOP + plot - plot * min(target / ceiling, 1.0)
+        t = per_period[i]
+        aim = "" if t is None else (f"{t:.0%}" if is_ratio else f"{t:.0f} days")
+        x = LEFT + i * slot + slot * 0.15
+        bars.append(Bar(x, TOP + plot - h, h, shown, period, value, aim))
+
+    def y_of(value: float) -> float:
+        return TOP + plot - plot * min(value / ceiling, 1.0)
+
+    steps = [
+        (LEFT + i * slot, LEFT + (i + 1) * slot, y_of(t))
+        for i, t in enumerate(per_period)
+        if t is not None
+    ]
+    newest = per_period[-1] if per_period else target
+    target_y = None if newest is None else y_of(newest)
     target_label = None
-    if target is not None:
-        target_label = f"target {target:.0%}" if is_ratio else f"target {target:.0f} days"
+    if newest is not None:
+        target_label = f"target {newest:.0%}" if is_ratio else f"target {newest:.0f} days"
     ticks = [0.0, 0.5, 1.0]
     axis = [
         (TOP + plot - plot * t, f"{t:.0%}" if is_ratio else f"{t * ceiling:.0f}") for t in ticks
@@ -202,6 +204,7 @@ def chart_for(measure: str, periods: list[Period], target: float | None, grain: 
         bars,
         target_y,
         target_label,
+        steps,
         axis,
         LEFT - 6,
         HEIGHT - 10,

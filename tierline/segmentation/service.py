@@ -37,7 +37,9 @@ from tierline.segmentation.assignments.moves import (
 from tierline.segmentation.assignments.queries import (
     CustomerSegment,
     customer_codes_in_segment,
+    customer_segment_history,
     customers_in_segment,
+    first_assignment_at,
     open_customer_assignments,
     open_customer_segments,
 )
@@ -100,8 +102,10 @@ __all__ = [
     "assignment",
     "create_scheme",
     "customer_codes_in_segment",
+    "customer_segment_history",
     "customers_in_segment",
     "end_assignment",
+    "first_assignment_at",
     "latest_rule_result",
     "load_template",
     "lock_moves",

@@ -28,6 +28,11 @@ from tierline.masterdata.service import customer_exists
 from tierline.platform.audit.service import ActingParty, record_by
 from tierline.platform.errors import DomainError
 from tierline.segmentation.service import ProposedMoves, scheme_entity
+from tierline.service_levels.contract_checks import (
+    ContractQuestion,
+    entitlement_features,
+    other_conflicts,
+)
 from tierline.service_levels.entitlements import entitlement_at
 from tierline.service_levels.levels import (
     LEVELS,
@@ -135,14 +140,20 @@ async def contract_conflicts(
     if contract is None:
         return []
     version = await entitlement_at(session, scheme_code, to_segment, day)
+    lines: list[str] = []
     if version is None:
         if has_minimums(contract):
-            return [
+            lines.append(
                 f"segment {to_segment} has no service entitlements in force on "
                 f"{day.isoformat()}, so contract {contract.reference} cannot be honoured"
-            ]
-        return []
-    return [f"{to_segment}: {line}" for line in shortfalls(contract, version)]
+            )
+    else:
+        lines += [f"{to_segment}: {line}" for line in shortfalls(contract, version)]
+    question = ContractQuestion(
+        customer_code, contract.reference, scheme_code, to_segment, day,
+        entitlement_features(version),
+    )  # fmt: skip
+    return lines + await other_conflicts(session, question)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,6 +43,11 @@ from tierline.segmentation.service import (
     published_segments,
     scheme_entity,
 )
+from tierline.service_levels.contract_checks import (
+    ContractQuestion,
+    entitlement_features,
+    other_conflicts,
+)
 from tierline.service_levels.customer_safe import PublicEntitlement, SchemeEntitlement
 from tierline.service_levels.levels import FieldError, lock_service_levels, shortfalls
 from tierline.service_levels.models import Contract, EntitlementVersion
@@ -246,6 +251,28 @@ async def entitlement_at(
         )
     )
     return found.scalars().first()
+
+
+async def targets_in_force(
+    session: AsyncSession, scheme_code: str, day: date
+) -> dict[str, dict[str, float]]:
+    """Segment -> its ``cycle_service_level`` and ``fill_rate`` targets (fractions) in force
+    on ``day``: what inventory policy stocks for. One query."""
+    rows = await session.execute(
+        select(
+            EntitlementVersion.segment_code,
+            EntitlementVersion.cycle_service_level,
+            EntitlementVersion.fill_rate_target,
+        ).where(
+            EntitlementVersion.scheme_code == scheme_code,
+            EntitlementVersion.effective_from <= day,
+            or_(EntitlementVersion.effective_to.is_(None), EntitlementVersion.effective_to > day),
+        )
+    )
+    return {
+        segment: {"cycle_service_level": float(csl), "fill_rate": float(fill)}
+        for segment, csl, fill in rows.all()
+    }
 
 
 async def versions_of_scheme(session: AsyncSession, scheme_code: str) -> list[EntitlementVersion]:
@@ -469,9 +496,15 @@ async def _contract_errors(
         .order_by(Contract.customer_code, Contract.valid_from)
     )
     promise = promise_of(data, segment_code, 0)
+    features = entitlement_features(data)
     below: dict[str, str] = {}
     for contract in rows.scalars():
         gaps = shortfalls(contract, promise)
+        day = max(contract.valid_from, data.effective_from)
+        question = ContractQuestion(
+            contract.customer_code, contract.reference, scheme_code, segment_code, day, features
+        )
+        gaps += await other_conflicts(session, question)
         if gaps and contract.customer_code not in below:
             below[contract.customer_code] = f"{contract.customer_code} ({gaps[0]})"
     if not below:

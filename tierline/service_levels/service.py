@@ -10,6 +10,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.service_levels.contract_checks import (
+    CONTRACT_CHECKS,
+    FEATURES,
+    ContractCheck,
+    ContractQuestion,
+    entitlement_features,
+)
 from tierline.service_levels.contracts import (
     ContractInput,
     ContractInvalid,
@@ -34,10 +41,12 @@ from tierline.service_levels.entitlements import (
     DeliveryWindow,
     EntitlementInput,
     EntitlementInvalid,
+    entitlement_at,
     entitlement_dict,
     entitlements_for_customer,
     save_entitlement_version,
     segment_entitlements,
+    targets_in_force,
     versions_of_scheme,
 )
 from tierline.service_levels.escalation import (
@@ -49,10 +58,14 @@ from tierline.service_levels.escalation import (
 )
 
 __all__ = [
+    "CONTRACT_CHECKS",
     "CUSTOMER_ENTITLEMENTS",
+    "FEATURES",
     "PRIVATE_MARKERS",
+    "ContractCheck",
     "ContractInput",
     "ContractInvalid",
+    "ContractQuestion",
     "CustomerEntitlements",
     "DeliveryWindow",
     "EntitlementInput",
@@ -63,10 +76,12 @@ __all__ = [
     "SchemeEntitlement",
     "StepInput",
     "contract_conflicts",
+    "contract_reference",
     "contracted_customers",
     "customer_entitlements",
     "customer_facing",
     "customer_safe",
+    "entitlement_features",
     "entitlement_versions",
     "entitlements_in_force",
     "escalation_path",
@@ -76,6 +91,8 @@ __all__ = [
     "save_entitlement_version",
     "save_escalation",
     "segment_entitlements",
+    "segment_features",
+    "targets_in_force",
 ]
 
 
@@ -104,3 +121,16 @@ async def escalation_path(
 ) -> list[dict[str, Any]]:
     """The segment's escalation steps in order (empty when it has no path)."""
     return [step_dict(s) for s in await get_escalation(session, scheme_code, segment_code)]
+
+
+async def segment_features(
+    session: AsyncSession, scheme_code: str, segment: str, day: date
+) -> frozenset[str]:
+    """The entitlement features the segment promises on ``day`` (``FEATURES``)."""
+    return entitlement_features(await entitlement_at(session, scheme_code, segment, day))
+
+
+async def contract_reference(session: AsyncSession, customer_code: str, day: date) -> str | None:
+    """The reference of the customer's contract in force on ``day`` (None: no contract)."""
+    contract = await active_contract(session, customer_code, day)
+    return None if contract is None else contract.reference

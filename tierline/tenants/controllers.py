@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -12,6 +14,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from tierline.platform.access import OPERATOR, requires
 from tierline.platform.databases import RegionUnavailable, ping
 from tierline.platform.db import validate_slug
+from tierline.platform.home import home_panels
 from tierline.platform.identity.principal import Principal
 from tierline.platform.jobs import get_control_job, submit_control_job
 from tierline.platform.jobs.schemas import JobOut
@@ -70,10 +73,15 @@ class TenantAdminController(Controller):
     guards=[requires("tenant:view")],
     operation_id="tenantHome",
 )
-async def tenant_home(principal: NamedDependency[Principal]) -> Template:
-    """The signed-in home: the workspace's pages this user may open."""
+async def tenant_home(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> Template:
+    """The signed-in home: the panels the domains show this user (the planner's dashboard),
+    then the workspace's pages this user may open."""
+    panels = await home_panels(request, principal, principal.tenant)
     return Template(
-        "tenants/home.html", context={"tenant": principal.tenant, "principal": principal}
+        "tenants/home.html",
+        context={"tenant": principal.tenant, "principal": principal, "panels": panels},
     )
 
 

@@ -11,9 +11,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text, update
+from sqlalchemy.engine import Connection
 
 from tests.support.dumps import opened_blobs, pg_dump
+from tierline.platform.alembic_runner import script_directory
 from tierline.platform.control_plane import Tenant
 from tierline.platform.encryption import key_version_of
 from tierline.platform.encryption.jobs import rotate_keys
@@ -145,11 +149,11 @@ async def test_migrate_seals_snapshots_an_older_release_kept_in_clear(
             text("UPDATE run_snapshots SET features = :f WHERE run_id = :r"),
             {"f": clear, "r": outcome.run_id},
         )
-    # ... under the previous schema revision, recorded so in the control database.
+    # ... under the previous schema revision (really downgraded: later revisions' tables go),
+    # recorded so in the control database.
     async with runtime.databases.region("eu").begin() as conn:
-        await conn.execute(
-            text(f'UPDATE "{priced.schema}".alembic_version SET version_num = :v'), {"v": BEFORE}
-        )
+        await conn.exec_driver_sql(f'SET LOCAL search_path TO "{priced.schema}"')
+        await conn.run_sync(_downgrade, priced.schema, BEFORE)
     async with runtime.databases.control.begin() as conn:
         await conn.execute(
             update(Tenant).where(Tenant.slug == priced.slug).values(schema_revision=BEFORE)
@@ -161,7 +165,7 @@ async def test_migrate_seals_snapshots_an_older_release_kept_in_clear(
     report = await migrate_all(runtime.databases, runtime=runtime)
 
     mine = next(r for r in report.results if r.slug == priced.slug)
-    assert (mine.before, mine.status, mine.error) == (BEFORE, "upgraded", None)
+    assert (mine.before, mine.status, mine.error) == (BEFORE, "upgraded", None), mine.error
     assert mine.data_changes == {STEP: 1}
     assert await _recorded(runtime, priced) == mine.after
     assert (await _stored(priced, outcome.run_id))[:4] != PARQUET_MAGIC
@@ -169,6 +173,19 @@ async def test_migrate_seals_snapshots_an_older_release_kept_in_clear(
     assert (await verify_run(runtime, priced, outcome.run_id)).matches
     again = await migrate_all(runtime.databases, runtime=runtime)  # nothing left to do
     assert next(r for r in again.results if r.slug == priced.slug).data_changes == {}
+
+
+def _downgrade(connection: Connection, schema: str, revision: str) -> None:
+    """Run the tenant stream's downgrades on ``connection`` until ``revision``."""
+    script = script_directory("tenant")
+
+    def steps(rev: Any, _context: MigrationContext) -> Any:
+        return script._downgrade_revs(revision, rev)
+
+    opts = {"fn": steps, "script": script, "version_table_schema": schema}
+    context = MigrationContext.configure(connection=connection, opts=opts)
+    with Operations.context(context):
+        context.run_migrations()
 
 
 async def test_a_failed_data_step_leaves_the_tenant_behind_until_it_succeeds(

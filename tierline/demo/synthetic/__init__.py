@@ -25,8 +25,9 @@ One module per part: ``scales`` (row counts, calendar, random streams), ``refere
 (vocabularies and reference tables), ``draws`` (vectorised helpers), ``customers``, ``sources``
 (the same customers in other systems), ``products``, ``network`` (locations and suppliers),
 ``demand`` and ``orders`` (the order history), ``positions`` (inventory, lead times, cost to
-serve), ``dataset`` (what is returned), ``generator`` (``generate``) and ``writing``
-(``write_csv``).
+serve), ``supply`` (sourcing lanes, transfer lead times, open supply, forecasts, promotions
+and the ERP's planning parameters), ``dataset`` (what is returned), ``generator``
+(``generate``) and ``writing`` (``write_csv``).
 """
 
 from tierline.demo.synthetic.dataset import GroundTruth, SyntheticDataset

@@ -37,6 +37,11 @@ class SyntheticDataset:
     inventory_positions: pl.DataFrame
     lead_times: pl.DataFrame
     cost_to_serve: pl.DataFrame
+    sourcing_lanes: pl.DataFrame
+    open_supply: pl.DataFrame
+    demand_forecasts: pl.DataFrame
+    promotions: pl.DataFrame
+    erp_parameters: pl.DataFrame
     truth: GroundTruth
 
     # Load order: every reference points backwards.
@@ -51,6 +56,11 @@ class SyntheticDataset:
         "inventory_positions",
         "lead_times",
         "cost_to_serve",
+        "sourcing_lanes",
+        "open_supply",
+        "demand_forecasts",
+        "promotions",
+        "erp_parameters",
     )
 
     def frames(self) -> dict[str, pl.DataFrame]:

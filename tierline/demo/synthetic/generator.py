@@ -23,6 +23,15 @@ from tierline.demo.synthetic.products import Products, make_products, make_units
 from tierline.demo.synthetic.reference import PATTERNS
 from tierline.demo.synthetic.scales import SCALES, Calendar, Scale, streams
 from tierline.demo.synthetic.sources import make_sources
+from tierline.demo.synthetic.supply import (
+    demand_pairs,
+    make_erp_parameters,
+    make_forecasts,
+    make_lanes,
+    make_open_supply,
+    make_promotions,
+    make_transfer_times,
+)
 
 
 def _pattern_truth(prods: Products) -> pl.DataFrame:
@@ -66,6 +75,10 @@ def generate(scale: str, seed: int = 7, as_of: date | None = None) -> SyntheticD
     qty = order_quantities(rngs["orders"], ctx, lines)
     money = order_money(rngs["orders"], ctx, lines, qty.base)
     svc = order_service(rngs["service"], ctx, lines, qty)
+    bought = make_lead_times(rngs["lead_times"], ctx, lines)
+    supply, demand = rngs["supply"], demand_pairs(ctx, lines, qty.base)
+    lanes = make_lanes(supply, ctx, bought)
+    transfers = make_transfer_times(supply, ctx, demand, lanes)
     return SyntheticDataset(
         scale=scale,
         seed=seed,
@@ -78,7 +91,12 @@ def generate(scale: str, seed: int = 7, as_of: date | None = None) -> SyntheticD
         suppliers=ctx.sups.frame,
         order_lines=order_frame(ctx, lines, qty, money, svc),
         inventory_positions=make_inventory(rngs["inventory"], ctx, lines, qty.base, money.revenue),
-        lead_times=make_lead_times(rngs["lead_times"], ctx, lines),
+        lead_times=pl.concat([bought, transfers], how="diagonal_relaxed"),
         cost_to_serve=make_cost_to_serve(rngs["cost"], ctx, lines, money.revenue, svc.damaged),
+        sourcing_lanes=lanes,
+        open_supply=make_open_supply(supply, ctx, demand),
+        demand_forecasts=make_forecasts(supply, ctx, demand),
+        promotions=make_promotions(supply, ctx, demand),
+        erp_parameters=make_erp_parameters(supply, ctx, demand, lanes),
         truth=GroundTruth(_pattern_truth(prods), matches),
     )

@@ -33,7 +33,9 @@ SCALES: Final[Mapping[str, Scale]] = MappingProxyType(
     {
         "small": Scale(customers=300, products=500, order_lines=25_000, locations=12, suppliers=20),
         "medium": Scale(3_000, 8_000, 300_000, locations=30, suppliers=80),
-        "large": Scale(20_000, 50_000, 2_000_000, locations=80, suppliers=400),
+        # 160 locations (16 plants, 24 central and 120 regional DCs): over 1.1M SKU-locations
+        # with demand, the size inventory policy runs are measured at.
+        "large": Scale(20_000, 50_000, 2_000_000, locations=160, suppliers=400),
     }
 )
 
@@ -63,6 +65,7 @@ STREAMS: Final = (
     "inventory",
     "lead_times",
     "cost",
+    "supply",
 )
 
 

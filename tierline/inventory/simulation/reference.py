@@ -1,45 +1,38 @@
 """Small closed forms under normal demand, used to check the simulation and to price cuts.
 
-These are deliberately private and minimal: the production safety-stock and reorder-point
-formulas live in ``tierline.inventory.formulas``; once both are merged, callers here can point
-at them. Notation: k is the safety factor, G(k) = E[(Z - k)^+] the standard normal first-order
-loss function, G2(k) = E[(Z - k)^+^2] / 2 the second-order one.
+The standard normal helpers are those of ``tierline.inventory.formulas`` (the production
+safety-stock formulas), re-exported under their short private names for the engines here.
+Notation: k is the safety factor, G(k) = E[(Z - k)^+] the standard normal first-order loss
+function, G2(k) = E[(Z - k)^+^2] / 2 the second-order one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr, ndtri
+
+from tierline.inventory.formulas import (
+    normal_cdf as _cdf,
+)
+from tierline.inventory.formulas import (
+    normal_loss as _loss,
+)
+from tierline.inventory.formulas import (
+    normal_loss2 as _loss2,
+)
+from tierline.inventory.formulas import (
+    normal_pdf as _pdf,
+)
+from tierline.inventory.formulas import (
+    normal_ppf as _ppf,
+)
+from tierline.inventory.formulas import (
+    protection_sigma,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
-
-
-def _pdf(k: npt.ArrayLike) -> FloatArray:
-    x = np.asarray(k, dtype=np.float64)
-    return np.asarray(_INV_SQRT_2PI * np.exp(-0.5 * x * x), dtype=np.float64)
-
-
-def _cdf(k: npt.ArrayLike) -> FloatArray:
-    return np.asarray(ndtr(np.asarray(k, dtype=np.float64)), dtype=np.float64)
-
-
-def _ppf(p: npt.ArrayLike) -> FloatArray:
-    return np.asarray(ndtri(np.asarray(p, dtype=np.float64)), dtype=np.float64)
-
-
-def _loss(k: npt.ArrayLike) -> FloatArray:
-    """G(k) = φ(k) - k·(1 - Φ(k))."""
-    x = np.asarray(k, dtype=np.float64)
-    return _pdf(x) - x * (1.0 - _cdf(x))
-
-
-def _loss2(k: npt.ArrayLike) -> FloatArray:
-    """G2(k) = ½·[(k² + 1)·(1 - Φ(k)) - k·φ(k)], so that d/dk G2 = -G."""
-    x = np.asarray(k, dtype=np.float64)
-    return 0.5 * ((x * x + 1.0) * (1.0 - _cdf(x)) - x * _pdf(x))
+__all__ = ["_cdf", "_loss", "_loss2", "_pdf", "_ppf"]
 
 
 def _expected_excess(mean: npt.ArrayLike, sd: npt.ArrayLike, level: npt.ArrayLike) -> FloatArray:
@@ -116,17 +109,7 @@ def _safety_stock(
     lead_time_sd: npt.ArrayLike,
     review_period: npt.ArrayLike = 0.0,
 ) -> FloatArray:
-    """k·sqrt((L + R)·sd_d² + d²·sd_L²): demand and lead-time variability over the protection
-    interval (Silver, Pyke & Thomas 2017, §6.10)."""
-    z, d, sd_d, lt, sd_lt, r = (
-        np.asarray(v, dtype=np.float64)
-        for v in (
-            service_factor,
-            demand_mean,
-            demand_sd,
-            lead_time_mean,
-            lead_time_sd,
-            review_period,
-        )
-    )
-    return z * np.sqrt((lt + r) * sd_d * sd_d + d * d * sd_lt * sd_lt)
+    """k·σ over the protection interval (``formulas.protection_sigma``)."""
+    z = np.asarray(service_factor, dtype=np.float64)
+    sigma = protection_sigma(demand_mean, demand_sd, lead_time_mean, lead_time_sd, review_period)
+    return np.asarray(z * sigma, dtype=np.float64)

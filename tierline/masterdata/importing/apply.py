@@ -23,6 +23,7 @@ from tierline.masterdata.importing import pgbinary
 from tierline.masterdata.importing.entities import EntitySpec
 from tierline.masterdata.importing.reader import LINE
 from tierline.masterdata.importing.validate import Lookups, base_quantity, scope_expr
+from tierline.masterdata.network import models as network_models  # noqa: F401 - the same
 from tierline.platform import changes
 from tierline.platform.db import TENANT_SCHEMA, TenantBase
 from tierline.platform.encryption.codec import RowKeys, SealingFloats
@@ -40,6 +41,9 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "order_lines": {"margin_estimated": False, "damaged": False, "documentation_ok": True},
     "inventory_positions": {"on_order": 0.0},
     "uom_conversions": {"denominator": 1},
+    "sourcing_lanes": {"calendar": "calendar"},
+    "demand_forecasts": {"period_days": 7},
+    "erp_parameters": {"days_basis": "calendar"},
 }
 
 
@@ -57,6 +61,16 @@ async def load_lookups(conn: AsyncConnection, spec: EntitySpec) -> Lookups:
         )
         lookups.keys[f"{ref.table}.{ref.column}"] = found.to_series().alias(
             f"{ref.table}.{ref.column}"
+        )
+    if spec.name == "sourcing_lanes":
+        # A lane's source is a supplier or a location; cycles are checked against the lanes
+        # already there (a file's row replaces the stored lane with its key).
+        found = await read_frame(conn, "SELECT code FROM suppliers", {"code": pl.String})
+        lookups.keys["suppliers.code"] = found.to_series().alias("suppliers.code")
+        lookups.lanes = await read_frame(
+            conn,
+            "SELECT location_code, source_code, source_kind FROM sourcing_lanes",
+            {"location_code": pl.String, "source_code": pl.String, "source_kind": pl.String},
         )
     if spec.uom is not None:
         lookups.products = await read_frame(
@@ -132,13 +146,20 @@ def build_rows(
         )
     elif spec.money:
         out = out.with_columns(pl.lit(None, pl.Binary).alias(f.target) for f in spec.money)
-    if spec.uom is not None:
+    if spec.uom is not None and spec.name == "order_lines":
         qty = spec.uom[0]
         out = out.with_columns(
             pl.col(qty).alias("ordered_quantity"),
             base_quantity(pl.col(qty)).alias("quantity"),
             pl.col(spec.uom[1]).str.to_uppercase().alias("ordered_uom"),
             *[base_quantity(pl.col(q)).alias(q) for q in spec.extra_quantities],
+        )
+    elif spec.uom is not None:
+        # Quantities stored in base units; the unit they came in is kept (ERP write-back).
+        qty, unit, _ = spec.uom
+        out = out.with_columns(
+            *[base_quantity(pl.col(q)).alias(q) for q in (qty, *spec.extra_quantities)],
+            pl.col(unit).str.to_uppercase(),
         )
     if spec.scoped:
         out = out.with_columns(scope_expr(spec))

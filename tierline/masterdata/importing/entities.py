@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tierline.masterdata.models import ACCOUNT_TYPES, LIFECYCLES, LOCATION_KINDS
+from tierline.masterdata.network.models import CALENDARS, MRP_TYPES, SOURCE_KINDS, SUPPLY_KINDS
 
 Kind = Literal["str", "int", "decimal", "date", "datetime", "bool", "money", "code"]
 
@@ -59,6 +60,8 @@ class EntitySpec:
     label: str = ""
     uom: tuple[str, str, str] | None = None  # (quantity field, unit field, sku field)
     extra_quantities: tuple[str, ...] = field(default_factory=tuple)  # same unit as quantity
+    # Fields kept beside the key for the checks that need the whole file (lane cycles)
+    whole_file: tuple[str, ...] = ()
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -266,6 +269,112 @@ COST_TO_SERVE = EntitySpec(
     date_field="period_start",
 )
 
+DAYS_MAX = 9_999  # a lead time in days (Numeric(10, 2) holds more; no lane takes 27 years)
+
+SOURCING_LANES = EntitySpec(
+    name="sourcing_lanes",
+    table="sourcing_lanes",
+    key=("location_code", "source_code"),
+    label="sourcing lane",
+    fields=(
+        Field("location_code", "code", required=True, max_len=CODE),
+        Field("source_code", "code", required=True, max_len=CODE),
+        Field("source_kind", required=True, choices=SOURCE_KINDS, lower=True),
+        Field("planned_lead_time_days", "decimal", required=True, minimum=0, maximum=DAYS_MAX),
+        Field("calendar", choices=CALENDARS, lower=True),
+    ),
+    # The source is a supplier or a location, told by ``source_kind``: checked by
+    # ``validate.lane_source_errors``; cycles between locations once the whole file is read.
+    references=(Reference("location_code", "locations", "code", "location"),),
+    whole_file=("source_kind",),
+)
+
+OPEN_SUPPLY = EntitySpec(
+    name="open_supply",
+    table="open_supply",
+    key=("order_no", "line_no"),
+    label="open supply line",
+    fields=(
+        Field("order_no", "code", required=True, max_len=60),
+        Field("line_no", "int", required=True, minimum=0),
+        Field("kind", required=True, choices=SUPPLY_KINDS, lower=True),
+        Field("sku", "code", required=True, max_len=CODE),
+        Field("location_code", "code", required=True, max_len=CODE),
+        Field("source_code", "code", max_len=CODE),
+        Field("quantity", "decimal", required=True, minimum=0),
+        Field("due_date", "date", required=True),
+    ),
+    references=(
+        Reference("sku", "products", "sku", "product"),
+        Reference("location_code", "locations", "code", "location"),
+    ),
+)
+
+DEMAND_FORECASTS = EntitySpec(
+    name="demand_forecasts",
+    table="demand_forecasts",
+    key=("sku", "location_code", "period_start"),
+    label="demand forecast",
+    fields=(
+        Field("sku", "code", required=True, max_len=CODE),
+        Field("location_code", "code", required=True, max_len=CODE),
+        Field("period_start", "date", required=True),
+        Field("period_days", "int", minimum=1, maximum=366),
+        Field("quantity", "decimal", required=True, minimum=0),
+    ),
+    references=(
+        Reference("sku", "products", "sku", "product"),
+        Reference("location_code", "locations", "code", "location"),
+    ),
+)
+
+PROMOTIONS = EntitySpec(
+    name="promotions",
+    table="promotions",
+    key=("sku", "location_code", "starts_on"),
+    label="promotion",
+    fields=(
+        Field("sku", "code", required=True, max_len=CODE),
+        Field("location_code", "code", required=True, max_len=CODE),
+        Field("starts_on", "date", required=True),
+        Field("ends_on", "date", required=True),
+        # Expected demand lift while it runs: 0.3 is +30 % (at most twenty-fold)
+        Field("uplift", "decimal", required=True, minimum=0, maximum=20),
+    ),
+    references=(
+        Reference("sku", "products", "sku", "product"),
+        Reference("location_code", "locations", "code", "location"),
+    ),
+)
+
+ERP_PARAMETERS = EntitySpec(
+    name="erp_parameters",
+    table="erp_parameters",
+    key=("sku", "location_code"),
+    label="ERP planning parameters",
+    fields=(
+        Field("sku", "code", required=True, max_len=CODE),
+        Field("location_code", "code", required=True, max_len=CODE),
+        Field("mrp_type", required=True, choices=MRP_TYPES, upper=True),
+        Field("reorder_point", "decimal", minimum=0),
+        Field("safety_stock", "decimal", minimum=0),
+        Field("planned_delivery_days", "decimal", minimum=0, maximum=DAYS_MAX),
+        Field("goods_receipt_days", "decimal", minimum=0, maximum=DAYS_MAX),
+        Field("days_basis", choices=CALENDARS, lower=True),
+        Field("min_lot", "decimal", minimum=0),
+        Field("lot_rounding", "decimal", minimum=0),
+        Field("max_stock", "decimal", minimum=0),
+        # The unit the quantities are in; none: the product's base unit
+        Field("uom", max_len=20, upper=True),
+    ),
+    references=(
+        Reference("sku", "products", "sku", "product"),
+        Reference("location_code", "locations", "code", "location"),
+    ),
+    uom=("reorder_point", "uom", "sku"),
+    extra_quantities=("safety_stock", "min_lot", "lot_rounding", "max_stock"),
+)
+
 ENTITIES: dict[str, EntitySpec] = {
     e.name: e
     for e in (
@@ -278,6 +387,11 @@ ENTITIES: dict[str, EntitySpec] = {
         INVENTORY_POSITIONS,
         LEAD_TIMES,
         COST_TO_SERVE,
+        SOURCING_LANES,
+        OPEN_SUPPLY,
+        DEMAND_FORECASTS,
+        PROMOTIONS,
+        ERP_PARAMETERS,
     )
 }
 
@@ -292,6 +406,11 @@ LOAD_ORDER = (
     "inventory_positions",
     "lead_times",
     "cost_to_serve",
+    "sourcing_lanes",
+    "open_supply",
+    "demand_forecasts",
+    "promotions",
+    "erp_parameters",
 )
 
 

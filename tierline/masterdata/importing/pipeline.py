@@ -136,13 +136,14 @@ def _check_chunk(run: ImportRun, chunk: pl.DataFrame) -> _Checked | None:
     found = [
         validate.field_errors(frame, spec, options, run.today, typed, run.scan_control),
         validate.reference_errors(frame, spec, run.lookups),
+        validate.lane_source_errors(typed, spec, run.lookups),
     ]
     if unit_errors is not None:
         found.append(unit_errors)
     found.append(extra_errors)
     found.append(validate.derived_errors(typed, spec))
     self_refs = [r.field for r in spec.references if r.table == spec.table]
-    run.keys.append(typed.select(LINE, *spec.key, *self_refs))
+    run.keys.append(typed.select(LINE, *spec.key, *self_refs, *spec.whole_file))
     run.total += typed.height
     run.add_errors(pl.concat(found).sort("line", maintain_order=True))
     run.timed("validate", started)
@@ -224,6 +225,8 @@ def _finish_checks(run: ImportRun) -> None:
     run.add_errors(validate.duplicate_errors(keys, run.spec))
     codes = keys.rename({run.spec.key[0]: "code"}) if run.spec.table == "customers" else keys
     run.add_errors(validate.self_reference_errors(codes, run.spec, run.lookups))
+    if run.spec.name == "sourcing_lanes":
+        run.add_errors(validate.lane_cycle_errors(keys, run.lookups))
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:

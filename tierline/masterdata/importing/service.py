@@ -22,6 +22,7 @@ import polars as pl
 
 from tierline.masterdata.importing import apply, records
 from tierline.masterdata.importing.entities import EntitySpec, entity
+from tierline.masterdata.importing.hooks import IMPORT_APPLIED, LinesImported
 from tierline.masterdata.importing.pipeline import (
     ImportRejected,
     ImportRun,
@@ -115,11 +116,12 @@ async def run_import(
     report = progress or _nothing
     began = time.perf_counter()
     given = _Input.start(source, file_name, spec)
+    began_at = dt.datetime.now(dt.UTC)
     try:
         import_id = await record_start(tenant, spec, profile, given.name, given.size, actor, job_id)
         async with _heartbeat(tenant, import_id):
             try:
-                return await _import(
+                result = await _import(
                     runtime, tenant, spec, profile, actor, import_id, given, report, began
                 )
             except Exception:
@@ -132,6 +134,22 @@ async def run_import(
                 raise
     finally:
         await given.finish()
+    if result.status == "applied" and spec.name == "order_lines":
+        await _tell_applied(
+            runtime,
+            LinesImported(tenant, import_id, spec.name, began_at, result.inserted + result.updated),
+        )
+    return result
+
+
+async def _tell_applied(runtime: Runtime, applied: LinesImported) -> None:
+    """The hooks of the domains above hear of the committed import; a failing hook is logged
+    and never turns an applied import into a failed one."""
+    for hook in IMPORT_APPLIED:
+        try:
+            await hook(runtime, applied)
+        except Exception:
+            logger.exception("import %s: a hook after the import failed", applied.import_id)
 
 
 @contextlib.asynccontextmanager

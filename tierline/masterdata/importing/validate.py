@@ -57,6 +57,7 @@ class Lookups:
     keys: dict[str, pl.Series] = field(default_factory=dict)  # "table.column" -> values
     products: pl.DataFrame | None = None  # sku, base_uom
     conversions: pl.DataFrame | None = None  # sku, uom, factor, denominator
+    lanes: pl.DataFrame | None = None  # location_code, source_code, source_kind (stored lanes)
     _factors: pl.DataFrame | None = field(default=None, repr=False)
 
     def known(self, table: str, column: str) -> pl.Series:
@@ -443,6 +444,15 @@ def unit_conversion(
     units); errors for unknown units or a missing conversion. Never a silent 1:1."""
     assert spec.uom is not None
     _, unit_field, sku_field = spec.uom
+    if not spec.field(unit_field).required:
+        # An optional unit left empty is the product's base unit (an SAP MARC export carries
+        # no unit: its quantities are in MARA-MEINS).
+        products = lookups.products if lookups.products is not None else _NO_PRODUCTS
+        frame = (
+            frame.join(products.rename({"sku": sku_field}), on=sku_field, how="left")
+            .with_columns(pl.col(unit_field).fill_null(pl.col("base_uom")))
+            .drop("base_uom")
+        )
     joined = frame.with_columns(pl.col(unit_field).str.to_uppercase().alias("__unit")).join(
         lookups.factors().rename({"sku": sku_field}), on=[sku_field, "__unit"], how="left"
     )
@@ -520,6 +530,13 @@ def self_reference_errors(codes: pl.DataFrame, spec: EntitySpec, lookups: Lookup
 
 
 def derived_errors(frame: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
+    if spec.name == "promotions":
+        bad = pl.col("ends_on") < pl.col("starts_on")
+        return _errors(frame, bad, "ends_on", "ends before it starts")
+    if spec.name == "erp_parameters":
+        # SAP writes 0 for "no maximum"
+        bad = (pl.col("max_stock") > 0) & (pl.col("max_stock") < pl.col("reorder_point"))
+        return _errors(frame, bad, "max_stock", "maximum stock level below the reorder point")
     if spec.name == "lead_times":
         bad = pl.col("received_on") < pl.col("ordered_on")
         return _errors(frame, bad, "received_on", "received before it was ordered")
@@ -588,3 +605,73 @@ def scope_expr(spec: EntitySpec) -> pl.Expr:
     raw = pl.coalesce([pl.col(c) for c in candidates] + [pl.lit("*")])
     cleaned = raw.str.to_lowercase().str.replace_all(_SCOPE_CLEAN, "_").str.slice(0, 40)
     return pl.when(raw == "*").then(pl.lit("*")).otherwise(cleaned).alias("scope")
+
+
+def lane_source_errors(frame: pl.DataFrame, spec: EntitySpec, lookups: Lookups) -> pl.DataFrame:
+    """A lane's source must exist as what ``source_kind`` says it is: a supplier or a
+    location (a location also must not source itself)."""
+    if spec.name != "sourcing_lanes":
+        return empty_errors()
+    kind, source = pl.col("source_kind"), pl.col("source_code")
+    suppliers = lookups.known("suppliers", "code").implode()
+    locations = lookups.known("locations", "code").implode()
+    return pl.concat(
+        [
+            _errors(
+                frame,
+                (kind == "supplier") & ~source.is_in(suppliers),
+                "source_code",
+                pl.format("unknown supplier '{}'", source),
+            ),
+            _errors(
+                frame,
+                (kind == "location") & ~source.is_in(locations),
+                "source_code",
+                pl.format("unknown location '{}'", source),
+            ),
+        ]
+    )
+
+
+def lane_cycle_errors(keys: pl.DataFrame, lookups: Lookups) -> pl.DataFrame:
+    """Lanes between locations that would close a cycle (A sources B sources A), with the
+    cycle named, on each line of the file that takes part in it."""
+    from tierline.masterdata.network.lanes import find_cycles
+
+    stored = (
+        lookups.lanes
+        if lookups.lanes is not None
+        else pl.DataFrame(
+            schema={"location_code": pl.String, "source_code": pl.String, "source_kind": pl.String}
+        )
+    )
+    filed = keys.select(LINE, "location_code", "source_code", "source_kind")
+    kept = stored.join(filed, on=["location_code", "source_code"], how="anti")
+    edges = pl.concat(
+        [filed, kept.with_columns(pl.lit(None, pl.Int64).alias(LINE))], how="diagonal"
+    )
+    edges = edges.filter(pl.col("source_kind") == "location")
+    cycles = find_cycles(list(zip(edges["location_code"], edges["source_code"], strict=True)))
+    if not cycles:
+        return empty_errors()
+    lines: dict[tuple[str, str], int] = {
+        (loc, src): line
+        for loc, src, line in zip(
+            filed["location_code"], filed["source_code"], filed[LINE], strict=True
+        )
+    }
+    rows: list[dict[str, object]] = []
+    for cycle in cycles:
+        named = " ← ".join([*cycle, cycle[0]])
+        for at, location in enumerate(cycle):
+            line = lines.get((location, cycle[(at + 1) % len(cycle)]))
+            if line is not None:
+                rows.append(
+                    {
+                        "line": line,
+                        "column": "source_code",
+                        "value": cycle[(at + 1) % len(cycle)],
+                        "reason": f"lane cycle: {named}",
+                    }
+                )
+    return pl.DataFrame(rows, schema=ERROR_SCHEMA) if rows else empty_errors()

@@ -6,7 +6,15 @@ The SAP presets read files as SAP GUI and SE16N save them: semicolon- or tab-sep
 header line tells), UTF-8, UTF-16 with its byte-order mark or Windows-1252, a title above the
 header, blank lines at the end, technical field names (``KUNNR``) or the German labels SE16N
 shows (``Kunde``), decimal comma, ``DD.MM.YYYY`` dates and ``00.00.0000`` for no date. A unit
-conversion is ``UMREZ`` / ``UMREN`` (numerator and denominator, both kept)."""
+conversion is ``UMREZ`` / ``UMREN`` (numerator and denominator, both kept).
+
+The MRP-parameters preset reads a plant-material (MARC) export: ``DISMM`` MRP type (kept as
+the SAP code; an unknown one is a row's error), ``MINBE`` reorder point, ``EISBE`` safety
+stock, ``PLIFZ`` planned delivery days, ``WEBAZ`` goods-receipt days, ``BSTMI``/``BSTRF``/
+``MABST`` minimum lot, rounding value and maximum stock level. Two columns MARC lacks may be added:
+``MEINS``, the unit of the quantities (default the base unit), and ``DAY_UNIT``, ``KT``
+calendar days (the default, as SAP counts ``PLIFZ``) or ``AT`` working days; any other
+value is refused on its row. Tierline writes the ERP's changes back in the same layout."""
 
 from __future__ import annotations
 
@@ -119,6 +127,43 @@ _SAP_PRESETS: tuple[dict[str, Any], ...] = (
             "uom": ["Alternative Mengeneinheit", "Alternativmengeneinheit", "AME", "Alt. Unit"],
             "factor": ["Zähler", "Numerator"],
             "denominator": ["Nenner", "Denominator"],
+        },
+        "options": SAP_OPTIONS,
+    },
+    {
+        "name": "sap_mrp_parameters",
+        "entity": "erp_parameters",
+        "columns": {
+            "sku": "MATNR",
+            "location_code": "WERKS",
+            "mrp_type": "DISMM",
+            "reorder_point": "MINBE",
+            "safety_stock": "EISBE",
+            "planned_delivery_days": "PLIFZ",
+            "goods_receipt_days": "WEBAZ",
+            "min_lot": "BSTMI",
+            "lot_rounding": "BSTRF",
+            "max_stock": "MABST",
+            "uom": "MEINS",
+            "days_basis": "DAY_UNIT",
+        },
+        "values": {
+            "days_basis": {"KT": "calendar", "AT": "working", "CD": "calendar", "WD": "working"},
+            "uom": {"ST": "EA", "KAR": "CS"},
+        },
+        "aliases": {
+            "sku": ["Material", "Materialnummer", "Material Number"],
+            "location_code": ["Werk", "Plant"],
+            "mrp_type": ["Dispomerkmal", "MRP Type", "MRP-Merkmal"],
+            "reorder_point": ["Meldebestand", "Reorder Point"],
+            "safety_stock": ["Sicherheitsbestand", "Safety Stock"],
+            "planned_delivery_days": ["Planlieferzeit", "Planned Deliv. Time"],
+            "goods_receipt_days": ["WE-Bearbeitungszeit", "GR Processing Time"],
+            "min_lot": ["Mindestlosgröße", "Minimum Lot Size"],
+            "lot_rounding": ["Rundungswert", "Rounding Value"],
+            "max_stock": ["Höchstbestand", "Maximum Stock Level"],
+            "uom": ["Basismengeneinheit", "Base Unit of Measure"],
+            "days_basis": ["Tageseinheit", "Day Unit"],
         },
         "options": SAP_OPTIONS,
     },

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -43,9 +44,10 @@ from sqlalchemy import (
     select,
     table,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tierline.platform.errors import DomainError
+from tierline.platform.frames import read_frame
 from tierline.segmentation.models import (
     RunResult,
     SchemeVersion,
@@ -440,3 +442,39 @@ async def customer_codes_in_segment(
     if limit is not None:
         query = query.limit(limit)
     return [str(code) for code in (await session.execute(query)).scalars()]
+
+
+async def customer_segment_history(conn: AsyncConnection, scheme_code: str) -> pl.DataFrame:
+    """Every assignment of one customer scheme, past and present, as a frame for temporal
+    joins (the segment a customer was in on an order's date): ``customer_code``, ``segment``,
+    ``valid_from``, ``valid_to`` (UTC timestamps; ``valid_to`` null while in force), ``source``,
+    sorted by customer and start. Read with COPY: a scheme's history may be millions of rows."""
+    sql = (
+        "SELECT customer_code, segment, valid_from, valid_to, source FROM segment_assignments "
+        "WHERE scheme_code = $1 AND customer_code IS NOT NULL ORDER BY customer_code, valid_from"
+    )
+    schema = {
+        "customer_code": pl.String,
+        "segment": pl.String,
+        "valid_from": pl.String,
+        "valid_to": pl.String,
+        "source": pl.String,
+    }
+    frame = await read_frame(conn, sql, schema, scheme_code)
+    stamp = pl.Datetime("us", "UTC")
+    return frame.with_columns(
+        pl.col("valid_from").str.to_datetime(time_zone="UTC").cast(stamp),
+        pl.col("valid_to").str.to_datetime(time_zone="UTC").cast(stamp),
+    )
+
+
+async def first_assignment_at(conn: AsyncConnection, scheme_code: str) -> datetime | None:
+    """When the scheme's oldest assignment starts (None before its first run)."""
+    value = (
+        await conn.execute(
+            select(func.min(SegmentAssignment.valid_from)).where(
+                SegmentAssignment.scheme_code == scheme_code
+            )
+        )
+    ).scalar()
+    return value if isinstance(value, datetime) else None

@@ -1,0 +1,1 @@
+"""Cohorts after a reclassification: movers against matched stayers, difference in differences."""
