@@ -8,7 +8,8 @@ app (a new domain's too, with no change here) is walked and must have
 - a security requirement, unless its permission is ``PUBLIC``;
 - exactly one tag, one of the document's declared domain tags (``Plugin(api_tag=...)``);
 - the one pagination convention: a list answers a ``Page`` (``items``, ``next_cursor``) and
-  takes ``limit`` and ``cursor``; no bare arrays, no ``after``/``before``/``offset``.
+  takes ``limit`` and ``cursor``; no bare arrays, no ``items`` without ``next_cursor``, no
+  ``after``/``before``/``offset``.
 
 The problem answers the app really sends are checked against the documented ``Problem``.
 """
@@ -33,14 +34,12 @@ OWN_ERRORS = {"issueAccessToken": "#/components/schemas/OAuthErrorOut"}
 OLD_PAGING = {"after", "before", "offset", "page", "page_size", "per_page"}
 
 # Operations that do not meet the rules yet, and the rules they miss. The test fails when an
-# operation misses a rule not listed here, and when a listed one meets it now (shrink the list).
+# operation misses a rule not listed here, and when a listed one meets it now (shrink it).
+# The inventory lists below came before the rule that a list answering ``items`` pages too;
+# their domain pages them (``dependencies=PAGED``, ``page.slice`` or a keyset query).
 KNOWN_GAPS: dict[str, set[str]] = {
-    "decideOverride": {"response", "request_body"},
-    "decidePendingMoves": {"response", "request_body"},
-    "listApprovals": {"response"},
-    "listPendingMoves": {"response"},
-    "requestOverride": {"response", "request_body"},
-    "listOverrides": {"response"},
+    "listReconciliations": {"unpaged_list"},
+    "listSimulations": {"unpaged_list"},
 }
 
 
@@ -135,6 +134,8 @@ def _paging_gaps(document: dict[str, Any], op: dict[str, Any]) -> set[str]:
                 gaps.add("bare_list")
             elif "next_cursor" in props and {"limit", "cursor"} - names:
                 gaps.add("paging_params")
+            elif props.get("items", {}).get("type") == "array" and "next_cursor" not in props:
+                gaps.add("unpaged_list")
     return gaps
 
 
@@ -182,8 +183,15 @@ async def test_security_schemes_cover_tokens_cookies_and_the_operator(
     assert not ops["issueAccessToken"].get(
         "security"
     )  # public: the client authenticates in the body
-    assert {"session": [], "csrf": []} in ops["upsertCustomer"]["security"]
+    assert ops["upsertCustomer"]["security"] == [
+        {"oauth2": ["masterdata:write"]},  # an API client needs the permission as its scope
+        {"bearer": []},
+        {"session": [], "csrf": []},
+    ]
     assert {"session": []} in ops["getCustomer"]["security"]
+    assert ops["portalEntitlements"]["security"] == [{"session": []}]  # customers sign in
+    scopes = schemes["oauth2"]["flows"]["clientCredentials"]["scopes"]
+    assert "masterdata:write" in scopes and "portal:self" not in scopes
 
 
 async def test_the_problems_the_app_sends_are_the_documented_shape(

@@ -8,6 +8,7 @@ import struct
 import zlib
 
 import httpx
+import msgspec
 import pytest
 
 from tests.conftest import StaffFactory, TenantFactory, csrf_of, sign_in
@@ -15,6 +16,7 @@ from tests.portal.fixtures import SECRET_MARKER, PortalData, build_portal_tenant
 from tierline.platform.tenancy import TenantRef
 from tierline.portal.branding import BrandingError, check_colour, contrast_with_white, sniff_logo
 from tierline.portal.performance import period_starts
+from tierline.portal.schemas import PortalNoticesOut, PortalOverviewOut, PortalPerformanceOut
 
 
 async def portal_sign_in(
@@ -56,7 +58,7 @@ async def test_customer_sees_own_segment_entitlements_and_ship_tos(
     assert "Quarto" not in text and "Q1S" not in text
     assert 'class="skip"' in text and f"/portal/{slug}/style.css" in text
     api = (await client.get("/api/v1/portal/entitlements")).json()
-    assert api["account"]["code"] == "P1"
+    assert msgspec.convert(api, PortalOverviewOut).account.code == "P1"  # what is documented
     seg = api["segments"][0]
     items = {i["key"]: i for i in seg["entitlements"]["items"]}
     assert seg["segment"] == "A" and items["fill_rate"]["value"] == 98.0
@@ -69,6 +71,8 @@ async def test_performance_measures_and_targets(
 ) -> None:
     await _customer(client, make_staff, portal)
     body = (await client.get("/api/v1/portal/performance?account=S1")).json()
+    documented = msgspec.convert(body, PortalPerformanceOut, strict=True)
+    assert documented.account == "S1" and any(p.targets for p in documented.periods)
     assert body["account"] == "S1" and len(body["periods"]) == 12
     assert body["targets"]["fill_rate"] == pytest.approx(0.95)
     assert body["targets"]["lead_time_days"] == 4
@@ -99,7 +103,9 @@ async def test_notices_and_documents(
 ) -> None:
     await _customer(client, make_staff, portal)
     slug = portal.tenant.slug
-    notices = (await client.get("/api/v1/portal/notices")).json()["notices"]
+    answer = (await client.get("/api/v1/portal/notices")).json()
+    assert msgspec.convert(answer, PortalNoticesOut).next_cursor is None  # what is documented
+    notices = answer["notices"]
     assert len(notices) == 1 and notices[0]["new_segment"] == "A"
     page = await client.get(f"/portal/{slug}/notices")
     assert page.status_code == 200 and notices[0]["title"] in page.text

@@ -27,13 +27,14 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -57,10 +58,18 @@ from tierline.governance.queue import (
     parse_refs,
     scheme_codes,
 )
+from tierline.governance.schemas import (
+    ApprovalsOut,
+    OverrideDecisionIn,
+    OverrideOut,
+    OverrideRequestIn,
+    OverridesOut,
+    QueueItemOut,
+)
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, scopes_with
-from tierline.platform.request_body import json_object
+from tierline.platform.pagination import PAGED, PageRequest, encode_cursor
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.policies import decision_rights
@@ -356,13 +365,21 @@ async def decision_rights_page(
 # JSON API
 
 
-def _text(data: dict[str, Any], name: str, limit: int = 4000) -> str:
-    value = data.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InputRefused(f"{name}: a string is expected")
-    return value[:limit]
+def _text(value: str | None, limit: int = 4000) -> str:
+    return (value or "")[:limit]
+
+
+def _override_out(row: Any) -> OverrideOut:
+    return msgspec.convert(overrides.request_public_dict(row), OverrideOut)
+
+
+def _query(value: str | None, limit: int) -> str | None:
+    return (value or "").strip()[:limit] or None
+
+
+Text = Annotated[str | None, QueryParameter(max_length=320)]
+# ``scope`` is Litestar's name for the ASGI scope: the parameter is named in the query only.
+Scope = Annotated[str | None, QueryParameter(query="scope", max_length=40, description="A scope.")]
 
 
 @post(
@@ -372,64 +389,76 @@ def _text(data: dict[str, Any], name: str, limit: int = 4000) -> str:
     status_code=HTTP_201_CREATED,
 )
 async def api_request_override(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """``{"scheme", "entity_key", "to_segment", "reason", "evidence": [...], "expires_on"}``."""
-    data = await json_object(request)
-    evidence = data.get("evidence") or []
-    if not isinstance(evidence, list) or not all(isinstance(e, str) for e in evidence):
-        raise InputRefused("evidence: a list of texts or URLs")
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    data: OverrideRequestIn,
+) -> OverrideOut:
+    """Request an exception: move ``entity_key`` to ``to_segment`` in ``scheme`` until
+    ``expires_on``, with a reason and evidence; it waits for the approvers (decision rights
+    say who). A move that breaks a rule (a tier jump, a contract) is refused or flagged."""
     async with tenant_session(principal.tenant) as s:
         created = await overrides.request_override(
             s,
             actor_of(request, principal),
-            _text(data, "scheme", 40),
-            _text(data, "entity_key", 201),
-            _text(data, "to_segment", 20),
-            _text(data, "reason"),
-            evidence,
-            parse_date(_text(data, "expires_on", 20)),
+            _text(data.scheme, 40),
+            _text(data.entity_key, 201),
+            _text(data.to_segment, 20),
+            _text(data.reason),
+            list(data.evidence or []),
+            parse_date(_text(data.expires_on, 20)),
             scopes=_scopes(request, principal, REQUEST),
         )
-        return overrides.request_public_dict(created)
+        return _override_out(created)
 
 
 @get(
     "/overrides",
     guards=[requires(READ)],
     operation_id="listOverrides",
+    dependencies=PAGED,
 )
 async def api_list_overrides(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """Requests (``status`` default pending, ``all`` for every status; ``scheme``, ``scope``,
-    ``requested_by``, ``entity``, ``cursor``, ``limit``)."""
-    params = request.query_params
-    status = (params.get("status") or "pending").strip()
-    if status not in (*REQUEST_STATUSES, "all"):
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    page: PageRequest,
+    status: Annotated[
+        str,
+        QueryParameter(
+            max_length=20,
+            description=f"One of {', '.join(REQUEST_STATUSES)}, or all.",
+        ),
+    ] = "pending",
+    scheme: Text = None,
+    scope_: Scope = None,
+    requested_by: Text = None,
+    entity: Text = None,
+) -> OverridesOut:
+    """Override requests in the caller's scopes, oldest first, filtered by ``status``,
+    ``scheme``, ``scope``, who requested them and ``entity`` (key)."""
+    chosen = status.strip()
+    if chosen not in (*REQUEST_STATUSES, "all"):
         raise InputRefused(f"status: one of {', '.join(REQUEST_STATUSES)} or all")
-    cursor = (params.get("cursor") or "").strip()
-    if cursor and not cursor.isdigit():
+    position = page.position()
+    if position is not None and not isinstance(position[0], int):
         raise InputRefused("cursor: not a cursor this API returned")
-    limit = params.get("limit") or ""
     where = RequestFilter(
-        None if status == "all" else status,
-        (params.get("scheme") or "").strip()[:40] or None,
-        (params.get("scope") or "").strip()[:40] or None,
+        None if chosen == "all" else chosen,
+        _query(scheme, 40),
+        _query(scope_, 40),
         None,
-        (params.get("requested_by") or "").strip()[:320] or None,
-        (params.get("entity") or "").strip()[:201] or None,
+        _query(requested_by, 320),
+        _query(entity, 201),
     )
     async with tenant_session(principal.tenant) as s:
         rows, next_id = await overrides.list_requests(
             s,
             where,
             scopes=_scopes(request, principal, READ),
-            after_id=int(cursor) if cursor else None,
-            limit=int(limit) if limit.isdigit() else 100,
+            after_id=int(position[0]) if position else None,
+            limit=page.limit,
         )
-        items = [overrides.request_public_dict(r) for r in rows]
-    return {"items": items, "next_cursor": str(next_id) if next_id else None}
+        items = [_override_out(r) for r in rows]
+    return OverridesOut(items, encode_cursor((next_id,)) if next_id else None)
 
 
 @post(
@@ -439,43 +468,54 @@ async def api_list_overrides(
     status_code=200,
 )
 async def api_decide_override(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal], ref: FromPath[str]
-) -> dict[str, Any]:
-    """``POST /api/v1/overrides/{id}:decide`` with ``{"decision": "approve"|"reject",
-    "reason": "...", "acknowledge_conflicts": false}``."""
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    ref: FromPath[str],
+    data: OverrideDecisionIn,
+) -> OverrideOut:
+    """``POST /api/v1/overrides/{id}:decide``: ``approve`` or ``reject`` with a reason; the
+    governance board acknowledges contract conflicts with ``acknowledge_conflicts``. A
+    request decided meanwhile is 409."""
     found = _DECIDE_REF.match(ref)
     if not found:
         raise NotFoundException()
-    data = await json_object(request)
-    decision = _text(data, "decision", 10)
+    decision = _text(data.decision, 10)
     if decision not in ("approve", "reject"):
         raise InputRefused("decision: choose approve or reject")
-    acknowledge = data.get("acknowledge_conflicts", False)
-    if not isinstance(acknowledge, bool):
-        raise InputRefused("acknowledge_conflicts: true or false")
     async with tenant_session(principal.tenant) as s:
         decided = await overrides.decide_override(
             s,
             int(found.group(1)),
             "approve" if decision == "approve" else "reject",
             actor_of(request, principal),
-            _text(data, "reason"),
+            _text(data.reason),
             rights=rights_of(request, principal),
-            acknowledge_conflicts=acknowledge,
+            acknowledge_conflicts=data.acknowledge_conflicts,
             tenant_slug=principal.tenant.slug,
         )
-        return overrides.request_public_dict(decided)
+        return _override_out(decided)
 
 
 @get(
     "/approvals",
     guards=[requires(READ)],
     operation_id="listApprovals",
+    dependencies=PAGED,
 )
 async def api_approvals(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """The approval queue (``kind``, ``scheme``, ``scope``, ``reason``, ``requested_by``)."""
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    page: PageRequest,
+    kind: Annotated[str | None, QueryParameter(description="override or move.")] = None,
+    scheme: Text = None,
+    scope_: Scope = None,
+    reason: Text = None,
+    requested_by: Text = None,
+) -> ApprovalsOut:
+    """The approval queue: pending moves, then override requests, each by id, that the
+    caller may see, each saying whether the caller may decide it (decision rights) and, if
+    not, why."""
+    del kind, scheme, scope_, reason, requested_by  # read by QueueFilter.parse, as the page's
     async with tenant_session(principal.tenant) as s:
         items = await approval_queue(
             s,
@@ -485,7 +525,12 @@ async def api_approvals(
             actor=principal.display,
             today=datetime.now(UTC).date(),
         )
-    return {"items": [item.public() for item in items]}
+    queue = sorted(
+        (msgspec.convert(item.public(), QueueItemOut) for item in items),
+        key=lambda i: (i.kind, i.id),
+    )
+    found = page.slice(queue, lambda i: (i.kind, i.id))
+    return ApprovalsOut(found.items, found.next_cursor)
 
 
 ROUTES = [

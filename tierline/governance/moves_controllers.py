@@ -10,21 +10,24 @@ A decision here is all or nothing with one mandatory reason; the queue decides m
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from tierline.governance import moves as decisions
 from tierline.governance.checks import APPROVE, APPROVE_MAJOR, rights_of
+from tierline.governance.schemas import MoveOut, MovesDecidedOut, MovesDecisionIn, MovesOut
 from tierline.platform.access import requires
 from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, allowed_here
 from tierline.platform.pages import fmt_number, fmt_time
-from tierline.platform.request_body import json_object
+from tierline.platform.pagination import PAGED, PageRequest, encode_cursor
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.service import (
@@ -232,28 +235,41 @@ def _move_out(m: Move) -> dict[str, Any]:
     "/segments/moves",
     guards=[requires(READ)],
     operation_id="listPendingMoves",
+    dependencies=PAGED,
 )
 async def api_moves(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """Moves (``status`` default pending; ``scheme``, ``reason``, ``entity``, ``cursor``)."""
-    raw_cursor = _q(request, "cursor", 20)
-    if raw_cursor and not raw_cursor.isdigit():
+    principal: NamedDependency[Principal],
+    page: PageRequest,
+    status: Annotated[
+        str, QueryParameter(max_length=12, description="pending (default), applied, rejected…")
+    ] = "pending",
+    scheme: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    reason: Annotated[
+        str | None, QueryParameter(max_length=40, description="A move reason.")
+    ] = None,
+    entity: Annotated[
+        str | None, QueryParameter(max_length=201, description="An entity key.")
+    ] = None,
+) -> MovesOut:
+    """Segment moves runs proposed, awaiting approval (or decided: ``status``), by id."""
+    position = page.position()
+    if position is not None and not isinstance(position[0], int):
         raise InputInvalid("cursor: not a cursor this API returned")
     async with tenant_session(principal.tenant) as s:
-        page = await pending_moves(
+        found = await pending_moves(
             s,
-            _q(request, "scheme", 40) or None,
-            _q(request, "status", 12) or "pending",
-            reason=_q(request, "reason", 40) or None,
-            entity=_q(request, "entity", 201) or None,
-            after_id=int(raw_cursor) if raw_cursor else None,
-            limit=_api_limit(request),
+            (scheme or "").strip() or None,
+            status.strip() or "pending",
+            reason=(reason or "").strip() or None,
+            entity=(entity or "").strip() or None,
+            after_id=int(position[0]) if position else None,
+            limit=page.limit,
         )
-    return {
-        "items": [_move_out(m) for m in page.rows],
-        "next_cursor": str(page.next_after_id) if page.next_after_id else None,
-    }
+    following = found.next_after_id
+    return MovesOut(
+        [msgspec.convert(_move_out(m), MoveOut) for m in found.rows],
+        encode_cursor((following,)) if following else None,
+    )
 
 
 @post(
@@ -263,36 +279,27 @@ async def api_moves(
     status_code=200,
 )
 async def api_decide_moves(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> dict[str, Any]:
-    """``{"ids": [...], "decision": "apply"|"reject", "reason": "...",
-    "acknowledge_conflicts": false}``: all or nothing (the governance board acknowledges
-    contract conflicts with ``true``)."""
-    data = await json_object(request)
-    ids = data.get("ids")
-    if not isinstance(ids, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in ids
-    ):
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    data: MovesDecisionIn,
+) -> MovesDecidedOut:
+    """Decide moves, all or nothing: ``apply`` or ``reject`` with a reason (the governance
+    board acknowledges contract conflicts with ``acknowledge_conflicts``); a move decided
+    meanwhile is 409 and nothing changes."""
+    if data.ids is None:
         raise InputInvalid("ids: a list of move ids")
-    decision = data.get("decision")
-    reason = data.get("reason")
-    if not isinstance(reason, str):
-        reason = ""
-    acknowledge = data.get("acknowledge_conflicts", False)
-    if not isinstance(acknowledge, bool):
-        raise InputInvalid("acknowledge_conflicts: true or false")
     async with tenant_session(principal.tenant) as s:
         count = await decisions.decide_moves(
             s,
-            ids,
-            decision,  # type: ignore[arg-type]  # checked by decide_moves
+            data.ids,
+            data.decision,  # type: ignore[arg-type]  # checked by decide_moves
             actor_of(request, principal),
-            reason[:2000],
+            (data.reason or "")[:2000],
             rights=rights_of(request, principal),
-            acknowledge_conflicts=acknowledge,
+            acknowledge_conflicts=data.acknowledge_conflicts,
             tenant_slug=principal.tenant.slug,
         )
-    return {"decided": count, "status": "applied" if decision == "apply" else "rejected"}
+    return MovesDecidedOut(count, "applied" if data.decision == "apply" else "rejected")
 
 
 ROUTES = [StaffPages(moves_page, decide_moves_form), Api(api_moves, api_decide_moves)]

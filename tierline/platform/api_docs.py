@@ -9,7 +9,8 @@ What every API operation shares is stated here once rather than on each handler 
   throttled (``opt={"throttled": True}``); a handler's own ``responses`` win;
 - its security requirement, from the permission it declares (``access.requires``): none for
   ``PUBLIC``, the operator token for ``OPERATOR``, else an OAuth2 client-credentials bearer
-  token or the browser's session cookie (with the CSRF header when it writes);
+  token holding the permission as a scope (when clients may hold it) or the browser's session
+  cookie (with the CSRF header when it writes);
 - its tag: the ``api_tag`` of the package that declares it (``Plugin(api_tag=...)``).
 
 ``document_api(app)`` runs once on the assembled app, before the document is first built;
@@ -153,9 +154,26 @@ def file_response(media_type: str, description: str) -> dict[int, ResponseSpec]:
     }
 
 
+def _client_scopes() -> dict[str, str]:
+    """The permissions an API client may be granted (its OAuth2 scopes), described."""
+    from tierline.platform.identity.clients import CLIENT_SCOPES
+    from tierline.policies.permissions import PERMISSIONS
+
+    return {name: PERMISSIONS[name].description for name in sorted(CLIENT_SCOPES)}
+
+
 def components() -> list[Components]:
-    """What ``OpenAPIConfig(components=...)`` adds: the security schemes."""
-    return [Components(security_schemes=dict(SECURITY_SCHEMES))]
+    """What ``OpenAPIConfig(components=...)`` adds: the security schemes, the OAuth2 flow
+    listing every scope a client may hold."""
+    schemes: dict[str, SecurityScheme | Reference] = dict(SECURITY_SCHEMES)
+    schemes["oauth2"] = SecurityScheme(
+        type="oauth2",
+        description=SECURITY_SCHEMES["oauth2"].description,
+        flows=OAuthFlows(
+            client_credentials=OAuthFlow(token_url=TOKEN_URL, scopes=_client_scopes())
+        ),
+    )
+    return [Components(security_schemes=schemes)]
 
 
 def tags(declared: list[tuple[str, str]]) -> list[Tag]:
@@ -176,15 +194,18 @@ def problem_statuses(handler: HTTPRouteHandler, permission: str | None) -> list[
 
 
 def security_for(handler: HTTPRouteHandler, permission: str | None) -> list[dict[str, list[str]]]:
-    """The operation's security requirement: any one of the listed alternatives."""
+    """The operation's security requirement: any one of the listed alternatives. An API
+    client needs the operation's permission as its OAuth2 scope; an operation no client may
+    be granted (a customer's in the portal, user administration) takes the session only."""
     if permission == PUBLIC:
         return []
     if permission == OPERATOR:
         return [{"operator": []}]
-    browser: dict[str, list[str]] = (
-        {"session": [], "csrf": []} if WRITES & set(handler.http_methods) else {"session": []}
-    )
-    return [{"oauth2": []}, {"bearer": []}, browser]
+    writes = WRITES & set(handler.http_methods)
+    browser: dict[str, list[str]] = {"session": [], "csrf": []} if writes else {"session": []}
+    if permission is None or permission not in _client_scopes():
+        return [browser]
+    return [{"oauth2": [permission]}, {"bearer": []}, browser]
 
 
 def _document(handler: HTTPRouteHandler, tag: str | None) -> None:

@@ -76,7 +76,8 @@ class PortalOverviewOut(msgspec.Struct):
 
 
 class PerformancePeriodOut(msgspec.Struct):
-    """One week or month: lines ordered and delivered, and the measures (fractions)."""
+    """One week or month: lines ordered and delivered, the measures (fractions) and the
+    targets in force in it (a segment change moves them)."""
 
     period_start: str
     lines: int
@@ -85,6 +86,7 @@ class PerformancePeriodOut(msgspec.Struct):
     otif: float | None
     perfect_order: float | None
     lead_time_days: float | None
+    targets: dict[str, float | None]
 
 
 class PortalPerformanceOut(msgspec.Struct):

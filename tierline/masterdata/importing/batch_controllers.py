@@ -143,6 +143,7 @@ def _batch_route(path: str, entity_name: str, op: str) -> Any:
         guards=[requires("masterdata:write")],
         operation_id=op,
         name=op,
+        summary=f"Upsert a batch of {entity_name.replace('_', ' ')}",
         status_code=200,
         opt={"body_bounds": _batch_bounds},
     )
@@ -170,6 +171,7 @@ def _single_route(path: str, entity_name: str, op: str, keys: tuple[str, ...]) -
         guards=[requires("masterdata:write")],
         operation_id=op,
         name=op,
+        summary=f"Create or update one of the {entity_name.replace('_', ' ')}",
         status_code=200,
     )
     @_with_body(

@@ -28,7 +28,13 @@ from tierline.platform.audit.service import record_by
 from tierline.platform.downloads import XLSX, csv_download, csv_stream, file_download
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
-from tierline.platform.pagination import MAX_CURSOR_CHARS, MAX_LIMIT, PageRequest, encode_cursor
+from tierline.platform.pagination import (
+    MAX_CURSOR_CHARS,
+    MAX_LIMIT,
+    PAGED,
+    PageRequest,
+    encode_cursor,
+)
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 from tierline.segmentation.assignments import export, queries
@@ -516,9 +522,11 @@ async def api_conflicts(
     "/segments/timeline",
     guards=[requires(READ)],
     operation_id="segmentTimeline",
+    dependencies=PAGED,
 )
 async def api_timeline(
     principal: NamedDependency[Principal],
+    page: PageRequest,
     customer: Annotated[str | None, Parameter(max_length=100, description="A customer.")] = None,
     sku: Annotated[str | None, Parameter(max_length=100, description="A product's SKU.")] = None,
 ) -> TimelineOut:
@@ -528,14 +536,19 @@ async def api_timeline(
         raise BodyInvalid("customer or sku: name the entity")
     async with tenant_session(principal.tenant) as s:
         rows = await queries.timeline(s, customer_code=customer or None, sku=sku or None)
-    return TimelineOut(
-        [
-            msgspec.convert(
-                {**r, "run_id": str(r["run_id"]) if r["run_id"] else None}, TimelineEntryOut
-            )
-            for r in rows
-        ]
-    )
+    entries = [
+        msgspec.convert(
+            {**r, "run_id": str(r["run_id"]) if r["run_id"] else None}, TimelineEntryOut
+        )
+        for r in rows
+    ]
+    found = page.slice(sorted(entries, key=_timeline_position), _timeline_position)
+    return TimelineOut(found.items, found.next_cursor)
+
+
+def _timeline_position(e: TimelineEntryOut) -> tuple[str, ...]:
+    """The timeline's order (scheme, entity, start), made unique by how the row came about."""
+    return (e.scheme_code, e.entity_key, e.valid_from.isoformat(), e.source, e.segment)
 
 
 ROUTES = [

@@ -54,9 +54,11 @@ class TimelineEntryOut(msgspec.Struct):
 
 
 class TimelineOut(msgspec.Struct):
-    """Every assignment of a customer or a SKU in every scheme, oldest first per scheme."""
+    """Assignments of a customer or a SKU in every scheme, by scheme, entity and start
+    (``next_cursor`` as ``cursor`` for the next page)."""
 
     items: list[TimelineEntryOut]
+    next_cursor: str | None
 
 
 class ConflictsOut(msgspec.Struct):
