@@ -213,19 +213,3 @@ async def revenue_of_customers(
     opened = await asyncio.to_thread(_decrypt_lines, codec, frame)
     sums = opened.frame.group_by("customer_code").agg(pl.col("revenue").sum())
     return MoneyFrame(sums, opened.unreadable)
-
-
-async def latest_positions(conn: AsyncConnection) -> pl.DataFrame:
-    """Each SKU-location's newest inventory position: ``sku``, ``location_code``, ``as_of``,
-    ``on_hand`` (base units)."""
-    sql = (
-        "SELECT DISTINCT ON (sku, location_code) sku, location_code, as_of, on_hand "
-        "FROM inventory_positions ORDER BY sku, location_code, as_of DESC"
-    )
-    schema = {
-        "sku": pl.String,
-        "location_code": pl.String,
-        "as_of": pl.Date,
-        "on_hand": pl.Float64,
-    }
-    return await read_frame(conn, sql, schema)

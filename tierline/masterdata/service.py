@@ -40,7 +40,6 @@ from tierline.masterdata.order_frames import (
     cost_records_with_money,
     customer_frame,
     latest_order_date,
-    latest_positions,
     order_lines_plain,
     order_lines_with_money,
     product_weights,

@@ -1,7 +1,7 @@
 """Tenant schema: the KPI cells found by customer as well as by period.
 
 Revision ID: t0017
-Revises: t0031
+Revises: t0032
 Create Date: 2026-12-08
 
 An update after an import replaces only the touched customers' cells of the touched periods;
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "t0017"
-down_revision = "t0031"
+down_revision = "t0032"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Tenant schema: S&OP packs and report subscriptions.
 
 Revision ID: t0032
-Revises: t0031
+Revises: t0028
 Create Date: 2026-12-08
 
 ``report_runs`` keeps every S&OP pack made (month, on demand or on schedule, by whom), its
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "t0032"
-down_revision = "t0031"
+down_revision = "t0028"
 branch_labels = None
 depends_on = None
 
