@@ -6,8 +6,8 @@ creates and publishes a scheme, starts a run, follows its job and reads the assi
 made. Every answer is parsed into the generated models, problems included.
 
 Generator limitation worked around (documented in the README's API conventions): it parses
-only JSON, text and ``application/octet-stream`` answers, so the XLSX download is mapped to
-``application/octet-stream`` with ``content_type_overrides`` in its configuration.
+only JSON, text and ``application/octet-stream`` answers, so the XLSX and PDF downloads are
+mapped to ``application/octet-stream`` with ``content_type_overrides`` in its configuration.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ package_name_override: {PACKAGE}
 post_hooks: []
 content_type_overrides:
   application/vnd.openxmlformats-officedocument.spreadsheetml.sheet: application/octet-stream
+  application/pdf: application/octet-stream
 """
 SCOPES = [
     "masterdata:read",
