@@ -67,6 +67,8 @@ async def test_dry_run_and_run_over_the_api(
             "/api/v1/segments/assignments", params={"scheme": code, "limit": 1000}, headers=headers
         )
     ).json()
-    assert len(assigned["items"]) == min(1000, body["total"])
+    # a new scheme's first run assigns every entity but those a guard holds for approval
+    held = run["counts"]["outcomes"].get("pending", 0)
+    assert len(assigned["items"]) == min(1000, body["total"] - held), run["counts"]
     bad_id = await client.get("/api/v1/segment-runs/not-a-uuid", headers=headers)
     assert bad_id.status_code == 404
