@@ -199,12 +199,14 @@ async def find(session: AsyncSession, simulation_id: int) -> InventorySimulation
     return found
 
 
-async def history(session: AsyncSession, limit: int = 20) -> list[InventorySimulation]:
-    return list(
-        await session.scalars(
-            select(InventorySimulation).order_by(InventorySimulation.id.desc()).limit(limit)
-        )
-    )
+async def history(
+    session: AsyncSession, limit: int = 20, before: int | None = None
+) -> list[InventorySimulation]:
+    """The newest first; ``before`` an id: only older ones (keyset paging)."""
+    query = select(InventorySimulation).order_by(InventorySimulation.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(InventorySimulation.id < before)
+    return list(await session.scalars(query))
 
 
 async def latest_for_policy(session: AsyncSession, code: str) -> InventorySimulation | None:
