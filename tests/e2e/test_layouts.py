@@ -55,6 +55,12 @@ async def _overflow(page: Any) -> int:
     return int(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
 
 
+# Tables marked ``kpi-stacked`` (KPI tables, the ERP reconciliation) turn into one card per row
+# on a phone: their wrapper must not scroll sideways either.
+STACKED_OVERFLOW = """Math.max(0, ...Array.from(document.querySelectorAll('table.kpi-stacked'),
+    t => (t.closest('.table-wrap') || t).scrollWidth - (t.closest('.table-wrap') || t).clientWidth))"""
+
+
 async def test_every_staff_page_fits_a_laptop_and_a_phone(
     live_server: str, chromium: str, settings: Settings, app: Any
 ) -> None:
@@ -97,6 +103,9 @@ async def test_every_staff_page_fits_a_laptop_and_a_phone(
                 overflow = await _overflow(page)
                 if overflow > 1:
                     problems.append(f"{width}px {url}: scrolls sideways by {overflow}px")
+                stacked = int(await page.evaluate(STACKED_OVERFLOW))
+                if width < 700 and stacked > 1:
+                    problems.append(f"{width}px {url}: a stacked table scrolls by {stacked}px")
                 csp = [m for m in console if "Content Security Policy" in m]
                 if csp:
                     problems.append(f"{width}px {url}: {csp[0][:120]}")

@@ -35,12 +35,7 @@ OLD_PAGING = {"after", "before", "offset", "page", "page_size", "per_page"}
 
 # Operations that do not meet the rules yet, and the rules they miss. The test fails when an
 # operation misses a rule not listed here, and when a listed one meets it now (shrink it).
-# The inventory lists below came before the rule that a list answering ``items`` pages too;
-# their domain pages them (``dependencies=PAGED``, ``page.slice`` or a keyset query).
-KNOWN_GAPS: dict[str, set[str]] = {
-    "listReconciliations": {"unpaged_list"},
-    "listSimulations": {"unpaged_list"},
-}
+KNOWN_GAPS: dict[str, set[str]] = {}
 
 
 @pytest.fixture

@@ -54,7 +54,12 @@ class DraftBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PublishBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``acknowledge_shortfall`` with a ``shortfall_reason`` is needed when the latest simulation
+    of the policy found segments below their entitlement (audited with the reason)."""
+
     note: str | None = None
+    acknowledge_shortfall: bool = False
+    shortfall_reason: str | None = None
 
 
 class RunRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -300,9 +305,18 @@ async def api_publish(
     code: FromPath[str],
     data: PublishBody,
 ) -> Published:
-    """Publish the draft as the next immutable version (409 when nothing changed)."""
+    """Publish the draft as the next immutable version (409 when nothing changed, and when
+    the latest simulation found a segment below its entitlement and the shortfall is not
+    acknowledged with a reason)."""
     async with tenant_session(principal.tenant) as s:
-        version = await inventory.publish(s, code, actor_of(request, principal), data.note)
+        version = await inventory.publish(
+            s,
+            code,
+            actor_of(request, principal),
+            data.note,
+            acknowledge_shortfall=data.acknowledge_shortfall,
+            shortfall_reason=data.shortfall_reason,
+        )
         return Published(version=version.version, content_hash=version.content_hash)
 
 

@@ -65,6 +65,20 @@ class SegmentPolicy(_Doc):
     cap_days: float | None = None
 
 
+PlacementMethod = Literal["per_location", "guaranteed_service"]
+
+
+class BufferPlacement(_Doc):
+    """How safety stock is placed over the echelons of a tree-shaped network.
+    ``guaranteed_service``: customer-facing locations quote ``max_service_days`` to their
+    customers, sources are promised ``supplier_service_days`` by outside suppliers, and the
+    service times in between minimise the safety stock held (equal holding cost per unit)."""
+
+    method: PlacementMethod = "per_location"
+    max_service_days: int = 0
+    supplier_service_days: int = 0
+
+
 class PolicyDocument(_Doc):
     """A whole inventory policy (see the README's annotated example)."""
 
@@ -83,6 +97,9 @@ class PolicyDocument(_Doc):
     change_threshold: float = 0.25
     segments: list[SegmentPolicy] = msgspec.field(default_factory=list)
     default: SegmentPolicy | None = None
+    # None (absent) is per-location placement; left out of the canonical form when absent so
+    # the hashes of documents published before the option existed stay as they were.
+    buffer_placement: BufferPlacement | None = None
 
 
 class PolicyIssue(msgspec.Struct):
@@ -193,12 +210,23 @@ def validate(doc: PolicyDocument) -> list[PolicyIssue]:
         _validate_segment("default", doc.default, issues)
     if not doc.segments and doc.default is None:
         issues.append(PolicyIssue("segments", "list at least one segment or a default"))
+    _validate_placement(doc.buffer_placement, issues)
     return issues
+
+
+def _validate_placement(placement: BufferPlacement | None, issues: list[PolicyIssue]) -> None:
+    if placement is None:
+        return
+    for name in ("max_service_days", "supplier_service_days"):
+        if not 0 <= getattr(placement, name) <= 365:
+            issues.append(PolicyIssue(f"buffer_placement.{name}", "must be 0 to 365 days"))
 
 
 def document_dict(doc: PolicyDocument) -> dict[str, Any]:
     """The canonical JSON-like form (what is stored and hashed)."""
     out: dict[str, Any] = msgspec.to_builtins(doc)
+    if out.get("buffer_placement") is None:
+        out.pop("buffer_placement", None)
     return out
 
 

@@ -111,16 +111,18 @@ async def publish(
     note: str | None = None,
     *,
     acknowledge_shortfall: bool = False,
+    shortfall_reason: str | None = None,
 ) -> InventoryPolicyVersion:
     """Publish the draft as the next immutable version (the same content twice is refused).
     When the latest simulation of this policy found segments below their entitlement,
-    publishing needs ``acknowledge_shortfall`` (recorded in the audit log)."""
+    publishing needs ``acknowledge_shortfall`` and a ``shortfall_reason`` (both recorded in
+    the audit log)."""
     from tierline.inventory.simulations.service import publish_gate
 
     row = await get_policy(session, code)
     if row.draft is None:
         raise PolicyRefused("there is no draft to publish")
-    await publish_gate(session, code, actor, acknowledge_shortfall)
+    await publish_gate(session, code, actor, acknowledge_shortfall, shortfall_reason)
     doc = parse_document(row.draft)
     digest = content_hash(doc)
     latest = await _version(session, code, row.published_version)

@@ -52,7 +52,7 @@ async def test_page_masks_money_and_the_change_set_goes_through_the_queue(
     await as_role(client, tenant, make_staff, "analyst")  # inventory:read, no margin:read
     page = await client.get(base)
     assert page.status_code == 200 and f"Reconciliation #{rid}" in page.text
-    stake = '<td class="num">315</td>'  # S2 at P1: 30 EA more safety stock at 10.50
+    stake = '<td class="num" data-label="Value delta">315</td>'  # S2 at P1: 30 EA more safety stock at 10.50
     assert stake not in page.text and "needs margin:read" in page.text
     api = (await client.get(f"/api/v1/inventory/reconciliations/{rid}")).json()
     assert api["rows"][0]["value_delta"] is None and api["rows"][0]["masked"] is True

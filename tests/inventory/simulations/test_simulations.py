@@ -110,15 +110,20 @@ async def test_publishing_under_a_shortfall_needs_an_audited_acknowledgement(
         ):
             await inventory.publish(s, "main", ACTOR, "second")
     async with tenant_session(tenant) as s:
-        version = await inventory.publish(s, "main", ACTOR, "second", acknowledge_shortfall=True)
+        with pytest.raises(simulations.SimulationRefused, match="needs a reason"):
+            await inventory.publish(s, "main", ACTOR, "second", acknowledge_shortfall=True)
+    async with tenant_session(tenant) as s:
+        version = await inventory.publish(
+            s, "main", ACTOR, "second", acknowledge_shortfall=True, shortfall_reason="promo ends"
+        )
         assert version.version == 2
         acknowledged = await s.scalar(
             text(
-                "SELECT count(*) FROM audit_log WHERE action = "
+                "SELECT reason FROM audit_log WHERE action = "
                 "'inventory.policy_shortfall_acknowledged' AND object_id = 'main'"
             )
         )
-    assert acknowledged == 1
+    assert acknowledged == "promo ends"
 
 
 def test_policies_and_lanes_are_built_per_row() -> None:

@@ -10,6 +10,7 @@ from tierline.inventory.echelon.gsm import (
     pooled_demand,
 )
 from tierline.inventory.echelon.network import Network, NetworkRefused
+from tierline.inventory.echelon.placement import place_buffers
 from tierline.inventory.echelon.profiles import EchelonBuffers, EchelonRows, echelon_buffers
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "capacity_cuts",
     "echelon_buffers",
     "optimise_service_times",
+    "place_buffers",
     "pooled_demand",
 ]

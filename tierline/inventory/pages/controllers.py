@@ -31,6 +31,7 @@ from tierline.inventory.document import (
 from tierline.inventory.export import results_csv, results_xlsx
 from tierline.inventory.formulas import FLAG_REASONS, Flag
 from tierline.inventory.runs import get_run, list_runs
+from tierline.inventory.simulations.service import pending_shortfall
 from tierline.inventory.store import get_policy, list_policies, versions
 from tierline.platform.access import requires
 from tierline.platform.downloads import XLSX, csv_download, file_download
@@ -135,6 +136,7 @@ async def _policy_page(
     async with tenant_session(principal.tenant) as s:
         row = await get_policy(s, code)
         found = await versions(s, code)
+        shortfall = await pending_shortfall(s, code)
     return Template(
         "inventory/policy.html",
         status_code=status,
@@ -145,6 +147,7 @@ async def _policy_page(
             "text": text if text is not None else json.dumps(row.draft, indent=2),
             "issues": issues or [],
             "notice": request.query_params.get("notice"),
+            "shortfall": shortfall,
         },
     )
 
@@ -179,7 +182,14 @@ async def save_policy_page(
             await inventory.save_draft(s, code, data, actor)
             notice = "Draft saved."
             if form.get("action") == "publish":
-                version = await inventory.publish(s, code, actor, str(form.get("note") or ""))
+                version = await inventory.publish(
+                    s,
+                    code,
+                    actor,
+                    str(form.get("note") or ""),
+                    acknowledge_shortfall=form.get("acknowledge_shortfall") == "yes",
+                    shortfall_reason=str(form.get("shortfall_reason") or ""),
+                )
                 notice = f"Published version {version.version}."
     except inventory.PolicyInvalid as exc:
         return await _policy_page(request, principal, code, text, exc.issues, 422)

@@ -26,7 +26,6 @@ from tierline.inventory.reconciliation.compare import MISMATCH_REASONS, Mismatch
 from tierline.inventory.reconciliation.models import ErpReconciliation
 from tierline.inventory.reconciliation.schemas import (
     ReconcileIn,
-    ReconciliationListOut,
     ReconciliationOut,
     ReconciliationPageOut,
     ReconciliationRowOut,
@@ -40,6 +39,7 @@ from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
 from tierline.platform.pages import fmt_number, fmt_time
+from tierline.platform.pagination import PAGED, InvalidCursor, Page, PageRequest, Position
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import TenantRef, tenant_session
 
@@ -340,11 +340,25 @@ def msgspec_dict(value: Any) -> dict[str, Any]:
     guards=[requires(READ)],
     operation_id="listReconciliations",
     tags=TAGS,
+    dependencies=PAGED,
 )
-async def api_list(principal: NamedDependency[Principal]) -> ReconciliationListOut:
-    """The latest reconciliations, newest first."""
+async def api_list(
+    principal: NamedDependency[Principal], page: PageRequest
+) -> Page[ReconciliationOut]:
+    """Reconciliations, newest first (cursor pages)."""
+    position = page.position()
     async with tenant_session(principal.tenant) as s:
-        return ReconciliationListOut([_out(r) for r in await service.history(s)])
+        rows = await service.history(s, page.limit + 1, _before(position))
+    return page.of([_out(r) for r in rows], lambda r: (r.id,))
+
+
+def _before(position: Position | None) -> int | None:
+    """The id a cursor stands for (a cursor of another list is refused, never guessed)."""
+    if position is None:
+        return None
+    if len(position) != 1 or not isinstance(position[0], int):
+        raise InvalidCursor("cursor: not a cursor of this list (pass next_cursor as is)")
+    return position[0]
 
 
 @post(

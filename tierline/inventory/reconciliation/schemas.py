@@ -52,10 +52,6 @@ class ReconciliationPageOut(msgspec.Struct):
     next_offset: int | None
 
 
-class ReconciliationListOut(msgspec.Struct):
-    items: list[ReconciliationOut]
-
-
 class ReconcileIn(msgspec.Struct):
     """``as_of``: the day the comparison is for (unit costs over the year before); today when
     left out."""

@@ -173,12 +173,14 @@ async def latest(session: AsyncSession) -> ErpReconciliation | None:
     ).first()
 
 
-async def history(session: AsyncSession, limit: int = 20) -> list[ErpReconciliation]:
-    return list(
-        await session.scalars(
-            select(ErpReconciliation).order_by(ErpReconciliation.id.desc()).limit(limit)
-        )
-    )
+async def history(
+    session: AsyncSession, limit: int = 20, before: int | None = None
+) -> list[ErpReconciliation]:
+    """The newest first; ``before`` an id: only older ones (keyset paging)."""
+    query = select(ErpReconciliation).order_by(ErpReconciliation.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(ErpReconciliation.id < before)
+    return list(await session.scalars(query))
 
 
 @dataclass(frozen=True)

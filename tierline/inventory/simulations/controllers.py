@@ -21,7 +21,7 @@ from litestar.response import Redirect, Template
 from tierline.inventory.simulations import service
 from tierline.inventory.simulations.chart import fill_rate_chart
 from tierline.inventory.simulations.models import InventorySimulation
-from tierline.inventory.simulations.schemas import SimulateIn, SimulationListOut, SimulationOut
+from tierline.inventory.simulations.schemas import SimulateIn, SimulationOut
 from tierline.platform.access import requires
 from tierline.platform.csv_safety import safe_csv_row
 from tierline.platform.downloads import csv_download, with_bom
@@ -29,6 +29,7 @@ from tierline.platform.errors import DomainError
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of
 from tierline.platform.pages import EMPTY, fmt_number, fmt_time
+from tierline.platform.pagination import PAGED, InvalidCursor, Page, PageRequest
 from tierline.platform.routing import Api, StaffPages
 from tierline.platform.tenancy import tenant_session
 
@@ -162,11 +163,22 @@ async def export_csv(
     return csv_download(with_bom(out.getvalue()), filename)
 
 
-@get("/inventory/simulations", guards=[requires(READ)], operation_id="listSimulations", tags=TAGS)
-async def api_list(principal: NamedDependency[Principal]) -> SimulationListOut:
-    """The latest simulations, newest first."""
+@get(
+    "/inventory/simulations",
+    guards=[requires(READ)],
+    operation_id="listSimulations",
+    tags=TAGS,
+    dependencies=PAGED,
+)
+async def api_list(principal: NamedDependency[Principal], page: PageRequest) -> Page[SimulationOut]:
+    """Simulations, newest first (cursor pages)."""
+    position = page.position()
+    if position is not None and (len(position) != 1 or not isinstance(position[0], int)):
+        raise InvalidCursor("cursor: not a cursor of this list (pass next_cursor as is)")
+    before = int(position[0]) if position is not None else None
     async with tenant_session(principal.tenant) as s:
-        return SimulationListOut([_out(r) for r in await service.history(s)])
+        rows = await service.history(s, page.limit + 1, before)
+    return page.of([_out(r) for r in rows], lambda r: (r.id,))
 
 
 class SimulationQueued(msgspec.Struct):

@@ -29,10 +29,6 @@ class SimulationOut(msgspec.Struct):
     created_by: str
 
 
-class SimulationListOut(msgspec.Struct):
-    items: list[SimulationOut]
-
-
 class SimulateIn(msgspec.Struct):
     """``days`` of history replayed (8 weeks to 2 years) and the random ``seed`` of the lead-time
     draws and the bootstrap (the same seed, the same answer)."""

@@ -199,12 +199,14 @@ async def find(session: AsyncSession, simulation_id: int) -> InventorySimulation
     return found
 
 
-async def history(session: AsyncSession, limit: int = 20) -> list[InventorySimulation]:
-    return list(
-        await session.scalars(
-            select(InventorySimulation).order_by(InventorySimulation.id.desc()).limit(limit)
-        )
-    )
+async def history(
+    session: AsyncSession, limit: int = 20, before: int | None = None
+) -> list[InventorySimulation]:
+    """The newest first; ``before`` an id: only older ones (keyset paging)."""
+    query = select(InventorySimulation).order_by(InventorySimulation.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(InventorySimulation.id < before)
+    return list(await session.scalars(query))
 
 
 async def latest_for_policy(session: AsyncSession, code: str) -> InventorySimulation | None:
@@ -230,11 +232,15 @@ def shortfall_text(shortfalls: list[dict[str, Any]]) -> str:
 
 
 async def publish_gate(
-    session: AsyncSession, code: str, actor: ActingParty, acknowledged: bool
+    session: AsyncSession,
+    code: str,
+    actor: ActingParty,
+    acknowledged: bool,
+    reason: str | None = None,
 ) -> None:
     """Called by ``store.publish``: when the latest simulation of policy ``code`` found
-    segments below their entitlement, publishing needs ``acknowledged``; the acknowledgement
-    is audited with the shortfalls it accepted."""
+    segments below their entitlement, publishing needs ``acknowledged`` with a reason; the
+    acknowledgement is audited with the shortfalls it accepted and the reason given."""
     latest = await latest_for_policy(session, code)
     if latest is None or not latest.shortfalls:
         return
@@ -244,10 +250,25 @@ async def publish_gate(
             f"simulation #{latest.id} found segments below their entitlement ({text}): "
             "acknowledge the shortfall to publish"
         )
+    if not (reason or "").strip():
+        raise ShortfallNotAcknowledged(
+            f"simulation #{latest.id} found segments below their entitlement ({text}): "
+            "an acknowledgement needs a reason"
+        )
     await record_by(
         session, actor, "inventory.policy_shortfall_acknowledged", "inventory_policy", code,
         after={"simulation": latest.id, "shortfalls": latest.shortfalls},
+        reason=(reason or "").strip(),
     )  # fmt: skip
+
+
+async def pending_shortfall(session: AsyncSession, code: str) -> tuple[int, str] | None:
+    """The latest simulation of policy ``code`` and its shortfalls as text, when publishing
+    would need an acknowledgement (for the policy page); ``None`` otherwise."""
+    latest = await latest_for_policy(session, code)
+    if latest is None or not latest.shortfalls:
+        return None
+    return latest.id, shortfall_text(latest.shortfalls)
 
 
 SIMULATION_JOB = "inventory.simulation"
