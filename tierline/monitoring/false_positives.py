@@ -26,6 +26,7 @@ import polars as pl
 
 from tierline.monitoring.definitions import KpiDefinition
 from tierline.monitoring.engine import COUNTS, Grain, kpi_expressions
+from tierline.platform.errors import DomainError
 
 SPIKE = "spike"
 APPLIED = "applied"
@@ -52,6 +53,11 @@ HISTORY_SCHEMA = {
     "segment": pl.String,
     "valid_from": pl.Datetime("us", "UTC"),
 }
+
+
+class MoveReviewNotFound(DomainError):
+    status_code = 404
+    title = "Move not found"
 
 
 def period_start_expr(column: str, grain: Grain) -> pl.Expr:

@@ -1,0 +1,113 @@
+"""Review of false positives over HTTP: the API's cursor pages and one move's review, the staff
+page linked from the dashboard, and isolation (another tenant's move is 404)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from tests.conftest import StaffFactory, TenantFactory
+from tests.support.segmentation_builders import bearer
+from tests.support.web import sign_in
+from tierline.monitoring.refresh import refresh
+from tierline.platform.runtime import Runtime
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation.models import PendingMove, SegmentationRun
+
+from .builders import SCHEME, KpiWorld, build_world
+
+
+async def _spike_moves(runtime: Runtime, world: KpiWorld) -> dict[str, int]:
+    """C2 B -> A applied when its assignment changed (30 days ago), C3 B -> A held (rejected),
+    and a tier-jump-only move of C1 that the review must leave out."""
+    run = uuid.uuid4()
+    switch = datetime(world.today.year, world.today.month, world.today.day, tzinfo=UTC)
+    switch -= timedelta(days=30)
+    async with tenant_session(world.tenant, runtime.databases) as s:
+        s.add(
+            SegmentationRun(
+                id=run, scheme_code=SCHEME, version=1, content_hash="x", engine_version="t",
+                as_of=world.today, status="succeeded", trigger="manual", started_at=switch,
+            )
+        )  # fmt: skip
+        await s.flush()
+        ids = {}
+        for key, dst, reasons, status in (
+            ("C2", "A", ["spike"], "applied"),
+            ("C1", "B", ["tier_jump"], "rejected"),
+            ("C3", "A", ["spike", "tier_jump"], "rejected"),
+        ):
+            move = PendingMove(
+                run_id=run, scheme_code=SCHEME, entity_key=key, customer_code=key,
+                from_segment="B" if key != "C1" else "A", to_segment=dst, reasons=reasons,
+                source="rule", status=status, created_at=switch - timedelta(days=1),
+                decided_by="lead@example.com", decided_at=switch, decision_reason="checked",
+            )  # fmt: skip
+            s.add(move)
+            await s.flush()
+            ids[key] = move.id
+    return ids
+
+
+async def test_the_api_pages_spike_moves_with_their_verdicts_and_isolates_tenants(
+    runtime: Runtime, tenant: TenantRef, make_tenant: TenantFactory, client: httpx.AsyncClient
+) -> None:
+    world = await build_world(tenant)
+    await refresh(runtime, tenant, as_of=world.today)
+    ids = await _spike_moves(runtime, world)
+    headers = await bearer(client, tenant, ["kpi:read"])
+    first = await client.get("/api/v1/kpis/false-positives?limit=1", headers=headers)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert [m["move_id"] for m in body["items"]] == [ids["C2"]] and body["next_cursor"]
+    c2 = body["items"][0]
+    # applied; its later assignment is the move itself (A from the decision on): kept
+    assert (c2["effect"], c2["verdict"], c2["later_segments"]) == ("applied", "kept", [])
+    assert c2["kpi"] == "otif" and c2["lines_before"] > 0 and c2["lines_after"] > 0
+    assert c2["kpi_before"] is not None and c2["kpi_after"] is not None
+    second = await client.get(
+        "/api/v1/kpis/false-positives",
+        params={"limit": 1, "cursor": body["next_cursor"]},
+        headers=headers,
+    )
+    rest = second.json()
+    assert [m["move_id"] for m in rest["items"]] == [ids["C3"]] and rest["next_cursor"] is None
+    assert (rest["items"][0]["effect"], rest["items"][0]["verdict"]) == ("held", "stayed")
+    one = await client.get(
+        f"/api/v1/kpis/false-positives/{ids['C3']}?grain=month&kpi=unit_fill_rate",
+        headers=headers,
+    )
+    assert one.status_code == 200 and one.json()["grain"] == "month", one.text
+    not_spike = await client.get(f"/api/v1/kpis/false-positives/{ids['C1']}", headers=headers)
+    assert not_spike.status_code == 404
+    bad = await client.get("/api/v1/kpis/false-positives?kpi=colour", headers=headers)
+    assert bad.status_code == 400
+
+    other = await make_tenant()
+    theirs = await bearer(client, other, ["kpi:read"])
+    answer = await client.get(f"/api/v1/kpis/false-positives/{ids['C2']}", headers=theirs)
+    assert answer.status_code == 404, answer.text
+    assert (await client.get("/api/v1/kpis/false-positives", headers=theirs)).json()["items"] == []
+
+
+async def test_the_staff_page_is_linked_from_the_dashboard_and_shows_each_verdict(
+    runtime: Runtime, tenant: TenantRef, browser: httpx.AsyncClient, make_staff: StaffFactory
+) -> None:
+    world = await build_world(tenant)
+    await refresh(runtime, tenant, as_of=world.today)
+    await _spike_moves(runtime, world)
+    await sign_in(browser, await make_staff(tenant, "planner", email="planner@example.com"))
+    board = await browser.get(f"/t/{tenant.slug}/performance")
+    assert f"/t/{tenant.slug}/performance/false-positives" in board.text
+    page = await browser.get(f"/t/{tenant.slug}/performance/false-positives")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "Review of false positives" in html and "Moves driven by a spike" in html
+    assert "B → A" in html and "kept" in html and "stayed" in html
+    assert 'id="move-' in html and "C1</a>" not in html  # the tier-jump move is left out
+    monthly = await browser.get(
+        f"/t/{tenant.slug}/performance/false-positives", params={"grain": "month", "kpi": "x"}
+    )
+    assert monthly.status_code == 200 and "On time in full" in monthly.text
