@@ -106,8 +106,13 @@ async def test_the_staff_page_is_linked_from_the_dashboard_and_shows_each_verdic
     html = page.text
     assert "Review of false positives" in html and "Moves driven by a spike" in html
     assert "B → A" in html and "kept" in html and "stayed" in html
-    assert 'id="move-' in html and "C1</a>" not in html  # the tier-jump move is left out
+    assert "C2</a>" in html and "C3</a>" in html
+    assert "C1</a>" not in html  # the tier-jump move is left out
     monthly = await browser.get(
         f"/t/{tenant.slug}/performance/false-positives", params={"grain": "month", "kpi": "x"}
     )
     assert monthly.status_code == 200 and "On time in full" in monthly.text
+    # a planner of the north sees C3's move (north), not C2's (south)
+    await sign_in(browser, await make_staff(tenant, "planner", scope="north"))
+    north = await browser.get(f"/t/{tenant.slug}/performance/false-positives")
+    assert "C3</a>" in north.text and "C2</a>" not in north.text

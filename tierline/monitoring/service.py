@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.masterdata.service import customer_directory
 from tierline.monitoring.alerts import (
     AlertNotFound,
     AlertRefused,
@@ -254,6 +256,19 @@ async def spike_move_review(
         session, [(m.scheme_code, m.entity_key) for m in page.rows]
     )
     codes = sorted({m.customer_code for m in page.rows if m.customer_code})
+    if scopes is not None:
+        # a planner limited to some scopes sees the moves of its customers only (a product
+        # scheme's moves name no customer: they stay)
+        directory = customer_directory(scopes)
+        visible = set(
+            (
+                await session.execute(select(directory.c.code).where(directory.c.code.in_(codes)))
+            ).scalars()
+        )
+        moves = moves.filter(
+            pl.col("customer_code").is_null() | pl.col("customer_code").is_in(sorted(visible))
+        )
+        codes = sorted(visible)
     counts = pl.DataFrame()
     if codes:
         first = min(m.created_at for m in page.rows).date()
