@@ -3,9 +3,6 @@ page linked from the dashboard, and isolation (another tenant's move is 404)."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
-
 import httpx
 
 from tests.conftest import StaffFactory, TenantFactory
@@ -13,42 +10,9 @@ from tests.support.segmentation_builders import bearer
 from tests.support.web import sign_in
 from tierline.monitoring.refresh import refresh
 from tierline.platform.runtime import Runtime
-from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.models import PendingMove, SegmentationRun
+from tierline.platform.tenancy import TenantRef
 
-from .builders import SCHEME, KpiWorld, build_world
-
-
-async def _spike_moves(runtime: Runtime, world: KpiWorld) -> dict[str, int]:
-    """C2 B -> A applied when its assignment changed (30 days ago), C3 B -> A held (rejected),
-    and a tier-jump-only move of C1 that the review must leave out."""
-    run = uuid.uuid4()
-    switch = datetime(world.today.year, world.today.month, world.today.day, tzinfo=UTC)
-    switch -= timedelta(days=30)
-    async with tenant_session(world.tenant, runtime.databases) as s:
-        s.add(
-            SegmentationRun(
-                id=run, scheme_code=SCHEME, version=1, content_hash="x", engine_version="t",
-                as_of=world.today, status="succeeded", trigger="manual", started_at=switch,
-            )
-        )  # fmt: skip
-        await s.flush()
-        ids = {}
-        for key, dst, reasons, status in (
-            ("C2", "A", ["spike"], "applied"),
-            ("C1", "B", ["tier_jump"], "rejected"),
-            ("C3", "A", ["spike", "tier_jump"], "rejected"),
-        ):
-            move = PendingMove(
-                run_id=run, scheme_code=SCHEME, entity_key=key, customer_code=key,
-                from_segment="B" if key != "C1" else "A", to_segment=dst, reasons=reasons,
-                source="rule", status=status, created_at=switch - timedelta(days=1),
-                decided_by="lead@example.com", decided_at=switch, decision_reason="checked",
-            )  # fmt: skip
-            s.add(move)
-            await s.flush()
-            ids[key] = move.id
-    return ids
+from .builders import build_world, spike_moves
 
 
 async def test_the_api_pages_spike_moves_with_their_verdicts_and_isolates_tenants(
@@ -56,7 +20,7 @@ async def test_the_api_pages_spike_moves_with_their_verdicts_and_isolates_tenant
 ) -> None:
     world = await build_world(tenant)
     await refresh(runtime, tenant, as_of=world.today)
-    ids = await _spike_moves(runtime, world)
+    ids = await spike_moves(runtime, world)
     headers = await bearer(client, tenant, ["kpi:read"])
     first = await client.get("/api/v1/kpis/false-positives?limit=1", headers=headers)
     assert first.status_code == 200, first.text
@@ -97,7 +61,7 @@ async def test_the_staff_page_is_linked_from_the_dashboard_and_shows_each_verdic
 ) -> None:
     world = await build_world(tenant)
     await refresh(runtime, tenant, as_of=world.today)
-    await _spike_moves(runtime, world)
+    await spike_moves(runtime, world)
     await sign_in(browser, await make_staff(tenant, "planner", email="planner@example.com"))
     board = await browser.get(f"/t/{tenant.slug}/performance")
     assert f"/t/{tenant.slug}/performance/false-positives" in board.text
