@@ -3,16 +3,23 @@ page linked from the dashboard, and isolation (another tenant's move is 404)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
+import polars as pl
+from sqlalchemy import update
 
 from tests.conftest import StaffFactory, TenantFactory
 from tests.support.segmentation_builders import bearer
 from tests.support.web import sign_in
+from tierline.monitoring import service
 from tierline.monitoring.refresh import refresh
 from tierline.platform.runtime import Runtime
-from tierline.platform.tenancy import TenantRef
+from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.segmentation import service as segmentation
+from tierline.segmentation.models import SegmentAssignment
 
-from .builders import build_world, spike_moves
+from .builders import SCHEME, build_world, spike_moves
 
 
 async def test_the_api_pages_spike_moves_with_their_verdicts_and_isolates_tenants(
@@ -80,3 +87,31 @@ async def test_the_staff_page_is_linked_from_the_dashboard_and_shows_each_verdic
     await sign_in(browser, await make_staff(tenant, "planner", scope="north"))
     north = await browser.get(f"/t/{tenant.slug}/performance/false-positives")
     assert "C3</a>" in north.text and "C2</a>" not in north.text
+
+
+async def test_a_move_undone_by_a_later_assignment_is_reverted(
+    runtime: Runtime, tenant: TenantRef
+) -> None:
+    world = await build_world(tenant)
+    await refresh(runtime, tenant, as_of=world.today)
+    ids = await spike_moves(runtime, world)
+    back = datetime.now(UTC) - timedelta(days=10)
+    async with tenant_session(tenant, runtime.databases) as s:
+        await s.execute(
+            update(SegmentAssignment)
+            .where(SegmentAssignment.entity_key == "C2", SegmentAssignment.valid_to.is_(None))
+            .values(valid_to=back)
+        )
+        s.add(
+            SegmentAssignment(
+                scheme_code=SCHEME, entity_key="C2", customer_code="C2", segment="B",
+                valid_from=back, source="rule",
+            )
+        )  # fmt: skip
+    async with tenant_session(tenant, runtime.databases) as s:
+        history = await segmentation.entity_histories(s, [(SCHEME, "C2"), (SCHEME, "C2")])
+        assert history["segment"].to_list() == ["B", "A", "B"]
+        found = await service.spike_move_review(s, grain="month", periods=2, kpi="otif")
+    c2 = found.rows.filter(pl.col("move_id") == ids["C2"]).row(0, named=True)
+    assert (c2["verdict"], c2["later_segments"]) == ("reverted", ["B"])
+    assert found.next_after_id is None and found.rows.height == 2
