@@ -81,8 +81,12 @@ def _counts() -> pl.DataFrame:
             "units_delivered": [r[3] for r in rows],
         }
     )
+    # the engine's verdict per segment-period against the target in force (95 %, say):
+    # before, 02-16 missed and 02-23 missed; after, 03-02 met and 03-09 met
+    met = [False, False, False, True, True, False, True]
     return frame.with_columns(
         [pl.lit(1, pl.Int64).alias(c) for c in COUNTS if c not in frame.columns]
+        + [pl.Series("unit_fill_rate_met", met)]
     )
 
 
@@ -106,6 +110,9 @@ def test_each_spike_move_gets_its_verdict_and_service_change() -> None:
     assert by_id[1]["kpi_after"] == pytest.approx(0.975)
     assert by_id[1]["kpi_change"] == pytest.approx(0.125)
     assert (by_id[1]["lines_before"], by_id[1]["lines_after"]) == (2, 2)
+    assert (by_id[1]["met_before"], by_id[1]["measured_before"]) == (0, 2)
+    assert (by_id[1]["met_after"], by_id[1]["measured_after"]) == (2, 2)
+    assert (by_id[2]["met_after"], by_id[2]["measured_after"]) == (1, 1)
     assert by_id[2]["kpi_before"] is None and by_id[2]["kpi_after"] == pytest.approx(1.0)
     assert by_id[2]["kpi_change"] is None
     assert by_id[4]["kpi_before"] is None and by_id[4]["lines_after"] == 0
@@ -125,3 +132,6 @@ def test_monthly_window_and_no_counts() -> None:
     )
     assert empty["verdict"].to_list() == ["reverted", "kept", "moved_later", "stayed"]
     assert empty["kpi_before"].null_count() == 4
+    assert empty["measured_after"].to_list() == [0, 0, 0, 0]
+    otif = review(_moves(), _history(), _counts(), DEFAULT, grain="week", periods=2, kpi="otif")
+    assert otif["measured_before"].to_list() == [0, 0, 0, 0]  # no otif_met: no attainment

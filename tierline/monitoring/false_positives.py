@@ -81,10 +81,13 @@ def review(
     ``later_segments`` (the entity's assignments starting after ``moved_at``, oldest first),
     ``verdict`` (a key of ``VERDICTS``), and ``<kpi>`` summed over the ``periods`` periods
     before (``kpi_before``) and from (``kpi_after``) the move's period, with the lines each
-    side counted (``lines_before``, ``lines_after``) and ``kpi_change``.
+    side counted (``lines_before``, ``lines_after``) and ``kpi_change``; attainment as the
+    segment-periods on target each side (``met_before`` of ``measured_before``, likewise after)
+    where ``counts`` carries the engine's ``<kpi>_met``.
 
     ``history``: assignments (``HISTORY_SCHEMA``); ``counts``: the engine's counts by
-    ``customer_code`` and ``period_start``."""
+    ``customer_code`` and ``period_start`` (and ``segment``, with ``<kpi>_met``, for
+    attainment)."""
     moves = moves.select(list(MOVE_SCHEMA)).cast(MOVE_SCHEMA)  # type: ignore[arg-type]
     history = history.select(list(HISTORY_SCHEMA)).cast(HISTORY_SCHEMA)  # type: ignore[arg-type]
     later = (
@@ -113,7 +116,16 @@ def review(
     change = _service_change(framed, counts, definition, grain, periods, kpi)
     return (
         framed.join(change, on="move_id", how="left")
-        .with_columns(pl.col("lines_before", "lines_after").fill_null(0))
+        .with_columns(
+            pl.col(
+                "lines_before",
+                "lines_after",
+                "met_before",
+                "met_after",
+                "measured_before",
+                "measured_after",
+            ).fill_null(0)
+        )
         .drop("period")
     )
 
@@ -135,6 +147,10 @@ def _service_change(
             "lines_before": pl.Int64,
             "lines_after": pl.Int64,
             "kpi_change": pl.Float64,
+            "met_before": pl.Int64,
+            "measured_before": pl.Int64,
+            "met_after": pl.Int64,
+            "measured_after": pl.Int64,
         }
     )
     if counts.is_empty() or moves.is_empty():
@@ -161,18 +177,32 @@ def _service_change(
     )
     if rows.is_empty():
         return empty
-    summed = rows.group_by("move_id", "side").agg([pl.col(c).sum() for c in COUNTS])
-    rated = summed.with_columns(kpi_expressions(definition)[kpi].alias("value")).select(
-        "move_id", "side", "value", "lines"
+    # attainment: the segment-periods on target (the engine's ``<kpi>_met``, decided exactly
+    # against the target in force for the segment in force) among those with a target
+    met_column = f"{kpi}_met"
+    met = pl.col(met_column) if met_column in rows.columns else pl.lit(None, pl.Boolean)
+    summed = rows.group_by("move_id", "side").agg(
+        [pl.col(c).sum() for c in COUNTS]
+        + [
+            (met == True).sum().alias("met"),  # noqa: E712 (a column, not a Python bool)
+            met.is_not_null().sum().alias("measured"),
+        ]
     )
-    out = rated.pivot(on="side", index="move_id", values=["value", "lines"])
-    for column in ("value_before", "value_after", "lines_before", "lines_after"):
+    rated = summed.with_columns(kpi_expressions(definition)[kpi].alias("value")).select(
+        "move_id", "side", "value", "lines", "met", "measured"
+    )
+    fields = ["value", "lines", "met", "measured"]
+    out = rated.pivot(on="side", index="move_id", values=fields)
+    for column in (f"{f}_{side}" for f in fields for side in ("before", "after")):
         if column not in out.columns:
             out = out.with_columns(pl.lit(None).alias(column))
     return out.select(
         pl.col("move_id").cast(pl.Int64),
         pl.col("value_before").cast(pl.Float64).alias("kpi_before"),
         pl.col("value_after").cast(pl.Float64).alias("kpi_after"),
-        pl.col("lines_before").cast(pl.Int64).fill_null(0),
-        pl.col("lines_after").cast(pl.Int64).fill_null(0),
+        *(
+            pl.col(f"{f}_{side}").cast(pl.Int64).fill_null(0)
+            for f in ("lines", "met", "measured")
+            for side in ("before", "after")
+        ),
     ).with_columns(kpi_change=pl.col("kpi_after") - pl.col("kpi_before"))
