@@ -38,6 +38,9 @@ async def test_the_api_pages_spike_moves_with_their_verdicts_and_isolates_tenant
     assert (c2["effect"], c2["verdict"], c2["later_segments"]) == ("applied", "kept", [])
     assert c2["kpi"] == "otif" and c2["lines_before"] > 0 and c2["lines_after"] > 0
     assert c2["kpi_before"] is not None and c2["kpi_after"] is not None
+    # A promises OTIF 95 %, B 90 %: each side has segment-periods judged against a target
+    assert c2["measured_before"] > 0 and c2["measured_after"] > 0
+    assert 0 <= c2["met_after"] <= c2["measured_after"]
     second = await client.get(
         "/api/v1/kpis/false-positives",
         params={"limit": 1, "cursor": body["next_cursor"]},
@@ -76,7 +79,7 @@ async def test_the_staff_page_is_linked_from_the_dashboard_and_shows_each_verdic
     assert page.status_code == 200, page.text
     html = page.text
     assert "Review of false positives" in html and "Moves driven by a spike" in html
-    assert "B → A" in html and "kept" in html and "stayed" in html
+    assert "B → A" in html and "kept" in html and "stayed" in html and "on target" in html
     assert "C2</a>" in html and "C3</a>" in html
     assert "C1</a>" not in html  # the tier-jump move is left out
     monthly = await browser.get(

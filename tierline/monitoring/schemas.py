@@ -129,7 +129,9 @@ class SpikeMoveReviewOut(msgspec.Struct, kw_only=True):
     (pending, rejected or superseded); ``verdict`` one of ``reverted`` (applied, then back in
     the segment it left: a false positive), ``kept``, ``moved_later`` (held, then moved to the
     spike's segment anyway) or ``stayed``; ``kpi`` summed over ``periods`` periods of ``grain``
-    before and from the move's period (null where the customer had no measurable lines)."""
+    before and from the move's period (null where the customer had no measurable lines);
+    attainment as ``met_*`` of ``measured_*`` segment-periods on the target in force (KPIs
+    with a target only)."""
 
     move_id: int
     scheme_code: str
@@ -151,6 +153,10 @@ class SpikeMoveReviewOut(msgspec.Struct, kw_only=True):
     kpi_change: float | None
     lines_before: int
     lines_after: int
+    met_before: int
+    measured_before: int
+    met_after: int
+    measured_after: int
 
 
 def spike_reviews_out(
@@ -178,6 +184,10 @@ def spike_reviews_out(
             kpi_change=r["kpi_change"],
             lines_before=r["lines_before"],
             lines_after=r["lines_after"],
+            met_before=r["met_before"],
+            measured_before=r["measured_before"],
+            met_after=r["met_after"],
+            measured_after=r["measured_after"],
         )
         for r in rows.iter_rows(named=True)
     ]

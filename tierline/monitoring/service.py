@@ -269,16 +269,20 @@ async def spike_move_review(
             pl.col("customer_code").is_null() | pl.col("customer_code").is_in(sorted(visible))
         )
         codes = sorted(visible)
-    counts = pl.DataFrame()
+    counts = sums = pl.DataFrame()
     if codes:
         first = min(m.created_at for m in page.rows).date()
         since = periods_back(first, grain, periods + 1)[0]
-        counts = await summed(
+        sums = await summed(
             await session.connection(),
             grain,
-            ["customer_code", "period_start"],
+            ["customer_code", "segment", "period_start"],
             Filters(within={"customer_code": codes}, since=since, scopes=scopes),
         )
     definition = await current_definition(session)
+    if codes and not sums.is_empty():
+        # by segment and period: the target in force for the segment in force, and ``_met``
+        versions = await target_versions(session, await kpi_scheme(session))
+        counts = with_attainment(sums, versions, definition, grain)
     rows = review(moves, history, counts, definition, grain=grain, periods=periods, kpi=kpi)
     return SpikeReview(rows, page.next_after_id, grain, periods, kpi)
