@@ -58,6 +58,10 @@ async def test_the_api_pages_spike_moves_with_their_verdicts_and_isolates_tenant
     assert not_spike.status_code == 404
     bad = await client.get("/api/v1/kpis/false-positives?kpi=colour", headers=headers)
     assert bad.status_code == 400
+    forged = await client.get(
+        "/api/v1/kpis/false-positives", params={"cursor": "not-ours"}, headers=headers
+    )
+    assert forged.status_code == 400 and "cursor" in forged.text
 
     other = await make_tenant()
     theirs = await bearer(client, other, ["kpi:read"])

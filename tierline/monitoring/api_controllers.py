@@ -33,7 +33,13 @@ from tierline.monitoring.schemas import (
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, scopes_with
-from tierline.platform.pagination import PAGED, Page, PageRequest, encode_cursor
+from tierline.platform.pagination import (
+    PAGED,
+    InvalidCursor,
+    Page,
+    PageRequest,
+    encode_cursor,
+)
 from tierline.platform.routing import Api
 from tierline.platform.tenancy import TenantRef, tenant_session
 
@@ -269,7 +275,11 @@ async def list_spike_move_reviews(
     and ``kpi`` over the ``periods`` periods before and from the move (did service change?)."""
     chosen = _review_choice(grain, kpi, periods)
     cursor = page.position()
-    after = cursor[0] if cursor and isinstance(cursor[0], int) else None
+    after: int | None = None
+    if cursor is not None:
+        if len(cursor) != 1 or not isinstance(cursor[0], int):
+            raise InvalidCursor("cursor: not a cursor of this list (pass next_cursor as is)")
+        after = cursor[0]
     async with tenant_session(current_tenant) as s:
         found = await service.spike_move_review(
             s,
