@@ -11,6 +11,7 @@ and eight weeks of order lines in which the A customers' deliveries turn late in
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,8 +21,9 @@ from sqlalchemy import insert
 
 from tierline.masterdata.models import Customer, OrderLine, Product
 from tierline.platform.identity.users import Actor
+from tierline.platform.runtime import Runtime
 from tierline.platform.tenancy import TenantRef, tenant_session
-from tierline.segmentation.models import SegmentAssignment
+from tierline.segmentation.models import PendingMove, SegmentAssignment, SegmentationRun
 from tierline.segmentation.schemes.document import load_template
 from tierline.segmentation.schemes.store import create_scheme, publish
 from tierline.service_levels.service import (
@@ -168,3 +170,35 @@ async def build_world(tenant: TenantRef, today: date | None = None) -> KpiWorld:
         )
         await s.execute(insert(OrderLine), history_lines(world))
     return world
+
+
+async def spike_moves(runtime: Runtime, world: KpiWorld) -> dict[str, int]:
+    """C2 B -> A applied when its assignment changed (30 days ago), C3 B -> A held (rejected),
+    and a tier-jump-only move of C1 that the review must leave out."""
+    run = uuid.uuid4()
+    switch = datetime(world.today.year, world.today.month, world.today.day, tzinfo=UTC)
+    switch -= timedelta(days=30)
+    async with tenant_session(world.tenant, runtime.databases) as s:
+        s.add(
+            SegmentationRun(
+                id=run, scheme_code=SCHEME, version=1, content_hash="x", engine_version="t",
+                as_of=world.today, status="succeeded", trigger="manual", started_at=switch,
+            )
+        )  # fmt: skip
+        await s.flush()
+        ids = {}
+        for key, dst, reasons, status in (
+            ("C2", "A", ["spike"], "applied"),
+            ("C1", "B", ["tier_jump"], "rejected"),
+            ("C3", "A", ["spike", "tier_jump"], "rejected"),
+        ):
+            move = PendingMove(
+                run_id=run, scheme_code=SCHEME, entity_key=key, customer_code=key,
+                from_segment="B" if key != "C1" else "A", to_segment=dst, reasons=reasons,
+                source="rule", status=status, created_at=switch - timedelta(days=1),
+                decided_by="lead@example.com", decided_at=switch, decision_reason="checked",
+            )  # fmt: skip
+            s.add(move)
+            await s.flush()
+            ids[key] = move.id
+    return ids

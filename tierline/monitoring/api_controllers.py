@@ -25,13 +25,21 @@ from tierline.monitoring.schemas import (
     KpiSeries,
     RefreshQueued,
     RefreshRequest,
+    SpikeMoveReviewOut,
     alert_out,
     rows_of,
+    spike_reviews_out,
 )
 from tierline.platform.access import requires
 from tierline.platform.identity.principal import Principal
 from tierline.platform.identity.web import actor_of, scopes_with
-from tierline.platform.pagination import PAGED, Page, PageRequest
+from tierline.platform.pagination import (
+    PAGED,
+    InvalidCursor,
+    Page,
+    PageRequest,
+    encode_cursor,
+)
 from tierline.platform.routing import Api
 from tierline.platform.tenancy import TenantRef, tenant_session
 
@@ -239,8 +247,93 @@ async def refresh_kpis(
     return RefreshQueued(job_id=str(row["id"]), status=str(row["status"]))
 
 
+def _review_choice(grain: str, kpi: str, periods: int) -> service.Grain:
+    if kpi not in service.KPIS:
+        raise ValidationException(f"kpi: one of {', '.join(service.KPIS)}")
+    if not 1 <= periods <= 26:
+        raise ValidationException("periods: 1 to 26")
+    return _grain(grain)
+
+
+@get(
+    "/kpis/false-positives",
+    guards=[requires(READ)],
+    operation_id="listSpikeMoveReviews",
+    dependencies=PAGED,
+)
+async def list_spike_move_reviews(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    current_tenant: NamedDependency[TenantRef],
+    page: PageRequest,
+    grain: FromQuery[str] = "week",
+    kpi: FromQuery[str] = "otif",
+    periods: FromQuery[int] = 4,
+) -> Page[SpikeMoveReviewOut]:
+    """Review of false positives: the moves a demand spike drove (reason ``spike``), oldest
+    first, applied or held, each with the entity's later segments, a verdict (did it revert?)
+    and ``kpi`` over the ``periods`` periods before and from the move (did service change?)."""
+    chosen = _review_choice(grain, kpi, periods)
+    cursor = page.position()
+    after: int | None = None
+    if cursor is not None:
+        if len(cursor) != 1 or not isinstance(cursor[0], int):
+            raise InvalidCursor("cursor: not a cursor of this list (pass next_cursor as is)")
+        after = cursor[0]
+    async with tenant_session(current_tenant) as s:
+        found = await service.spike_move_review(
+            s,
+            grain=chosen,
+            periods=periods,
+            kpi=kpi,
+            scopes=scopes_with(request, principal, READ),
+            after_id=after,
+            limit=page.limit,
+        )
+    items = spike_reviews_out(found.rows, kpi, chosen, periods, service.VERDICTS)
+    # the moves query fetched one more than ``limit`` itself: a next page exists exactly
+    # when it says so
+    more = found.next_after_id is not None
+    return Page(items, encode_cursor((items[-1].move_id,)) if more and items else None)
+
+
+@get(
+    "/kpis/false-positives/{move_id:int}",
+    guards=[requires(READ)],
+    operation_id="getSpikeMoveReview",
+)
+async def get_spike_move_review(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    current_tenant: NamedDependency[TenantRef],
+    move_id: FromPath[int],
+    grain: FromQuery[str] = "week",
+    kpi: FromQuery[str] = "otif",
+    periods: FromQuery[int] = 4,
+) -> SpikeMoveReviewOut:
+    """One spike-driven move's review; 404 when there is no such move, or it was not driven
+    by a spike."""
+    chosen = _review_choice(grain, kpi, periods)
+    async with tenant_session(current_tenant) as s:
+        found = await service.spike_move_review(
+            s,
+            grain=chosen,
+            periods=periods,
+            kpi=kpi,
+            scopes=scopes_with(request, principal, READ),
+            after_id=move_id - 1,
+            limit=1,
+        )
+    items = spike_reviews_out(found.rows, kpi, chosen, periods, service.VERDICTS)
+    if not items or items[0].move_id != move_id:
+        raise service.MoveReviewNotFound(f"no spike-driven move {move_id}")
+    return items[0]
+
+
 ROUTES = [
     Api(
+        list_spike_move_reviews,
+        get_spike_move_review,
         kpi_series,
         kpi_attainment,
         list_kpi_alerts,

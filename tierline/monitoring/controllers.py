@@ -32,6 +32,7 @@ from tierline.platform.tenancy import TenantRef, tenant_session
 
 READ = "kpi:read"
 MANAGE = "kpi:manage"
+FALSE_POSITIVE_PERIODS = 4  # periods each side of a spike-driven move
 
 
 def _grain(raw: str | None) -> service.Grain:
@@ -141,6 +142,53 @@ async def drill_page(
     )
 
 
+@get(
+    "/performance/false-positives",
+    guards=[requires(READ)],
+    operation_id="performanceFalsePositivesPage",
+)
+async def false_positives_page(
+    request: Request[Any, Any, Any],
+    state: State,
+    principal: NamedDependency[Principal],
+    current_tenant: NamedDependency[TenantRef],
+    grain: FromQuery[str | None] = None,
+    kpi: FromQuery[str | None] = None,
+    after: FromQuery[int | None] = None,
+) -> Template:
+    """Review of false positives: the moves a demand spike drove, applied or held, with the
+    entity's later segments (did it revert?) and a KPI before and after (did service change?)."""
+    chosen, measure = _grain(grain), _kpi(kpi)
+    async with tenant_session(current_tenant, state.runtime.databases) as s:
+        found = await service.spike_move_review(
+            s,
+            grain=chosen,
+            periods=FALSE_POSITIVE_PERIODS,
+            kpi=measure,
+            scopes=scopes_with(request, principal, READ),
+            after_id=after,
+            limit=100,
+        )
+    rows = found.rows.to_dicts()
+    tally = {v: sum(1 for r in rows if r["verdict"] == v) for v in service.VERDICTS}
+    return Template(
+        "monitoring/false_positives.html",
+        context={
+            "tenant": current_tenant,
+            "principal": principal,
+            "rows": rows,
+            "tally": tally,
+            "verdicts": service.VERDICTS,
+            "grain": chosen,
+            "kpi": measure,
+            "kpi_label": KPI_LABELS[measure],
+            "kpi_labels": KPI_LABELS,
+            "periods": FALSE_POSITIVE_PERIODS,
+            "next_after": found.next_after_id,
+        },
+    )
+
+
 @get("/performance/alerts", guards=[requires(READ)], operation_id="performanceAlertsPage")
 async def alerts_page(
     request: Request[Any, Any, Any],
@@ -235,6 +283,12 @@ async def refresh_form(state: State, current_tenant: NamedDependency[TenantRef])
 
 ROUTES = [
     StaffPages(
-        performance_page, drill_page, alerts_page, acknowledge_form, resolve_form, refresh_form
+        performance_page,
+        drill_page,
+        alerts_page,
+        false_positives_page,
+        acknowledge_form,
+        resolve_form,
+        refresh_form,
     )
 ]

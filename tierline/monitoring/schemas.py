@@ -122,3 +122,72 @@ def rows_of(frame: pl.DataFrame, by: list[str]) -> list[KpiRow]:
 
 def alert_out(data: dict[str, Any]) -> AlertOut:
     return msgspec.convert(data, AlertOut, from_attributes=True)
+
+
+class SpikeMoveReviewOut(msgspec.Struct, kw_only=True):
+    """A move a demand spike drove and what came after: ``effect`` is ``applied`` or ``held``
+    (pending, rejected or superseded); ``verdict`` one of ``reverted`` (applied, then back in
+    the segment it left: a false positive), ``kept``, ``moved_later`` (held, then moved to the
+    spike's segment anyway) or ``stayed``; ``kpi`` summed over ``periods`` periods of ``grain``
+    before and from the move's period (null where the customer had no measurable lines);
+    attainment as ``met_*`` of ``measured_*`` segment-periods on the target in force (KPIs
+    with a target only)."""
+
+    move_id: int
+    scheme_code: str
+    entity_key: str
+    customer_code: str | None
+    from_segment: str | None
+    to_segment: str
+    status: str
+    effect: str
+    moved_at: datetime
+    later_segments: list[str]
+    verdict: str
+    verdict_label: str
+    kpi: str
+    grain: str
+    periods: int
+    kpi_before: float | None
+    kpi_after: float | None
+    kpi_change: float | None
+    lines_before: int
+    lines_after: int
+    met_before: int
+    measured_before: int
+    met_after: int
+    measured_after: int
+
+
+def spike_reviews_out(
+    rows: pl.DataFrame, kpi: str, grain: str, periods: int, labels: dict[str, str]
+) -> list[SpikeMoveReviewOut]:
+    return [
+        SpikeMoveReviewOut(
+            move_id=r["move_id"],
+            scheme_code=r["scheme_code"],
+            entity_key=r["entity_key"],
+            customer_code=r["customer_code"],
+            from_segment=r["from_segment"],
+            to_segment=r["to_segment"],
+            status=r["status"],
+            effect=r["effect"],
+            moved_at=r["moved_at"],
+            later_segments=list(r["later_segments"]),
+            verdict=r["verdict"],
+            verdict_label=labels[r["verdict"]],
+            kpi=kpi,
+            grain=grain,
+            periods=periods,
+            kpi_before=r["kpi_before"],
+            kpi_after=r["kpi_after"],
+            kpi_change=r["kpi_change"],
+            lines_before=r["lines_before"],
+            lines_after=r["lines_after"],
+            met_before=r["met_before"],
+            measured_before=r["measured_before"],
+            met_after=r["met_after"],
+            measured_after=r["measured_after"],
+        )
+        for r in rows.iter_rows(named=True)
+    ]

@@ -11,11 +11,14 @@ Usage::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline.masterdata.service import customer_directory
 from tierline.monitoring.alerts import (
     AlertNotFound,
     AlertRefused,
@@ -41,6 +44,7 @@ from tierline.monitoring.engine import (
     kpis,
     roll_up,
 )
+from tierline.monitoring.false_positives import SPIKE, VERDICTS, MoveReviewNotFound, review
 from tierline.monitoring.figures import (
     DIMENSIONS,
     Filters,
@@ -59,6 +63,7 @@ from tierline.monitoring.store import (
     save_definition,
     state,
 )
+from tierline.segmentation import service as segmentation
 
 __all__ = [
     "DEFAULT",
@@ -67,13 +72,16 @@ __all__ = [
     "KPIS",
     "KPI_LABELS",
     "TARGET_OF",
+    "VERDICTS",
     "AlertNotFound",
     "AlertRefused",
     "DefinitionInvalid",
     "Filters",
     "Grain",
     "KpiDefinition",
+    "MoveReviewNotFound",
     "RefreshOutcome",
+    "SpikeReview",
     "account_performance",
     "acknowledge",
     "addressed_to",
@@ -90,6 +98,7 @@ __all__ = [
     "refresh",
     "resolve",
     "save_definition",
+    "spike_move_review",
     "state",
 ]
 
@@ -187,3 +196,93 @@ def periods_after(start: date, grain: Grain) -> date:
     if grain == "week":
         return start + timedelta(days=7)
     return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class SpikeReview:
+    """A page of the moves a demand spike drove, oldest first, each with what came after
+    (see ``false_positives.review`` for the columns); ``next_after_id`` continues it."""
+
+    rows: pl.DataFrame
+    next_after_id: int | None
+    grain: Grain
+    periods: int
+    kpi: str
+
+
+async def spike_move_review(
+    session: AsyncSession,
+    *,
+    grain: Grain = "week",
+    periods: int = 4,
+    kpi: str = "otif",
+    scopes: frozenset[str] | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> SpikeReview:
+    """The moves whose reasons include a demand spike (applied, or held: pending, rejected,
+    superseded) past ``after_id``: did the entity revert, and ``kpi`` over the ``periods``
+    periods before and from the move (the customer's lines in the caller's ``scopes``)."""
+    page = await segmentation.pending_moves(
+        session, None, None, reason=SPIKE, after_id=after_id, limit=limit
+    )
+    moves = pl.DataFrame(
+        [
+            (
+                m.id,
+                m.scheme_code,
+                m.entity_key,
+                m.customer_code,
+                m.from_segment,
+                m.to_segment,
+                m.status,
+                m.decided_at if m.status == "applied" and m.decided_at else m.created_at,
+            )
+            for m in page.rows
+        ],
+        schema=[
+            "move_id",
+            "scheme_code",
+            "entity_key",
+            "customer_code",
+            "from_segment",
+            "to_segment",
+            "status",
+            "moved_at",
+        ],
+        orient="row",
+    )
+    history = await segmentation.entity_histories(
+        session, [(m.scheme_code, m.entity_key) for m in page.rows]
+    )
+    codes = sorted({m.customer_code for m in page.rows if m.customer_code})
+    if scopes is not None:
+        # a planner limited to some scopes sees the moves of its customers only (a product
+        # scheme's moves name no customer: they stay)
+        directory = customer_directory(scopes)
+        visible = set(
+            (
+                await session.execute(select(directory.c.code).where(directory.c.code.in_(codes)))
+            ).scalars()
+        )
+        moves = moves.filter(
+            pl.col("customer_code").is_null() | pl.col("customer_code").is_in(sorted(visible))
+        )
+        codes = sorted(visible)
+    counts = sums = pl.DataFrame()
+    if codes:
+        first = min(m.created_at for m in page.rows).date()
+        since = periods_back(first, grain, periods + 1)[0]
+        sums = await summed(
+            await session.connection(),
+            grain,
+            ["customer_code", "segment", "period_start"],
+            Filters(within={"customer_code": codes}, since=since, scopes=scopes),
+        )
+    definition = await current_definition(session)
+    if codes and not sums.is_empty():
+        # by segment and period: the target in force for the segment in force, and ``_met``
+        versions = await target_versions(session, await kpi_scheme(session))
+        counts = with_attainment(sums, versions, definition, grain)
+    rows = review(moves, history, counts, definition, grain=grain, periods=periods, kpi=kpi)
+    return SpikeReview(rows, page.next_after_id, grain, periods, kpi)

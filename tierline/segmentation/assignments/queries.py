@@ -478,3 +478,27 @@ async def first_assignment_at(conn: AsyncConnection, scheme_code: str) -> dateti
         )
     ).scalar()
     return value if isinstance(value, datetime) else None
+
+
+async def entity_histories(
+    session: AsyncSession, scheme_entities: Sequence[tuple[str, str]]
+) -> pl.DataFrame:
+    """Every assignment, past and present, of the given ``(scheme_code, entity_key)`` pairs (a
+    page of moves, say): ``scheme_code, entity_key, segment, valid_from`` (UTC), by entity
+    then start."""
+    schema: dict[str, Any] = {
+        "scheme_code": pl.String,
+        "entity_key": pl.String,
+        "segment": pl.String,
+        "valid_from": pl.Datetime("us", "UTC"),
+    }
+    if not scheme_entities:
+        return pl.DataFrame(schema=schema)
+    a = SegmentAssignment
+    wanted = [and_(a.scheme_code == s, a.entity_key == e) for s, e in set(scheme_entities)]
+    rows = await session.execute(
+        select(a.scheme_code, a.entity_key, a.segment, a.valid_from)
+        .where(or_(*wanted))
+        .order_by(a.scheme_code, a.entity_key, a.valid_from)
+    )
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
