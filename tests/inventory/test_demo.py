@@ -5,18 +5,22 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy import func, select
 
+from tests.support.builders import new_tenant
+from tierline.demo.seeding import seed_tenant
 from tierline.demo.segmentation import seed_segmentation
 from tierline.demo.service_levels import demo_step as seed_service_levels
 from tierline.inventory import service as inventory
 from tierline.inventory.demo import seed_policy
 from tierline.inventory.models import InventoryPolicyRun
 from tierline.platform.runtime import Runtime
-from tierline.platform.tenancy import TenantRef, tenant_session
+from tierline.platform.tenancy import tenant_session
 
 
-async def test_demo_policy_has_a_history_and_explained_results(
-    runtime: Runtime, seeded_tenant: TenantRef
-) -> None:
+async def test_demo_policy_has_a_history_and_explained_results(runtime: Runtime) -> None:
+    # A tenant of its own: the demo's contracts would hold first assignments in the session's
+    # shared seeded tenant, which other tests classify afresh.
+    seeded_tenant = await new_tenant(runtime, "eu", "Inventory Demo", "invdemo")
+    await seed_tenant(runtime, seeded_tenant, "small")
     await seed_segmentation(runtime, seeded_tenant)
     await seed_service_levels(runtime, seeded_tenant, None)
     lines = await seed_policy(runtime, seeded_tenant)
