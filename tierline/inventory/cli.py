@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tierline.platform.commands import TenantOption, tenant_by_slug
+
 inventory_app = typer.Typer(
     help="Inventory policy: safety stock and reorder points per segment.", no_args_is_help=True
 )
 console = Console()
-
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
-
-
-async def _tenant(runtime: Any, slug: str) -> Any:
-    from tierline.platform.commands import tenant_by_slug
-
-    return await tenant_by_slug(runtime, slug)
 
 
 @inventory_app.command("run")
@@ -46,7 +40,7 @@ def run_command(
 
     async def main() -> RunOutcome:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             with Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -97,7 +91,7 @@ def verify_command(
 
     async def main() -> Verification:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             async with tenant_session(ref, runtime.databases) as session:
                 return await verify_run(session, ident)
 

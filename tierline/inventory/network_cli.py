@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tierline.inventory.cli import TenantOption, _tenant, console, inventory_app
+from tierline.inventory.cli import console, inventory_app
+from tierline.platform.commands import TenantOption, tenant_by_slug
 
 __all__ = ["inventory_app"]
 
@@ -32,7 +33,7 @@ def reconcile_command(tenant: TenantOption) -> None:
 
     async def main() -> dict[str, Any]:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             with _bar() as bar:
                 task = bar.add_task("reading the run in force and the ERP's parameters", total=1)
                 codec = await load_codec(
@@ -69,7 +70,7 @@ def simulate_command(
 
     async def main() -> tuple[int, int, str]:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             with _bar() as bar:
                 task = bar.add_task("replaying both policies", total=1)
                 async with tenant_session(ref, runtime.databases) as s:

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from tierline.platform.commands import TenantOption
+
 kpi_app = typer.Typer(help="Service performance: KPI computation and alerts.", no_args_is_help=True)
 console = Console()
-
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
 
 
 @kpi_app.command("compute")

@@ -10,7 +10,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
 T = TypeVar("T")
 
 ProgressReport = Callable[[float, str], Awaitable[None]]
+
+# The ``--tenant`` option every tenant-scoped command takes (resolve it with ``tenant_by_slug``).
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
 
 
 class NoSuchTenant(DomainError):

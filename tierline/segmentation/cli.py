@@ -12,18 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tierline.platform.commands import TenantOption, tenant_by_slug
+
 segment_app = typer.Typer(
     help="Segmentation schemes and classification runs.", no_args_is_help=True
 )
 console = Console()
-
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
-
-
-async def _tenant(runtime: Any, slug: str) -> Any:
-    from tierline.platform.commands import tenant_by_slug
-
-    return await tenant_by_slug(runtime, slug)
 
 
 @segment_app.command("run")
@@ -48,7 +42,7 @@ def run_command(
 
     async def main() -> RunOutcome:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             with Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -104,7 +98,7 @@ def verify_command(
 
     async def main() -> Verification:
         async with open_runtime() as runtime:
-            return await verify_run(runtime, await _tenant(runtime, tenant), ident)
+            return await verify_run(runtime, await tenant_by_slug(runtime, tenant), ident)
 
     result = run(main)
     if result.matches:
@@ -147,7 +141,7 @@ def publish_command(
 
     async def main() -> int:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             async with tenant_session(ref, runtime.databases) as session:
                 from tierline.segmentation.models import SegmentationScheme
 
@@ -172,7 +166,7 @@ def list_command(tenant: TenantOption) -> None:
 
     async def main() -> list[dict[str, Any]]:
         async with open_runtime() as runtime:
-            ref = await _tenant(runtime, tenant)
+            ref = await tenant_by_slug(runtime, tenant)
             async with tenant_session(ref, runtime.databases) as session:
                 return [scheme_summary(row) for row in await list_schemes(session)]
 

@@ -7,11 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from tierline.platform.commands import console, err, run, tenant_by_slug
+from tierline.platform.commands import TenantOption, console, err, run, tenant_by_slug
 from tierline.platform.runtime import open_runtime
 
 clients_app = typer.Typer(help="Register and list machine clients (OAuth2).", no_args_is_help=True)
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
 
 
 @clients_app.command("create")
